@@ -1,0 +1,3 @@
+from contacts_mcp.cli import main
+
+raise SystemExit(main())
