@@ -1,0 +1,90 @@
+"""Compact, safe text renderings of contacts for the model to read.
+
+Contact fields are untrusted input (a signup form can put anything in a name), so text
+that goes into a rendering loses control, bidi and invisible characters and is capped in
+length. Structured output keeps the data as data; only this prose view is cleaned.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+__all__ = ["MAX_FIELD_CHARS", "clean", "contact_block", "contact_line"]
+
+MAX_FIELD_CHARS = 120
+
+# C0/C1 controls, bidi embeddings/isolates/marks, zero-width and other invisible
+# formatting characters, and Unicode tag characters (used to smuggle hidden text).
+_UNSAFE = re.compile(
+    "[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\U000e0000-\U000e007f]"
+)
+
+
+class _ContactLike(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def first_name(self) -> str | None: ...
+    @property
+    def last_name(self) -> str | None: ...
+    @property
+    def unsubscribed(self) -> bool: ...
+    @property
+    def created_at(self) -> str: ...
+
+
+def clean(value: object, limit: int = MAX_FIELD_CHARS) -> str:
+    """`value` as one safe line: unsafe characters dropped, whitespace runs collapsed."""
+    text = _UNSAFE.sub("", str(value))
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def _name(contact: _ContactLike) -> str:
+    parts = [p for p in (contact.first_name, contact.last_name) if p]
+    return clean(" ".join(parts)) if parts else ""
+
+
+def _date(created_at: str) -> str:
+    # Resend's "2025-11-30 20:39:59.540771+00" → "2025-11-30 20:39"; day and minute are
+    # what a reader needs, the rest costs tokens.
+    return clean(created_at[:16], 16)
+
+
+def contact_line(contact: _ContactLike) -> str:
+    """One line per contact: email, name, status, id, creation date."""
+    parts = [clean(contact.email)]
+    name = _name(contact)
+    if name:
+        parts.append(name)
+    if contact.unsubscribed:
+        parts.append("unsubscribed")
+    parts.append(f"id {clean(contact.id, 40)}")
+    parts.append(f"created {_date(contact.created_at)}")
+    return " | ".join(parts)
+
+
+def contact_block(
+    contact: _ContactLike,
+    properties: Mapping[str, object] | None = None,
+    *,
+    heading: str | None = None,
+) -> str:
+    """A few lines describing one contact and its custom properties."""
+    lines = [heading] if heading else []
+    lines.append(contact_line(contact))
+    if properties:
+        rendered = ", ".join(f"{clean(k, 50)}={clean(v)}" for k, v in properties.items())
+        lines.append(f"properties: {rendered}")
+    return "\n".join(lines)
+
+
+def bullet_list(lines: Iterable[str]) -> str:
+    return "\n".join(f"- {line}" for line in lines)

@@ -1,0 +1,280 @@
+"""Command line: the stdio server, the standalone emulator, and one-off tool calls.
+
+    contacts-mcp [--local [--db PATH] | --base-url URL]          stdio MCP server
+    contacts-mcp call [backend flags] TOOL ['{"json": "args"}']   run one tool, print JSON
+    contacts-mcp call [backend flags] --list                      list the tools
+    contacts-mcp emulator [--host H] [--port P] [--db PATH] ...   Resend-compatible API
+
+Settings are read here and nowhere else. stdout belongs to the MCP protocol (server) or
+to the JSON result (call); everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from contacts_mcp import __version__
+
+if TYPE_CHECKING:
+    from contacts_mcp._backends import BackendConfig
+
+__all__ = ["main"]
+
+logger = logging.getLogger("contacts_mcp")
+
+EXIT_USAGE = 2
+_NO_BACKEND = (
+    "contacts-mcp needs a backend: set RESEND_API_KEY to manage your Resend account, "
+    "or pass --local to use the built-in emulator (no account needed)."
+)
+
+
+class UsageError(Exception):
+    """A problem with the command line or environment, reported without a traceback."""
+
+
+def _add_backend_flags(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS defaults let the same flags appear before or after the subcommand
+    # without the subcommand's defaults overwriting what was given before it.
+    group = parser.add_argument_group("backend")
+    group.add_argument(
+        "--local",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="use the built-in Resend-compatible emulator instead of Resend",
+    )
+    group.add_argument(
+        "--db",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="emulator SQLite file (default: per-user data folder; ':memory:' allowed)",
+    )
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=argparse.SUPPRESS,
+        help="Resend API base URL (default: $RESEND_BASE_URL or https://api.resend.com)",
+    )
+    group.add_argument(
+        "--rate-limit",
+        metavar="N",
+        type=float,
+        default=argparse.SUPPRESS,
+        help="requests/s to pace at until Resend's headers say otherwise (default: 10)",
+    )
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="contacts-mcp",
+        description="MCP server for Resend contacts. Without a subcommand, serves MCP on stdio.",
+    )
+    parser.add_argument("--version", action="version", version=f"contacts-mcp {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("CONTACTS_MCP_LOG_LEVEL", "WARNING"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+        help="stderr log level (default: $CONTACTS_MCP_LOG_LEVEL or WARNING)",
+    )
+    _add_backend_flags(parser)
+    commands = parser.add_subparsers(dest="command", metavar="{call,emulator}")
+
+    call = commands.add_parser("call", help="run one tool in-process and print its result")
+    _add_backend_flags(call)
+    call.add_argument("tool", nargs="?", help="tool name, e.g. list_contacts")
+    call.add_argument("arguments", nargs="?", default="{}", help="tool arguments as a JSON object")
+    call.add_argument("--list", action="store_true", help="list the tools and exit")
+
+    emulator = commands.add_parser("emulator", help="serve the Resend-compatible emulator")
+    emulator.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
+    emulator.add_argument("--port", type=int, default=8025, help="port (default: 8025)")
+    emulator.add_argument(
+        "--db", metavar="PATH", help="SQLite file (default: per-user data folder)"
+    )
+    emulator.add_argument(
+        "--api-key", metavar="KEY", help="accept only this key (default: any re_ key)"
+    )
+    emulator.add_argument(
+        "--rate-limit", metavar="N", type=int, help="requests per second (default: unlimited)"
+    )
+    emulator.add_argument(
+        "--fault-429", metavar="P", type=float, default=0.0, help="probability of an injected 429"
+    )
+    emulator.add_argument(
+        "--fault-500", metavar="P", type=float, default=0.0, help="probability of an injected 500"
+    )
+    emulator.add_argument(
+        "--fault-503", metavar="P", type=float, default=0.0, help="probability of an injected 503"
+    )
+    emulator.add_argument(
+        "--latency", metavar="S", type=float, default=0.0, help="seconds added to each response"
+    )
+    emulator.add_argument(
+        "--drop-after-write",
+        metavar="P",
+        type=float,
+        default=0.0,
+        help="probability that a write is applied but its response is lost",
+    )
+    emulator.add_argument("--seed", type=int, help="seed for reproducible fault injection")
+    return parser
+
+
+def _resolve_db(raw: str | None) -> str:
+    from contacts_mcp._backends import default_db_path
+
+    if raw == ":memory:":
+        return raw
+    path = Path(raw).expanduser() if raw else default_db_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"Cannot create the folder for the database {path}: {exc.strerror}."
+        ) from None
+    return str(path)
+
+
+def _backend_config(args: argparse.Namespace) -> BackendConfig:
+    from contacts_mcp._backends import LOCAL_API_KEY, BackendConfig
+    from contacts_mcp._pacing import DEFAULT_RATE_LIMIT
+    from contacts_mcp.client import DEFAULT_BASE_URL
+
+    rate_limit: float = getattr(args, "rate_limit", DEFAULT_RATE_LIMIT)
+    if rate_limit <= 0:
+        raise UsageError("--rate-limit must be a positive number of requests per second.")
+    db = getattr(args, "db", None)
+    if getattr(args, "local", False) or db is not None:
+        return BackendConfig(api_key=LOCAL_API_KEY, local_db=_resolve_db(db))
+    api_key = os.environ.get("RESEND_API_KEY", "").strip()
+    if not api_key:
+        raise UsageError(_NO_BACKEND)
+    if not api_key.startswith("re_") or any(c.isspace() for c in api_key):
+        # Never echo the value: it may be a real secret pasted in the wrong place.
+        raise UsageError(
+            "RESEND_API_KEY does not look like a Resend API key (they start with 're_'). "
+            "Create a full-access key at https://resend.com/api-keys."
+        )
+    base_url = (
+        getattr(args, "base_url", None) or os.environ.get("RESEND_BASE_URL") or DEFAULT_BASE_URL
+    )
+    if not base_url.startswith(("https://", "http://")):
+        raise UsageError(f"The base URL must start with https:// or http://, not {base_url!r}.")
+    return BackendConfig(api_key=api_key, base_url=base_url.rstrip("/"), rate_limit=rate_limit)
+
+
+def _serve_stdio(args: argparse.Namespace) -> int:
+    from contacts_mcp.server import build_server
+
+    build_server(_backend_config(args)).run()
+    return 0
+
+
+def _run_emulator(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from contacts_mcp.emulator import EmulatorOptions, create_app
+
+    for name in ("fault_429", "fault_500", "fault_503", "drop_after_write"):
+        value = getattr(args, name)
+        if not 0.0 <= value <= 1.0:
+            raise UsageError(f"--{name.replace('_', '-')} must be a probability between 0 and 1.")
+    if args.rate_limit is not None and args.rate_limit <= 0:
+        raise UsageError("--rate-limit must be a positive integer.")
+    options = EmulatorOptions(
+        db_path=_resolve_db(args.db),
+        api_key=args.api_key,
+        rate_limit=args.rate_limit,
+        fault_429=args.fault_429,
+        fault_500=args.fault_500,
+        fault_503=args.fault_503,
+        latency=max(0.0, args.latency),
+        drop_after_write=args.drop_after_write,
+        seed=args.seed,
+    )
+    print(
+        f"Resend-compatible emulator on http://{args.host}:{args.port} "
+        f"(database: {options.db_path}). Point an SDK at it with its base-URL setting, "
+        f"e.g. RESEND_BASE_URL=http://{args.host}:{args.port}",
+        file=sys.stderr,
+    )
+    uvicorn.run(create_app(options), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _parse_arguments(raw: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f'Tool arguments must be a JSON object, e.g. \'{{"contact": "ada@example.com"}}\' '
+            f"({exc.msg} at position {exc.pos})."
+        ) from None
+    if not isinstance(value, dict):
+        raise UsageError("Tool arguments must be a JSON object, e.g. '{\"limit\": 10}'.")
+    return value
+
+
+async def _call(args: argparse.Namespace) -> int:
+    from mcp import Client
+
+    from contacts_mcp.server import build_server
+
+    if not args.list and not args.tool:
+        raise UsageError("Name a tool to call (see `contacts-mcp call --list`).")
+    arguments = {} if args.list else _parse_arguments(args.arguments)
+    server = build_server(_backend_config(args))
+
+    async def show_progress(progress: float, total: float | None, message: str | None) -> None:
+        shown = f"{progress:g}/{total:g}" if total else f"{progress:g}"
+        print(f"progress {shown}{': ' + message if message else ''}", file=sys.stderr)
+
+    async with Client(server) as client:
+        if args.list:
+            tools = (await client.list_tools()).tools
+            listing = [{"name": tool.name, "description": tool.description} for tool in tools]
+            print(json.dumps(listing, indent=2, ensure_ascii=False))
+            return 0
+        known = {tool.name for tool in (await client.list_tools()).tools}
+        if args.tool not in known:
+            raise UsageError(
+                f"Unknown tool {args.tool!r}. Known tools: {', '.join(sorted(known))}."
+            )
+        result = await client.call_tool(args.tool, arguments, progress_callback=show_progress)
+    if result.is_error:
+        text = " ".join(block.text for block in result.content if block.type == "text")
+        print(text, file=sys.stderr)
+        return 1
+    print(json.dumps(result.structured_content, indent=2, ensure_ascii=False))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `contacts-mcp` command; returns the exit status."""
+    args = _build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "emulator":
+            return _run_emulator(args)
+        if args.command == "call":
+            import anyio
+
+            return anyio.run(_call, args)
+        return _serve_stdio(args)
+    except UsageError as exc:
+        print(f"contacts-mcp: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
