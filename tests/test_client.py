@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.anyio
 API_KEY = "re_canary_5f0c1d2e3a4b"
 
 # Recorded from api.resend.com (resend-node HAR files), see resend-contacts-api.md §7.
-RECORDED_CONTACT = {
+RECORDED_CONTACT: dict[str, Any] = {
     "object": "contact",
     "id": "7c8272c4-ed16-4d01-8202-17fb3b1a04ea",
     "email": "test-get-by-email@example.com",
@@ -34,7 +35,7 @@ RECORDED_CONTACT = {
     "unsubscribed": False,
     "properties": {},
 }
-RECORDED_PAGE = {
+RECORDED_PAGE: dict[str, Any] = {
     "object": "list",
     "has_more": True,
     "data": [

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from contacts_mcp._pacing import DEFAULT_RATE_LIMIT, RatePacer
-from contacts_mcp.client import DEFAULT_BASE_URL, ResendClient, build_http_client
+from contacts_mcp.client import DEFAULT_BASE_URL, MAX_RETRIES, ResendClient, build_http_client
 
 if TYPE_CHECKING:
     from contacts_mcp.emulator import EmulatorOptions
@@ -44,6 +44,7 @@ class BackendConfig:
     base_url: str = DEFAULT_BASE_URL
     local_db: str | None = None
     rate_limit: float | None = DEFAULT_RATE_LIMIT
+    max_retries: int = MAX_RETRIES
     emulator: EmulatorOptions | None = None
     # Tests hand in a transport of their own (MockTransport, a faulty emulator...).
     transport: httpx.AsyncBaseTransport | None = None
@@ -115,4 +116,9 @@ async def open_client(config: BackendConfig) -> AsyncIterator[ResendClient]:
         # The emulator is unlimited unless told otherwise, and then its headers say so.
         rate_limit = None
     async with build_http_client(base_url=base_url, transport=transport) as http:
-        yield ResendClient(http, api_key=config.api_key, pacer=RatePacer(rate_limit=rate_limit))
+        yield ResendClient(
+            http,
+            api_key=config.api_key,
+            pacer=RatePacer(rate_limit=rate_limit),
+            max_retries=config.max_retries,
+        )

@@ -237,18 +237,21 @@ async def _call(args: argparse.Namespace) -> int:
         shown = f"{progress:g}/{total:g}" if total else f"{progress:g}"
         print(f"progress {shown}{': ' + message if message else ''}", file=sys.stderr)
 
+    # Errors are raised only after the client is closed: inside its task group they
+    # would arrive wrapped in an ExceptionGroup.
+    result = None
     async with Client(server) as client:
+        tools = (await client.list_tools()).tools
+        known = [tool.name for tool in tools]
         if args.list:
-            tools = (await client.list_tools()).tools
             listing = [{"name": tool.name, "description": tool.description} for tool in tools]
-            print(json.dumps(listing, indent=2, ensure_ascii=False))
-            return 0
-        known = {tool.name for tool in (await client.list_tools()).tools}
-        if args.tool not in known:
-            raise UsageError(
-                f"Unknown tool {args.tool!r}. Known tools: {', '.join(sorted(known))}."
-            )
-        result = await client.call_tool(args.tool, arguments, progress_callback=show_progress)
+        elif args.tool in known:
+            result = await client.call_tool(args.tool, arguments, progress_callback=show_progress)
+    if args.list:
+        print(json.dumps(listing, indent=2, ensure_ascii=False))
+        return 0
+    if result is None:
+        raise UsageError(f"Unknown tool {args.tool!r}. Known tools: {', '.join(sorted(known))}.")
     if result.is_error:
         text = " ".join(block.text for block in result.content if block.type == "text")
         print(text, file=sys.stderr)

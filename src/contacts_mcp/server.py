@@ -8,6 +8,7 @@ compact text rendering and complete structured content out.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from typing import Annotated, Any, TypeVar
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from mcp.types import Tool as MCPTool
 from pydantic import BaseModel, Field, ValidationError
+from pydantic.json_schema import SkipJsonSchema
 
 from contacts_mcp import __version__
 from contacts_mcp._backends import BackendConfig, open_client
@@ -58,30 +61,54 @@ class _State:
     contacts: ContactsService
 
 
-def _arg(description: str, **constraints: Any) -> Any:
-    """A tool argument's `Field`, without pydantic's auto-generated `title`.
+def _compact_schema(schema: Any) -> Any:
+    """`schema` without pydantic's auto-generated `title` annotations.
 
-    The title only repeats the argument's name, and every byte of a tool definition is
-    read by the model on every turn.
+    Titles only repeat argument names ("First Name" for first_name), and every byte of a
+    tool definition is read by the model on every turn. A property that is itself named
+    "title" survives: its value is a schema (a dict), not a string.
     """
+    if isinstance(schema, dict):
+        return {
+            key: _compact_schema(value)
+            for key, value in schema.items()
+            if not (key == "title" and isinstance(value, str))
+        }
+    if isinstance(schema, list):
+        return [_compact_schema(item) for item in schema]
+    return schema
 
-    def drop_title(schema: dict[str, Any]) -> None:
-        schema.pop("title", None)
 
-    return Field(description=description, json_schema_extra=drop_title, **constraints)
+# pydantic names the branch of a union in an error's location (`after.str`); the model
+# only needs the argument's own path.
+_UNION_BRANCH = re.compile(r"^(str|int|float|bool|none|dict|list|literal|union)\b")
 
 
 def _describe_validation(error: ValidationError) -> str:
-    problems = []
+    problems: dict[str, str] = {}
     for item in error.errors(include_url=False, include_input=False):
-        where = ".".join(str(part) for part in item["loc"]) or "arguments"
+        if item["type"] == "none_required":
+            continue  # the "or null" branch of an optional argument; never the useful part
+        parts = [
+            str(part)
+            for part in item["loc"]
+            if not (isinstance(part, str) and _UNION_BRANCH.match(part))
+        ]
+        where = ".".join(parts) or "arguments"
         message = "required" if item["type"] == "missing" else str(item["msg"])
-        problems.append(f"`{where}`: {message}")
-    return "Invalid arguments: " + "; ".join(problems) + "."
+        problems.setdefault(where, message)
+    listed = "; ".join(f"`{where}`: {message}" for where, message in problems.items())
+    return f"Invalid arguments: {listed}."
 
 
 class _ContactsMCPServer(MCPServer[_State]):
-    """`MCPServer` with short, model-readable messages for schema violations."""
+    """`MCPServer` with compact tool schemas and short messages for schema violations."""
+
+    async def list_tools(self) -> list[MCPTool]:
+        return [
+            tool.model_copy(update={"input_schema": _compact_schema(tool.input_schema)})
+            for tool in await super().list_tools()
+        ]
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[_State, Any] | None = None
@@ -120,12 +147,14 @@ async def _run(job: Awaitable[T]) -> T:
 
 ContactArg = Annotated[
     str,
-    _arg("Contact id (UUID) or email address.", min_length=1, max_length=320),
+    Field(description="Contact id (UUID) or email address.", min_length=1, max_length=320),
 ]
-NameArg = Annotated[str | None, _arg("New value; omit to keep.", max_length=256)]
+NameArg = Annotated[
+    str | SkipJsonSchema[None], Field(description="New value; omit to keep.", max_length=256)
+]
 PropertiesArg = Annotated[
-    dict[str, str | float | None] | None,
-    _arg("Custom property values by key; keys must exist. null clears a key."),
+    dict[str, str | float | None] | SkipJsonSchema[None],
+    Field(description="Custom property values by key; keys must exist. null clears a key."),
 ]
 
 
@@ -158,10 +187,14 @@ def build_server(config: BackendConfig) -> MCPServer[_State]:
     )
     async def create_contact(
         ctx: Context[_State, Any],
-        email: Annotated[str, _arg("Email address.", min_length=3, max_length=320)],
-        first_name: Annotated[str | None, _arg("First name.", max_length=256)] = None,
-        last_name: Annotated[str | None, _arg("Last name.", max_length=256)] = None,
-        unsubscribed: Annotated[bool, _arg("Opted out of all broadcasts.")] = False,
+        email: Annotated[str, Field(description="Email address.", min_length=3, max_length=320)],
+        first_name: Annotated[
+            str | SkipJsonSchema[None], Field(description="First name.", max_length=256)
+        ] = None,
+        last_name: Annotated[
+            str | SkipJsonSchema[None], Field(description="Last name.", max_length=256)
+        ] = None,
+        unsubscribed: Annotated[bool, Field(description="Opted out of all broadcasts.")] = False,
         properties: PropertiesArg = None,
     ) -> Annotated[CallToolResult, CreatedContact]:
         """Add a contact. An existing email is returned unchanged (created: false)."""
@@ -202,10 +235,13 @@ def build_server(config: BackendConfig) -> MCPServer[_State]:
         first_name: NameArg = None,
         last_name: NameArg = None,
         unsubscribed: Annotated[
-            bool | None, _arg("true opts out of all broadcasts; false opts back in.")
+            bool | SkipJsonSchema[None],
+            Field(description="true opts out of all broadcasts; false opts back in."),
         ] = None,
         properties: PropertiesArg = None,
-        clear_fields: Annotated[list[ClearableField] | None, _arg("Names to erase.")] = None,
+        clear_fields: Annotated[
+            list[ClearableField] | SkipJsonSchema[None], Field(description="Names to erase.")
+        ] = None,
     ) -> Annotated[CallToolResult, ContactOut]:
         """Change a contact's names, subscription or properties; omitted fields are kept."""
         result: ContactOut = await _run(
@@ -243,10 +279,16 @@ def build_server(config: BackendConfig) -> MCPServer[_State]:
     )
     async def list_contacts(
         ctx: Context[_State, Any],
-        limit: Annotated[int, _arg("Page size.", ge=1, le=100)] = 20,
-        after: Annotated[str | None, _arg("next_after of the previous page.")] = None,
-        before: Annotated[str | None, _arg("next_before of the previous page.")] = None,
-        segment_id: Annotated[str | None, _arg("Only this segment's contacts.")] = None,
+        limit: Annotated[int, Field(description="Page size.", ge=1, le=100)] = 20,
+        after: Annotated[
+            str | SkipJsonSchema[None], Field(description="next_after of the previous page.")
+        ] = None,
+        before: Annotated[
+            str | SkipJsonSchema[None], Field(description="next_before of the previous page.")
+        ] = None,
+        segment_id: Annotated[
+            str | SkipJsonSchema[None], Field(description="Only this segment's contacts.")
+        ] = None,
     ) -> Annotated[CallToolResult, ContactList]:
         """List contacts, newest first, one page at a time."""
         result: ContactList = await _run(

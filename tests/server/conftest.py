@@ -1,0 +1,82 @@
+"""Fixtures for end-to-end MCP tests: a server on the in-process emulator, both eras."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+
+from contacts_mcp._backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
+from contacts_mcp.emulator import EmulatorOptions
+from contacts_mcp.server import build_server
+
+# "auto" negotiates 2026-07-28 (no JSON-RPC framing in-process); "legacy" forces the
+# 2025-11-25 initialize handshake over a real JSON-RPC loop.
+ERAS = ["auto", "legacy"]
+
+
+@dataclass
+class Harness:
+    """An MCP client on our server, plus a direct line to the same emulator for setup."""
+
+    client: Client
+    emulator: httpx.AsyncClient
+    transport: LocalTransport
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> Any:
+        result = await self.client.call_tool(tool, arguments)
+        assert not result.is_error, result.content
+        return result.structured_content
+
+    async def error(self, tool: str, arguments: dict[str, Any]) -> str:
+        result = await self.client.call_tool(tool, arguments)
+        assert result.is_error, result.structured_content
+        assert result.structured_content is None
+        text = result.content[0]
+        assert text.type == "text"
+        return text.text
+
+    async def seed(self, method: str, path: str, body: Any = None) -> Any:
+        response = await self.emulator.request(method, path, json=body)
+        assert response.is_success, response.text
+        return response.json()
+
+    async def count_contacts(self) -> int:
+        return len((await self.seed("GET", "/contacts"))["data"])
+
+
+@pytest.fixture(params=ERAS)
+def era(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def emulator_options() -> EmulatorOptions:
+    return EmulatorOptions()
+
+
+async def open_harness(
+    era: str, options: EmulatorOptions | None = None, **config: Any
+) -> AsyncIterator[Harness]:
+    transport = LocalTransport(options or EmulatorOptions())
+    backend = BackendConfig(
+        api_key=config.pop("api_key", LOCAL_API_KEY),
+        base_url=LOCAL_BASE_URL,
+        rate_limit=None,
+        transport=transport,
+        **config,
+    )
+    direct = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=transport.app),
+        base_url=LOCAL_BASE_URL,
+        headers={"Authorization": f"Bearer {LOCAL_API_KEY}", "User-Agent": "tests"},
+    )
+    async with direct, Client(build_server(backend), mode=era) as client:
+        yield Harness(client=client, emulator=direct, transport=transport)
+
+
+@pytest.fixture
+async def harness(era: str) -> AsyncIterator[Harness]:
+    async for h in open_harness(era):
+        yield h

@@ -1,0 +1,76 @@
+"""The tool surface: annotations set on purpose, and a snapshot of every definition.
+
+A change to a tool's name, description, schema or annotations fails this test until the
+snapshot is regenerated on purpose:
+
+    UPDATE_SNAPSHOTS=1 python -m pytest tests/server/test_surface.py
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from contacts_mcp.server import INSTRUCTIONS
+from tests.server.conftest import Harness
+
+pytestmark = pytest.mark.anyio
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "tool_surface.json"
+
+EXPECTED_HINTS = {
+    # tool: (readOnly, destructive, idempotent, openWorld)
+    "create_contact": (False, False, True, True),
+    "get_contact": (True, None, None, True),
+    "update_contact": (False, True, True, True),
+    "delete_contact": (False, True, True, True),
+    "list_contacts": (True, None, None, True),
+}
+
+
+async def surface(client: Client) -> list[dict[str, object]]:
+    tools = (await client.list_tools()).tools
+    return [
+        tool.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for tool in sorted(tools, key=lambda t: t.name)
+    ]
+
+
+async def test_every_tool_has_deliberate_annotations(harness: Harness) -> None:
+    tools = {t.name: t for t in (await harness.client.list_tools()).tools}
+    assert set(tools) == set(EXPECTED_HINTS)
+    for name, (read_only, destructive, idempotent, open_world) in EXPECTED_HINTS.items():
+        annotations = tools[name].annotations
+        assert annotations is not None, name
+        assert annotations.title, name
+        assert annotations.read_only_hint is read_only, name
+        assert annotations.destructive_hint is destructive, name
+        assert annotations.idempotent_hint is idempotent, name
+        assert annotations.open_world_hint is open_world, name
+
+
+async def test_every_tool_declares_an_output_schema_and_describes_each_argument(
+    harness: Harness,
+) -> None:
+    for tool in (await harness.client.list_tools()).tools:
+        assert tool.output_schema is not None, tool.name
+        assert tool.description, tool.name
+        for name, schema in tool.input_schema["properties"].items():
+            assert schema.get("description"), f"{tool.name}.{name}"
+            assert "title" not in schema, f"{tool.name}.{name}"
+
+
+async def test_server_explains_contacts_ids_and_paging(harness: Harness) -> None:
+    assert harness.client.instructions == INSTRUCTIONS
+    for phrase in ("id (a UUID) or its email", "next_after", "segment_id"):
+        assert phrase in INSTRUCTIONS
+
+
+async def test_tool_surface_matches_the_snapshot(harness: Harness) -> None:
+    current = await surface(harness.client)
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    assert current == json.loads(SNAPSHOT.read_text(encoding="utf-8"))

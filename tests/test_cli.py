@@ -1,0 +1,116 @@
+"""The command line: backend selection, `call`, and the real stdio server in a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+from contacts_mcp.cli import main
+
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("RESEND_")}
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "contacts_mcp", *args],
+        capture_output=True,
+        text=True,
+        env=env if env is not None else CLEAN_ENV,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_without_a_backend_it_exits_naming_both_options() -> None:
+    result = run_cli()
+    assert result.returncode == 2
+    assert "RESEND_API_KEY" in result.stderr
+    assert "--local" in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_malformed_api_key_is_refused_without_echoing_it() -> None:
+    result = run_cli(env={**CLEAN_ENV, "RESEND_API_KEY": "sk_live_secret_value"})
+    assert result.returncode == 2
+    assert "does not look like a Resend API key" in result.stderr
+    assert "sk_live_secret_value" not in result.stderr
+
+
+def test_call_prints_the_structured_result_as_json(tmp_path: Path) -> None:
+    db = str(tmp_path / "contacts.db")
+    created = run_cli(
+        "call", "--local", "--db", db, "create_contact", '{"email": "ada@example.com"}'
+    )
+    assert created.returncode == 0, created.stderr
+    contact = json.loads(created.stdout)
+    assert contact["email"] == "ada@example.com"
+    # The data survives in the SQLite file between invocations.
+    listed = run_cli("--local", "--db", db, "call", "list_contacts", "{}")
+    assert listed.returncode == 0, listed.stderr
+    assert [c["id"] for c in json.loads(listed.stdout)["contacts"]] == [contact["id"]]
+
+
+def test_call_reports_a_tool_error_on_stderr_with_exit_status_1(tmp_path: Path) -> None:
+    result = run_cli(
+        "call", "--db", str(tmp_path / "c.db"), "get_contact", '{"contact": "ghost@example.com"}'
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "No contact 'ghost@example.com'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["call", "--local", "--db", ":memory:", "list_contacts", "{oops"],
+            "must be a JSON object",
+        ),
+        (["call", "--local", "--db", ":memory:", "list_contacts", "[1]"], "must be a JSON object"),
+        (["call", "--local", "--db", ":memory:", "no_such_tool"], "Unknown tool 'no_such_tool'"),
+        (["call", "--local", "--db", ":memory:"], "Name a tool"),
+    ],
+)
+def test_call_usage_errors_exit_2_with_a_message(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert captured.out == ""
+
+
+def test_call_list_shows_every_tool(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["call", "--local", "--db", ":memory:", "--list"]) == 0
+    names = [tool["name"] for tool in json.loads(capsys.readouterr().out)]
+    assert names == [
+        "create_contact",
+        "get_contact",
+        "update_contact",
+        "delete_contact",
+        "list_contacts",
+    ]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("era", ["auto", "legacy"])
+async def test_stdio_server_serves_tools_over_a_real_subprocess(era: str, tmp_path: Path) -> None:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "contacts_mcp", "--local", "--db", str(tmp_path / "stdio.db")],
+        env=CLEAN_ENV,
+    )
+    with anyio.fail_after(60):
+        async with Client(params, mode=era) as client:
+            tools = {t.name for t in (await client.list_tools()).tools}
+            assert "create_contact" in tools
+            created = await client.call_tool("create_contact", {"email": "stdio@example.com"})
+            assert not created.is_error
+            listed = await client.call_tool("list_contacts", {})
+    assert listed.structured_content is not None
+    assert [c["email"] for c in listed.structured_content["contacts"]] == ["stdio@example.com"]
