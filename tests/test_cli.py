@@ -114,3 +114,17 @@ async def test_stdio_server_serves_tools_over_a_real_subprocess(era: str, tmp_pa
             listed = await client.call_tool("list_contacts", {})
     assert listed.structured_content is not None
     assert [c["email"] for c in listed.structured_content["contacts"]] == ["stdio@example.com"]
+
+
+def test_mcp_json_example_starts_both_backends(tmp_path: Path) -> None:
+    example = Path(__file__).parent.parent / "mcp.json.example"
+    servers = json.loads(example.read_text(encoding="utf-8"))["mcpServers"]
+    resend, local = servers["resend-contacts"], servers["resend-contacts-local"]
+    assert resend["command"] == local["command"] == "contacts-mcp"
+    assert resend["env"]["RESEND_API_KEY"].startswith("re_")
+    # The local entry's arguments work, and keep their data in the per-user data folder.
+    data_home = {**CLEAN_ENV, "XDG_DATA_HOME": str(tmp_path)}
+    listed = run_cli(*local["args"], "call", "list_contacts", env=data_home)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["contacts"] == []
+    assert (tmp_path / "contacts-mcp" / "contacts.db").exists()

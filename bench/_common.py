@@ -1,0 +1,47 @@
+"""Helpers shared by the benchmark scripts (statistics and an in-process server)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import httpx
+from mcp import Client
+
+from contacts_mcp._backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
+from contacts_mcp.emulator import EmulatorOptions
+from contacts_mcp.server import build_server
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation."""
+    ordered = sorted(samples)
+    if len(ordered) == 1:
+        return ordered[0]
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def median(samples: Sequence[float]) -> float:
+    return statistics.median(samples)
+
+
+@asynccontextmanager
+async def local_server(
+    options: EmulatorOptions | None = None, mode: str = "auto"
+) -> AsyncIterator[tuple[Client, httpx.AsyncClient]]:
+    """An MCP client on our server over the in-process emulator, and a direct line to it."""
+    transport = LocalTransport(options or EmulatorOptions())
+    config = BackendConfig(
+        api_key=LOCAL_API_KEY, base_url=LOCAL_BASE_URL, rate_limit=None, transport=transport
+    )
+    direct = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=transport.app),
+        base_url=LOCAL_BASE_URL,
+        headers={"Authorization": f"Bearer {LOCAL_API_KEY}", "User-Agent": "bench"},
+    )
+    async with direct, Client(build_server(config), mode=mode) as client:
+        yield client, direct
