@@ -1,0 +1,148 @@
+"""SQLite plumbing for the store: one locked connection, transactions, cursor paging.
+
+One connection serves the whole app. Requests are tiny, so a lock around it is simpler
+and faster than a pool; `check_same_thread=False` lets tests and a server thread share it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+__all__ = ["Database", "Page", "PageRequest", "UnknownCursorError"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """Which slice of a newest-first list to return; `limit=None` means everything."""
+
+    limit: int | None = None
+    after: str | None = None
+    before: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    has_more: bool
+
+
+class UnknownCursorError(Exception):
+    """An `after`/`before` id that is not an item of the list being paged."""
+
+    def __init__(self, param: str) -> None:
+        super().__init__(param)
+        self.param = param
+
+
+class Database:
+    """One lazily opened SQLite connection behind a lock, and paging over its tables."""
+
+    def __init__(self, path: str, schema: str) -> None:
+        self.path = path
+        self._schema = schema
+        self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def open(self) -> None:
+        with self._lock:
+            self._connection()
+
+    def close(self) -> None:
+        """Close for good: a closed in-memory store cannot come back with its data."""
+        with self._lock:
+            self._closed = True
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise RuntimeError("the emulator store is closed")
+        if self._db is None:
+            in_memory = self.path == ":memory:"
+            if not in_memory:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA foreign_keys = ON")
+            if not in_memory:
+                db.execute("PRAGMA journal_mode = WAL")
+            db.executescript(self._schema)
+            self._db = db
+        return self._db
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._connection()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            db = self._connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _page(
+        self,
+        *,
+        columns: str,
+        source: str,
+        where: str,
+        args: Sequence[Any],
+        alias: str,
+        page: PageRequest,
+    ) -> tuple[list[sqlite3.Row], bool]:
+        """One newest-first slice of a list, and whether more items lie beyond it.
+
+        `columns`, `source`, `where` and `alias` are SQL constants of the caller, every value
+        is a bound parameter, hence the S608 waivers. Rows are ordered by
+        (`created_at`, `seq`); `seq` is the insertion order and breaks ties.
+        """
+        key = f"({alias}.created_at, {alias}.seq)"
+        order, bound = "DESC", ""
+        bound_args: tuple[Any, ...] = ()
+        with self._read() as db:
+            cursor = page.after if page.after is not None else page.before
+            if cursor is not None:
+                param = "after" if page.after is not None else "before"
+                found = db.execute(
+                    f"SELECT {alias}.created_at, {alias}.seq FROM {source} "  # noqa: S608
+                    f"WHERE {where} AND {alias}.id = ?",
+                    (*args, cursor.lower()),
+                ).fetchone()
+                if found is None:
+                    raise UnknownCursorError(param)
+                bound_args = (found[0], found[1])
+                # `before` wants the items just newer than the cursor: walk upwards from it.
+                bound, order = (
+                    (f" AND {key} < (?, ?)", "DESC")
+                    if param == "after"
+                    else (f" AND {key} > (?, ?)", "ASC")
+                )
+            # One row more than asked tells whether there are more; -1 means no limit.
+            limit = -1 if page.limit is None else page.limit + 1
+            rows = db.execute(
+                f"SELECT {columns} FROM {source} WHERE {where}{bound} "  # noqa: S608
+                f"ORDER BY {alias}.created_at {order}, {alias}.seq {order} LIMIT ?",
+                (*args, *bound_args, limit),
+            ).fetchall()
+        has_more = page.limit is not None and len(rows) > page.limit
+        rows = rows[: page.limit]
+        return (rows if order == "DESC" else rows[::-1]), has_more

@@ -1,0 +1,175 @@
+"""Resend's official Python SDK works against the emulator unchanged, over real HTTP.
+
+The SDK is synchronous (it uses `requests`), so these tests are plain functions; the
+emulator runs under uvicorn in its own thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+import resend
+from resend.exceptions import (
+    MissingRequiredFieldsError,
+    RateLimitError,
+    ResendError,
+    ValidationError,
+)
+from starlette.applications import Starlette
+
+from contacts_mcp.emulator import EmulatorOptions, create_app
+
+Serve = Callable[[Starlette], str]
+
+
+@contextmanager
+def point_sdk_at(base_url: str) -> Iterator[None]:
+    """Aim the SDK's module-level settings at the emulator, and restore them afterwards."""
+    saved = resend.api_key, resend.api_url
+    resend.api_key, resend.api_url = "re_test_sdk", base_url
+    try:
+        yield
+    finally:
+        resend.api_key, resend.api_url = saved
+
+
+@pytest.fixture
+def emulator(serve: Serve) -> Iterator[None]:
+    with point_sdk_at(serve(create_app())):
+        yield
+
+
+@pytest.mark.usefixtures("emulator")
+def test_contacts_can_be_created_read_updated_and_removed_by_id_or_email() -> None:
+    created = resend.Contacts.create({"email": "a+b@example.com", "first_name": "Ada"})
+    contact_id = created["id"]
+
+    by_id = resend.Contacts.get(id=contact_id)
+    by_email = resend.Contacts.get(email="a+b@example.com")
+    resend.Contacts.update({"id": contact_id, "last_name": "Lovelace"})
+    resend.Contacts.update({"email": "a+b@example.com", "unsubscribed": True})
+    updated = resend.Contacts.get(id=contact_id)
+
+    assert created["object"] == "contact"
+    assert by_id["email"] == by_email["email"] == "a+b@example.com"
+    assert by_id["id"] == by_email["id"] == contact_id
+    assert (updated["first_name"], updated["last_name"]) == ("Ada", "Lovelace")
+    assert updated["unsubscribed"] is True
+
+    other_id = resend.Contacts.create({"email": "eve@example.com"})["id"]
+    removed_by_id = resend.Contacts.remove(id=contact_id)
+    removed_by_email = resend.Contacts.remove(email="eve@example.com")
+
+    assert removed_by_id["contact"] == contact_id
+    assert removed_by_email["contact"] == other_id
+    assert removed_by_email["deleted"] is True
+    assert resend.Contacts.list()["data"] == []
+
+
+@pytest.mark.usefixtures("emulator")
+def test_contacts_can_be_listed_whole_by_page_and_by_segment() -> None:
+    segment_id = resend.Segments.create({"name": "VIP"})["id"]
+    for n in range(3):
+        params: resend.Contacts.CreateParams = {"email": f"c{n}@example.com"}
+        if n != 1:
+            params["segments"] = [{"id": segment_id}]
+        resend.Contacts.create(params)
+
+    everything = resend.Contacts.list()
+    first = resend.Contacts.list(params={"limit": 2})
+    rest = resend.Contacts.list(params={"limit": 2, "after": first["data"][-1]["id"]})
+    members = resend.Contacts.list(segment_id=segment_id)
+
+    assert [c["email"] for c in everything["data"]] == [
+        "c2@example.com",
+        "c1@example.com",
+        "c0@example.com",
+    ]
+    assert (len(first["data"]), first["has_more"]) == (2, True)
+    assert ([c["email"] for c in rest["data"]], rest["has_more"]) == (["c0@example.com"], False)
+    assert [c["email"] for c in members["data"]] == ["c2@example.com", "c0@example.com"]
+
+
+@pytest.mark.usefixtures("emulator")
+def test_segments_can_be_created_read_renamed_listed_and_removed() -> None:
+    created = resend.Segments.create({"name": "VIP"})
+    resend.Segments.update(created["id"], {"name": "Gold"})
+    fetched = resend.Segments.get(created["id"])
+    listed = resend.Segments.list()
+    removed = resend.Segments.remove(created["id"])
+
+    assert (created["object"], created["name"]) == ("segment", "VIP")
+    assert (fetched["id"], fetched["name"]) == (created["id"], "Gold")
+    assert [s["id"] for s in listed["data"]] == [created["id"]]
+    assert (removed["id"], removed["deleted"]) == (created["id"], True)
+    assert resend.Segments.list()["data"] == []
+
+
+@pytest.mark.usefixtures("emulator")
+def test_contact_segment_membership_works_by_id_and_by_email() -> None:
+    segment_id = resend.Segments.create({"name": "VIP"})["id"]
+    contact_id = resend.Contacts.create({"email": "ada@example.com"})["id"]
+
+    added = resend.Contacts.Segments.add({"segment_id": segment_id, "contact_id": contact_id})
+    by_email = resend.Contacts.Segments.list({"email": "ada@example.com"})
+    removed = resend.Contacts.Segments.remove(
+        {"segment_id": segment_id, "email": "ada@example.com"}
+    )
+    by_id = resend.Contacts.Segments.list({"contact_id": contact_id})
+
+    assert added["id"] == segment_id
+    assert [(s["id"], s["name"]) for s in by_email["data"]] == [(segment_id, "VIP")]
+    assert (removed["id"], removed["deleted"]) == (contact_id, True)
+    assert by_id["data"] == []
+
+
+@pytest.mark.usefixtures("emulator")
+def test_contact_properties_can_be_managed_and_used_on_contacts() -> None:
+    created = resend.ContactProperties.create(
+        {"key": "seats", "type": "number", "fallback_value": 1}
+    )
+    resend.ContactProperties.update({"id": created["id"], "fallback_value": 5})
+    fetched = resend.ContactProperties.get(created["id"])
+    listed = resend.ContactProperties.list()
+    contact_id = resend.Contacts.create({"email": "ada@example.com", "properties": {"seats": 3}})[
+        "id"
+    ]
+    with_value = resend.Contacts.get(id=contact_id)
+    removed = resend.ContactProperties.remove(created["id"])
+    without_value = resend.Contacts.get(id=contact_id)
+
+    assert created["object"] == "contact_property"
+    assert (fetched["key"], fetched["type"], fetched["fallback_value"]) == ("seats", "number", 5)
+    assert [p["id"] for p in listed["data"]] == [created["id"]]
+    assert with_value.get("properties") == {"seats": {"type": "number", "value": 3}}
+    assert (removed["id"], removed["deleted"]) == (created["id"], True)
+    assert without_value.get("properties") == {}
+
+
+@pytest.mark.usefixtures("emulator")
+def test_api_errors_raise_the_sdk_error_classes() -> None:
+    with pytest.raises(ResendError) as not_found:
+        resend.Contacts.get(email="nobody@example.com")
+    with pytest.raises(ValidationError) as invalid:
+        resend.Contacts.create({"email": "not-an-email"})
+    with pytest.raises(MissingRequiredFieldsError) as missing:
+        resend.Segments.create({"name": ""})
+
+    assert (not_found.value.code, not_found.value.error_type) == (404, "not_found")
+    assert not_found.value.message == "Contact not found"
+    assert (invalid.value.code, invalid.value.error_type) == (422, "validation_error")
+    assert (missing.value.code, missing.value.message) == (422, "Missing `name` field.")
+
+
+def test_rate_limiting_raises_the_sdk_rate_limit_error_with_headers(serve: Serve) -> None:
+    app = create_app(EmulatorOptions(rate_limit=10, fault_429=1.0))
+
+    with point_sdk_at(serve(app)):
+        with pytest.raises(RateLimitError) as limited:
+            resend.Contacts.list()
+
+        assert limited.value.code == 429
+        assert limited.value.headers["retry-after"] == "1"
+        assert limited.value.headers["ratelimit-limit"] == "10"
