@@ -2,8 +2,10 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -128,3 +130,60 @@ def test_mcp_json_example_starts_both_backends(tmp_path: Path) -> None:
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout)["contacts"] == []
     assert (tmp_path / "contacts-mcp" / "contacts.db").exists()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the emulator did not listen on port {port} within {timeout}s")
+
+
+def test_standalone_emulator_serves_the_resend_backend(tmp_path: Path) -> None:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "contacts_mcp",
+        "emulator",
+        "--port",
+        str(port),
+        "--db",
+        str(tmp_path / "standalone.db"),
+        "--api-key",
+        "re_standalone_key",
+    ]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CLEAN_ENV
+    ) as emulator:
+        try:
+            wait_for_port(port, emulator)
+            env = {
+                **CLEAN_ENV,
+                "RESEND_API_KEY": "re_standalone_key",
+                "RESEND_BASE_URL": f"http://127.0.0.1:{port}",
+            }
+            created = run_cli("call", "create_contact", '{"email": "net@example.com"}', env=env)
+            assert created.returncode == 0, created.stderr
+            fetched = run_cli("call", "get_contact", '{"contact": "net@example.com"}', env=env)
+            assert json.loads(fetched.stdout)["id"] == json.loads(created.stdout)["id"]
+            wrong_key = {**env, "RESEND_API_KEY": "re_some_other_key"}
+            rejected = run_cli("call", "list_contacts", env=wrong_key)
+            assert rejected.returncode == 1
+            assert "rejected the API key" in rejected.stderr
+            assert "re_some_other_key" not in rejected.stderr
+        finally:
+            emulator.terminate()
+            stdout, stderr = emulator.communicate(timeout=30)
+    assert stdout == ""
+    assert f"http://127.0.0.1:{port}" in stderr

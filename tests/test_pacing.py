@@ -87,3 +87,26 @@ def test_invalid_settings_are_refused() -> None:
         RatePacer(rate_limit=0)
     with pytest.raises(ValueError, match="safety"):
         RatePacer(safety=1.5)
+
+
+async def test_window_spent_by_someone_else_makes_everyone_wait_for_the_reset() -> None:
+    clock = VirtualClock()
+    pacer = RatePacer(rate_limit=10, clock=clock, sleep=clock.sleep)
+    for _ in range(3):
+        await pacer.acquire()
+    sent_before = clock.now
+    # Only 3 of our own requests in this second, yet the server says none are left.
+    pacer.observe({"ratelimit-limit": "10", "ratelimit-remaining": "0", "ratelimit-reset": "1"})
+    await pacer.acquire()
+    assert clock.now >= sent_before + 1.0
+
+
+async def test_spending_the_window_ourselves_does_not_add_a_pause() -> None:
+    clock = VirtualClock()
+    pacer = RatePacer(rate_limit=10, safety=1.0, clock=clock, sleep=clock.sleep)
+    for _ in range(10):
+        await pacer.acquire()
+    last = clock.now
+    pacer.observe({"ratelimit-limit": "10", "ratelimit-remaining": "0", "ratelimit-reset": "1"})
+    await pacer.acquire()
+    assert clock.now == pytest.approx(last + 0.1)

@@ -7,14 +7,18 @@ spacing no one-second window can hold more than the limit, wherever the server's
 window boundaries fall.
 
 The limit is learned from the `ratelimit-limit` header Resend sends on every response;
-until one arrives a configurable default applies. A 429 pauses every caller sharing the
-pacer for the wait the server asked for.
+until one arrives a configurable default applies. `ratelimit-remaining: 0` while we sent
+fewer than `limit` requests in the last second means someone else (another process with a
+key of the same team) is spending the budget, so everyone waits for `ratelimit-reset`.
+A 429 pauses every caller sharing the pacer for the wait the server asked for.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 
 import anyio
@@ -56,6 +60,8 @@ class RatePacer:
         self._sleep = sleep
         self._next_slot = 0.0
         self._paused_until = 0.0
+        # Our own recent send times, to tell our use of the window from someone else's.
+        self._recent: deque[float] = deque(maxlen=self._history_size())
 
     @property
     def rate_limit(self) -> float | None:
@@ -80,23 +86,40 @@ class RatePacer:
             if slot > now:
                 await self._sleep(slot - now)
             if self._paused_until <= self._clock():
+                self._recent.append(self._clock())
                 return
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Learn the account's limit from a response's `ratelimit-limit` header."""
-        raw = headers.get("ratelimit-limit")
-        if raw is None:
-            return
-        try:
-            limit = float(raw)
-        except ValueError:
-            return
-        if limit > 0 and limit != self._limit:
+        """Learn from a response's `ratelimit-*` headers (see the module docstring)."""
+        limit = _number(headers.get("ratelimit-limit"))
+        if limit is not None and limit > 0 and limit != self._limit:
             logger.debug("rate limit is now %g requests/s (was %s)", limit, self._limit)
             self._limit = limit
+            self._recent = deque(self._recent, maxlen=self._history_size())
+        remaining = _number(headers.get("ratelimit-remaining"))
+        reset = _number(headers.get("ratelimit-reset"))
+        if remaining == 0 and reset is not None and self._limit is not None:
+            now = self._clock()
+            own = sum(1 for sent in self._recent if sent > now - 1.0)
+            if own < self._limit:
+                logger.debug("rate limit window spent by another client; waiting %gs", reset)
+                self.pause(min(reset, 1.0))
+
+    def _history_size(self) -> int:
+        return 1 if self._limit is None else math.ceil(self._limit) + 1
 
     def pause(self, seconds: float) -> None:
         """Hold every caller for `seconds`, e.g. after a 429 with `retry-after`."""
         until = self._clock() + max(0.0, seconds)
         if until > self._paused_until:
             self._paused_until = until
+
+
+def _number(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
