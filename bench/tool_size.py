@@ -23,9 +23,9 @@ async def main() -> None:
             len(tool.name.encode()) + len((tool.description or "").encode()) + len(schema.encode())
         )
         total += size
-        print(f"  {tool.name:<16} {size:5d} B")
-    print(f"  total            {total:5d} B over {len(tools)} tools")
-    print(f"  average          {total / len(tools):7.1f} B per tool  (goal ≤ 600)")
+        print(f"  {tool.name:<24} {size:5d} B")
+    print(f"  total                    {total:5d} B over {len(tools)} tools")
+    print(f"  average                  {total / len(tools):7.1f} B per tool  (goal ≤ 600)")
 
 
 if __name__ == "__main__":

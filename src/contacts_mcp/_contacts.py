@@ -9,25 +9,24 @@ what went wrong and which tool to call next. It knows nothing of MCP.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Literal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Literal
 
+import anyio
 from pydantic import BaseModel, Field
 
-from contacts_mcp._render import clean
-from contacts_mcp.client import UNSET, PropertyInput, ResendClient
-from contacts_mcp.errors import (
-    APIError,
-    AuthenticationError,
-    InvalidRequestError,
-    NotFoundError,
-    QuotaExceededError,
-    RateLimitError,
-    ResendError,
-    ServerError,
-    TransportError,
+from contacts_mcp._api_base import UNSET, PropertyInput
+from contacts_mcp._explain import UserFacingError, api_errors, explain, show
+from contacts_mcp._schema import SchemaService
+from contacts_mcp.client import ResendClient
+from contacts_mcp.errors import InvalidRequestError, NotFoundError, ResendError
+from contacts_mcp.models import (
+    Contact,
+    ContactSegment,
+    ContactSummary,
+    ContactTopic,
+    Subscription,
 )
-from contacts_mcp.models import Contact, ContactSummary
 
 __all__ = [
     "MAX_NAME_CHARS",
@@ -37,7 +36,8 @@ __all__ = [
     "ContactsService",
     "CreatedContact",
     "DeletedContactOut",
-    "UserFacingError",
+    "SegmentRef",
+    "TopicSubscription",
     "normalize_email",
     "parse_contact_ref",
 ]
@@ -51,11 +51,18 @@ _CONTROL = re.compile("[\u0000-\u001f\u007f-\u009f]")
 ClearableField = Literal["first_name", "last_name"]
 
 
-class UserFacingError(Exception):
-    """A failure explained for the model or person at the other end, with a next step."""
-
-
 # -- results --------------------------------------------------------------------------
+
+
+class SegmentRef(BaseModel):
+    id: str
+    name: str
+
+
+class TopicSubscription(BaseModel):
+    id: str
+    name: str
+    subscription: Subscription
 
 
 class ContactOut(BaseModel):
@@ -68,9 +75,13 @@ class ContactOut(BaseModel):
     unsubscribed: bool
     created_at: str
     properties: dict[str, str | int | float | bool | None]
+    segments: list[SegmentRef]
+    topics: list[TopicSubscription]
 
     @classmethod
-    def from_contact(cls, contact: Contact) -> ContactOut:
+    def assemble(
+        cls, contact: Contact, segments: list[ContactSegment], topics: list[ContactTopic]
+    ) -> ContactOut:
         return cls(
             id=contact.id,
             email=contact.email,
@@ -79,6 +90,10 @@ class ContactOut(BaseModel):
             unsubscribed=contact.unsubscribed,
             created_at=contact.created_at,
             properties={key: entry.value for key, entry in contact.properties.items()},
+            segments=[SegmentRef(id=s.id, name=s.name) for s in segments],
+            topics=[
+                TopicSubscription(id=t.id, name=t.name, subscription=t.subscription) for t in topics
+            ],
         )
 
 
@@ -108,11 +123,6 @@ class DeletedContactOut(BaseModel):
 # -- input checks ---------------------------------------------------------------------
 
 
-def _show(value: str, limit: int = 80) -> str:
-    """A user-supplied value quoted safely for an error message."""
-    return repr(clean(value, limit))
-
-
 def normalize_email(value: str) -> str:
     """The address in canonical form (trimmed, domain lower-cased), or a clear error."""
     # Imported here: email_validator pulls in dnspython, which the server's startup
@@ -125,7 +135,7 @@ def normalize_email(value: str) -> str:
     try:
         result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise UserFacingError(f"{_show(text)} is not a valid email address: {exc}") from None
+        raise UserFacingError(f"{show(text)} is not a valid email address: {exc}") from None
     return result.normalized
 
 
@@ -142,7 +152,7 @@ def parse_contact_ref(value: str) -> str:
     if _UUID.match(text):
         return text.lower()
     raise UserFacingError(
-        f"{_show(text)} is neither a contact id (a UUID) nor an email address. "
+        f"{show(text)} is neither a contact id (a UUID) nor an email address. "
         "Use list_contacts to find the contact's id."
     )
 
@@ -154,7 +164,7 @@ def _check_cursor(name: str, value: str | None) -> str | None:
     if not _UUID.match(text):
         raise UserFacingError(
             f"`{name}` must be a contact id taken from a previous list_contacts page, "
-            f"not {_show(text)}."
+            f"not {show(text)}."
         )
     return text.lower()
 
@@ -186,7 +196,7 @@ def _check_properties(
     for key, value in properties.items():
         if not _PROPERTY_KEY.match(key):
             raise UserFacingError(
-                f"Property key {_show(key, 60)} is invalid: use up to 50 letters, digits "
+                f"Property key {show(key, 60)} is invalid: use up to 50 letters, digits "
                 "or underscores, matching an existing contact property."
             )
         if isinstance(value, str) and len(value) > MAX_PROPERTY_VALUE_CHARS:
@@ -198,55 +208,9 @@ def _check_properties(
     return checked
 
 
-# -- error wording --------------------------------------------------------------------
-
-
-def explain(error: ResendError, *, subject: str = "") -> UserFacingError:
-    """Rewrite a client error for the model: what happened and what to do next.
-
-    Resend's own message is included only cleaned and shortened, never the raw body.
-    """
-    if isinstance(error, TransportError):
-        return UserFacingError(
-            f"Could not get an answer from Resend ({error.message.rstrip('.')}, "
-            f"{_attempts(error.attempts)}). Nothing is known to have changed; try again shortly."
-        )
-    if isinstance(error, AuthenticationError):
-        return UserFacingError(
-            f"Resend rejected the API key ({error.name}). Set RESEND_API_KEY to a "
-            "full-access key; sending-only keys cannot manage contacts."
-        )
-    if isinstance(error, RateLimitError):
-        wait = f"{error.retry_after:.0f} seconds" if error.retry_after else "a few seconds"
-        return UserFacingError(
-            f"Resend's rate limit is still exceeded after {_attempts(error.attempts)}. "
-            f"Wait {wait}, then try again."
-        )
-    if isinstance(error, QuotaExceededError):
-        return UserFacingError(
-            f"Resend reports the account's quota is used up ({error.name}); "
-            "waiting a few seconds will not help."
-        )
-    if isinstance(error, ServerError):
-        return UserFacingError(
-            f"Resend failed with a server error (HTTP {error.status_code}) after "
-            f"{_attempts(error.attempts)}. Nothing is known to have changed; try again in a minute."
-        )
-    if isinstance(error, NotFoundError):
-        what = subject or "The requested item"
-        return UserFacingError(f"{what} was not found.")
-    if isinstance(error, InvalidRequestError | APIError):
-        return UserFacingError(f"Resend refused the request: {clean(error.message, 200)}")
-    return UserFacingError("The request to Resend failed.")
-
-
-def _attempts(count: int) -> str:
-    return "1 attempt" if count == 1 else f"{count} attempts"
-
-
 def _not_found_contact(ref: str) -> UserFacingError:
     return UserFacingError(
-        f"No contact {_show(ref)}. Use list_contacts to find it, or create_contact to add it."
+        f"No contact {show(ref)}. Use list_contacts to find it, or create_contact to add it."
     )
 
 
@@ -254,10 +218,35 @@ def _not_found_contact(ref: str) -> UserFacingError:
 
 
 class ContactsService:
-    """Contact jobs for the tools, over one `ResendClient`."""
+    """Contact jobs for the tools, over one `ResendClient` and the account's schema."""
 
-    def __init__(self, client: ResendClient) -> None:
+    def __init__(self, client: ResendClient, schema: SchemaService) -> None:
         self._client = client
+        self._schema = schema
+
+    async def view(self, contact: str) -> ContactOut:
+        """The contact with its properties, segments and topic subscriptions.
+
+        The three reads run concurrently; the pacer still keeps them under the rate limit.
+        """
+        ref = parse_contact_ref(contact)
+        results: dict[str, Any] = {}
+
+        async def fetch(name: str, read: Callable[[str], Awaitable[Any]]) -> None:
+            try:
+                results[name] = await read(ref)
+            except ResendError as exc:
+                results[name] = exc
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fetch, "contact", self._client.get_contact)
+            tg.start_soon(fetch, "segments", self._client.list_contact_segments)
+            tg.start_soon(fetch, "topics", self._client.list_contact_topics)
+        with api_errors(not_found=lambda: _not_found_contact(ref)):
+            for value in results.values():
+                if isinstance(value, ResendError):
+                    raise value
+        return ContactOut.assemble(results["contact"], results["segments"], results["topics"])
 
     async def create(
         self,
@@ -267,11 +256,18 @@ class ContactsService:
         last_name: str | None = None,
         unsubscribed: bool | None = None,
         properties: Mapping[str, PropertyInput] | None = None,
+        segments: Sequence[str] = (),
+        topics: Mapping[str, Subscription] | None = None,
     ) -> CreatedContact:
         address = normalize_email(email)
         first = _check_name("first_name", first_name)
         last = _check_name("last_name", last_name)
-        props = _check_properties(properties)
+        values = _check_properties(properties) or {}
+        # A null on a new contact means "no value": nothing to send.
+        values = {k: v for k, v in values.items() if v is not None}
+        values = await self._schema.check_property_values(values)
+        segment_ids = await self._segment_ids(segments)
+        subscriptions = await self._topic_subscriptions(topics or {})
         try:
             # Resend answers a duplicate create with the existing id and (as far as
             # anyone has shown) leaves it untouched; looking first lets us say so.
@@ -281,29 +277,23 @@ class ContactsService:
         except ResendError as exc:
             raise explain(exc) from None
         else:
-            return CreatedContact(**ContactOut.from_contact(existing).model_dump(), created=False)
-        try:
+            view = await self.view(existing.id)
+            return CreatedContact(**view.model_dump(), created=False)
+        with api_errors():
             created = await self._client.create_contact(
                 address,
                 first_name=first,
                 last_name=last,
                 unsubscribed=unsubscribed,
-                properties=props,
+                properties=values,
+                segments=segment_ids,
+                topics=subscriptions,
             )
-            contact = await self._client.get_contact(created.id)
-        except ResendError as exc:
-            raise explain(exc) from None
-        return CreatedContact(**ContactOut.from_contact(contact).model_dump(), created=True)
+        view = await self.view(created.id)
+        return CreatedContact(**view.model_dump(), created=True)
 
     async def get(self, contact: str) -> ContactOut:
-        ref = parse_contact_ref(contact)
-        try:
-            found = await self._client.get_contact(ref)
-        except NotFoundError:
-            raise _not_found_contact(ref) from None
-        except ResendError as exc:
-            raise explain(exc) from None
-        return ContactOut.from_contact(found)
+        return await self.view(contact)
 
     async def update(
         self,
@@ -314,43 +304,77 @@ class ContactsService:
         unsubscribed: bool | None = None,
         properties: Mapping[str, PropertyInput] | None = None,
         clear_fields: Sequence[ClearableField] = (),
+        add_segments: Sequence[str] = (),
+        remove_segments: Sequence[str] = (),
+        topics: Mapping[str, Subscription] | None = None,
+        resubscribe: bool = False,
     ) -> ContactOut:
+        # Everything is checked before the first write, so bad input changes nothing.
         ref = parse_contact_ref(contact)
         first = _check_name("first_name", first_name)
         last = _check_name("last_name", last_name)
-        props = _check_properties(properties)
+        values = await self._schema.check_property_values(_check_properties(properties) or {})
         clearing = set(clear_fields)
         for field, value in (("first_name", first), ("last_name", last)):
             if value is not None and field in clearing:
                 raise UserFacingError(f"`{field}` is both set and in clear_fields; choose one.")
-        if first is None and last is None and unsubscribed is None and not props and not clearing:
+        joining = await self._segment_ids(add_segments)
+        leaving = await self._segment_ids(remove_segments)
+        if both := set(joining) & set(leaving):
             raise UserFacingError(
-                "Nothing to update. Give first_name, last_name, unsubscribed, properties "
-                "or clear_fields."
+                f"Segment {sorted(both)[0]} is in both add_segments and remove_segments."
             )
+        subscriptions = await self._topic_subscriptions(topics or {})
+        changes_fields = bool(
+            first is not None or last is not None or unsubscribed is not None or values or clearing
+        )
+        if not (changes_fields or joining or leaving or subscriptions):
+            raise UserFacingError(
+                "Nothing to update. Give first_name, last_name, unsubscribed, properties, "
+                "clear_fields, add_segments, remove_segments or topics."
+            )
+        with api_errors(not_found=lambda: _not_found_contact(ref)):
+            current = await self._client.get_contact(ref)
+            current_topics = (
+                await self._client.list_contact_topics(current.id) if subscriptions else []
+            )
+        if not resubscribe:
+            _guard_consent(current, unsubscribed, subscriptions, current_topics)
+
+        applied: list[str] = []
         try:
-            updated = await self._client.update_contact(
-                ref,
-                first_name=None if "first_name" in clearing else (first or UNSET),
-                last_name=None if "last_name" in clearing else (last or UNSET),
-                unsubscribed=UNSET if unsubscribed is None else unsubscribed,
-                properties=props if props else UNSET,
-            )
-            found = await self._client.get_contact(updated.id)
-        except NotFoundError:
-            raise _not_found_contact(ref) from None
+            if changes_fields:
+                await self._client.update_contact(
+                    current.id,
+                    first_name=None if "first_name" in clearing else (first or UNSET),
+                    last_name=None if "last_name" in clearing else (last or UNSET),
+                    unsubscribed=UNSET if unsubscribed is None else unsubscribed,
+                    properties=values if values else UNSET,
+                )
+                applied.append("contact fields")
+            for segment_id in joining:
+                await self._client.add_contact_to_segment(current.id, segment_id)
+                applied.append(f"joined segment {segment_id}")
+            for segment_id in leaving:
+                await self._client.remove_contact_from_segment(current.id, segment_id)
+                applied.append(f"left segment {segment_id}")
+            if subscriptions:
+                await self._client.update_contact_topics(current.id, subscriptions)
+                applied.append("topic subscriptions")
         except ResendError as exc:
-            raise explain(exc) from None
-        return ContactOut.from_contact(found)
+            reason = str(explain(exc))
+            if not applied:
+                raise UserFacingError(reason) from None
+            raise UserFacingError(
+                f"{reason} Already applied: {', '.join(applied)}; the rest was not. "
+                "update_contact is safe to call again with the same arguments."
+            ) from None
+        return await self.view(current.id)
 
     async def delete(self, contact: str) -> DeletedContactOut:
         ref = parse_contact_ref(contact)
-        try:
+        with api_errors(not_found=lambda: _not_found_contact(ref)):
             found = await self._client.get_contact(ref)
-        except NotFoundError:
-            raise _not_found_contact(ref) from None
-        except ResendError as exc:
-            raise explain(exc) from None
         try:
             await self._client.delete_contact(found.id)
         except NotFoundError:
@@ -361,13 +385,13 @@ class ContactsService:
             raise explain(exc) from None
         return DeletedContactOut(id=found.id, email=found.email, deleted=True)
 
-    async def list(
+    async def list_page(
         self,
         *,
         limit: int = 20,
         after: str | None = None,
         before: str | None = None,
-        segment_id: str | None = None,
+        segment: str | None = None,
     ) -> ContactList:
         if after is not None and before is not None:
             raise UserFacingError(
@@ -375,20 +399,14 @@ class ContactsService:
             )
         after = _check_cursor("after", after)
         before = _check_cursor("before", before)
-        segment = None
-        if segment_id is not None:
-            segment = segment_id.strip()
-            if not _UUID.match(segment):
-                raise UserFacingError(
-                    f"`segment_id` must be a segment id (a UUID), not {_show(segment)}."
-                )
+        segment_id = None if segment is None else (await self._schema.resolve_segment(segment)).id
         try:
             page = await self._client.list_contacts(
-                limit=limit, after=after, before=before, segment_id=segment
+                limit=limit, after=after, before=before, segment_id=segment_id
             )
         except NotFoundError:
             raise UserFacingError(
-                f"No segment {_show(segment or '')}. Check the segment id."
+                f"No segment {show(segment or '')}. Use list_segments to see the segments."
             ) from None
         except InvalidRequestError as exc:
             if after or before:
@@ -402,6 +420,47 @@ class ContactsService:
         return _paged(
             page.data, page.has_more, backwards=before is not None, cursor=after or before
         )
+
+    async def _segment_ids(self, refs: Sequence[str]) -> list[str]:
+        ids: list[str] = []
+        for ref in refs:
+            segment_id = (await self._schema.resolve_segment(ref)).id
+            if segment_id not in ids:
+                ids.append(segment_id)
+        return ids
+
+    async def _topic_subscriptions(
+        self, topics: Mapping[str, Subscription]
+    ) -> dict[str, Subscription]:
+        resolved: dict[str, Subscription] = {}
+        for ref, subscription in topics.items():
+            resolved[(await self._schema.resolve_topic(ref)).id] = subscription
+        return resolved
+
+
+def _guard_consent(
+    contact: Contact,
+    unsubscribed: bool | None,
+    subscriptions: Mapping[str, Subscription],
+    current_topics: Sequence[ContactTopic],
+) -> None:
+    """Refuse to opt a contact back in to what they opted out of, unless told to.
+
+    A topic at opt_out may be the topic's default rather than the contact's choice; the
+    API does not say which, so any opt_out → opt_in change needs the explicit flag.
+    """
+    if unsubscribed is False and contact.unsubscribed:
+        raise UserFacingError(
+            f"{contact.email} has unsubscribed from all broadcasts. Re-subscribe them only "
+            "if they asked to: call update_contact again with resubscribe=true."
+        )
+    opted_out = {t.id: t.name for t in current_topics if t.subscription == "opt_out"}
+    for topic_id, subscription in subscriptions.items():
+        if subscription == "opt_in" and topic_id in opted_out:
+            raise UserFacingError(
+                f"{contact.email} is opted out of topic {opted_out[topic_id]!r}. Opt them in "
+                "only if they asked to: call update_contact again with resubscribe=true."
+            )
 
 
 def _paged(

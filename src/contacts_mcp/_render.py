@@ -8,10 +8,10 @@ length. Structured output keeps the data as data; only this prose view is cleane
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-__all__ = ["MAX_FIELD_CHARS", "clean", "contact_block", "contact_line"]
+__all__ = ["MAX_FIELD_CHARS", "bullet_list", "clean", "contact_line", "contact_view"]
 
 MAX_FIELD_CHARS = 120
 
@@ -71,18 +71,37 @@ def contact_line(contact: _ContactLike) -> str:
     return " | ".join(parts)
 
 
-def contact_block(
-    contact: _ContactLike,
-    properties: Mapping[str, object] | None = None,
-    *,
-    heading: str | None = None,
-) -> str:
-    """A few lines describing one contact and its custom properties."""
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class _Subscribed(_Named, Protocol):
+    @property
+    def subscription(self) -> str: ...
+
+
+class _ContactView(_ContactLike, Protocol):
+    @property
+    def properties(self) -> Mapping[str, object]: ...
+    @property
+    def segments(self) -> Sequence[_Named]: ...
+    @property
+    def topics(self) -> Sequence[_Subscribed]: ...
+
+
+def contact_view(contact: _ContactView, *, heading: str | None = None) -> str:
+    """A few lines describing one contact, its properties, segments and topics."""
     lines = [heading] if heading else []
     lines.append(contact_line(contact))
-    if properties:
-        rendered = ", ".join(f"{clean(k, 50)}={clean(v)}" for k, v in properties.items())
-        lines.append(f"properties: {rendered}")
+    if contact.properties:
+        shown = ", ".join(f"{clean(k, 50)}={clean(v)}" for k, v in contact.properties.items())
+        lines.append(f"properties: {shown}")
+    if contact.segments:
+        lines.append("segments: " + ", ".join(clean(s.name, 60) for s in contact.segments))
+    if contact.topics:
+        shown = ", ".join(f"{clean(t.name, 60)}={t.subscription}" for t in contact.topics)
+        lines.append(f"topics: {shown}")
     return "\n".join(lines)
 
 

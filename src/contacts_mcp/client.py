@@ -11,18 +11,19 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, Final
-from urllib.parse import quote
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import anyio
 import httpx
 
 from contacts_mcp import __version__
+from contacts_mcp._api_base import UNSET, contact_path
+from contacts_mcp._api_contacts import ContactsAPI
+from contacts_mcp._api_schema import SchemaAPI
 from contacts_mcp._pacing import RatePacer
 from contacts_mcp._retry import backoff_delay, is_retryable, parse_retry_after
 from contacts_mcp.errors import APIError, TransportError, error_from_response
-from contacts_mcp.models import Contact, ContactPage, ContactSummary, CreatedObject, DeletedContact
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -33,6 +34,7 @@ __all__ = [
     "USER_AGENT",
     "ResendClient",
     "build_http_client",
+    "contact_path",
 ]
 
 logger = logging.getLogger("contacts_mcp.client")
@@ -47,28 +49,6 @@ MAX_RETRIES = 2
 # assistant waiting a minute on one tool call is worse than being told to come back.
 MAX_RETRY_AFTER = 60.0
 MAX_CONCURRENCY = 8
-
-
-class _Unset:
-    """Marks an argument that was not given, where None means "clear the field"."""
-
-    _instance: _Unset | None = None
-
-    def __new__(cls) -> _Unset:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-UNSET: Final = _Unset()
-
-PropertyInput = str | int | float | None
 
 
 def build_http_client(
@@ -90,13 +70,12 @@ def build_http_client(
     )
 
 
-def contact_path(contact: str) -> str:
-    """`/contacts/{id_or_email}` with the value percent-encoded (`@` → `%40`, `+` → `%2B`)."""
-    return f"/contacts/{quote(contact, safe='')}"
+class ResendClient(ContactsAPI, SchemaAPI):
+    """Async client of Resend's contacts endpoints over an injected `httpx.AsyncClient`.
 
-
-class ResendClient:
-    """Async client of Resend's contacts endpoints over an injected `httpx.AsyncClient`."""
+    The endpoint methods live in `_api_contacts` and `_api_schema`; this class adds the
+    one `_request` they all go through.
+    """
 
     def __init__(
         self,
@@ -129,108 +108,6 @@ class ResendClient:
     @property
     def pacer(self) -> RatePacer:
         return self._pacer
-
-    # -- contacts ---------------------------------------------------------------------
-
-    async def create_contact(
-        self,
-        email: str,
-        *,
-        first_name: str | None = None,
-        last_name: str | None = None,
-        unsubscribed: bool | None = None,
-        properties: Mapping[str, PropertyInput] | None = None,
-    ) -> CreatedObject:
-        """`POST /contacts`. For an email that already exists Resend answers with its id."""
-        body: dict[str, Any] = {"email": email}
-        if first_name is not None:
-            body["first_name"] = first_name
-        if last_name is not None:
-            body["last_name"] = last_name
-        if unsubscribed is not None:
-            body["unsubscribed"] = unsubscribed
-        if properties:
-            body["properties"] = dict(properties)
-        data = await self._request("POST", "/contacts", json=body)
-        return CreatedObject.model_validate(data)
-
-    async def get_contact(self, contact: str) -> Contact:
-        """`GET /contacts/{id_or_email}`."""
-        data = await self._request("GET", contact_path(contact))
-        return Contact.model_validate(data)
-
-    async def update_contact(
-        self,
-        contact: str,
-        *,
-        first_name: str | _Unset | None = UNSET,
-        last_name: str | _Unset | None = UNSET,
-        unsubscribed: bool | _Unset = UNSET,
-        properties: Mapping[str, PropertyInput] | _Unset = UNSET,
-    ) -> CreatedObject:
-        """`PATCH /contacts/{id_or_email}`; None clears a name, a None property value clears it."""
-        body: dict[str, Any] = {}
-        if not isinstance(first_name, _Unset):
-            body["first_name"] = first_name
-        if not isinstance(last_name, _Unset):
-            body["last_name"] = last_name
-        if not isinstance(unsubscribed, _Unset):
-            body["unsubscribed"] = unsubscribed
-        if not isinstance(properties, _Unset):
-            body["properties"] = dict(properties)
-        data = await self._request("PATCH", contact_path(contact), json=body)
-        return CreatedObject.model_validate(data)
-
-    async def delete_contact(self, contact: str) -> DeletedContact:
-        """`DELETE /contacts/{id_or_email}`."""
-        data = await self._request("DELETE", contact_path(contact))
-        return DeletedContact.model_validate(data)
-
-    async def list_contacts(
-        self,
-        *,
-        limit: int | None = None,
-        after: str | None = None,
-        before: str | None = None,
-        segment_id: str | None = None,
-    ) -> ContactPage:
-        """One page of contacts, newest first; a segment's contacts when `segment_id` is given.
-
-        `after` continues towards older contacts, `before` goes back towards newer ones.
-        Without `limit` Resend returns every contact in one response.
-        """
-        if after is not None and before is not None:
-            raise ValueError("pass either after or before, not both")
-        params: dict[str, str | int] = {}
-        if limit is not None:
-            params["limit"] = limit
-        if after is not None:
-            params["after"] = after
-        if before is not None:
-            params["before"] = before
-        path = (
-            "/contacts"
-            if segment_id is None
-            else f"/segments/{quote(segment_id, safe='')}/contacts"
-        )
-        data = await self._request("GET", path, params=params)
-        return ContactPage.model_validate(data)
-
-    async def iter_contacts(
-        self,
-        *,
-        segment_id: str | None = None,
-        page_size: int = 100,
-    ) -> AsyncIterator[ContactSummary]:
-        """Every contact, newest first, fetched page by page."""
-        after: str | None = None
-        while True:
-            page = await self.list_contacts(limit=page_size, after=after, segment_id=segment_id)
-            for item in page.data:
-                yield item
-            if not page.has_more or not page.data:
-                return
-            after = page.data[-1].id
 
     # -- transport --------------------------------------------------------------------
 

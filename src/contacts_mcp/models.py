@@ -6,16 +6,33 @@ Unknown fields are ignored: Resend adds fields over time and an old client must 
 
 from __future__ import annotations
 
+from typing import Generic, Literal, TypeVar
+
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "Contact",
     "ContactPage",
+    "ContactProperty",
+    "ContactSegment",
     "ContactSummary",
+    "ContactTopic",
     "CreatedObject",
     "DeletedContact",
+    "DeletedObject",
+    "Page",
+    "PropertyType",
     "PropertyValue",
+    "Segment",
+    "Subscription",
+    "Topic",
+    "Visibility",
 ]
+
+T = TypeVar("T")
+PropertyType = Literal["string", "number"]
+Subscription = Literal["opt_in", "opt_out"]
+Visibility = Literal["public", "private"]
 
 
 class _ResendModel(BaseModel):
@@ -46,11 +63,14 @@ class Contact(ContactSummary):
     properties: dict[str, PropertyValue] = {}
 
 
-class ContactPage(_ResendModel):
-    """One page of a contact list, newest first."""
+class Page(_ResendModel, Generic[T]):
+    """One page of a list endpoint, newest first."""
 
-    data: list[ContactSummary]
+    data: list[T]
     has_more: bool
+
+
+ContactPage = Page[ContactSummary]
 
 
 class CreatedObject(_ResendModel):
@@ -58,6 +78,60 @@ class CreatedObject(_ResendModel):
 
     id: str
     object: str | None = None
+
+
+class DeletedObject(_ResendModel):
+    """The reply to deleting a segment, topic or contact property."""
+
+    id: str
+    deleted: bool
+    object: str | None = None
+
+
+class ContactProperty(_ResendModel):
+    """A custom contact property definition (a typed key with an optional fallback)."""
+
+    id: str
+    key: str
+    type: PropertyType
+    fallback_value: str | int | float | None = None
+    created_at: str
+
+
+class Segment(_ResendModel):
+    """A named group of contacts (formerly an audience)."""
+
+    id: str
+    name: str
+    created_at: str
+
+
+class ContactSegment(_ResendModel):
+    """A segment as listed for one contact."""
+
+    id: str
+    name: str
+    created_at: str | None = None
+
+
+class Topic(_ResendModel):
+    """A subscription topic; `default_subscription` is fixed when it is created."""
+
+    id: str
+    name: str
+    description: str | None = None
+    default_subscription: Subscription
+    visibility: Visibility = "private"
+    created_at: str
+
+
+class ContactTopic(_ResendModel):
+    """One contact's subscription to one topic."""
+
+    id: str
+    name: str
+    description: str | None = None
+    subscription: Subscription
 
 
 class DeletedContact(_ResendModel):

@@ -192,14 +192,6 @@ async def test_a_body_that_is_not_a_json_object_is_a_validation_error(
     assert response.json() == error(422, "validation_error", message)
 
 
-async def test_topics_of_the_documented_shape_are_accepted(client: httpx.AsyncClient) -> None:
-    topics = [{"id": UNKNOWN_ID, "subscription": "opt_in"}]
-
-    response = await client.post("/contacts", json={"email": "ada@example.com", "topics": topics})
-
-    assert response.status_code == 201
-
-
 async def test_a_duplicate_email_returns_the_existing_id_and_leaves_the_contact_unchanged(
     client: httpx.AsyncClient,
 ) -> None:

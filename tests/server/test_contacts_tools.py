@@ -19,7 +19,10 @@ CONTACT_FIELDS = {
     "unsubscribed",
     "created_at",
     "properties",
+    "segments",
+    "topics",
 }
+LIST_ITEM_FIELDS = CONTACT_FIELDS - {"properties", "segments", "topics"}
 
 
 async def test_create_contact_returns_the_whole_contact(harness: Harness) -> None:
@@ -116,7 +119,7 @@ async def test_list_contacts_pages_forward_and_back(harness: Harness) -> None:
     assert emails == [f"user{i:02d}@example.com" for i in reversed(range(25))]
     back = await harness.call("list_contacts", {"limit": 10, "before": second["next_before"]})
     assert back["contacts"] == first["contacts"]
-    assert set(first["contacts"][0]) == CONTACT_FIELDS - {"properties"}
+    assert set(first["contacts"][0]) == LIST_ITEM_FIELDS
 
 
 async def test_list_contacts_renders_one_line_per_contact(harness: Harness) -> None:
@@ -138,12 +141,15 @@ async def test_list_contacts_of_a_segment(harness: Harness) -> None:
     for email in ("a@example.com", "b@example.com", "c@example.com"):
         await harness.seed("POST", "/contacts", {"email": email})
     await harness.seed("POST", f"/contacts/b@example.com/segments/{segment['id']}")
-    page = await harness.call("list_contacts", {"segment_id": segment["id"]})
-    assert [c["email"] for c in page["contacts"]] == ["b@example.com"]
+    by_id = await harness.call("list_contacts", {"segment": segment["id"]})
+    by_name = await harness.call("list_contacts", {"segment": "vip"})
+    assert [c["email"] for c in by_id["contacts"]] == ["b@example.com"]
+    assert by_name == by_id
     message = await harness.error(
-        "list_contacts", {"segment_id": "00000000-0000-4000-8000-000000000000"}
+        "list_contacts", {"segment": "00000000-0000-4000-8000-000000000000"}
     )
     assert "No segment" in message
+    assert "'VIP'" in message  # the known segments are listed
 
 
 async def test_empty_list_says_so(harness: Harness) -> None:
@@ -218,7 +224,8 @@ async def test_text_rendering_strips_invisible_and_bidi_characters(harness: Harn
             "not both",
         ),
         ("list_contacts", {"after": "page2"}, "`after` must be a contact id"),
-        ("list_contacts", {"segment_id": "vip"}, "`segment_id` must be a segment id"),
+        ("list_contacts", {"segment": "vip"}, "No segment 'vip'. Known segments: none yet"),
+        ("list_contacts", {"segment_id": "vip"}, "Unknown argument `segment_id`"),
     ],
 )
 async def test_bad_input_is_a_clear_tool_error_and_writes_nothing(

@@ -20,13 +20,27 @@ pytestmark = pytest.mark.anyio
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tool_surface.json"
 
+READ = (True, None, None, True)  # (readOnly, destructive, idempotent, openWorld)
+CREATE = (False, False, True, True)
+CHANGE = (False, True, True, True)
 EXPECTED_HINTS = {
-    # tool: (readOnly, destructive, idempotent, openWorld)
-    "create_contact": (False, False, True, True),
-    "get_contact": (True, None, None, True),
-    "update_contact": (False, True, True, True),
-    "delete_contact": (False, True, True, True),
-    "list_contacts": (True, None, None, True),
+    "create_contact": CREATE,
+    "get_contact": READ,
+    "update_contact": CHANGE,
+    "delete_contact": CHANGE,
+    "list_contacts": READ,
+    "list_contact_properties": READ,
+    "create_contact_property": CREATE,
+    "update_contact_property": CHANGE,
+    "delete_contact_property": CHANGE,
+    "list_segments": READ,
+    "create_segment": CREATE,
+    "update_segment": CHANGE,
+    "delete_segment": CHANGE,
+    "list_topics": READ,
+    "create_topic": CREATE,
+    "update_topic": CHANGE,
+    "delete_topic": CHANGE,
 }
 
 
@@ -64,7 +78,7 @@ async def test_every_tool_declares_an_output_schema_and_describes_each_argument(
 
 async def test_server_explains_contacts_ids_and_paging(harness: Harness) -> None:
     assert harness.client.instructions == INSTRUCTIONS
-    for phrase in ("id (a UUID) or its email", "next_after", "segment_id"):
+    for phrase in ("id (a UUID) or its email", "next_after", "pass `segment`", "resubscribe"):
         assert phrase in INSTRUCTIONS
 
 

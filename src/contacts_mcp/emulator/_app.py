@@ -16,6 +16,7 @@ from starlette.routing import Route
 from . import _routes_contacts as contacts
 from . import _routes_properties as properties
 from . import _routes_segments as segments
+from . import _routes_topics as topics
 from ._http import ApiError, error_response
 from ._limits import Gate, ResponseLost
 from ._options import EmulatorOptions
@@ -44,6 +45,8 @@ ROUTES = [
         segments.remove_contact_from_segment,
         methods=["DELETE"],
     ),
+    Route("/contacts/{contact}/topics", topics.list_contact_topics, methods=["GET"]),
+    Route("/contacts/{contact}/topics", topics.update_contact_topics, methods=["PATCH"]),
     Route("/segments", segments.create_segment, methods=["POST"]),
     Route("/segments", segments.list_segments, methods=["GET"]),
     Route("/segments/{segment_id}", segments.get_segment, methods=["GET"]),
@@ -55,6 +58,11 @@ ROUTES = [
     Route("/contact-properties/{property_id}", properties.get_property, methods=["GET"]),
     Route("/contact-properties/{property_id}", properties.update_property, methods=["PATCH"]),
     Route("/contact-properties/{property_id}", properties.delete_property, methods=["DELETE"]),
+    Route("/topics", topics.create_topic, methods=["POST"]),
+    Route("/topics", topics.list_topics, methods=["GET"]),
+    Route("/topics/{topic_id}", topics.get_topic, methods=["GET"]),
+    Route("/topics/{topic_id}", topics.update_topic, methods=["PATCH"]),
+    Route("/topics/{topic_id}", topics.delete_topic, methods=["DELETE"]),
 ]
 
 

@@ -10,19 +10,31 @@ from typing import Any, NoReturn, TypeGuard, TypeVar, cast
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from ._store import Contact, Page, PageRequest, PropertyValue, Segment, Store, UnknownCursorError
+from ._store import (
+    Contact,
+    Page,
+    PageRequest,
+    PropertyValue,
+    Segment,
+    Store,
+    Topic,
+    UnknownCursorError,
+)
 
 __all__ = [
     "JSON",
     "ApiError",
     "error_response",
     "invalid",
+    "missing",
     "nullable_str",
     "optional_bool",
     "paged",
+    "read_json",
     "read_object",
     "require_contact",
     "require_segment",
+    "require_topic",
     "required_str",
     "store_of",
     "value_fits",
@@ -63,7 +75,7 @@ def invalid(message: str) -> ApiError:
     return ApiError(422, "validation_error", message)
 
 
-def _missing(field: str) -> NoReturn:
+def missing(field: str) -> NoReturn:
     raise ApiError(422, "missing_required_field", f"Missing `{field}` field.")
 
 
@@ -79,15 +91,21 @@ def _no_constants(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
-async def read_object(request: Request) -> dict[str, Any]:
-    """The JSON object in the body; an empty body counts as `{}`."""
+async def read_json(request: Request) -> object:
+    """The JSON value in the body, of any type; an empty body counts as `{}`."""
     raw = await request.body()
     if not raw.strip():
         return {}
     try:
-        value = json.loads(raw, parse_constant=_no_constants)
+        value: object = json.loads(raw, parse_constant=_no_constants)
     except (ValueError, RecursionError):
         raise invalid("The request body must be valid JSON.") from None
+    return value
+
+
+async def read_object(request: Request) -> dict[str, Any]:
+    """The JSON object in the body; an empty body counts as `{}`."""
+    value = await read_json(request)
     if not isinstance(value, dict):
         raise invalid("The request body must be a JSON object.")
     return value
@@ -97,7 +115,7 @@ def required_str(body: Mapping[str, Any], field: str) -> str:
     value = body.get(field)
     # Like Resend's JavaScript checks, an empty string counts as missing.
     if value is None or value == "":
-        _missing(field)
+        missing(field)
     if not isinstance(value, str):
         raise invalid(f"The `{field}` field must be a string.")
     return value
@@ -145,6 +163,13 @@ def require_segment(store: Store, segment_id: str) -> Segment:
         # Sic: Resend still says "Audience" for segments.
         raise ApiError(404, "not_found", "Audience not found")
     return segment
+
+
+def require_topic(store: Store, topic_id: str) -> Topic:
+    topic = store.get_topic(topic_id)
+    if topic is None:
+        raise ApiError(404, "not_found", "Topic not found")
+    return topic
 
 
 # -- lists -----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from ._http import (
     store_of,
     value_fits,
 )
+from ._routes_topics import topic_subscriptions
 from ._store import Contact, PropertyValue, Store
 
 __all__ = [
@@ -97,23 +98,6 @@ def _segment_ids(store: Store, raw: object) -> list[str]:
     return ids
 
 
-def _check_topics(raw: object) -> None:
-    # Topics are not emulated yet; the shape is still checked so bad requests fail as they would.
-    if raw is None:
-        return
-    ok = isinstance(raw, list) and all(
-        isinstance(entry, dict)
-        and isinstance(entry.get("id"), str)
-        and entry.get("subscription") in ("opt_in", "opt_out")
-        for entry in raw
-    )
-    if not ok:
-        raise invalid(
-            'The `topics` field must be a list of {"id": "<topic id>", '
-            '"subscription": "opt_in" | "opt_out"} objects.'
-        )
-
-
 async def create_contact(request: Request) -> Response:
     body = await read_object(request)
     store = store_of(request)
@@ -122,12 +106,12 @@ async def create_contact(request: Request) -> Response:
     first_name = nullable_str(body, "first_name")
     last_name = nullable_str(body, "last_name")
     unsubscribed = optional_bool(body, "unsubscribed")
-    _check_topics(body.get("topics"))
     values = _property_values(store, body.get("properties"))
     segment_ids = _segment_ids(store, body.get("segments"))
+    subscriptions = topic_subscriptions(store, body.get("topics"))
     # A duplicate email gets 201 and the existing id, as on the wire (reference §14.1).
     # Whether Resend also updates the existing contact is unconfirmed; we leave it unchanged
-    # (fields, properties and segments), so a retried create never undoes later edits.
+    # (fields, properties, segments and topics), so a retried create never undoes later edits.
     contact_id, _created = store.create_contact(
         email=email,
         first_name=first_name,
@@ -135,6 +119,7 @@ async def create_contact(request: Request) -> Response:
         unsubscribed=bool(unsubscribed),
         values={key: value for key, value in values.items() if value is not None},
         segment_ids=segment_ids,
+        subscriptions=subscriptions,
     )
     return JSON({"object": "contact", "id": contact_id}, status_code=201)
 

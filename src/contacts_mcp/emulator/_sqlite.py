@@ -1,4 +1,5 @@
-"""SQLite plumbing for the store: one locked connection, transactions, cursor paging.
+"""SQLite plumbing for the store: one locked connection, transactions, cursor paging, and
+how rows are identified and stamped (UUIDs, Postgres-style timestamps).
 
 One connection serves the whole app. Requests are tiny, so a lock around it is simpler
 and faster than a pool; `check_same_thread=False` lets tests and a server thread share it.
@@ -6,17 +7,44 @@ and faster than a pool; `check_same_thread=False` lets tests and a server thread
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Database", "Page", "PageRequest", "UnknownCursorError"]
+__all__ = [
+    "Database",
+    "Page",
+    "PageRequest",
+    "UnknownCursorError",
+    "is_uuid",
+    "new_id",
+    "now",
+]
 
 T = TypeVar("T")
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def is_uuid(value: str) -> bool:
+    return _UUID.fullmatch(value) is not None
+
+
+def now() -> str:
+    # Resend returns Postgres text timestamps, not ISO 8601. Six fractional digits always,
+    # so that the strings sort in time order.
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True, slots=True)
