@@ -16,7 +16,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from contacts_mcp._api_base import UNSET, PropertyInput
-from contacts_mcp._explain import UserFacingError, api_errors, explain, show
+from contacts_mcp._explain import NothingFoundError, UserFacingError, api_errors, explain, show
 from contacts_mcp._schema import SchemaService
 from contacts_mcp.client import ResendClient
 from contacts_mcp.errors import InvalidRequestError, NotFoundError, ResendError
@@ -209,7 +209,7 @@ def _check_properties(
 
 
 def _not_found_contact(ref: str) -> UserFacingError:
-    return UserFacingError(
+    return NothingFoundError(
         f"No contact {show(ref)}. Use list_contacts to find it, or create_contact to add it."
     )
 

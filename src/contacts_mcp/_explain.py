@@ -21,11 +21,15 @@ from contacts_mcp.errors import (
     TransportError,
 )
 
-__all__ = ["UserFacingError", "api_errors", "explain", "show"]
+__all__ = ["NothingFoundError", "UserFacingError", "api_errors", "explain", "show"]
 
 
 class UserFacingError(Exception):
     """A failure explained for the model or person at the other end, with a next step."""
+
+
+class NothingFoundError(UserFacingError):
+    """What was asked for (a contact, segment, topic, property) does not exist."""
 
 
 def show(value: object, limit: int = 80) -> str:

@@ -18,7 +18,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from contacts_mcp._api_base import UNSET, PropertyInput, Unset
-from contacts_mcp._explain import UserFacingError, api_errors, show
+from contacts_mcp._explain import NothingFoundError, UserFacingError, api_errors, show
 from contacts_mcp.client import ResendClient
 from contacts_mcp.models import (
     ContactProperty,
@@ -183,7 +183,7 @@ class SchemaService:
             found = _match(await self.segments(fresh=True), ref, lambda s: s.name)
         if found is None:
             known = _names(s.name for s in await self.segments())
-            raise UserFacingError(
+            raise NothingFoundError(
                 f"No segment {show(ref)}. Known segments: {known}. Create one with create_segment."
             )
         return found
@@ -195,7 +195,7 @@ class SchemaService:
             found = _match(await self.topics(fresh=True), ref, lambda t: t.name)
         if found is None:
             known = _names(t.name for t in await self.topics())
-            raise UserFacingError(
+            raise NothingFoundError(
                 f"No topic {show(ref)}. Known topics: {known}. Create one with create_topic."
             )
         return found
@@ -207,7 +207,7 @@ class SchemaService:
                 if ref in (prop.key, prop.id):
                     return prop
         known = _names(p.key for p in await self.properties())
-        raise UserFacingError(
+        raise NothingFoundError(
             f"No contact property {show(ref)}. Known properties: {known}. "
             "Create one with create_contact_property."
         )
@@ -291,11 +291,7 @@ class SchemaService:
         if with_counts:
 
             async def count(segment_id: str) -> None:
-                with api_errors():
-                    total = 0
-                    async for _ in self._client.iter_contacts(segment_id=segment_id):
-                        total += 1
-                counts[segment_id] = total
+                counts[segment_id] = await self.count_members(segment_id)
 
             async with anyio.create_task_group() as tg:
                 for seg in segments:
@@ -308,6 +304,14 @@ class SchemaService:
                 for s in segments
             ]
         )
+
+    async def count_members(self, segment_id: str) -> int:
+        """How many contacts the segment has (Resend has no count endpoint: pages are read)."""
+        total = 0
+        with api_errors():
+            async for _ in self._client.iter_contacts(segment_id=segment_id):
+                total += 1
+        return total
 
     async def create_segment(self, name: str) -> SegmentOut:
         name = _check_text("name", name, MAX_SEGMENT_NAME)

@@ -62,10 +62,10 @@ def _topic_line(topic: Topic) -> str:
     )
 
 
-def _listing(noun: str, lines: list[str]) -> str:
+def _listing(singular: str, plural: str, lines: list[str]) -> str:
     if not lines:
-        return f"No {noun}s yet."
-    return f"{len(lines)} {noun}{'' if len(lines) == 1 else 's'}:\n" + bullet_list(lines)
+        return f"No {plural} yet."
+    return f"{len(lines)} {singular if len(lines) == 1 else plural}:\n" + bullet_list(lines)
 
 
 def register_schema_tools(server: MCPServer[State]) -> None:
@@ -76,7 +76,10 @@ def register_schema_tools(server: MCPServer[State]) -> None:
         """List the custom contact properties: keys, types and fallback values."""
         props = await run(services(ctx).schema.properties(fresh=True))
         listed = PropertyList(properties=props)
-        return result(_listing("contact property", [_property_line(p) for p in props]), listed)
+        return result(
+            _listing("contact property", "contact properties", [_property_line(p) for p in props]),
+            listed,
+        )
 
     @server.tool(annotations=hints("Create contact property", "create"))
     async def create_contact_property(
@@ -121,7 +124,9 @@ def register_schema_tools(server: MCPServer[State]) -> None:
     ) -> Annotated[CallToolResult, SegmentList]:
         """List segments; a segment's contacts: list_contacts with `segment`."""
         listed = await run(services(ctx).schema.list_segments(with_counts=with_counts))
-        return result(_listing("segment", [_segment_line(s) for s in listed.segments]), listed)
+        return result(
+            _listing("segment", "segments", [_segment_line(s) for s in listed.segments]), listed
+        )
 
     @server.tool(annotations=hints("Create segment", "create"))
     async def create_segment(
@@ -157,7 +162,7 @@ def register_schema_tools(server: MCPServer[State]) -> None:
         """List subscription topics with their default subscription and visibility."""
         topics = await run(services(ctx).schema.topics(fresh=True))
         listed = TopicList(topics=topics)
-        return result(_listing("topic", [_topic_line(t) for t in topics]), listed)
+        return result(_listing("topic", "topics", [_topic_line(t) for t in topics]), listed)
 
     @server.tool(annotations=hints("Create topic", "create"))
     async def create_topic(

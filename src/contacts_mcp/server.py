@@ -15,13 +15,16 @@ from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp.types import CallToolResult, InputRequiredResult
+from mcp import MCPError
+from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
 from contacts_mcp import __version__
 from contacts_mcp._backends import BackendConfig, open_client
 from contacts_mcp._contacts import ContactsService
+from contacts_mcp._prompts import register_prompts
+from contacts_mcp._resources import register_resources
 from contacts_mcp._schema import SchemaService
 from contacts_mcp._toolkit import State
 from contacts_mcp._tools_contacts import register_contact_tools
@@ -119,6 +122,27 @@ class _ContactsMCPServer(MCPServer[State]):
             message = _describe_validation(cause)
             raise ToolError(f"Error executing tool {name}: {message}") from cause
 
+    async def get_prompt(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        context: Context[State, Any] | None = None,
+    ) -> GetPromptResult | InputRequiredResult:
+        # The SDK reports a missing prompt argument differently in each protocol era (and
+        # hides the message in one); check first so every client gets the same clear error.
+        prompt = next((p for p in await self.list_prompts() if p.name == name), None)
+        if prompt is None:
+            raise MCPError(INVALID_PARAMS, f"Unknown prompt {name!r}.")
+        given = arguments or {}
+        missing = [
+            arg.name
+            for arg in prompt.arguments or []
+            if arg.required and not str(given.get(arg.name, "")).strip()
+        ]
+        if missing:
+            raise MCPError(INVALID_PARAMS, f"Prompt {name!r} needs: {', '.join(missing)}.")
+        return await super().get_prompt(name, arguments, context)
+
 
 def _refuse_unknown_arguments(name: str, arguments: dict[str, Any], schema: dict[str, Any]) -> None:
     """Unknown arguments are an error, not silently dropped: the caller meant something."""
@@ -139,12 +163,25 @@ def _refuse_unknown_arguments(name: str, arguments: dict[str, Any], schema: dict
 def build_server(config: BackendConfig) -> MCPServer[State]:
     """A contacts MCP server whose lifespan opens a client for `config`."""
 
+    running: list[State] = []
+
     @asynccontextmanager
     async def lifespan(_server: MCPServer[State]) -> AsyncIterator[State]:
         async with open_client(config) as client:
             logger.info("contacts-mcp %s using %s", __version__, config.describe())
             schema = SchemaService(client)
-            yield State(contacts=ContactsService(client, schema), schema=schema)
+            state = State(contacts=ContactsService(client, schema), schema=schema)
+            running.append(state)
+            try:
+                yield state
+            finally:
+                running.remove(state)
+
+    def live() -> State:
+        """The state of the running server, for handlers the SDK gives no context."""
+        if not running:
+            raise RuntimeError("the server is not running")
+        return running[-1]
 
     server = _ContactsMCPServer(
         "contacts-mcp",
@@ -156,4 +193,6 @@ def build_server(config: BackendConfig) -> MCPServer[State]:
     )
     register_contact_tools(server)
     register_schema_tools(server)
+    register_resources(server, live)
+    register_prompts(server)
     return server

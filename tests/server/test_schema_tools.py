@@ -50,7 +50,9 @@ async def test_property_listing_renders_one_line_each(harness: Harness) -> None:
     await harness.call("create_contact_property", {"key": "plan", "type": "string"})
     result = await harness.client.call_tool("list_contact_properties", {})
     assert result.content[0].type == "text"
-    assert result.content[0].text.splitlines()[1].startswith("- plan (string) | id ")
+    lines = result.content[0].text.splitlines()
+    assert lines[0] == "1 contact property:"
+    assert lines[1].startswith("- plan (string) | id ")
 
 
 async def test_segments_can_be_created_listed_renamed_and_deleted(harness: Harness) -> None:
