@@ -30,8 +30,9 @@ async def measure(mode: str, calls: int) -> None:
                 samples.append(time.perf_counter() - start)
                 assert not result.is_error
             p50, p95 = percentile(samples, 50) * 1000, percentile(samples, 95) * 1000
-            label = f"{tool} ({'100 contacts' if tool == 'list_contacts' else 'by email'})"
-            print(f"  {mode:<6} {label:<28} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms")
+            what = "100 contacts" if tool == "list_contacts" else "2 segments, 2 topics"
+            label = f"{tool} ({what})"
+            print(f"  {mode:<6} {label:<38} p50 {p50:6.2f} ms   p95 {p95:6.2f} ms")
 
 
 async def main(calls: int) -> None:
