@@ -391,3 +391,40 @@ async def test_the_api_key_never_appears_in_repr_or_errors() -> None:
 def test_an_empty_api_key_is_refused() -> None:
     with pytest.raises(ValueError, match="api_key"):
         ResendClient(httpx.AsyncClient(), api_key="")
+
+
+async def test_non_idempotent_calls_are_not_retried_once_they_may_have_arrived() -> None:
+    recorder = Recorder(httpx.ReadTimeout("slow"), httpx.Response(201, json={"id": "x"}))
+    http, client = make_client(recorder)
+    async with http:
+        with pytest.raises(TransportError) as info:
+            await client._request("POST", "/contacts/imports", idempotent=False)
+    assert len(recorder.requests) == 1
+    assert info.value.sent is True
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ConnectError("refused"),
+        error_response(429, "rate_limit_exceeded", **{"retry-after": "1"}),
+    ],
+    ids=["never-sent", "rate-limited"],
+)
+async def test_non_idempotent_calls_are_retried_when_surely_not_applied(
+    failure: httpx.Response | Exception,
+) -> None:
+    recorder = Recorder(failure, httpx.Response(201, json={"id": "x"}))
+    http, client = make_client(recorder)
+    async with http:
+        assert await client._request("POST", "/contacts/imports", idempotent=False) == {"id": "x"}
+    assert len(recorder.requests) == 2
+
+
+async def test_a_server_error_on_a_non_idempotent_call_is_left_to_the_caller() -> None:
+    recorder = Recorder(error_response(500, "internal_server_error"))
+    http, client = make_client(recorder)
+    async with http:
+        with pytest.raises(ServerError):
+            await client._request("POST", "/contacts/imports", idempotent=False)
+    assert len(recorder.requests) == 1

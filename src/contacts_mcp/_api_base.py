@@ -61,6 +61,9 @@ class APIBase:
         *,
         json: Any = None,
         params: Mapping[str, str | int] | None = None,
+        files: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+        idempotent: bool = True,
     ) -> Any:
         raise NotImplementedError
 

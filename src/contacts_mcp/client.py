@@ -20,6 +20,7 @@ import httpx
 from contacts_mcp import __version__
 from contacts_mcp._api_base import UNSET, contact_path
 from contacts_mcp._api_contacts import ContactsAPI
+from contacts_mcp._api_imports import ImportsAPI
 from contacts_mcp._api_schema import SchemaAPI
 from contacts_mcp._pacing import RatePacer
 from contacts_mcp._retry import backoff_delay, is_retryable, parse_retry_after
@@ -70,11 +71,11 @@ def build_http_client(
     )
 
 
-class ResendClient(ContactsAPI, SchemaAPI):
+class ResendClient(ContactsAPI, SchemaAPI, ImportsAPI):
     """Async client of Resend's contacts endpoints over an injected `httpx.AsyncClient`.
 
-    The endpoint methods live in `_api_contacts` and `_api_schema`; this class adds the
-    one `_request` they all go through.
+    The endpoint methods live in `_api_contacts`, `_api_schema` and `_api_imports`; this
+    class adds the one `_request` they all go through.
     """
 
     def __init__(
@@ -118,11 +119,17 @@ class ResendClient(ContactsAPI, SchemaAPI):
         *,
         json: Any = None,
         params: Mapping[str, str | int] | None = None,
+        files: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+        idempotent: bool = True,
     ) -> Any:
         """Send one API call, pacing and retrying as needed; return the decoded JSON body.
 
-        Every contacts endpoint is safe to repeat (creates are idempotent by email), so
-        transport failures are retried for all methods.
+        Contact endpoints are safe to repeat (creates are idempotent by email), so any
+        transport failure is retried. A call that is not (`idempotent=False`, e.g. starting
+        an import) is retried only when the request surely did nothing: it never left
+        (connect errors) or Resend refused it outright (429). Any other failure is raised
+        for the caller to resolve, because a blind retry could do the work twice.
         """
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self._max_concurrency)
@@ -134,11 +141,19 @@ class ResendClient(ContactsAPI, SchemaAPI):
                 await self._pacer.acquire()
                 try:
                     response = await self._http.request(
-                        method, path, json=json, params=params, headers=headers
+                        method,
+                        path,
+                        json=json,
+                        params=params,
+                        files=files,
+                        data=data,
+                        headers=headers,
                     )
                 except httpx.TransportError as exc:
                     failure: APIError | TransportError = TransportError(
-                        _describe_transport_error(exc), attempts=attempt
+                        _describe_transport_error(exc),
+                        attempts=attempt,
+                        sent=not isinstance(exc, _NOT_SENT),
                     )
                     cause: BaseException | None = exc
                 else:
@@ -153,6 +168,8 @@ class ResendClient(ContactsAPI, SchemaAPI):
                     failure.attempts = attempt
                     cause = None
             delay = self._retry_delay(failure, attempt)
+            if not idempotent and not _surely_not_applied(failure):
+                delay = None
             if delay is None:
                 raise failure from cause
             logger.debug(
@@ -181,6 +198,16 @@ class ResendClient(ContactsAPI, SchemaAPI):
                 self._pacer.pause(failure.retry_after)
             return failure.retry_after
         return backoff_delay(attempt - 1, self._jitter())
+
+
+# Failures that happen before any byte of the request reached the server.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def _surely_not_applied(failure: APIError | TransportError) -> bool:
+    if isinstance(failure, TransportError):
+        return not failure.sent
+    return failure.status_code == 429
 
 
 def _decode_json(response: httpx.Response) -> Any:

@@ -42,12 +42,17 @@ class ResendError(Exception):
 
 
 class TransportError(ResendError):
-    """The request got no usable response (connection failure, timeout, cut-off body)."""
+    """The request got no usable response (connection failure, timeout, cut-off body).
 
-    def __init__(self, message: str, *, attempts: int = 1) -> None:
+    `sent` is False when the request surely never reached the server (it could not
+    connect), True when it may have been received and acted on.
+    """
+
+    def __init__(self, message: str, *, attempts: int = 1, sent: bool = True) -> None:
         super().__init__(message)
         self.message = message
         self.attempts = attempts
+        self.sent = sent
 
 
 class APIError(ResendError):
