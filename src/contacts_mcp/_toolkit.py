@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, StrictFloat, StrictInt, StrictStr
 
 from contacts_mcp._contacts import ContactsService
 from contacts_mcp._explain import UserFacingError
+from contacts_mcp._imports import ImportService
 from contacts_mcp._schema import SchemaService
 
 __all__ = [
@@ -37,6 +38,7 @@ class State:
 
     contacts: ContactsService
     schema: SchemaService
+    imports: ImportService
 
 
 ToolContext = Context[State, Any]

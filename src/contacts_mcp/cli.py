@@ -24,6 +24,7 @@ from contacts_mcp import __version__
 
 if TYPE_CHECKING:
     from contacts_mcp._backends import BackendConfig
+    from contacts_mcp._import_plan import ImportSettings
 
 __all__ = ["main"]
 
@@ -61,6 +62,21 @@ def _add_backend_flags(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         default=argparse.SUPPRESS,
         help="Resend API base URL (default: $RESEND_BASE_URL or https://api.resend.com)",
+    )
+    group.add_argument(
+        "--import-dir",
+        metavar="DIR",
+        action="append",
+        default=argparse.SUPPRESS,
+        help="folder CSV imports may read from (repeatable; default: $CONTACTS_MCP_IMPORT_DIRS, "
+        "else the working folder, Downloads, Documents and Desktop)",
+    )
+    group.add_argument(
+        "--max-import-mb",
+        metavar="N",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="largest CSV file an import may read, in MB (default: 200)",
     )
     group.add_argument(
         "--rate-limit",
@@ -171,10 +187,34 @@ def _backend_config(args: argparse.Namespace) -> BackendConfig:
     return BackendConfig(api_key=api_key, base_url=base_url.rstrip("/"), rate_limit=rate_limit)
 
 
+def _import_settings(args: argparse.Namespace) -> ImportSettings:
+    from contacts_mcp._backends import default_db_path
+    from contacts_mcp._files import DEFAULT_MAX_IMPORT_BYTES, FilePolicy, default_import_dirs
+    from contacts_mcp._import_plan import ImportSettings
+
+    given: list[str] | None = getattr(args, "import_dir", None)
+    if given is None and os.environ.get("CONTACTS_MCP_IMPORT_DIRS"):
+        given = [d for d in os.environ["CONTACTS_MCP_IMPORT_DIRS"].split(os.pathsep) if d]
+    if given is None:
+        folders = default_import_dirs()
+    else:
+        folders = tuple(Path(d).expanduser().resolve() for d in given)
+        for folder in folders:
+            if not folder.is_dir():
+                raise UsageError(f"The import folder {folder} does not exist.")
+    max_mb: int = getattr(args, "max_import_mb", DEFAULT_MAX_IMPORT_BYTES // (1024 * 1024))
+    if max_mb <= 0:
+        raise UsageError("--max-import-mb must be a positive number of megabytes.")
+    return ImportSettings(
+        files=FilePolicy(allowed_dirs=folders, max_bytes=max_mb * 1024 * 1024),
+        state_dir=default_db_path().parent,
+    )
+
+
 def _serve_stdio(args: argparse.Namespace) -> int:
     from contacts_mcp.server import build_server
 
-    build_server(_backend_config(args)).run()
+    build_server(_backend_config(args), _import_settings(args)).run()
     return 0
 
 
@@ -231,7 +271,7 @@ async def _call(args: argparse.Namespace) -> int:
     if not args.list and not args.tool:
         raise UsageError("Name a tool to call (see `contacts-mcp call --list`).")
     arguments = {} if args.list else _parse_arguments(args.arguments)
-    server = build_server(_backend_config(args))
+    server = build_server(_backend_config(args), _import_settings(args))
 
     async def show_progress(progress: float, total: float | None, message: str | None) -> None:
         shown = f"{progress:g}/{total:g}" if total else f"{progress:g}"

@@ -101,6 +101,8 @@ class ResendClient(ContactsAPI, SchemaAPI, ImportsAPI):
         self._limiter: anyio.CapacityLimiter | None = None
         self._sleep = sleep
         self._jitter = jitter
+        # Every attempt sent, retries included: what imports and benchmarks report.
+        self.requests_sent = 0
 
     def __repr__(self) -> str:
         # Never show the key, not even in a debugger or a log of locals.
@@ -139,6 +141,7 @@ class ResendClient(ContactsAPI, SchemaAPI, ImportsAPI):
             attempt += 1
             async with self._limiter:
                 await self._pacer.acquire()
+                self.requests_sent += 1
                 try:
                     response = await self._http.request(
                         method,

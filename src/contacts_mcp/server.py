@@ -21,13 +21,17 @@ from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
 from contacts_mcp import __version__
-from contacts_mcp._backends import BackendConfig, open_client
+from contacts_mcp._backends import BackendConfig, default_db_path, open_client
 from contacts_mcp._contacts import ContactsService
+from contacts_mcp._files import FilePolicy
+from contacts_mcp._import_plan import ImportSettings
+from contacts_mcp._imports import ImportService
 from contacts_mcp._prompts import register_prompts
 from contacts_mcp._resources import register_resources
 from contacts_mcp._schema import SchemaService
 from contacts_mcp._toolkit import State
 from contacts_mcp._tools_contacts import register_contact_tools
+from contacts_mcp._tools_imports import register_import_tools
 from contacts_mcp._tools_schema import UNCHANGEABLE, register_schema_tools
 
 __all__ = ["INSTRUCTIONS", "build_server"]
@@ -160,8 +164,15 @@ def _refuse_unknown_arguments(name: str, arguments: dict[str, Any], schema: dict
     )
 
 
-def build_server(config: BackendConfig) -> MCPServer[State]:
-    """A contacts MCP server whose lifespan opens a client for `config`."""
+def build_server(config: BackendConfig, imports: ImportSettings | None = None) -> MCPServer[State]:
+    """A contacts MCP server whose lifespan opens a client for `config`.
+
+    `imports` says where CSV files may be read from and where import journals and
+    reports go; by default no files can be read (inline CSV still works).
+    """
+    import_settings = imports or ImportSettings(
+        files=FilePolicy(), state_dir=default_db_path().parent
+    )
 
     running: list[State] = []
 
@@ -170,7 +181,11 @@ def build_server(config: BackendConfig) -> MCPServer[State]:
         async with open_client(config) as client:
             logger.info("contacts-mcp %s using %s", __version__, config.describe())
             schema = SchemaService(client)
-            state = State(contacts=ContactsService(client, schema), schema=schema)
+            state = State(
+                contacts=ContactsService(client, schema),
+                schema=schema,
+                imports=ImportService(client, schema, import_settings),
+            )
             running.append(state)
             try:
                 yield state
@@ -193,6 +208,7 @@ def build_server(config: BackendConfig) -> MCPServer[State]:
     )
     register_contact_tools(server)
     register_schema_tools(server)
+    register_import_tools(server)
     register_resources(server, live)
     register_prompts(server)
     return server

@@ -6,6 +6,7 @@ emulator runs under uvicorn in its own thread.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -22,6 +23,7 @@ from starlette.applications import Starlette
 from contacts_mcp.emulator import EmulatorOptions, create_app
 
 Serve = Callable[[Starlette], str]
+IMPORT_WAIT = 10.0  # seconds
 
 
 @contextmanager
@@ -219,6 +221,71 @@ def test_api_errors_raise_the_sdk_error_classes() -> None:
     assert not_found.value.message == "Contact not found"
     assert (invalid.value.code, invalid.value.error_type) == (422, "validation_error")
     assert (missing.value.code, missing.value.message) == (422, "Missing `name` field.")
+
+
+def finished_import(import_id: str) -> resend.ContactImport:
+    """Poll `Contacts.Imports.get` until the import is completed or failed (bounded)."""
+    deadline = time.monotonic() + IMPORT_WAIT
+    while True:
+        job = resend.Contacts.Imports.get(import_id)
+        if job["status"] in ("completed", "failed"):
+            return job
+        assert time.monotonic() < deadline, f"import still {job['status']}"
+        time.sleep(0.01)  # bounded poll: the SDK is synchronous
+
+
+@pytest.mark.usefixtures("emulator")
+def test_contact_imports_can_be_created_from_a_csv_polled_and_listed() -> None:
+    segment_id = resend.Segments.create({"name": "VIP"})["id"]
+    topic_id = resend.Topics.create({"name": "News", "default_subscription": "opt_in"})["id"]
+    resend.ContactProperties.create({"key": "plan", "type": "string"})
+    resend.Contacts.create({"email": "ada@example.com", "first_name": "Ada"})
+    csv = b"Email,Given,Plan\nADA@example.com,Augusta,pro\ngrace@example.com,Grace,\nbad,,\n"
+
+    created = resend.Contacts.Imports.create(
+        {
+            "file": csv,
+            "filename": "people.csv",
+            "column_map": {
+                "email": "Email",
+                "first_name": "Given",
+                "properties": {"plan": {"column": "Plan", "type": "string"}},
+            },
+            "on_conflict": "upsert",
+            "segments": [{"id": segment_id}],
+            "topics": [{"id": topic_id, "subscription": "opt_out"}],
+        }
+    )
+    done = finished_import(created["id"])
+    skipped = finished_import(
+        resend.Contacts.Imports.create(
+            {"file": b"email\ngrace@example.com\n", "on_conflict": "skip"}
+        )["id"]
+    )
+    listed = resend.Contacts.Imports.list()
+    first = resend.Contacts.Imports.list({"limit": 1, "status": "completed"})
+    ada = resend.Contacts.get(email="ada@example.com")
+
+    assert (created["object"], done["id"]) == ("contact_import", created["id"])
+    assert done["status"] == "completed"
+    assert done["completed_at"] is not None
+    assert dict(done["counts"]) == {
+        "total": 3,
+        "created": 1,
+        "updated": 1,
+        "skipped": 0,
+        "failed": 1,
+    }
+    assert skipped["counts"]["skipped"] == 1
+    assert [job["id"] for job in listed["data"]] == [skipped["id"], created["id"]]
+    assert ([job["id"] for job in first["data"]], first["has_more"]) == ([skipped["id"]], True)
+    assert ada["first_name"] == "Augusta"
+    assert ada.get("properties") == {"plan": {"type": "string", "value": "pro"}}
+    members = resend.Contacts.list(segment_id=segment_id)["data"]
+    assert sorted(c["email"] for c in members) == ["ada@example.com", "grace@example.com"]
+    with pytest.raises(ResendError) as unknown:
+        resend.Contacts.Imports.get("00000000-0000-0000-0000-000000000000")
+    assert (unknown.value.code, unknown.value.message) == (404, "Contact import not found")
 
 
 def test_rate_limiting_raises_the_sdk_rate_limit_error_with_headers(serve: Serve) -> None:

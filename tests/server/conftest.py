@@ -9,6 +9,7 @@ import pytest
 from mcp import Client
 
 from contacts_mcp._backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
+from contacts_mcp._import_plan import ImportSettings
 from contacts_mcp.emulator import EmulatorOptions
 from contacts_mcp.server import build_server
 
@@ -57,7 +58,10 @@ def emulator_options() -> EmulatorOptions:
 
 
 async def open_harness(
-    era: str, options: EmulatorOptions | None = None, **config: Any
+    era: str,
+    options: EmulatorOptions | None = None,
+    imports: ImportSettings | None = None,
+    **config: Any,
 ) -> AsyncIterator[Harness]:
     transport = LocalTransport(options or EmulatorOptions())
     backend = BackendConfig(
@@ -72,7 +76,7 @@ async def open_harness(
         base_url=LOCAL_BASE_URL,
         headers={"Authorization": f"Bearer {LOCAL_API_KEY}", "User-Agent": "tests"},
     )
-    async with direct, Client(build_server(backend), mode=era) as client:
+    async with direct, Client(build_server(backend, imports), mode=era) as client:
         yield Harness(client=client, emulator=direct, transport=transport)
 
 

@@ -41,6 +41,9 @@ EXPECTED_HINTS = {
     "create_topic": CREATE,
     "update_topic": CHANGE,
     "delete_topic": CHANGE,
+    "preview_import": READ,
+    "import_contacts": CHANGE,
+    "get_import": READ,
 }
 
 

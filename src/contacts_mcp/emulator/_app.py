@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import _routes_contacts as contacts
+from . import _routes_imports as imports
 from . import _routes_properties as properties
 from . import _routes_segments as segments
 from . import _routes_topics as topics
@@ -26,9 +27,12 @@ __all__ = ["create_app"]
 
 logger = logging.getLogger("contacts_mcp.emulator")
 
-# Order matters where paths overlap: routes for `/contacts/imports…` must be inserted
-# before `/contacts/{contact}`, which would otherwise take "imports" as a contact.
+# Order matters where paths overlap: routes for `/contacts/imports…` must come before
+# `/contacts/{contact}`, which would otherwise take "imports" as a contact.
 ROUTES = [
+    Route("/contacts/imports", imports.create_import, methods=["POST"]),
+    Route("/contacts/imports", imports.list_imports, methods=["GET"]),
+    Route("/contacts/imports/{import_id}", imports.get_import, methods=["GET"]),
     Route("/contacts", contacts.create_contact, methods=["POST"]),
     Route("/contacts", contacts.list_contacts, methods=["GET"]),
     Route("/contacts/{contact}", contacts.get_contact, methods=["GET"]),
@@ -111,10 +115,11 @@ def create_app(options: EmulatorOptions | None = None) -> Starlette:
     """Build a Resend-compatible contacts API on SQLite.
 
     Cheap: the database is opened by the lifespan or, where no lifespan runs (as under
-    `httpx.ASGITransport`), by the first request. `app.state.store` is the store.
+    `httpx.ASGITransport`), by the first request. `app.state.store` is the store; closing
+    it also stops the contact imports running in the background (`store.imports`).
     """
     options = options or EmulatorOptions()
-    store = Store(options.db_path)
+    store = Store(options.db_path, import_delay=options.import_delay)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -137,4 +142,5 @@ def create_app(options: EmulatorOptions | None = None) -> Starlette:
     # Resend does not redirect `/contacts/` to `/contacts`; a 307 would only confuse clients.
     app.router.redirect_slashes = False
     app.state.store = store
+    app.state.options = options
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = ["EmulatorOptions"]
 
@@ -38,6 +39,17 @@ class EmulatorOptions:
     """Seeds the fault RNG so that runs are reproducible."""
     clock: Callable[[], float] = time.monotonic
     """Drives the rate-limit window; tests inject a fake."""
+    imports_api: bool = True
+    """Whether `/contacts/imports…` exists. Contact Imports is a beta that not every team
+    has; False answers 404 there, as for such a team."""
+    import_max_bytes: int = 200 * 1024 * 1024
+    """Largest CSV upload accepted. Resend's sources say 200 MB (docs), 100 MB (CLI) and
+    50 MB (OpenAPI, Python SDK)."""
+    import_default_on_conflict: Literal["upsert", "skip"] = "upsert"
+    """`on_conflict` when an import does not send one. Resend's docs say "upsert", its
+    OpenAPI spec and Python SDK "skip", so clients should always send it."""
+    import_delay: float = 0.0
+    """Seconds each import stays `queued` before it is processed, so tests can see it."""
 
     def __post_init__(self) -> None:
         for name in ("fault_429", "fault_500", "fault_503", "drop_after_write"):
@@ -51,3 +63,12 @@ class EmulatorOptions:
             raise ValueError(f"latency must not be negative, got {self.latency!r}")
         if self.rate_limit is not None and self.rate_limit < 1:
             raise ValueError(f"rate_limit must be at least 1 or None, got {self.rate_limit!r}")
+        if self.import_max_bytes < 1:
+            raise ValueError(f"import_max_bytes must be at least 1, got {self.import_max_bytes!r}")
+        if self.import_default_on_conflict not in ("upsert", "skip"):
+            raise ValueError(
+                "import_default_on_conflict must be 'upsert' or 'skip', "
+                f"got {self.import_default_on_conflict!r}"
+            )
+        if self.import_delay < 0:
+            raise ValueError(f"import_delay must not be negative, got {self.import_delay!r}")

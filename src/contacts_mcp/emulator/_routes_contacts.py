@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Any
 
@@ -23,7 +22,7 @@ from ._http import (
     value_fits,
 )
 from ._routes_topics import topic_subscriptions
-from ._store import Contact, PropertyValue, Store
+from ._store import Contact, PropertyValue, Store, is_email
 
 __all__ = [
     "create_contact",
@@ -31,16 +30,10 @@ __all__ = [
     "get_contact",
     "list_contacts",
     "list_segment_contacts",
+    "segment_ids",
     "update_contact",
 ]
 
-# Resend publishes no grammar. It is known to be stricter than RFC 5322 (it rejects "!" in
-# the local part), so this mirrors the conservative pattern clients fall back to, plus "'"
-# for names like o'brien. Non-ASCII addresses are rejected: Resend's support is unknown.
-_EMAIL = re.compile(
-    r"[A-Za-z0-9_%+'-]+(\.[A-Za-z0-9_%+'-]+)*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-)
-_EMAIL_MAX = 254
 _SEGMENTS_SHAPE = 'The `segments` field must be a list of {"id": "<segment id>"} objects.'
 
 
@@ -57,7 +50,7 @@ def _contact_item(contact: Contact) -> dict[str, Any]:
 
 
 def _check_email(email: str) -> None:
-    if len(email) > _EMAIL_MAX or _EMAIL.fullmatch(email) is None:
+    if not is_email(email):
         raise invalid(
             "Invalid `email` field. The email address needs to follow the "
             "`email@example.com` format."
@@ -83,7 +76,7 @@ def _property_values(store: Store, raw: object) -> dict[str, PropertyValue | Non
     return raw
 
 
-def _segment_ids(store: Store, raw: object) -> list[str]:
+def segment_ids(store: Store, raw: object) -> list[str]:
     """Ids from `segments`: `[{"id": …}]` as documented, bare strings as in Resend's OpenAPI."""
     if raw is None:
         return []
@@ -107,7 +100,7 @@ async def create_contact(request: Request) -> Response:
     last_name = nullable_str(body, "last_name")
     unsubscribed = optional_bool(body, "unsubscribed")
     values = _property_values(store, body.get("properties"))
-    segment_ids = _segment_ids(store, body.get("segments"))
+    segments = segment_ids(store, body.get("segments"))
     subscriptions = topic_subscriptions(store, body.get("topics"))
     # A duplicate email gets 201 and the existing id, as on the wire (reference §14.1).
     # Whether Resend also updates the existing contact is unconfirmed; we leave it unchanged
@@ -118,7 +111,7 @@ async def create_contact(request: Request) -> Response:
         last_name=last_name,
         unsubscribed=bool(unsubscribed),
         values={key: value for key, value in values.items() if value is not None},
-        segment_ids=segment_ids,
+        segment_ids=segments,
         subscriptions=subscriptions,
     )
     return JSON({"object": "contact", "id": contact_id}, status_code=201)

@@ -7,9 +7,11 @@ and faster than a pool; `check_same_thread=False` lets tests and a server thread
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,18 +25,32 @@ __all__ = [
     "Page",
     "PageRequest",
     "UnknownCursorError",
+    "is_email",
     "is_uuid",
     "new_id",
+    "new_ids",
     "now",
 ]
 
 T = TypeVar("T")
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+# Resend publishes no grammar. It is known to be stricter than RFC 5322 (it rejects "!" in
+# the local part), so this mirrors the conservative pattern clients fall back to, plus "'"
+# for names like o'brien. Non-ASCII addresses are rejected: Resend's support is unknown.
+_EMAIL = re.compile(
+    r"[A-Za-z0-9_%+'-]+(\.[A-Za-z0-9_%+'-]+)*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
+_EMAIL_MAX = 254
 
 
 def is_uuid(value: str) -> bool:
     return _UUID.fullmatch(value) is not None
+
+
+def is_email(value: str) -> bool:
+    """Whether `value` is an address Resend would accept for a contact (see `_EMAIL`)."""
+    return len(value) <= _EMAIL_MAX and _EMAIL.fullmatch(value) is not None
 
 
 def now() -> str:
@@ -45,6 +61,26 @@ def now() -> str:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def new_ids(count: int) -> list[str]:
+    """`count` ids for rows created in bulk (an import), in version-4 UUID format.
+
+    Their first 48 bits are the time in milliseconds, as in a UUIDv7; the other 74 are
+    random. Rows created together then sit side by side in every index keyed by id (the
+    contacts' own, property values, memberships, subscriptions), so a large import appends
+    to those indexes instead of rewriting pages all over them: about three times faster on
+    a database file. Clients cannot tell: Resend's ids are opaque, and the format is v4's.
+    """
+    clock = f"{time.time_ns() // 1_000_000:012x}"
+    raw = os.urandom(10 * count).hex()
+    ids = []
+    for start in range(0, 20 * count, 20):
+        random = raw[start : start + 20]
+        # Version nibble 4; the variant's two top bits 10, i.e. the digit is 8, 9, a or b.
+        variant = "89ab"[int(random[3], 16) & 3]
+        ids.append(f"{clock[:8]}-{clock[8:]}-4{random[:3]}-{variant}{random[4:7]}-{random[7:19]}")
+    return ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +172,16 @@ class Database:
         args: Sequence[Any],
         alias: str,
         page: PageRequest,
+        narrow: str = "",
+        narrow_args: Sequence[Any] = (),
     ) -> tuple[list[sqlite3.Row], bool]:
         """One newest-first slice of a list, and whether more items lie beyond it.
 
-        `columns`, `source`, `where` and `alias` are SQL constants of the caller, every value
-        is a bound parameter, hence the S608 waivers. Rows are ordered by
-        (`created_at`, `seq`); `seq` is the insertion order and breaks ties.
+        `columns`, `source`, `where`, `narrow` and `alias` are SQL constants of the caller,
+        every value is a bound parameter, hence the S608 waivers. Rows are ordered by
+        (`created_at`, `seq`); `seq` is the insertion order and breaks ties. `narrow` (an
+        " AND …" clause, with `narrow_args`) filters the items but not the cursor lookup, so a
+        cursor stays valid when its item leaves a filtered list (an import changing status).
         """
         key = f"({alias}.created_at, {alias}.seq)"
         order, bound = "DESC", ""
@@ -167,9 +207,9 @@ class Database:
             # One row more than asked tells whether there are more; -1 means no limit.
             limit = -1 if page.limit is None else page.limit + 1
             rows = db.execute(
-                f"SELECT {columns} FROM {source} WHERE {where}{bound} "  # noqa: S608
+                f"SELECT {columns} FROM {source} WHERE {where}{narrow}{bound} "  # noqa: S608
                 f"ORDER BY {alias}.created_at {order}, {alias}.seq {order} LIMIT ?",
-                (*args, *bound_args, limit),
+                (*args, *narrow_args, *bound_args, limit),
             ).fetchall()
         has_more = page.limit is not None and len(rows) > page.limit
         rows = rows[: page.limit]

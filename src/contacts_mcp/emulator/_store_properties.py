@@ -82,6 +82,14 @@ class PropertyQueries(Database):
         with self._read() as db:
             return {row[0]: row[1] for row in db.execute("SELECT key, type FROM properties")}
 
+    def properties_by_key(self) -> dict[str, Property]:
+        """Every defined property, by key."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT p.id, p.key, p.type, p.fallback_value, p.created_at FROM properties p"
+            ).fetchall()
+        return {row[1]: _property(row) for row in rows}
+
     def set_fallback(self, property_id: str, fallback_value: PropertyValue | None) -> None:
         fallback = None if fallback_value is None else json.dumps(fallback_value)
         with self._write() as db:

@@ -1,0 +1,176 @@
+"""The on-disk record of one import, so a crashed or cancelled import can resume.
+
+One SQLite file per import (keyed by the file's content and the import's options) holds
+which rows are done and how, the first row of every email seen (so "first occurrence
+wins" survives a restart), the contacts that already existed, and for API imports which
+parts were uploaded as which import job. Writes are batched: a crash loses at most the
+last batch, and those rows are simply done again — every row operation is idempotent.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["ExistingContact", "Journal", "Outcome", "PartRecord"]
+
+Outcome = Literal["created", "updated", "skipped", "failed", "duplicate"]
+FLUSH_EVERY_ROWS = 200
+FLUSH_EVERY_SECONDS = 1.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS done (
+    row INTEGER PRIMARY KEY, outcome TEXT NOT NULL, email TEXT, detail TEXT
+);
+CREATE TABLE IF NOT EXISTS seen (email_key TEXT PRIMARY KEY, row INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS existing (
+    email_key TEXT PRIMARY KEY, id TEXT NOT NULL, unsubscribed INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS parts (
+    part INTEGER PRIMARY KEY, grp TEXT NOT NULL, import_id TEXT, rows INTEGER NOT NULL,
+    finished INTEGER NOT NULL
+);
+"""
+
+
+@dataclass
+class PartRecord:
+    """One uploaded (or to-be-uploaded) part of an API import."""
+
+    number: int
+    group: str
+    import_id: str | None
+    rows: int
+    finished: bool = False
+
+
+@dataclass(frozen=True)
+class ExistingContact:
+    id: str
+    unsubscribed: bool
+
+
+def email_key(email: str) -> str:
+    # Matching is case-insensitive, as Resend's appears to be (see the reference, §14.4).
+    return email.casefold()
+
+
+class Journal:
+    """One import's progress record. Not thread-safe: use it from one task at a time."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        # Used from one task at a time, but that task may hop to a worker thread (the API
+        # strategy writes its CSV parts off the event loop).
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._pending: list[tuple[int, str, str | None, str | None]] = []
+        self._last_flush = time.monotonic()
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()
+
+    # -- rows -------------------------------------------------------------------------
+
+    def record(self, row: int, outcome: Outcome, email: str | None, detail: str | None) -> None:
+        """Mark a row done; written to disk in batches."""
+        self._pending.append((row, outcome, email, detail))
+        now = time.monotonic()
+        if len(self._pending) >= FLUSH_EVERY_ROWS or now - self._last_flush >= FLUSH_EVERY_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO done (row, outcome, email, detail) VALUES (?, ?, ?, ?)",
+                    self._pending,
+                )
+            self._pending.clear()
+        self._last_flush = time.monotonic()
+
+    def done_rows(self) -> frozenset[int]:
+        self.flush()
+        return frozenset(int(r) for (r,) in self._db.execute("SELECT row FROM done"))
+
+    def counts(self) -> dict[str, int]:
+        self.flush()
+        return {
+            str(outcome): int(n)
+            for outcome, n in self._db.execute(
+                "SELECT outcome, COUNT(*) FROM done GROUP BY outcome"
+            )
+        }
+
+    def failures(self) -> Iterator[tuple[int, str, str]]:
+        """(row, email, reason) of every failed or duplicate row, in file order."""
+        self.flush()
+        query = (
+            "SELECT row, COALESCE(email, ''), COALESCE(detail, '') FROM done "
+            "WHERE outcome IN ('failed', 'duplicate') ORDER BY row"
+        )
+        for row, email, detail in self._db.execute(query):
+            yield int(row), str(email), str(detail)
+
+    # -- first occurrence of each email -----------------------------------------------
+
+    def first_row(self, email: str, row: int) -> int:
+        """The first row this email appeared on (recording `row` if it is the first)."""
+        key = email_key(email)
+        self._db.execute("INSERT OR IGNORE INTO seen (email_key, row) VALUES (?, ?)", (key, row))
+        found = self._db.execute("SELECT row FROM seen WHERE email_key = ?", (key,)).fetchone()
+        return int(found[0])
+
+    # -- contacts that already exist --------------------------------------------------
+
+    def clear_existing(self) -> None:
+        self._db.execute("DELETE FROM existing")
+
+    def add_existing(self, contacts: Iterable[tuple[str, str, bool]]) -> None:
+        """Store (email, id, unsubscribed) of contacts that exist before the import."""
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO existing (email_key, id, unsubscribed) VALUES (?, ?, ?)",
+                ((email_key(e), i, int(u)) for e, i, u in contacts),
+            )
+
+    def existing(self, email: str) -> ExistingContact | None:
+        found = self._db.execute(
+            "SELECT id, unsubscribed FROM existing WHERE email_key = ?", (email_key(email),)
+        ).fetchone()
+        return (
+            None
+            if found is None
+            else ExistingContact(id=str(found[0]), unsubscribed=bool(found[1]))
+        )
+
+    def mark_existing(self, email: str, contact_id: str, unsubscribed: bool) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO existing (email_key, id, unsubscribed) VALUES (?, ?, ?)",
+            (email_key(email), contact_id, int(unsubscribed)),
+        )
+
+    # -- API import parts -------------------------------------------------------------
+
+    def parts(self) -> list[PartRecord]:
+        return [
+            PartRecord(int(part), str(grp), None if job is None else str(job), int(rows), bool(fin))
+            for part, grp, job, rows, fin in self._db.execute(
+                "SELECT part, grp, import_id, rows, finished FROM parts ORDER BY part"
+            )
+        ]
+
+    def save_part(self, part: PartRecord) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO parts (part, grp, import_id, rows, finished) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (part.number, part.group, part.import_id, part.rows, int(part.finished)),
+        )

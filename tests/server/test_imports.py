@@ -1,0 +1,325 @@
+"""CSV import end to end: preview, both strategies, faults, resume, bad input, status."""
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from contacts_mcp._files import FilePolicy
+from contacts_mcp._import_plan import ImportSettings
+from contacts_mcp.emulator import EmulatorOptions
+from tests.server.conftest import Harness, open_harness
+
+pytestmark = pytest.mark.anyio
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "contacts.csv"
+# examples/contacts.csv: 18 rows; 2 without a valid email, 1 duplicate, 1 bad number.
+EXAMPLE_IMPORTABLE = 14
+COLUMNS = {
+    "Email Address": "email",
+    "First Name": "first_name",
+    "Last Name": "last_name",
+    "Company": "company",
+    "Plan": "plan",
+    "Seats": "seats",
+    "Unsubscribed": "unsubscribed",
+    "Signed Up": "skip",
+}
+NEW_PROPERTIES = {"company": "string", "plan": "string", "seats": "number"}
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> dict[str, Path]:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(EXAMPLE, inbox / "contacts.csv")
+    return {"inbox": inbox, "state": tmp_path / "state", "outside": tmp_path}
+
+
+def settings(folders: dict[str, Path]) -> ImportSettings:
+    return ImportSettings(
+        files=FilePolicy(allowed_dirs=(folders["inbox"],)),
+        state_dir=folders["state"],
+        api_poll_interval=0.02,
+    )
+
+
+async def harness_for(
+    era: str, folders: dict[str, Path], options: EmulatorOptions | None = None, **config: Any
+) -> AsyncIterator[Harness]:
+    async for h in open_harness(era, options, settings(folders), **config):
+        yield h
+
+
+def import_args(**extra: Any) -> dict[str, Any]:
+    return {
+        "path": "contacts.csv",
+        "columns": COLUMNS,
+        "new_properties": NEW_PROPERTIES,
+        "create_missing_properties": True,
+        "on_conflict": "upsert",
+        **extra,
+    }
+
+
+async def all_contacts(h: Harness) -> dict[str, dict[str, Any]]:
+    listed = await h.seed("GET", "/contacts")
+    return {c["email"].lower(): c for c in listed["data"]}
+
+
+async def test_preview_proposes_a_mapping_and_reports_problems(
+    era: str, folders: dict[str, Path]
+) -> None:
+    async for h in harness_for(era, folders):
+        result = await h.client.call_tool("preview_import", {"path": "contacts.csv"})
+        assert not result.is_error, result.content
+        report = result.structured_content
+        assert report is not None
+        assert report["rows"] == 18
+        assert report["importable_rows"] == EXAMPLE_IMPORTABLE
+        mapping = report["column_map"]
+        assert mapping["Email Address"] == "email"
+        assert (mapping["First Name"], mapping["Last Name"]) == ("first_name", "last_name")
+        assert mapping["Unsubscribed"] == "unsubscribed"
+        assert report["new_properties"]["seats"] == "number"
+        assert report["invalid_emails"]["count"] == 2
+        assert report["duplicate_emails"]["count"] == 1
+        assert report["duplicate_emails"]["examples"][0]["row"] == 12
+        assert report["type_problems"]["count"] == 1
+        arguments = report["import_arguments"]
+        assert arguments["path"] == "contacts.csv"
+        assert arguments["columns"] == mapping
+        text = result.content[0]
+        assert text.type == "text"
+        assert "18 rows, 14 importable" in text.text
+        assert await h.count_contacts() == 0  # a preview writes nothing
+
+
+@pytest.mark.parametrize("strategy", ["rows", "api"])
+async def test_import_creates_exactly_the_valid_contacts(
+    era: str, folders: dict[str, Path], strategy: str
+) -> None:
+    seen: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
+
+    async for h in harness_for(era, folders):
+        await h.seed("POST", "/segments", {"name": "Customers"})
+        result = await h.client.call_tool(
+            "import_contacts",
+            import_args(strategy=strategy, segments=["Customers"]),
+            progress_callback=on_progress,
+        )
+        assert not result.is_error, result.content
+        summary = result.structured_content
+        assert summary is not None
+        assert summary["strategy"] == strategy
+        assert (summary["created"], summary["failed"], summary["duplicates"]) == (14, 3, 1)
+        contacts = await all_contacts(h)
+        assert len(contacts) == EXAMPLE_IMPORTABLE
+        ada = await h.seed("GET", "/contacts/ada.lovelace@example.com")
+        assert ada["last_name"] == "Lovelace"  # the first of the duplicate rows won
+        assert ada["properties"]["seats"] == {"type": "number", "value": 12}
+        knuth = await h.seed("GET", "/contacts/donald.knuth@example.org")
+        assert knuth["unsubscribed"] is True
+        segment = (await h.seed("GET", "/segments"))["data"][0]
+        members = await h.seed("GET", f"/segments/{segment['id']}/contacts")
+        assert len(members["data"]) == EXAMPLE_IMPORTABLE
+        assert seen
+        assert seen == sorted(seen)
+        failures = Path(summary["failures_file"]).read_text(encoding="utf-8")
+        assert "not-an-email" in failures
+        assert "same email as row 2" in failures
+
+
+async def test_auto_falls_back_to_rows_without_the_imports_api(
+    era: str, folders: dict[str, Path]
+) -> None:
+    async for h in harness_for(era, folders, EmulatorOptions(imports_api=False)):
+        summary = await h.call("import_contacts", import_args())
+        assert summary["strategy"] == "rows"
+        assert summary["created"] == EXAMPLE_IMPORTABLE
+        message = await h.error("import_contacts", import_args(strategy="api"))
+        assert "does not have Resend's Contact Imports API" in message
+
+
+@pytest.mark.parametrize("strategy", ["rows", "api"])
+async def test_existing_contacts_are_skipped_or_updated_and_never_resubscribed(
+    era: str, folders: dict[str, Path], strategy: str
+) -> None:
+    async for h in harness_for(era, folders):
+        await h.seed(
+            "POST",
+            "/contacts",
+            {"email": "ada.lovelace@example.com", "first_name": "A", "unsubscribed": True},
+        )
+        skipped = await h.call(
+            "import_contacts", import_args(on_conflict="skip", strategy=strategy)
+        )
+        assert (skipped["created"], skipped["skipped"]) == (13, 1)
+        ada = await h.seed("GET", "/contacts/ada.lovelace@example.com")
+        assert (ada["first_name"], ada["unsubscribed"]) == ("A", True)
+
+        updated = await h.call("import_contacts", import_args(strategy=strategy))
+        assert updated["updated"] >= 1
+        ada = await h.seed("GET", "/contacts/ada.lovelace@example.com")
+        assert ada["first_name"] == "Ada"
+        assert ada["unsubscribed"] is True  # the file says "no", but she left
+
+
+async def test_dry_run_counts_without_writing(era: str, folders: dict[str, Path]) -> None:
+    async for h in harness_for(era, folders):
+        summary = await h.call("import_contacts", import_args(dry_run=True))
+        assert summary["dry_run"] is True
+        assert summary["created"] == EXAMPLE_IMPORTABLE
+        assert await h.count_contacts() == 0
+        assert (await h.seed("GET", "/contact-properties"))["data"] == []
+
+
+def big_csv(path: Path, rows: int) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        out.write("email,first_name\n")
+        for i in range(rows):
+            out.write(f"user{i}@example.com,User {i}\n")
+
+
+async def test_rows_import_under_faults_loses_and_duplicates_nothing(
+    folders: dict[str, Path],
+) -> None:
+    big_csv(folders["inbox"] / "big.csv", 120)
+    faults = EmulatorOptions(
+        imports_api=False, fault_500=0.1, fault_503=0.1, drop_after_write=0.15, seed=3
+    )
+    async for h in harness_for("auto", folders, faults):
+        summary = await h.call(
+            "import_contacts",
+            {
+                "path": "big.csv",
+                "columns": {"email": "email", "first_name": "first_name"},
+                "on_conflict": "upsert",
+            },
+        )
+        assert summary["failed"] == 0
+        contacts = await all_contacts(h)
+        assert sorted(contacts) == sorted(f"user{i}@example.com" for i in range(120))
+        assert contacts["user7@example.com"]["first_name"] == "User 7"
+
+
+async def test_a_cancelled_import_resumes_to_the_exact_final_state(
+    era: str, folders: dict[str, Path]
+) -> None:
+    big_csv(folders["inbox"] / "big.csv", 300)
+    arguments = {
+        "path": "big.csv",
+        "columns": {"email": "email", "first_name": "first_name"},
+        "on_conflict": "upsert",
+        "strategy": "rows",
+    }
+    async for h in harness_for(era, folders, EmulatorOptions(latency=0.02)):
+        with anyio.CancelScope() as scope:
+
+            async def cancel_midway(
+                progress: float, total: float | None, message: str | None
+            ) -> None:
+                if progress > 0:
+                    scope.cancel()
+
+            await h.client.call_tool("import_contacts", arguments, progress_callback=cancel_midway)
+        assert scope.cancelled_caught
+        partial = await h.count_contacts()
+        assert 0 < partial < 300
+        summary = await h.call("import_contacts", arguments)
+        assert summary["resumed_rows"] > 0
+        contacts = await all_contacts(h)
+        assert sorted(contacts) == sorted(f"user{i}@example.com" for i in range(300))
+
+
+@pytest.mark.parametrize(
+    ("setup", "arguments", "expected"),
+    [
+        ("", {"path": "../outside.csv"}, "not inside an allowed import folder"),
+        ("", {"path": "."}, "is a folder"),
+        ("link", {"path": "link.csv"}, "not inside an allowed import folder"),
+        ("fifo", {"path": "fifo.csv"}, "not a regular file"),
+        ("empty", {"path": "empty.csv"}, "empty"),
+        ("binary", {"path": "binary.csv"}, "not a text CSV"),
+        ("cp1252", {"path": "legacy.csv"}, "encoding"),
+        ("quote", {"path": "quote.csv"}, "Line 3: a quoted value"),
+        ("dupheader", {"path": "dupheader.csv"}, "Email"),
+        ("huge", {"path": "huge.csv"}, "Line 2, column 2"),
+        ("", {"csv_text": "email\na@example.com\n", "path": "contacts.csv"}, "exactly one"),
+        ("", {}, "exactly one"),
+        ("", {"columns": {"First Name": "first_name"}}, "exactly one column must map to 'email'"),
+        ("", {"columns": {"Nope": "email"}}, "no column 'Nope'"),
+        ("", {"create_missing_properties": False}, "create_missing_properties=true"),
+        ("", {"columns": {**COLUMNS, "Plan": "tier"}}, "'tier'"),
+        ("", {"segments": ["Nope"]}, "No segment 'Nope'"),
+        ("", {"topics": {"Nope": "opt_in"}}, "No topic 'Nope'"),
+        ("", {"on_conflict": "merge"}, "`on_conflict`"),
+    ],
+)
+async def test_bad_imports_fail_clearly_and_write_nothing(
+    folders: dict[str, Path], setup: str, arguments: dict[str, Any], expected: str
+) -> None:
+    inbox = folders["inbox"]
+    (folders["outside"] / "outside.csv").write_text("email\nx@example.com\n")
+    if setup == "link":
+        (inbox / "link.csv").symlink_to(folders["outside"] / "outside.csv")
+    elif setup == "fifo":
+        os.mkfifo(inbox / "fifo.csv")
+    elif setup == "empty":
+        (inbox / "empty.csv").write_bytes(b"")
+    elif setup == "binary":
+        (inbox / "binary.csv").write_bytes(bytes(range(256)) * 20)
+    elif setup == "cp1252":
+        (inbox / "legacy.csv").write_bytes("email,first_name\nz@example.com,Zoë\n".encode("cp1252"))
+    elif setup == "quote":
+        (inbox / "quote.csv").write_text('email,first_name\na@example.com,Ann\nb@example.com,"Bo\n')
+    elif setup == "dupheader":
+        (inbox / "dupheader.csv").write_text("Email,email\na@example.com,b@example.com\n")
+    elif setup == "huge":
+        (inbox / "huge.csv").write_text("email,note\na@example.com," + "x" * 70_000 + "\n")
+    async for h in harness_for("auto", folders):
+        base = import_args()
+        if "path" in arguments or "csv_text" in arguments or arguments == {}:
+            base.pop("path")
+        message = await h.error("import_contacts", {**base, **arguments})
+        assert expected in message, message
+        assert await h.count_contacts() == 0
+        assert (await h.seed("GET", "/contact-properties"))["data"] == []
+
+
+async def test_get_import_reports_api_jobs(era: str, folders: dict[str, Path]) -> None:
+    async for h in harness_for(era, folders):
+        summary = await h.call("import_contacts", import_args(strategy="api"))
+        [job_id] = summary["import_ids"]
+        one = await h.call("get_import", {"import_id": job_id})
+        assert one["imports"][0]["status"] == "completed"
+        assert one["imports"][0]["counts"]["created"] == EXAMPLE_IMPORTABLE
+        recent = await h.call("get_import", {})
+        assert [job["id"] for job in recent["imports"]] == [job_id]
+        message = await h.error("get_import", {"import_id": "00000000-0000-4000-8000-000000000000"})
+        assert "No import" in message
+
+
+async def test_inline_csv_imports_without_any_file_access(
+    era: str, folders: dict[str, Path]
+) -> None:
+    no_files = ImportSettings(files=FilePolicy(), state_dir=folders["state"])
+    async for h in open_harness(era, None, no_files):  # no import folder configured at all
+        summary = await h.call(
+            "import_contacts",
+            {
+                "csv_text": "email;name\nann@example.com;Ann\nbob@example.com;Bob\n",
+                "columns": {"email": "email", "name": "first_name"},
+                "on_conflict": "skip",
+            },
+        )
+        assert summary["created"] == 2
+        message = await h.error("preview_import", {"path": "contacts.csv"})
+        assert "turned off" in message
