@@ -2,7 +2,9 @@
 
 import json
 import os
+import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -188,3 +190,63 @@ def test_standalone_emulator_serves_the_resend_backend(tmp_path: Path) -> None:
             stdout, stderr = emulator.communicate(timeout=30)
     assert stdout == ""
     assert f"http://127.0.0.1:{port}" in stderr
+
+
+def test_an_import_killed_midway_finishes_exactly_when_run_again(tmp_path: Path) -> None:
+    rows = 3000
+    (tmp_path / "big.csv").write_text(
+        "email,first_name\n" + "".join(f"user{i}@example.com,User {i}\n" for i in range(rows))
+    )
+    arguments = json.dumps(
+        {
+            "path": "big.csv",
+            "columns": {"email": "email", "first_name": "first_name"},
+            "on_conflict": "upsert",
+            "strategy": "rows",
+        }
+    )
+    db = tmp_path / "contacts.db"
+    command = [
+        sys.executable, "-m", "contacts_mcp", "call", "--db", str(db),
+        "--import-dir", str(tmp_path), "import_contacts", arguments,
+    ]  # fmt: skip
+    env = {**CLEAN_ENV, "XDG_DATA_HOME": str(tmp_path / "data")}
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as victim:
+        assert victim.stderr is not None
+        deadline = time.monotonic() + 60
+        for line in victim.stderr:
+            # Progress lines look like "progress 120/3000: 120/3000 rows".
+            match = re.match(r"progress (\d+)", line)
+            if (match and int(match.group(1)) > 0) or time.monotonic() > deadline:
+                break
+        victim.kill()  # SIGKILL: no cleanup, no flush
+        victim.communicate(timeout=30)
+    with sqlite3.connect(db) as conn:
+        partial = conn.execute("SELECT COUNT(*) FROM contacts").fetchone()[0]
+    assert 0 < partial < rows
+
+    finished = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert finished.returncode == 0, finished.stderr
+    summary = json.loads(finished.stdout)
+    assert summary["resumed_rows"] > 0
+    assert summary["failed"] == 0
+    with sqlite3.connect(db) as conn:
+        emails = [email for (email,) in conn.execute("SELECT email FROM contacts")]
+    assert sorted(emails) == sorted(f"user{i}@example.com" for i in range(rows))
+
+
+def test_call_import_contacts_reports_progress_on_stderr(tmp_path: Path) -> None:
+    (tmp_path / "few.csv").write_text("email\na@example.com\nb@example.com\n")
+    result = run_cli(
+        "call", "--db", str(tmp_path / "c.db"), "--import-dir", str(tmp_path),
+        "import_contacts",
+        '{"path": "few.csv", "columns": {"email": "email"}, "on_conflict": "skip"}',
+        env={**CLEAN_ENV, "XDG_DATA_HOME": str(tmp_path / "data")},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["created"] == 2
+    assert "progress 2/2" in result.stderr

@@ -6,6 +6,7 @@ The only difference between backends is the `httpx` transport and base URL hande
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -52,6 +53,21 @@ class BackendConfig:
     @property
     def is_local(self) -> bool:
         return self.local_db is not None
+
+    def identity(self) -> str:
+        """A short, stable id of the account behind this backend (never the key itself).
+
+        Import journals are kept per backend: resuming an import against a different
+        account or database would trust work that was never done there.
+        """
+        if self.local_db == ":memory:" or self.transport is not None:
+            # Nothing outlives this process (or the test's transport): never resume.
+            return f"ephemeral-{id(self):x}-{os.getpid()}"
+        if self.local_db:
+            seed = os.path.realpath(self.local_db)
+        else:
+            seed = f"{self.base_url}\n{self.api_key}"
+        return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
     def describe(self) -> str:
         """Where requests go, for logs and errors; never includes the key."""

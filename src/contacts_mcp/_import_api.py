@@ -27,7 +27,13 @@ from contacts_mcp._import_plan import ImportPlan, ImportSummary, scan_existing
 from contacts_mcp._journal import ExistingContact, PartRecord
 from contacts_mcp._preview import MappedRow, iter_mapped_rows
 from contacts_mcp.client import ResendClient
-from contacts_mcp.errors import APIError, RateLimitError, ResendError, TransportError
+from contacts_mcp.errors import (
+    APIError,
+    NotFoundError,
+    RateLimitError,
+    ResendError,
+    TransportError,
+)
 
 __all__ = ["run_api"]
 
@@ -176,6 +182,16 @@ async def run_api(client: ResendClient, plan: ImportPlan) -> ImportSummary:
     requests_before = client.requests_sent
     journal = plan.journal
     parts = journal.parts()
+    if parts and all(p.finished for p in parts):
+        # A finished import run again is a new import: uploading is cheap, and it puts
+        # back whatever changed since (upsert makes it safe to repeat).
+        journal.reset()
+        parts = []
+    elif parts and not await _jobs_still_known(client, parts):
+        # The journal belongs to jobs this backend never saw (a reset database, say).
+        plan.notes.append("An earlier run's upload is unknown to Resend; starting over.")
+        journal.reset()
+        parts = []
     resumed = sum(p.rows for p in parts if p.import_id)
     opt_ins = any(sub == "opt_in" for sub in plan.topics.values())
     consent_check = plan.dry_run or (
@@ -220,6 +236,17 @@ async def run_api(client: ResendClient, plan: ImportPlan) -> ImportSummary:
         import_ids=[p.import_id for p in parts if p.import_id],
         notes=plan.notes,
     )
+
+
+async def _jobs_still_known(client: ResendClient, parts: list[PartRecord]) -> bool:
+    uploaded = [p.import_id for p in parts if p.import_id]
+    if not uploaded:
+        return True
+    try:
+        await client.get_contact_import(uploaded[0])
+    except NotFoundError:
+        return False
+    return True
 
 
 async def _wait(client: ResendClient, plan: ImportPlan, parts: list[PartRecord]) -> Counter[str]:

@@ -62,6 +62,16 @@ async def run_rows(client: ResendClient, plan: ImportPlan) -> ImportSummary:
     started = time.monotonic()
     requests_before = client.requests_sent
     journal = plan.journal
+    await plan.progress(0, plan.total_rows, "looking up existing contacts")
+    scanned = await scan_existing(client, journal)
+    plan.notes.insert(0, f"{scanned} contacts existed before this run.")
+    # A resumed import trusts only rows whose contact is really there now.
+    redo = journal.forget_missing()
+    if redo:
+        plan.notes.append(
+            f"{redo} rows recorded by an earlier run are done again: their "
+            "contacts no longer exist."
+        )
     done_before = journal.done_rows()
     processed = len(done_before)
     transient_failures = 0
@@ -120,9 +130,6 @@ async def run_rows(client: ResendClient, plan: ImportPlan) -> ImportSummary:
                 await perform(job)
                 await progress()
 
-    await plan.progress(processed, plan.total_rows, "looking up existing contacts")
-    scanned = await scan_existing(client, plan.journal)
-    plan.notes.insert(0, f"{scanned} contacts existed before this run.")
     stopped: str | None = None
     try:
         send, receive = anyio.create_memory_object_stream[_Job](plan.settings.row_concurrency * 2)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import anyio
@@ -42,6 +44,8 @@ __all__ = ["ImportList", "ImportService", "PreviewOut", "StrategyChoice"]
 
 StrategyChoice = Literal["auto", "api", "rows"]
 T = TypeVar("T")
+# Journals and failure reports are kept this long after an import was last run.
+KEEP_IMPORT_DAYS = 30
 BUILT_IN_TARGETS = frozenset({"email", "first_name", "last_name", "unsubscribed", "skip"})
 
 
@@ -67,11 +71,17 @@ class ImportService:
     """Preview and import CSV files of contacts."""
 
     def __init__(
-        self, client: ResendClient, schema: SchemaService, settings: ImportSettings
+        self,
+        client: ResendClient,
+        schema: SchemaService,
+        settings: ImportSettings,
+        *,
+        backend: str = "",
     ) -> None:
         self._client = client
         self._schema = schema
         self._settings = settings
+        self._backend = backend
 
     # -- preview ----------------------------------------------------------------------
 
@@ -171,8 +181,10 @@ class ImportService:
             "strategy": chosen,
             "dry_run": dry_run,
         }
-        key = import_key(content_hash, options)
-        folder = self._settings.state_dir / "imports" / key
+        key = import_key(content_hash, {**options, "backend": self._backend})
+        imports_dir = self._settings.state_dir / "imports"
+        await _off_loop(lambda: _forget_old_imports(imports_dir))
+        folder = imports_dir / key
         if dry_run:
             shutil.rmtree(folder, ignore_errors=True)  # a dry run always starts afresh
         journal = await _off_loop(lambda: Journal(folder / "journal.sqlite"))
@@ -301,6 +313,17 @@ class ImportService:
             json.dumps(summary.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
         )
         return (str(failures_path) if written else None), str(summary_path)
+
+
+def _forget_old_imports(folder: Path, max_age_days: float = KEEP_IMPORT_DAYS) -> None:
+    """Remove journals and reports of imports untouched for `max_age_days`."""
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - max_age_days * 86400
+    for entry in folder.iterdir():
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
 
 
 def _check_source(source: ImportSource) -> None:

@@ -71,6 +71,7 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._db.create_function("email_key", 1, email_key, deterministic=True)
         self._pending: list[tuple[int, str, str | None, str | None]] = []
         self._last_flush = time.monotonic()
 
@@ -100,6 +101,28 @@ class Journal:
     def done_rows(self) -> frozenset[int]:
         self.flush()
         return frozenset(int(r) for (r,) in self._db.execute("SELECT row FROM done"))
+
+    def forget_missing(self) -> int:
+        """Un-mark rows whose contact no longer exists; returns how many.
+
+        Run after `existing` is refreshed: a row recorded as created or updated whose
+        email is not among the existing contacts (the database was reset, or someone
+        deleted it since) must be done again for the final state to be exact.
+        """
+        self.flush()
+        with self._db:
+            cursor = self._db.execute(
+                "DELETE FROM done WHERE outcome IN ('created', 'updated', 'skipped') "
+                "AND email IS NOT NULL AND email_key(email) NOT IN (SELECT email_key FROM existing)"
+            )
+        return max(cursor.rowcount, 0)
+
+    def reset(self) -> None:
+        """Forget everything: the import starts over."""
+        self._pending.clear()
+        with self._db:
+            for table in ("done", "seen", "existing", "parts"):
+                self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
     def counts(self) -> dict[str, int]:
         self.flush()

@@ -106,7 +106,12 @@ def _build_parser() -> argparse.ArgumentParser:
     call = commands.add_parser("call", help="run one tool in-process and print its result")
     _add_backend_flags(call)
     call.add_argument("tool", nargs="?", help="tool name, e.g. list_contacts")
-    call.add_argument("arguments", nargs="?", default="{}", help="tool arguments as a JSON object")
+    call.add_argument(
+        "arguments",
+        nargs="?",
+        default="{}",
+        help="tool arguments as a JSON object, or @FILE to read them from a file",
+    )
     call.add_argument("--list", action="store_true", help="list the tools and exit")
 
     emulator = commands.add_parser("emulator", help="serve the Resend-compatible emulator")
@@ -251,6 +256,12 @@ def _run_emulator(args: argparse.Namespace) -> int:
 
 
 def _parse_arguments(raw: str) -> dict[str, Any]:
+    if raw.startswith("@"):
+        # `@file.json` reads the arguments from a file, as curl does for request bodies.
+        try:
+            raw = Path(raw[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"Cannot read the arguments file {raw[1:]}: {exc.strerror}.") from None
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:

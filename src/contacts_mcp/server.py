@@ -184,7 +184,7 @@ def build_server(config: BackendConfig, imports: ImportSettings | None = None) -
             state = State(
                 contacts=ContactsService(client, schema),
                 schema=schema,
-                imports=ImportService(client, schema, import_settings),
+                imports=ImportService(client, schema, import_settings, backend=config.identity()),
             )
             running.append(state)
             try:

@@ -323,3 +323,18 @@ async def test_inline_csv_imports_without_any_file_access(
         assert summary["created"] == 2
         message = await h.error("preview_import", {"path": "contacts.csv"})
         assert "turned off" in message
+
+
+@pytest.mark.parametrize("strategy", ["rows", "api"])
+async def test_a_repeated_import_redoes_what_is_missing_from_the_backend(
+    folders: dict[str, Path], strategy: str
+) -> None:
+    async for h in harness_for("auto", folders):
+        first = await h.call("import_contacts", import_args(strategy=strategy))
+        assert first["created"] == EXAMPLE_IMPORTABLE
+        # Someone deletes a contact; running the same import again restores it.
+        await h.seed("DELETE", "/contacts/grace.hopper@example.org")
+        again = await h.call("import_contacts", import_args(strategy=strategy))
+        assert again["failed"] == 3
+        assert len(await all_contacts(h)) == EXAMPLE_IMPORTABLE
+        assert "grace.hopper@example.org" in await all_contacts(h)
