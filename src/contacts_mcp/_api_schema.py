@@ -32,8 +32,9 @@ class SchemaAPI(APIBase):
         body: dict[str, Any] = {"key": key, "type": type}
         if fallback_value is not None:
             body["fallback_value"] = fallback_value
+        # Not idempotent (a repeat is refused as a duplicate key): no blind retries.
         return CreatedObject.model_validate(
-            await self._request("POST", "/contact-properties", json=body)
+            await self._request("POST", "/contact-properties", json=body, idempotent=False)
         )
 
     async def get_contact_property(self, property_id: str) -> ContactProperty:
@@ -65,8 +66,9 @@ class SchemaAPI(APIBase):
 
     async def create_segment(self, name: str) -> CreatedObject:
         """`POST /segments`."""
+        # Not idempotent (a repeat makes a second segment of that name): no blind retries.
         return CreatedObject.model_validate(
-            await self._request("POST", "/segments", json={"name": name})
+            await self._request("POST", "/segments", json={"name": name}, idempotent=False)
         )
 
     async def get_segment(self, segment_id: str) -> Segment:
@@ -105,7 +107,9 @@ class SchemaAPI(APIBase):
             body["description"] = description
         if visibility is not None:
             body["visibility"] = visibility
-        return CreatedObject.model_validate(await self._request("POST", "/topics", json=body))
+        return CreatedObject.model_validate(
+            await self._request("POST", "/topics", json=body, idempotent=False)
+        )
 
     async def get_topic(self, topic_id: str) -> Topic:
         """`GET /topics/{id}`."""

@@ -38,7 +38,7 @@ from contacts_mcp.errors import (
 __all__ = ["run_api"]
 
 BUILT_IN = ("first_name", "last_name", "unsubscribed")
-MAX_POLL_INTERVAL = 10.0
+MAX_POLL_INTERVAL = 3.0
 
 
 class _Writer:

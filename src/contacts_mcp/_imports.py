@@ -164,6 +164,10 @@ class ImportService:
         _check_source(source)
         await progress(0, None, "reading the file")
         content_hash, total = await _off_loop(lambda: scan_file(source, self._settings.files))
+        if total == 0:
+            raise UserFacingError(
+                "The file has no data rows (only a header, or blank lines): nothing to import."
+            )
         property_types = await self._check_columns(
             source, columns, new_properties or {}, create_missing_properties
         )

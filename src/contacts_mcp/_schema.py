@@ -18,10 +18,12 @@ import anyio
 from pydantic import BaseModel, Field
 
 from contacts_mcp._api_base import UNSET, PropertyInput, Unset
-from contacts_mcp._explain import NothingFoundError, UserFacingError, api_errors, show
+from contacts_mcp._explain import NothingFoundError, UserFacingError, api_errors, explain, show
 from contacts_mcp.client import ResendClient
+from contacts_mcp.errors import ResendError, ServerError, TransportError
 from contacts_mcp.models import (
     ContactProperty,
+    CreatedObject,
     PropertyType,
     Segment,
     Subscription,
@@ -258,13 +260,18 @@ class SchemaService:
                 f"A contact property {key!r} already exists ({existing.type}). "
                 "Use update_contact_property to change its fallback value."
             )
-        with api_errors():
-            created = await self._client.create_contact_property(
-                key, type_, fallback_value=fallback_value
-            )
+
+        async def find() -> str | None:
+            found = next((p for p in await self.properties(fresh=True) if p.key == key), None)
+            return found.id if found is not None and found.type == type_ else None
+
+        created_id = await _create_once(
+            lambda: self._client.create_contact_property(key, type_, fallback_value=fallback_value),
+            find,
+        )
         self._properties.invalidate()
         with api_errors():
-            return await self._client.get_contact_property(created.id)
+            return await self._client.get_contact_property(created_id)
 
     async def update_property(self, ref: str, fallback_value: PropertyInput) -> ContactProperty:
         prop = await self.resolve_property(ref)
@@ -321,9 +328,14 @@ class SchemaService:
                 f"A segment named {clash.name!r} already exists (id {clash.id}); "
                 "use it, or choose another name."
             )
+
+        async def find() -> str | None:
+            found = _match(await self.segments(fresh=True), name, lambda s: s.name)
+            return found.id if found is not None else None
+
+        created_id = await _create_once(lambda: self._client.create_segment(name), find)
         with api_errors():
-            created = await self._client.create_segment(name)
-            segment = await self._client.get_segment(created.id)
+            segment = await self._client.get_segment(created_id)
         self._segments.invalidate()
         return SegmentOut(id=segment.id, name=segment.name, created_at=segment.created_at)
 
@@ -365,11 +377,19 @@ class SchemaService:
                 f"A topic named {clash.name!r} already exists (id {clash.id}); "
                 "use it, or choose another name."
             )
-        with api_errors():
-            created = await self._client.create_topic(
+
+        async def find() -> str | None:
+            found = _match(await self.topics(fresh=True), name, lambda t: t.name)
+            return found.id if found is not None else None
+
+        created_id = await _create_once(
+            lambda: self._client.create_topic(
                 name, default_subscription, description=description, visibility=visibility
-            )
-            topic = await self._client.get_topic(created.id)
+            ),
+            find,
+        )
+        with api_errors():
+            topic = await self._client.get_topic(created_id)
         self._topics.invalidate()
         return topic
 
@@ -409,6 +429,31 @@ class SchemaService:
             await self._client.delete_topic(topic.id)
         self._topics.invalidate()
         return DeletedItem(id=topic.id, name=topic.name, deleted=True)
+
+
+async def _create_once(
+    create: Callable[[], Awaitable[CreatedObject]], find: Callable[[], Awaitable[str | None]]
+) -> str:
+    """The id of what `create` made, without ever making it twice.
+
+    Creating a segment, topic or property is not idempotent, so the client does not
+    repeat it blindly. When the answer is lost (or a 5xx leaves it unknown) the list is
+    read again: if the item is there, the first attempt worked; if not, one more try.
+    """
+    for attempt in range(2):
+        try:
+            return (await create()).id
+        except (TransportError, ServerError) as exc:
+            if isinstance(exc, TransportError) and not exc.sent:
+                raise explain(exc) from None
+            found = await find()
+            if found is not None:
+                return found
+            if attempt == 1:
+                raise explain(exc) from None
+        except ResendError as exc:
+            raise explain(exc) from None
+    raise AssertionError("unreachable")
 
 
 def _key(prop: ContactProperty) -> str:

@@ -247,6 +247,7 @@ async def test_a_cancelled_import_resumes_to_the_exact_final_state(
         ("link", {"path": "link.csv"}, "not inside an allowed import folder"),
         ("fifo", {"path": "fifo.csv"}, "not a regular file"),
         ("empty", {"path": "empty.csv"}, "empty"),
+        ("header", {"path": "header.csv", "columns": {"email": "email"}}, "no data rows"),
         ("binary", {"path": "binary.csv"}, "not a text CSV"),
         ("cp1252", {"path": "legacy.csv"}, "encoding"),
         ("quote", {"path": "quote.csv"}, "Line 3: a quoted value"),
@@ -274,6 +275,8 @@ async def test_bad_imports_fail_clearly_and_write_nothing(
         os.mkfifo(inbox / "fifo.csv")
     elif setup == "empty":
         (inbox / "empty.csv").write_bytes(b"")
+    elif setup == "header":
+        (inbox / "header.csv").write_text("email,first_name\n")
     elif setup == "binary":
         (inbox / "binary.csv").write_bytes(bytes(range(256)) * 20)
     elif setup == "cp1252":
@@ -338,3 +341,41 @@ async def test_a_repeated_import_redoes_what_is_missing_from_the_backend(
         assert again["failed"] == 3
         assert len(await all_contacts(h)) == EXAMPLE_IMPORTABLE
         assert "grace.hopper@example.org" in await all_contacts(h)
+
+
+@pytest.mark.parametrize("strategy", ["rows", "api"])
+async def test_rows_resend_rejects_are_reported_and_the_rest_imported(
+    folders: dict[str, Path], strategy: str
+) -> None:
+    # `!` is valid in an address (RFC 5322) but Resend refuses it, as the emulator does.
+    (folders["inbox"] / "picky.csv").write_text(
+        "email\nok1@example.com\nxxx+!@gmail.com\nok2@example.com\n"
+    )
+    async for h in harness_for("auto", folders):
+        summary = await h.call(
+            "import_contacts",
+            {
+                "path": "picky.csv",
+                "columns": {"email": "email"},
+                "on_conflict": "upsert",
+                "strategy": strategy,
+            },
+        )
+        assert (summary["created"], summary["failed"]) == (2, 1)
+        assert sorted(await all_contacts(h)) == ["ok1@example.com", "ok2@example.com"]
+        if strategy == "rows":
+            report = Path(summary["failures_file"]).read_text(encoding="utf-8")
+            assert "xxx+!@gmail.com" in report
+            assert "Resend refused it" in report
+
+
+async def test_an_api_import_whose_upload_answer_is_lost_runs_once(
+    folders: dict[str, Path],
+) -> None:
+    async for h in harness_for("auto", folders, EmulatorOptions(drop_after_write=1.0)):
+        summary = await h.call("import_contacts", import_args(strategy="api"))
+        assert summary["created"] == EXAMPLE_IMPORTABLE
+        assert len(summary["import_ids"]) == 1
+        jobs = await h.seed("GET", "/contacts/imports")
+        assert len(jobs["data"]) == 1  # uploaded once, adopted after the lost answer
+        assert len(await all_contacts(h)) == EXAMPLE_IMPORTABLE

@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.server.conftest import Harness
+from contacts_mcp.emulator import EmulatorOptions
+from tests.server.conftest import Harness, open_harness
 
 pytestmark = pytest.mark.anyio
 
@@ -159,3 +160,15 @@ async def test_bad_schema_input_is_refused_and_changes_nothing(
         await harness.seed("GET", path) for path in ("/contact-properties", "/segments", "/topics")
     ]
     assert after == before
+
+
+async def test_creates_whose_answer_is_lost_are_adopted_not_repeated(era: str) -> None:
+    # Every write is applied but its response lost: the tools must not create twice.
+    async for h in open_harness(era, EmulatorOptions(drop_after_write=1.0)):
+        segment = await h.call("create_segment", {"name": "VIP"})
+        topic = await h.call("create_topic", {"name": "News", "default_subscription": "opt_in"})
+        prop = await h.call("create_contact_property", {"key": "plan", "type": "string"})
+        assert [s["id"] for s in (await h.seed("GET", "/segments"))["data"]] == [segment["id"]]
+        assert [t["id"] for t in (await h.seed("GET", "/topics"))["data"]] == [topic["id"]]
+        props = (await h.seed("GET", "/contact-properties"))["data"]
+        assert [p["id"] for p in props] == [prop["id"]]
