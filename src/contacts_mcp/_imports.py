@@ -35,6 +35,7 @@ from contacts_mcp._import_plan import (
 )
 from contacts_mcp._import_rows import run_rows
 from contacts_mcp._journal import Journal
+from contacts_mcp._mapping import check_column_map
 from contacts_mcp._preview import PreviewReport, preview_table
 from contacts_mcp._schema import PROPERTY_KEY, RESERVED_KEYS, SchemaService
 from contacts_mcp.client import ResendClient
@@ -257,31 +258,13 @@ class ImportService:
                 return list(table.headers)
 
         names = await _off_loop(headers)
-        problems: list[str] = []
-        unknown = [c for c in columns if c not in names]
-        if unknown:
-            problems.append(
-                f"no column {', '.join(show(c, 60) for c in unknown)} in the file "
-                f"(its columns: {', '.join(show(n, 40) for n in names[:30])})"
-            )
-        emails = [c for c, target in columns.items() if target == "email"]
-        if len(emails) != 1:
-            problems.append(
-                "exactly one column must map to 'email'"
-                + (f" (now: {', '.join(emails)})" if emails else "")
-            )
-        for target in ("first_name", "last_name", "unsubscribed"):
-            mapped = [c for c, t in columns.items() if t == target]
-            if len(mapped) > 1:
-                problems.append(f"only one column can map to {target!r}")
         schema = {p.key: p.type for p in await self._schema.properties(fresh=True)}
+        problems: list[str] = []
         types: dict[str, PropertyType] = {}
-        for column, target in columns.items():
+        for target in dict.fromkeys(columns.values()):
             if target in BUILT_IN_TARGETS:
                 continue
-            if target in types:
-                problems.append(f"two columns map to property {target!r}")
-            elif target in schema:
+            if target in schema:
                 types[target] = schema[target]
             elif target in new_properties:
                 if not create_missing:
@@ -292,12 +275,12 @@ class ImportService:
                 elif not PROPERTY_KEY.match(target) or target.lower() in RESERVED_KEYS:
                     problems.append(f"{target!r} cannot be a property key")
                 types[target] = new_properties[target]
-            else:
-                problems.append(
-                    f"column {show(column, 40)} maps to {show(target, 60)}, which is neither "
-                    "email/first_name/last_name/unsubscribed/skip nor an existing property "
-                    "(add it to new_properties to create it)"
-                )
+        try:
+            # The shape of the map (columns exist, one email, no target twice) is checked
+            # by the same rules the preview uses.
+            check_column_map(names, columns, types)
+        except ValueError as exc:
+            problems.insert(0, str(exc).removeprefix("The column map has problems: ").rstrip("."))
         if problems:
             raise UserFacingError("The column map has problems: " + "; ".join(problems) + ".")
         return types
