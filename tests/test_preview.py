@@ -10,10 +10,10 @@ import pytest
 from contacts_mcp._csvio import CSVTable
 from contacts_mcp._mapping import PropertyType
 from contacts_mcp._preview import (
+    FirstSeen,
     MappedRow,
     PreviewReport,
     RowIssue,
-    _FirstSeen,
     iter_mapped_rows,
     preview_table,
 )
@@ -266,7 +266,7 @@ def test_mapped_rows_check_the_column_map_before_reading() -> None:
 
 
 def test_first_seen_remembers_every_first_line_as_it_grows() -> None:
-    seen = _FirstSeen(capacity=8)
+    seen = FirstSeen(capacity=8)
     keys = [f"user{i}@example.com" for i in range(300_000)]
     assert all(seen.add(key, line) == 0 for line, key in enumerate(keys, start=2))
     assert all(seen.add(key, 10**7) == line for line, key in enumerate(keys, start=2))

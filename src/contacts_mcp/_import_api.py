@@ -24,8 +24,8 @@ import anyio
 
 from contacts_mcp._explain import UserFacingError, explain
 from contacts_mcp._import_plan import ImportPlan, ImportSummary, scan_existing
-from contacts_mcp._journal import ExistingContact, PartRecord
-from contacts_mcp._preview import MappedRow, iter_mapped_rows
+from contacts_mcp._journal import ExistingContact, PartRecord, email_key
+from contacts_mcp._preview import FirstSeen, MappedRow, iter_mapped_rows
 from contacts_mcp.client import ResendClient
 from contacts_mcp.errors import (
     APIError,
@@ -93,12 +93,13 @@ def _write_parts(plan: ImportPlan, consent_check: bool) -> tuple[list[PartRecord
     header = ["email", *built_in, *plan.property_types]
     opt_ins = any(sub == "opt_in" for sub in plan.topics.values())
     writer = _Writer(plan, header)
+    first_seen = FirstSeen()
     tally: Counter[str] = Counter()
     journal = plan.journal
     try:
         with plan.source.table(plan.settings.files) as table:
             for mapped in iter_mapped_rows(table, plan.columns, plan.property_types):
-                routed = _route(plan, mapped, consent_check)
+                routed = _route(plan, mapped, consent_check, first_seen)
                 if routed is None:
                     continue
                 existing = routed
@@ -121,7 +122,7 @@ def _write_parts(plan: ImportPlan, consent_check: bool) -> tuple[list[PartRecord
 
 
 def _route(
-    plan: ImportPlan, mapped: MappedRow, consent_check: bool
+    plan: ImportPlan, mapped: MappedRow, consent_check: bool, first_seen: FirstSeen
 ) -> ExistingContact | Literal[False] | None:
     """None when the row is reported instead of uploaded; else the contact it updates
     (False for a new one, or when existing contacts were not looked up)."""
@@ -129,8 +130,8 @@ def _route(
     if mapped.problem is not None or mapped.email is None:
         journal.record(mapped.row, "failed", mapped.email, mapped.problem or "no email address")
         return None
-    first = journal.first_row(mapped.email, mapped.row)
-    if first != mapped.row:
+    first = first_seen.add(email_key(mapped.email), mapped.row)
+    if first:
         detail = f"same email as row {first}; row {first} wins"
         journal.record(mapped.row, "duplicate", mapped.email, detail)
         return None

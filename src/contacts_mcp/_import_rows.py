@@ -23,8 +23,8 @@ from anyio.abc import ObjectReceiveStream
 
 from contacts_mcp._explain import UserFacingError, explain
 from contacts_mcp._import_plan import ImportPlan, ImportSummary, scan_existing
-from contacts_mcp._journal import Outcome
-from contacts_mcp._preview import MappedRow, iter_mapped_rows
+from contacts_mcp._journal import Outcome, email_key
+from contacts_mcp._preview import FirstSeen, MappedRow, iter_mapped_rows
 from contacts_mcp._render import clean
 from contacts_mcp.client import ResendClient
 from contacts_mcp.errors import (
@@ -137,11 +137,14 @@ async def run_rows(client: ResendClient, plan: ImportPlan) -> ImportSummary:
             for _ in range(plan.settings.row_concurrency):
                 tg.start_soon(worker, receive.clone())
             receive.close()
+            first_seen = FirstSeen()
             async with send:
                 for mapped in _rows(plan):
+                    # Every row counts for "first occurrence wins", done or not.
+                    first = _first_row(first_seen, mapped)
                     if mapped.row in done_before:
                         continue
-                    job = _classify(plan, mapped, finish)
+                    job = _classify(plan, mapped, first, finish)
                     if job is None:
                         continue
                     if plan.dry_run:
@@ -183,12 +186,18 @@ def _rows(plan: ImportPlan) -> Any:
         yield from iter_mapped_rows(table, plan.columns, plan.property_types)
 
 
-def _classify(plan: ImportPlan, mapped: MappedRow, finish: Any) -> _Job | None:
+def _first_row(first_seen: FirstSeen, mapped: MappedRow) -> int:
+    """The first row of this row's email (its own number when it is the first)."""
+    if mapped.problem is not None or mapped.email is None:
+        return mapped.row
+    return first_seen.add(email_key(mapped.email), mapped.row) or mapped.row
+
+
+def _classify(plan: ImportPlan, mapped: MappedRow, first: int, finish: Any) -> _Job | None:
     """What to do with a row; rows that need no request are finished here."""
     if mapped.problem is not None or mapped.email is None:
         finish(mapped.row, "failed", mapped.email, mapped.problem or "no email address")
         return None
-    first = plan.journal.first_row(mapped.email, mapped.row)
     if first != mapped.row:
         finish(
             mapped.row, "duplicate", mapped.email, f"same email as row {first}; row {first} wins"

@@ -1,10 +1,11 @@
 """The on-disk record of one import, so a crashed or cancelled import can resume.
 
 One SQLite file per import (keyed by the file's content and the import's options) holds
-which rows are done and how, the first row of every email seen (so "first occurrence
-wins" survives a restart), the contacts that already existed, and for API imports which
-parts were uploaded as which import job. Writes are batched: a crash loses at most the
-last batch, and those rows are simply done again — every row operation is idempotent.
+which rows are done and how, the contacts that already existed, and for API imports which
+parts were uploaded as which import job. (Which row of a repeated email wins needs no
+record: it is always the first in the file, and every run reads the file from the top.)
+Writes are batched: a crash loses at most the last batch, and those rows are simply done
+again — every row operation is idempotent.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["ExistingContact", "Journal", "Outcome", "PartRecord"]
+__all__ = ["ExistingContact", "Journal", "Outcome", "PartRecord", "email_key"]
 
 Outcome = Literal["created", "updated", "skipped", "failed", "duplicate"]
 FLUSH_EVERY_ROWS = 200
@@ -26,7 +27,6 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS done (
     row INTEGER PRIMARY KEY, outcome TEXT NOT NULL, email TEXT, detail TEXT
 );
-CREATE TABLE IF NOT EXISTS seen (email_key TEXT PRIMARY KEY, row INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS existing (
     email_key TEXT PRIMARY KEY, id TEXT NOT NULL, unsubscribed INTEGER NOT NULL
 );
@@ -121,7 +121,7 @@ class Journal:
         """Forget everything: the import starts over."""
         self._pending.clear()
         with self._db:
-            for table in ("done", "seen", "existing", "parts"):
+            for table in ("done", "existing", "parts"):
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
     def counts(self) -> dict[str, int]:
@@ -142,15 +142,6 @@ class Journal:
         )
         for row, email, detail in self._db.execute(query):
             yield int(row), str(email), str(detail)
-
-    # -- first occurrence of each email -----------------------------------------------
-
-    def first_row(self, email: str, row: int) -> int:
-        """The first row this email appeared on (recording `row` if it is the first)."""
-        key = email_key(email)
-        self._db.execute("INSERT OR IGNORE INTO seen (email_key, row) VALUES (?, ?)", (key, row))
-        found = self._db.execute("SELECT row FROM seen WHERE email_key = ?", (key,)).fetchone()
-        return int(found[0])
 
     # -- contacts that already exist --------------------------------------------------
 

@@ -10,7 +10,7 @@ Row numbers are the file's line numbers where a row starts (the header is line 1
 match a spreadsheet's row numbers unless values span lines.
 
 Memory does not grow with the file except for duplicate detection, which must remember
-every address seen. `_FirstSeen` keeps, per distinct address, a 64-bit fingerprint and the
+every address seen. `FirstSeen` keeps, per distinct address, a 64-bit fingerprint and the
 line it first appeared on, in two flat arrays used as an open-addressing hash table:
 12 bytes a slot, at most 3/4 full, so 16-32 bytes per address (a million rows: 24 MB),
 against ~76 bytes for a `set` of hashes alone, or ~150 for a dict of first rows. That is
@@ -47,6 +47,7 @@ __all__ = [
     "EXAMPLES",
     "PROGRESS_EVERY",
     "FileFormat",
+    "FirstSeen",
     "IssueSummary",
     "MappedRow",
     "PreviewReport",
@@ -302,7 +303,7 @@ class _Scan:
         self.type_problems = _Tally()
         self.malformed = _Tally()
         self.sample: list[dict[str, Value]] = []
-        self.seen = _FirstSeen()
+        self.seen = FirstSeen()
 
     def run(
         self, rows: Iterable[tuple[int, list[str]]], progress: Callable[[int], None] | None
@@ -370,7 +371,7 @@ _MASK64 = (1 << 64) - 1
 _MAX_LINE = (1 << 32) - 1
 
 
-class _FirstSeen:
+class FirstSeen:
     """Distinct keys and the line each was first seen on, in ~16-32 bytes per key.
 
     A key is kept as a 64-bit fingerprint: Python's `hash()`, salted per process (it never
