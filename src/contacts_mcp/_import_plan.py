@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from contacts_mcp._api_imports import OnConflict
 from contacts_mcp._csvio import CSVTable
@@ -44,6 +44,7 @@ __all__ = [
 
 # Inline CSV travels inside a tool call: keep it small, files are for big imports.
 MAX_INLINE_BYTES = 2 * 1024 * 1024
+MAX_NOTES = 20
 
 Progress = Callable[[float, float | None, str], Awaitable[None]]
 Strategy = Literal["api", "rows"]
@@ -192,6 +193,15 @@ class ImportSummary(BaseModel):
     failures_file: str | None = None
     summary_file: str | None = None
     notes: list[str] = Field(default_factory=list)
+
+    @field_validator("notes")
+    @classmethod
+    def _few_notes(cls, notes: list[str]) -> list[str]:
+        # Thousands of failing rows must not become thousands of notes: the failure
+        # report file holds every row.
+        if len(notes) <= MAX_NOTES:
+            return notes
+        return [*notes[:MAX_NOTES], f"... and {len(notes) - MAX_NOTES} more."]
 
 
 async def scan_existing(client: ResendClient, journal: Journal) -> int:

@@ -13,7 +13,6 @@ are never opted in to topics; only new contacts get the file's opt-ins.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -37,8 +36,6 @@ from contacts_mcp.errors import (
 )
 
 __all__ = ["run_rows"]
-
-logger = logging.getLogger("contacts_mcp.imports")
 
 PROGRESS_INTERVAL = 0.5
 _TRANSIENT = (TransportError, ServerError, RateLimitError)
