@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +45,8 @@ from contacts_mcp.models import PropertyType, Subscription
 __all__ = ["ImportList", "ImportService", "PreviewOut", "StrategyChoice"]
 
 StrategyChoice = Literal["auto", "api", "rows"]
+logger = logging.getLogger("contacts_mcp.imports")
+
 T = TypeVar("T")
 # Journals and failure reports are kept this long after an import was last run.
 KEEP_IMPORT_DAYS = 30
@@ -211,7 +214,14 @@ class ImportService:
                 progress=progress,
             )
             runner = run_api if chosen == "api" else run_rows
-            summary = await runner(self._client, plan)
+            try:
+                summary = await runner(self._client, plan)
+            except anyio.get_cancelled_exc_class():
+                # Nobody is waiting for a result any more, so leave one on disk: what was
+                # done so far, and how to go on.
+                self._write_reports(plan, _interrupted(plan, chosen))
+                logger.info("import %s cancelled; its progress is saved", key)
+                raise
             summary.failures_file, summary.summary_file = self._write_reports(plan, summary)
             return summary
         finally:
@@ -300,6 +310,21 @@ class ImportService:
             json.dumps(summary.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
         )
         return (str(failures_path) if written else None), str(summary_path)
+
+
+def _interrupted(plan: ImportPlan, strategy: Literal["api", "rows"]) -> ImportSummary:
+    counts = plan.journal.counts()
+    return ImportSummary(
+        strategy=strategy,
+        dry_run=plan.dry_run,
+        rows=plan.total_rows,
+        created=counts.get("created", 0),
+        updated=counts.get("updated", 0),
+        skipped=counts.get("skipped", 0),
+        failed=counts.get("failed", 0),
+        duplicates=counts.get("duplicate", 0),
+        notes=[*plan.notes, "Cancelled: run the same import again to continue."],
+    )
 
 
 def _forget_old_imports(folder: Path, max_age_days: float = KEEP_IMPORT_DAYS) -> None:

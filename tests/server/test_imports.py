@@ -233,6 +233,8 @@ async def test_a_cancelled_import_resumes_to_the_exact_final_state(
         assert scope.cancelled_caught
         partial = await h.count_contacts()
         assert 0 < partial < 300
+        [saved] = (folders["state"] / "imports").glob("*/summary.json")
+        assert "Cancelled" in saved.read_text(encoding="utf-8")
         summary = await h.call("import_contacts", arguments)
         assert summary["resumed_rows"] > 0
         contacts = await all_contacts(h)
