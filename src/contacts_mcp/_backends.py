@@ -21,6 +21,8 @@ from contacts_mcp._pacing import DEFAULT_RATE_LIMIT, RatePacer
 from contacts_mcp.client import DEFAULT_BASE_URL, MAX_RETRIES, ResendClient, build_http_client
 
 if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
     from contacts_mcp.emulator import EmulatorOptions
 
 __all__ = [
@@ -95,26 +97,41 @@ class LocalTransport(httpx.AsyncBaseTransport):
     `httpx.RemoteProtocolError` a real client would see.
     """
 
-    def __init__(self, options: EmulatorOptions) -> None:
-        from contacts_mcp.emulator import ResponseLost, create_app
+    def __init__(
+        self, options: EmulatorOptions | None = None, *, db_path: str = ":memory:"
+    ) -> None:
+        # The emulator is built on first use: MCP hosts spawn the server often, and
+        # `initialize` and `tools/list` never need it.
+        self._options = options
+        self._db_path = db_path
+        self._app: Starlette | None = None
+        self._inner: httpx.ASGITransport | None = None
 
-        self._lost = ResponseLost
-        self.app = create_app(options)
-        self._inner = httpx.ASGITransport(app=self.app)
+    @property
+    def app(self) -> Starlette:
+        if self._app is None:
+            from contacts_mcp.emulator import EmulatorOptions, create_app
+
+            self._app = create_app(self._options or EmulatorOptions(db_path=self._db_path))
+        return self._app
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        from contacts_mcp.emulator import ResponseLost
+
+        if self._inner is None:
+            self._inner = httpx.ASGITransport(app=self.app)
         try:
             return await self._inner.handle_async_request(request)
-        except self._lost as exc:
+        except ResponseLost as exc:
             raise httpx.RemoteProtocolError(
                 "server disconnected without sending a complete response", request=request
             ) from exc
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
-        store = getattr(self.app.state, "store", None)
-        if store is not None:
-            store.close()
+        if self._inner is not None:
+            await self._inner.aclose()
+        if self._app is not None:
+            self._app.state.store.close()
 
 
 @asynccontextmanager
@@ -124,10 +141,7 @@ async def open_client(config: BackendConfig) -> AsyncIterator[ResendClient]:
     base_url = config.base_url
     rate_limit = config.rate_limit
     if transport is None and config.local_db is not None:
-        from contacts_mcp.emulator import EmulatorOptions
-
-        options = config.emulator or EmulatorOptions(db_path=config.local_db)
-        transport = LocalTransport(options)
+        transport = LocalTransport(config.emulator, db_path=config.local_db)
         base_url = LOCAL_BASE_URL
         # The emulator is unlimited unless told otherwise, and then its headers say so.
         rate_limit = None

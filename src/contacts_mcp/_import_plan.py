@@ -15,14 +15,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal
-
-from pydantic import BaseModel, Field, field_validator
+from typing import BinaryIO
 
 from contacts_mcp._api_imports import OnConflict
 from contacts_mcp._csvio import CSVTable
 from contacts_mcp._explain import explain
 from contacts_mcp._files import FilePolicy, open_for_import
+from contacts_mcp._import_models import ImportSettings, ImportSummary
 from contacts_mcp._journal import Journal
 from contacts_mcp.client import ResendClient
 from contacts_mcp.errors import ResendError
@@ -44,26 +43,8 @@ __all__ = [
 
 # Inline CSV travels inside a tool call: keep it small, files are for big imports.
 MAX_INLINE_BYTES = 2 * 1024 * 1024
-MAX_NOTES = 20
 
 Progress = Callable[[float, float | None, str], Awaitable[None]]
-Strategy = Literal["api", "rows"]
-
-
-@dataclass(frozen=True)
-class ImportSettings:
-    """Server configuration for imports (not chosen by the model)."""
-
-    files: FilePolicy
-    state_dir: Path
-    row_concurrency: int = 4
-    # Each uploaded part stays under the smallest limit Resend's sources quote (50 MB).
-    api_part_bytes: int = 45 * 1024 * 1024
-    api_poll_interval: float = 1.0
-    # Row-by-row: extra passes over a row whose requests kept failing transiently.
-    row_attempts: int = 3
-    # Consecutive rows failing transiently before the import stops (and can resume).
-    circuit_breaker: int = 20
 
 
 @dataclass(frozen=True)
@@ -173,35 +154,6 @@ class ImportPlan:
     @property
     def report_dir(self) -> Path:
         return self.journal.path.parent
-
-
-class ImportSummary(BaseModel):
-    """The outcome of an import run (or of a dry run)."""
-
-    strategy: Strategy
-    dry_run: bool
-    rows: int = Field(description="Data rows in the file.")
-    created: int = 0
-    updated: int = 0
-    skipped: int = Field(default=0, description="Existing contacts left as they were.")
-    failed: int = Field(default=0, description="Rows not imported; see failures_file.")
-    duplicates: int = Field(default=0, description="Rows repeating an earlier row's email.")
-    resumed_rows: int = Field(default=0, description="Rows done by an earlier, interrupted run.")
-    requests: int = Field(default=0, description="API requests this run made.")
-    seconds: float = 0.0
-    import_ids: list[str] = Field(default_factory=list, description="Contact Imports API jobs.")
-    failures_file: str | None = None
-    summary_file: str | None = None
-    notes: list[str] = Field(default_factory=list)
-
-    @field_validator("notes")
-    @classmethod
-    def _few_notes(cls, notes: list[str]) -> list[str]:
-        # Thousands of failing rows must not become thousands of notes: the failure
-        # report file holds every row.
-        if len(notes) <= MAX_NOTES:
-            return notes
-        return [*notes[:MAX_NOTES], f"... and {len(notes) - MAX_NOTES} more."]
 
 
 async def scan_existing(client: ResendClient, journal: Journal) -> int:

@@ -17,18 +17,16 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import anyio
-from pydantic import BaseModel, Field
 
 from contacts_mcp._api_imports import ContactImport, OnConflict
 from contacts_mcp._csvio import CSVFormatError
 from contacts_mcp._explain import NothingFoundError, UserFacingError, api_errors, show
 from contacts_mcp._import_api import run_api
+from contacts_mcp._import_models import ImportList, ImportSettings, ImportSummary, PreviewOut
 from contacts_mcp._import_plan import (
     MAX_INLINE_BYTES,
     ImportPlan,
-    ImportSettings,
     ImportSource,
-    ImportSummary,
     Progress,
     import_key,
     scan_file,
@@ -51,20 +49,6 @@ T = TypeVar("T")
 # Journals and failure reports are kept this long after an import was last run.
 KEEP_IMPORT_DAYS = 30
 BUILT_IN_TARGETS = frozenset({"email", "first_name", "last_name", "unsubscribed", "skip"})
-
-
-class PreviewOut(PreviewReport):
-    """The preview, plus where it came from and the arguments to import it as proposed."""
-
-    file: str = Field(description="The file name (or inline.csv).")
-    size_bytes: int
-    import_arguments: dict[str, Any] = Field(
-        description="Arguments for import_contacts that import the file as previewed."
-    )
-
-
-class ImportList(BaseModel):
-    imports: list[ContactImport]
 
 
 async def _progress_none(done: float, total: float | None, message: str) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -13,7 +12,6 @@ from pydantic import BaseModel, Field, StrictFloat, StrictInt, StrictStr
 
 from contacts_mcp._contacts import ContactsService
 from contacts_mcp._explain import UserFacingError
-from contacts_mcp._imports import ImportService
 from contacts_mcp._schema import SchemaService
 
 __all__ = [
@@ -29,16 +27,33 @@ __all__ = [
     "services",
 ]
 
+if TYPE_CHECKING:
+    from contacts_mcp._imports import ImportService
+
 T = TypeVar("T")
+ImportFactory = Callable[[], "ImportService"]
 
 
-@dataclass
 class State:
-    """What the server's lifespan opens: one service per concern, over one client."""
+    """What the server's lifespan opens: one service per concern, over one client.
 
-    contacts: ContactsService
-    schema: SchemaService
-    imports: ImportService
+    The import service (and the file machinery behind it) is built on first use: a
+    server that never imports should not pay for it at every start.
+    """
+
+    def __init__(
+        self, contacts: ContactsService, schema: SchemaService, imports: ImportFactory
+    ) -> None:
+        self.contacts = contacts
+        self.schema = schema
+        self._make_imports = imports
+        self._imports: ImportService | None = None
+
+    @property
+    def imports(self) -> ImportService:
+        if self._imports is None:
+            self._imports = self._make_imports()
+        return self._imports
 
 
 ToolContext = Context[State, Any]

@@ -10,8 +10,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from contacts_mcp._api_imports import ContactImport
-from contacts_mcp._import_plan import ImportSource, ImportSummary
-from contacts_mcp._imports import ImportList, PreviewOut
+from contacts_mcp._import_models import ImportList, ImportSummary, PreviewOut
 from contacts_mcp._render import clean
 from contacts_mcp._toolkit import State, ToolContext, TopicChoices, hints, result, run, services
 
@@ -119,6 +118,8 @@ def register_import_tools(server: MCPServer[State]) -> None:
 
         Pass `columns` to check an edited mapping.
         """
+        from contacts_mcp._import_plan import ImportSource
+
         source = ImportSource(path, csv_text, encoding, delimiter, has_header)
         report = await run(
             services(ctx).imports.preview(
@@ -158,6 +159,8 @@ def register_import_tools(server: MCPServer[State]) -> None:
 
         Resumable: run the same import again to finish an interrupted one.
         """
+        from contacts_mcp._import_plan import ImportSource
+
         source = ImportSource(path, csv_text, encoding, delimiter, has_header)
         summary = await run(
             services(ctx).imports.run(

@@ -11,7 +11,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
@@ -24,8 +24,7 @@ from contacts_mcp import __version__
 from contacts_mcp._backends import BackendConfig, default_db_path, open_client
 from contacts_mcp._contacts import ContactsService
 from contacts_mcp._files import FilePolicy
-from contacts_mcp._import_plan import ImportSettings
-from contacts_mcp._imports import ImportService
+from contacts_mcp._import_models import ImportSettings
 from contacts_mcp._prompts import register_prompts
 from contacts_mcp._resources import register_resources
 from contacts_mcp._schema import SchemaService
@@ -33,6 +32,9 @@ from contacts_mcp._toolkit import State
 from contacts_mcp._tools_contacts import register_contact_tools
 from contacts_mcp._tools_imports import register_import_tools
 from contacts_mcp._tools_schema import UNCHANGEABLE, register_schema_tools
+
+if TYPE_CHECKING:
+    from contacts_mcp._imports import ImportService
 
 __all__ = ["INSTRUCTIONS", "build_server"]
 
@@ -181,10 +183,14 @@ def build_server(config: BackendConfig, imports: ImportSettings | None = None) -
         async with open_client(config) as client:
             logger.info("contacts-mcp %s using %s", __version__, config.describe())
             schema = SchemaService(client)
+
+            def make_imports() -> ImportService:
+                from contacts_mcp._imports import ImportService
+
+                return ImportService(client, schema, import_settings, backend=config.identity())
+
             state = State(
-                contacts=ContactsService(client, schema),
-                schema=schema,
-                imports=ImportService(client, schema, import_settings, backend=config.identity()),
+                contacts=ContactsService(client, schema), schema=schema, imports=make_imports
             )
             running.append(state)
             try:
