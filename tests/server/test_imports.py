@@ -191,9 +191,15 @@ def big_csv(path: Path, rows: int) -> None:
 async def test_rows_import_under_faults_loses_and_duplicates_nothing(
     folders: dict[str, Path],
 ) -> None:
-    big_csv(folders["inbox"] / "big.csv", 120)
+    big_csv(folders["inbox"] / "big.csv", 60)
     faults = EmulatorOptions(
-        imports_api=False, fault_500=0.1, fault_503=0.1, drop_after_write=0.15, seed=3
+        imports_api=False,
+        fault_429=0.03,
+        fault_500=0.1,
+        fault_503=0.1,
+        drop_after_write=0.15,
+        latency=0.001,
+        seed=3,
     )
     async for h in harness_for("auto", folders, faults):
         summary = await h.call(
@@ -206,7 +212,7 @@ async def test_rows_import_under_faults_loses_and_duplicates_nothing(
         )
         assert summary["failed"] == 0
         contacts = await all_contacts(h)
-        assert sorted(contacts) == sorted(f"user{i}@example.com" for i in range(120))
+        assert sorted(contacts) == sorted(f"user{i}@example.com" for i in range(60))
         assert contacts["user7@example.com"]["first_name"] == "User 7"
 
 
