@@ -62,7 +62,7 @@ async def child(port: int, folder: Path) -> None:
 
     from contacts_mcp._backends import BackendConfig
     from contacts_mcp._files import FilePolicy
-    from contacts_mcp._import_models import ImportSettings
+    from contacts_mcp._import_settings import ImportSettings
     from contacts_mcp.server import build_server
 
     config = BackendConfig(api_key="re_bench_key", base_url=f"http://127.0.0.1:{port}")

@@ -6,36 +6,18 @@ machinery that reads, journals and uploads files is only imported when an import
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from contacts_mcp._api_imports import ContactImport
-from contacts_mcp._files import FilePolicy
+from contacts_mcp._import_settings import ImportSettings
 from contacts_mcp._preview import PreviewReport
 
 __all__ = ["MAX_NOTES", "ImportList", "ImportSettings", "ImportSummary", "PreviewOut", "Strategy"]
 
 MAX_NOTES = 20
 Strategy = Literal["api", "rows"]
-
-
-@dataclass(frozen=True)
-class ImportSettings:
-    """Server configuration for imports (not chosen by the model)."""
-
-    files: FilePolicy
-    state_dir: Path
-    row_concurrency: int = 4
-    # Each uploaded part stays under the smallest limit Resend's sources quote (50 MB).
-    api_part_bytes: int = 45 * 1024 * 1024
-    api_poll_interval: float = 1.0
-    # Row-by-row: extra passes over a row whose requests kept failing transiently.
-    row_attempts: int = 3
-    # Consecutive rows failing transiently before the import stops (and can resume).
-    circuit_breaker: int = 20
 
 
 class ImportSummary(BaseModel):

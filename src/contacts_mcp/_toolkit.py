@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import Context
@@ -10,9 +11,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, StrictFloat, StrictInt, StrictStr
 
-from contacts_mcp._contacts import ContactsService
 from contacts_mcp._explain import UserFacingError
-from contacts_mcp._schema import SchemaService
 
 __all__ = [
     "PropertyValue",
@@ -28,32 +27,48 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from contacts_mcp._contacts import ContactsService
+    from contacts_mcp._import_settings import ImportSettings
     from contacts_mcp._imports import ImportService
+    from contacts_mcp._schema import SchemaService
+    from contacts_mcp.client import ResendClient
 
 T = TypeVar("T")
-ImportFactory = Callable[[], "ImportService"]
 
 
 class State:
-    """What the server's lifespan opens: one service per concern, over one client.
+    """What the server's lifespan opens: one client, and a service per concern over it.
 
-    The import service (and the file machinery behind it) is built on first use: a
-    server that never imports should not pay for it at every start.
+    Services are built (and their modules imported) on first use: hosts start the server
+    often, and `initialize` or `tools/list` need none of them.
     """
 
     def __init__(
-        self, contacts: ContactsService, schema: SchemaService, imports: ImportFactory
+        self, client: ResendClient, import_settings: ImportSettings, backend_id: str
     ) -> None:
-        self.contacts = contacts
-        self.schema = schema
-        self._make_imports = imports
-        self._imports: ImportService | None = None
+        self.client = client
+        self._import_settings = import_settings
+        self._backend_id = backend_id
 
-    @property
+    @cached_property
+    def schema(self) -> SchemaService:
+        from contacts_mcp._schema import SchemaService
+
+        return SchemaService(self.client)
+
+    @cached_property
+    def contacts(self) -> ContactsService:
+        from contacts_mcp._contacts import ContactsService
+
+        return ContactsService(self.client, self.schema)
+
+    @cached_property
     def imports(self) -> ImportService:
-        if self._imports is None:
-            self._imports = self._make_imports()
-        return self._imports
+        from contacts_mcp._imports import ImportService
+
+        return ImportService(
+            self.client, self.schema, self._import_settings, backend=self._backend_id
+        )
 
 
 ToolContext = Context[State, Any]

@@ -24,7 +24,7 @@ from contacts_mcp import __version__
 
 if TYPE_CHECKING:
     from contacts_mcp._backends import BackendConfig
-    from contacts_mcp._import_models import ImportSettings
+    from contacts_mcp._import_settings import ImportSettings
 
 __all__ = ["main"]
 
@@ -195,7 +195,7 @@ def _backend_config(args: argparse.Namespace) -> BackendConfig:
 def _import_settings(args: argparse.Namespace) -> ImportSettings:
     from contacts_mcp._backends import default_db_path
     from contacts_mcp._files import DEFAULT_MAX_IMPORT_BYTES, FilePolicy, default_import_dirs
-    from contacts_mcp._import_models import ImportSettings
+    from contacts_mcp._import_settings import ImportSettings
 
     given: list[str] | None = getattr(args, "import_dir", None)
     if given is None and os.environ.get("CONTACTS_MCP_IMPORT_DIRS"):

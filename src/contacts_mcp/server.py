@@ -7,11 +7,14 @@ compact text rendering and complete structured content out.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
@@ -22,21 +25,16 @@ from pydantic import ValidationError
 
 from contacts_mcp import __version__
 from contacts_mcp._backends import BackendConfig, default_db_path, open_client
-from contacts_mcp._contacts import ContactsService
 from contacts_mcp._files import FilePolicy
-from contacts_mcp._import_models import ImportSettings
+from contacts_mcp._import_settings import ImportSettings
 from contacts_mcp._prompts import register_prompts
 from contacts_mcp._resources import register_resources
-from contacts_mcp._schema import SchemaService
 from contacts_mcp._toolkit import State
-from contacts_mcp._tools_contacts import register_contact_tools
-from contacts_mcp._tools_imports import register_import_tools
-from contacts_mcp._tools_schema import UNCHANGEABLE, register_schema_tools
 
-if TYPE_CHECKING:
-    from contacts_mcp._imports import ImportService
+__all__ = ["INSTRUCTIONS", "TOOL_DEFINITIONS", "ContactsServer", "build_server"]
 
-__all__ = ["INSTRUCTIONS", "build_server"]
+# Generated: `UPDATE_SNAPSHOTS=1 python -m pytest tests/server/test_surface.py` rewrites it.
+TOOL_DEFINITIONS = Path(__file__).with_name("tools.json")
 
 logger = logging.getLogger("contacts_mcp.server")
 
@@ -102,18 +100,60 @@ def _describe_validation(error: ValidationError) -> str:
     return f"Invalid arguments: {listed}."
 
 
-class _ContactsMCPServer(MCPServer[State]):
-    """`MCPServer` with compact tool schemas and short messages for argument mistakes."""
+@functools.cache
+def shipped_tool_definitions() -> tuple[MCPTool, ...] | None:
+    """The tool definitions as generated at release time, or None if unusable.
+
+    Registering the tools makes the SDK build a pydantic model and two JSON schemas for
+    each, which costs more at startup than everything else we do. A host's first
+    `tools/list` is answered from this file instead, and the tools are registered when
+    one is first called. `tests/server/test_surface.py` keeps the file equal to what
+    registration produces.
+    """
+    try:
+        raw = json.loads(TOOL_DEFINITIONS.read_text(encoding="utf-8"))
+        return tuple(MCPTool.model_validate(item) for item in raw)
+    except (OSError, ValueError):
+        logger.warning("tool definitions file unusable; registering tools at startup")
+        return None
+
+
+class ContactsServer(MCPServer[State]):
+    """`MCPServer` with compact tool schemas, short messages for argument mistakes, and
+    tools registered on first use."""
+
+    def __init__(
+        self, *args: Any, register_tools: Callable[[ContactsServer], None], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._register_tools = register_tools
+        self._tools_registered = False
+
+    def ensure_tools(self) -> None:
+        """Register the tools now, if they are not yet."""
+        if not self._tools_registered:
+            self._tools_registered = True
+            self._register_tools(self)
 
     async def list_tools(self) -> list[MCPTool]:
+        if not self._tools_registered:
+            shipped = shipped_tool_definitions()
+            if shipped is not None:
+                return list(shipped)
+        self.ensure_tools()
         return [
             tool.model_copy(update={"input_schema": _compact_schema(tool.input_schema)})
             for tool in await super().list_tools()
         ]
 
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        self.ensure_tools()
+        return super()._tool_input_schema(name)
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[State, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        self.ensure_tools()
         schema = self._tool_input_schema(name)
         if schema is not None:
             _refuse_unknown_arguments(name, arguments, schema)
@@ -156,6 +196,8 @@ def _refuse_unknown_arguments(name: str, arguments: dict[str, Any], schema: dict
     unknown = [key for key in arguments if key not in known]
     if not unknown:
         return
+    from contacts_mcp._tools_schema import UNCHANGEABLE
+
     hints = [UNCHANGEABLE[(name, key)] for key in unknown if (name, key) in UNCHANGEABLE]
     if hints:
         raise ToolError(f"Error executing tool {name}: {' '.join(hints)}")
@@ -166,7 +208,17 @@ def _refuse_unknown_arguments(name: str, arguments: dict[str, Any], schema: dict
     )
 
 
-def build_server(config: BackendConfig, imports: ImportSettings | None = None) -> MCPServer[State]:
+def _register_tools(server: ContactsServer) -> None:
+    from contacts_mcp._tools_contacts import register_contact_tools
+    from contacts_mcp._tools_imports import register_import_tools
+    from contacts_mcp._tools_schema import register_schema_tools
+
+    register_contact_tools(server)
+    register_schema_tools(server)
+    register_import_tools(server)
+
+
+def build_server(config: BackendConfig, imports: ImportSettings | None = None) -> ContactsServer:
     """A contacts MCP server whose lifespan opens a client for `config`.
 
     `imports` says where CSV files may be read from and where import journals and
@@ -182,16 +234,7 @@ def build_server(config: BackendConfig, imports: ImportSettings | None = None) -
     async def lifespan(_server: MCPServer[State]) -> AsyncIterator[State]:
         async with open_client(config) as client:
             logger.info("contacts-mcp %s using %s", __version__, config.describe())
-            schema = SchemaService(client)
-
-            def make_imports() -> ImportService:
-                from contacts_mcp._imports import ImportService
-
-                return ImportService(client, schema, import_settings, backend=config.identity())
-
-            state = State(
-                contacts=ContactsService(client, schema), schema=schema, imports=make_imports
-            )
+            state = State(client, import_settings, config.identity())
             running.append(state)
             try:
                 yield state
@@ -204,17 +247,15 @@ def build_server(config: BackendConfig, imports: ImportSettings | None = None) -
             raise RuntimeError("the server is not running")
         return running[-1]
 
-    server = _ContactsMCPServer(
+    server = ContactsServer(
         "contacts-mcp",
         title="Resend contacts",
         instructions=INSTRUCTIONS,
         version=__version__,
         lifespan=lifespan,
         log_level="WARNING",
+        register_tools=_register_tools,
     )
-    register_contact_tools(server)
-    register_schema_tools(server)
-    register_import_tools(server)
     register_resources(server, live)
     register_prompts(server)
     return server

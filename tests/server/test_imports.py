@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from contacts_mcp._files import FilePolicy
-from contacts_mcp._import_models import ImportSettings
+from contacts_mcp._import_settings import ImportSettings
 from contacts_mcp.emulator import EmulatorOptions
 from tests.server.conftest import Harness, open_harness
 

@@ -1,24 +1,25 @@
 """The tool surface: annotations set on purpose, and a snapshot of every definition.
 
-A change to a tool's name, description, schema or annotations fails this test until the
-snapshot is regenerated on purpose:
+The snapshot is `src/contacts_mcp/tools.json`, which the server also ships and answers a
+host's first `tools/list` from. A change to a tool's name, description, schema or
+annotations fails this test until the file is regenerated on purpose:
 
     UPDATE_SNAPSHOTS=1 python -m pytest tests/server/test_surface.py
 """
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 from mcp import Client
 
-from contacts_mcp.server import INSTRUCTIONS
+from contacts_mcp._backends import LOCAL_API_KEY, BackendConfig
+from contacts_mcp.server import INSTRUCTIONS, TOOL_DEFINITIONS, build_server
 from tests.server.conftest import Harness
 
 pytestmark = pytest.mark.anyio
 
-SNAPSHOT = Path(__file__).parent / "snapshots" / "tool_surface.json"
+SNAPSHOT = TOOL_DEFINITIONS
 
 READ = (True, None, None, True)  # (readOnly, destructive, idempotent, openWorld)
 CREATE = (False, False, True, True)
@@ -48,10 +49,10 @@ EXPECTED_HINTS = {
 
 
 async def surface(client: Client) -> list[dict[str, object]]:
-    tools = (await client.list_tools()).tools
+    tools = (await client.list_tools(cache_mode="bypass")).tools
     return [
         tool.model_dump(mode="json", by_alias=True, exclude_none=True)
-        for tool in sorted(tools, key=lambda t: t.name)
+        for tool in tools  # in registration order: hosts show tools in the order listed
     ]
 
 
@@ -85,9 +86,26 @@ async def test_server_explains_contacts_ids_and_paging(harness: Harness) -> None
         assert phrase in INSTRUCTIONS
 
 
-async def test_tool_surface_matches_the_snapshot(harness: Harness) -> None:
-    current = await surface(harness.client)
+async def live_surface(era: str) -> list[dict[str, object]]:
+    """The definitions as registering the tools produces them (never the shipped file)."""
+    server = build_server(BackendConfig(api_key=LOCAL_API_KEY, local_db=":memory:"))
+    server.ensure_tools()
+    async with Client(server, mode=era) as client:
+        return await surface(client)
+
+
+async def test_tool_surface_matches_the_snapshot(era: str) -> None:
+    current = await live_surface(era)
     if os.environ.get("UPDATE_SNAPSHOTS"):
-        SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     assert current == json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+
+
+async def test_first_listing_comes_from_the_shipped_file_and_equals_registration(
+    harness: Harness, era: str
+) -> None:
+    shipped = await surface(harness.client)  # nothing called yet: served from the file
+    assert shipped == await live_surface(era)
+    # A call registers the real tools; the listing stays the same.
+    await harness.client.call_tool("list_topics", {})
+    assert await surface(harness.client) == shipped
