@@ -52,10 +52,6 @@ class BackendConfig:
     # Tests hand in a transport of their own (MockTransport, a faulty emulator...).
     transport: httpx.AsyncBaseTransport | None = None
 
-    @property
-    def is_local(self) -> bool:
-        return self.local_db is not None
-
     def identity(self) -> str:
         """A short, stable id of the account behind this backend (never the key itself).
 
