@@ -387,3 +387,38 @@ async def test_an_api_import_whose_upload_answer_is_lost_runs_once(
         jobs = await h.seed("GET", "/contacts/imports")
         assert len(jobs["data"]) == 1  # uploaded once, adopted after the lost answer
         assert len(await all_contacts(h)) == EXAMPLE_IMPORTABLE
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "empty"),
+        (bytes(range(256)) * 20, "not a text CSV"),
+        (b'email,name\na@example.com,"Ann\n', "Line 2: a quoted value"),
+        (b"Email,EMAIL\nx@example.com,y@example.com\n", "Email"),
+        ("email,name\nz@example.com,Zoë\n".encode("cp1252"), "encoding"),
+    ],
+)
+async def test_preview_refuses_unreadable_files_with_the_line(
+    era: str, folders: dict[str, Path], content: bytes, expected: str
+) -> None:
+    (folders["inbox"] / "bad.csv").write_bytes(content)
+    async for h in harness_for(era, folders):
+        message = await h.error("preview_import", {"path": "bad.csv"})
+        assert expected in message, message
+        assert "Traceback" not in message
+
+
+async def test_preview_checks_an_edited_mapping(era: str, folders: dict[str, Path]) -> None:
+    async for h in harness_for(era, folders):
+        edited = {**COLUMNS, "Plan": "skip"}
+        report = await h.call(
+            "preview_import",
+            {"path": "contacts.csv", "columns": edited, "new_properties": NEW_PROPERTIES},
+        )
+        assert report["column_map"]["Plan"] == "skip"
+        assert report["import_arguments"]["columns"] == edited
+        message = await h.error(
+            "preview_import", {"path": "contacts.csv", "columns": {"Nope": "email"}}
+        )
+        assert "not columns of the file: 'Nope'" in message
