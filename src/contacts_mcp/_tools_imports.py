@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
@@ -11,6 +11,9 @@ from pydantic.json_schema import SkipJsonSchema
 
 from contacts_mcp._api_imports import ContactImport
 from contacts_mcp._import_models import ImportList, ImportSummary, PreviewOut
+
+if TYPE_CHECKING:
+    from contacts_mcp._import_plan import Progress
 from contacts_mcp._render import clean
 from contacts_mcp._toolkit import State, ToolContext, TopicChoices, hints, result, run, services
 
@@ -102,6 +105,24 @@ def _job_line(job: ContactImport) -> str:
     )
 
 
+def _increasing(ctx: ToolContext) -> Progress:
+    """`ctx.report_progress`, passing on only reports that move forward.
+
+    MCP requires each progress notification of a request to be greater than the last;
+    the import reports phases ("reading the file", "uploading part 1") at the same count.
+    """
+    last: float | None = None
+
+    async def report(progress: float, total: float | None, message: str) -> None:
+        nonlocal last
+        if last is not None and progress <= last:
+            return
+        last = progress
+        await ctx.report_progress(progress, total, message)
+
+    return report
+
+
 def register_import_tools(server: MCPServer[State]) -> None:
     @server.tool(annotations=hints("Preview CSV import", "read"))
     async def preview_import(
@@ -123,7 +144,7 @@ def register_import_tools(server: MCPServer[State]) -> None:
         source = ImportSource(path, csv_text, encoding, delimiter, has_header)
         report = await run(
             services(ctx).imports.preview(
-                source, columns=columns, new_properties=new_properties, progress=ctx.report_progress
+                source, columns=columns, new_properties=new_properties, progress=_increasing(ctx)
             )
         )
         return result(_preview_text(report), report)
@@ -173,7 +194,7 @@ def register_import_tools(server: MCPServer[State]) -> None:
                 topics=topics,
                 dry_run=dry_run,
                 strategy=strategy,
-                progress=ctx.report_progress,
+                progress=_increasing(ctx),
             )
         )
         return result(_summary_text(summary), summary)
