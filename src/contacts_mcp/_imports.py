@@ -70,6 +70,9 @@ class ImportService:
         self._schema = schema
         self._settings = settings
         self._backend = backend
+        # Keys of imports running in this process: the same import twice at once would
+        # share one journal and both do every row.
+        self._running: set[str] = set()
 
     # -- preview ----------------------------------------------------------------------
 
@@ -174,6 +177,34 @@ class ImportService:
             "dry_run": dry_run,
         }
         key = import_key(content_hash, {**options, "backend": self._backend})
+        if key in self._running:
+            raise UserFacingError(
+                "This import is already running. Wait for it to finish; running it again "
+                "afterwards resumes or repeats it safely."
+            )
+        self._running.add(key)
+        try:
+            return await self._run_plan(
+                source, key, total, chosen, columns, property_types, on_conflict,
+                segment_ids, topic_ids, dry_run, progress,
+            )  # fmt: skip
+        finally:
+            self._running.discard(key)
+
+    async def _run_plan(
+        self,
+        source: ImportSource,
+        key: str,
+        total: int,
+        chosen: Literal["api", "rows"],
+        columns: Mapping[str, str],
+        property_types: dict[str, PropertyType],
+        on_conflict: OnConflict,
+        segment_ids: list[str],
+        topic_ids: dict[str, Subscription],
+        dry_run: bool,
+        progress: Progress,
+    ) -> ImportSummary:
         imports_dir = self._settings.state_dir / "imports"
         await _off_loop(lambda: _forget_old_imports(imports_dir))
         folder = imports_dir / key

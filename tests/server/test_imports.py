@@ -423,3 +423,28 @@ async def test_preview_checks_an_edited_mapping(era: str, folders: dict[str, Pat
             "preview_import", {"path": "contacts.csv", "columns": {"Nope": "email"}}
         )
         assert "not columns of the file: 'Nope'" in message
+
+
+async def test_the_same_import_cannot_run_twice_at_once(folders: dict[str, Path]) -> None:
+    big_csv(folders["inbox"] / "big.csv", 100)
+    arguments = {
+        "path": "big.csv",
+        "columns": {"email": "email", "first_name": "first_name"},
+        "on_conflict": "upsert",
+        "strategy": "rows",
+    }
+    results: list[Any] = []
+
+    async def run_import(h: Harness) -> None:
+        results.append(await h.client.call_tool("import_contacts", arguments))
+
+    async for h in harness_for("auto", folders, EmulatorOptions(latency=0.01)):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run_import, h)
+            tg.start_soon(run_import, h)
+        errors = [r for r in results if r.is_error]
+        assert len(errors) == 1
+        text = errors[0].content[0]
+        assert text.type == "text"
+        assert "already running" in text.text
+        assert len(await all_contacts(h)) == 100
