@@ -21,11 +21,13 @@ from contacts_mcp._schema import SchemaService
 from contacts_mcp.client import ResendClient
 from contacts_mcp.errors import InvalidRequestError, NotFoundError, ResendError
 from contacts_mcp.models import (
+    PROPERTY_KEY,
     Contact,
     ContactSegment,
     ContactSummary,
     ContactTopic,
     Subscription,
+    is_uuid,
 )
 
 __all__ = [
@@ -44,8 +46,6 @@ __all__ = [
 
 MAX_NAME_CHARS = 256
 MAX_PROPERTY_VALUE_CHARS = 2000
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 _CONTROL = re.compile("[\u0000-\u001f\u007f-\u009f]")
 
 ClearableField = Literal["first_name", "last_name"]
@@ -149,7 +149,7 @@ def parse_contact_ref(value: str) -> str:
         )
     if "@" in text:
         return normalize_email(text)
-    if _UUID.match(text):
+    if is_uuid(text):
         return text.lower()
     raise UserFacingError(
         f"{show(text)} is neither a contact id (a UUID) nor an email address. "
@@ -161,7 +161,7 @@ def _check_cursor(name: str, value: str | None) -> str | None:
     if value is None:
         return None
     text = value.strip()
-    if not _UUID.match(text):
+    if not is_uuid(text):
         raise UserFacingError(
             f"`{name}` must be a contact id taken from a previous list_contacts page, "
             f"not {show(text)}."
@@ -194,7 +194,7 @@ def _check_properties(
         return None
     checked: dict[str, PropertyInput] = {}
     for key, value in properties.items():
-        if not _PROPERTY_KEY.match(key):
+        if not PROPERTY_KEY.fullmatch(key):
             raise UserFacingError(
                 f"Property key {show(key, 60)} is invalid: use up to 50 letters, digits "
                 "or underscores, matching an existing contact property."
@@ -266,8 +266,8 @@ class ContactsService:
         # A null on a new contact means "no value": nothing to send.
         values = {k: v for k, v in values.items() if v is not None}
         values = await self._schema.check_property_values(values)
-        segment_ids = await self._segment_ids(segments)
-        subscriptions = await self._topic_subscriptions(topics or {})
+        segment_ids = await self._schema.segment_ids(segments)
+        subscriptions = await self._schema.topic_ids(topics or {})
         try:
             # Resend answers a duplicate create with the existing id and (as far as
             # anyone has shown) leaves it untouched; looking first lets us say so.
@@ -318,13 +318,13 @@ class ContactsService:
         for field, value in (("first_name", first), ("last_name", last)):
             if value is not None and field in clearing:
                 raise UserFacingError(f"`{field}` is both set and in clear_fields; choose one.")
-        joining = await self._segment_ids(add_segments)
-        leaving = await self._segment_ids(remove_segments)
+        joining = await self._schema.segment_ids(add_segments)
+        leaving = await self._schema.segment_ids(remove_segments)
         if both := set(joining) & set(leaving):
             raise UserFacingError(
                 f"Segment {sorted(both)[0]} is in both add_segments and remove_segments."
             )
-        subscriptions = await self._topic_subscriptions(topics or {})
+        subscriptions = await self._schema.topic_ids(topics or {})
         changes_fields = bool(
             first is not None or last is not None or unsubscribed is not None or values or clearing
         )
@@ -420,22 +420,6 @@ class ContactsService:
         return _paged(
             page.data, page.has_more, backwards=before is not None, cursor=after or before
         )
-
-    async def _segment_ids(self, refs: Sequence[str]) -> list[str]:
-        ids: list[str] = []
-        for ref in refs:
-            segment_id = (await self._schema.resolve_segment(ref)).id
-            if segment_id not in ids:
-                ids.append(segment_id)
-        return ids
-
-    async def _topic_subscriptions(
-        self, topics: Mapping[str, Subscription]
-    ) -> dict[str, Subscription]:
-        resolved: dict[str, Subscription] = {}
-        for ref, subscription in topics.items():
-            resolved[(await self._schema.resolve_topic(ref)).id] = subscription
-        return resolved
 
 
 def _guard_consent(

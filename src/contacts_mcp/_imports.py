@@ -36,9 +36,14 @@ from contacts_mcp._import_rows import run_rows
 from contacts_mcp._journal import Journal
 from contacts_mcp._mapping import check_column_map
 from contacts_mcp._preview import PreviewReport, preview_table
-from contacts_mcp._schema import PROPERTY_KEY, RESERVED_KEYS, SchemaService
+from contacts_mcp._schema import SchemaService
 from contacts_mcp.client import ResendClient
-from contacts_mcp.models import PropertyType, Subscription
+from contacts_mcp.models import (
+    PROPERTY_KEY,
+    RESERVED_PROPERTY_KEYS,
+    PropertyType,
+    Subscription,
+)
 
 __all__ = ["ImportList", "ImportService", "PreviewOut", "StrategyChoice"]
 
@@ -162,10 +167,8 @@ class ImportService:
         property_types = await self._check_columns(
             source, columns, new_properties or {}, create_missing_properties
         )
-        segment_ids = [(await self._schema.resolve_segment(ref)).id for ref in segments]
-        topic_ids = {
-            (await self._schema.resolve_topic(ref)).id: sub for ref, sub in (topics or {}).items()
-        }
+        segment_ids = await self._schema.segment_ids(segments)
+        topic_ids = await self._schema.topic_ids(topics or {})
         chosen = await self._choose(strategy)
         options = {
             "columns": dict(columns),
@@ -297,7 +300,7 @@ class ImportService:
                         f"property {target!r} does not exist: pass create_missing_properties=true "
                         "to create it, or map the column to 'skip'"
                     )
-                elif not PROPERTY_KEY.match(target) or target.lower() in RESERVED_KEYS:
+                elif not PROPERTY_KEY.fullmatch(target) or target.lower() in RESERVED_PROPERTY_KEYS:
                     problems.append(f"{target!r} cannot be a property key")
                 types[target] = new_properties[target]
         try:

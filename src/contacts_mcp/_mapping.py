@@ -18,11 +18,10 @@ from typing import Final, Literal
 from pydantic import BaseModel, Field
 
 from contacts_mcp._render import clean
-from contacts_mcp.models import PropertyType
+from contacts_mcp.models import RESERVED_PROPERTY_KEYS, PropertyType
 
 __all__ = [
     "BUILTIN_TARGETS",
-    "RESERVED_KEYS",
     "ColumnProposal",
     "PropertyType",
     "Target",
@@ -35,11 +34,6 @@ __all__ = [
 
 Target = Literal["email", "first_name", "last_name", "unsubscribed", "skip"]
 BUILTIN_TARGETS: Final = ("email", "first_name", "last_name", "unsubscribed")
-# Built-in contact fields and names Resend reserves (the same set as _schema.RESERVED_KEYS).
-RESERVED_KEYS: Final = frozenset(
-    {"email", "first_name", "last_name", "unsubscribed", "unsubscribe_url", "id"}
-)
-PROPERTY_KEY: Final = re.compile(r"[A-Za-z0-9_]{1,50}")
 MAX_KEY_CHARS: Final = 50
 SAMPLE_CHARS: Final = 60
 NUMBER_SHARE: Final = 0.9  # of sampled values that must be numbers for a number property
@@ -264,7 +258,7 @@ def propose_mapping(
             if type_ == "number" and not all(map(_is_number, values)):
                 why += " (but some sampled values are not numbers)"
             propose(index, existing, why + note, type_)
-        elif key in RESERVED_KEYS:
+        elif key in RESERVED_PROPERTY_KEYS:
             propose(index, "skip", f"{key!r} is a built-in field or reserved name{note}")
         else:
             key = _unique_key(key, used_keys)

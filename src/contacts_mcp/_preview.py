@@ -30,8 +30,6 @@ from pydantic import BaseModel, Field
 from contacts_mcp._csvio import CSVTable
 from contacts_mcp._mapping import (
     BUILTIN_TARGETS,
-    PROPERTY_KEY,
-    RESERVED_KEYS,
     SAMPLE_CHARS,
     ColumnProposal,
     PropertyType,
@@ -42,6 +40,7 @@ from contacts_mcp._mapping import (
     propose_mapping,
 )
 from contacts_mcp._render import clean
+from contacts_mcp.models import PROPERTY_KEY, RESERVED_PROPERTY_KEYS
 
 __all__ = [
     "EXAMPLES",
@@ -436,7 +435,7 @@ def _check_new_properties(
         shown = clean(key, 50)
         if not PROPERTY_KEY.fullmatch(key):
             problems.append(f"{shown!r} is not a valid key (1-50 letters, digits or underscores)")
-        elif key.lower() in RESERVED_KEYS:
+        elif key.lower() in RESERVED_PROPERTY_KEYS:
             problems.append(f"{shown!r} is a built-in field or reserved name")
         elif type_ not in ("string", "number"):
             problems.append(f"{shown!r} has type {clean(type_, 20)!r}; use 'string' or 'number'")

@@ -9,9 +9,8 @@ Changes made through this service refresh the cache at once.
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Generic, Protocol, TypeVar
 
 import anyio
@@ -22,6 +21,8 @@ from contacts_mcp._explain import NothingFoundError, UserFacingError, api_errors
 from contacts_mcp.client import ResendClient
 from contacts_mcp.errors import ResendError, ServerError, TransportError
 from contacts_mcp.models import (
+    PROPERTY_KEY,
+    RESERVED_PROPERTY_KEYS,
     ContactProperty,
     CreatedObject,
     PropertyType,
@@ -39,19 +40,12 @@ __all__ = [
     "SegmentList",
     "SegmentOut",
     "TopicList",
-    "is_uuid",
 ]
 
 SCHEMA_TTL = 60.0
 MAX_SEGMENT_NAME = 100
 MAX_TOPIC_NAME = 50
 MAX_TOPIC_DESCRIPTION = 200
-PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_]{1,50}$")
-# Built-in contact fields, and the template variables Resend reserves (resend-cli).
-RESERVED_KEYS = frozenset(
-    {"email", "first_name", "last_name", "unsubscribed", "unsubscribe_url", "id"}
-)
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 T = TypeVar("T")
 
@@ -62,10 +56,6 @@ class _Identified(Protocol):
 
 
 Item = TypeVar("Item", bound=_Identified)
-
-
-def is_uuid(value: str) -> bool:
-    return bool(_UUID.match(value))
 
 
 class SegmentOut(BaseModel):
@@ -214,6 +204,19 @@ class SchemaService:
             "Create one with create_contact_property."
         )
 
+    async def segment_ids(self, refs: Sequence[str]) -> list[str]:
+        """The ids of the segments named (by id or name), in order, without repeats."""
+        ids: list[str] = []
+        for ref in refs:
+            segment_id = (await self.resolve_segment(ref)).id
+            if segment_id not in ids:
+                ids.append(segment_id)
+        return ids
+
+    async def topic_ids(self, choices: Mapping[str, Subscription]) -> dict[str, Subscription]:
+        """`choices` keyed by topic id instead of by id or name."""
+        return {(await self.resolve_topic(ref)).id: sub for ref, sub in choices.items()}
+
     async def check_property_values(
         self, values: Mapping[str, PropertyInput]
     ) -> dict[str, PropertyInput]:
@@ -243,12 +246,12 @@ class SchemaService:
     async def create_property(
         self, key: str, type_: PropertyType, fallback_value: PropertyInput = None
     ) -> ContactProperty:
-        if not PROPERTY_KEY.match(key):
+        if not PROPERTY_KEY.fullmatch(key):
             raise UserFacingError(
                 f"Property key {show(key, 60)} is invalid: use 1 to 50 letters, digits or "
                 "underscores, e.g. company_name."
             )
-        if key.lower() in RESERVED_KEYS:
+        if key.lower() in RESERVED_PROPERTY_KEYS:
             raise UserFacingError(
                 f"{key!r} is a built-in contact field or a reserved name; choose another key."
             )

@@ -6,11 +6,14 @@ Unknown fields are ignored: Resend adds fields over time and an old client must 
 
 from __future__ import annotations
 
-from typing import Generic, Literal, TypeVar
+import re
+from typing import Final, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "PROPERTY_KEY",
+    "RESERVED_PROPERTY_KEYS",
     "Contact",
     "ContactPage",
     "ContactProperty",
@@ -27,12 +30,26 @@ __all__ = [
     "Subscription",
     "Topic",
     "Visibility",
+    "is_uuid",
 ]
 
 T = TypeVar("T")
 PropertyType = Literal["string", "number"]
 Subscription = Literal["opt_in", "opt_out"]
 Visibility = Literal["public", "private"]
+
+# Resend's rules for contact property keys: up to 50 letters, digits or underscores, and
+# not a built-in contact field or a template variable Resend reserves (resend-cli).
+PROPERTY_KEY: Final = re.compile(r"[A-Za-z0-9_]{1,50}")
+RESERVED_PROPERTY_KEYS: Final = frozenset(
+    {"email", "first_name", "last_name", "unsubscribed", "unsubscribe_url", "id"}
+)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def is_uuid(value: str) -> bool:
+    """Whether `value` has the shape of a Resend id."""
+    return _UUID.fullmatch(value) is not None
 
 
 class _ResendModel(BaseModel):
