@@ -74,18 +74,19 @@ class ImportSource:
         finally:
             stream.close()
 
+    def read_table(self, stream: BinaryIO) -> CSVTable:
+        """A CSV table over `stream`, with this source's format settings."""
+        return CSVTable(
+            stream,
+            # Inline text arrives as a str, so it is UTF-8 whatever the model thinks.
+            encoding="utf-8" if self.text is not None else self.encoding,
+            delimiter=self.delimiter,
+            has_header=self.has_header,
+        )
+
     @contextmanager
     def table(self, policy: FilePolicy) -> Iterator[CSVTable]:
-        with (
-            self.open(policy) as (stream, _),
-            CSVTable(
-                stream,
-                # Inline text arrives as a str, so it is UTF-8 whatever the model thinks.
-                encoding="utf-8" if self.text is not None else self.encoding,
-                delimiter=self.delimiter,
-                has_header=self.has_header,
-            ) as table,
-        ):
+        with self.open(policy) as (stream, _), self.read_table(stream) as table:
             yield table
 
 
@@ -104,8 +105,15 @@ class _HashingReader(io.RawIOBase):
         return len(data)
 
 
-def scan_file(source: ImportSource, policy: FilePolicy) -> tuple[str, int]:
-    """Read the whole file once: its content hash and its number of data rows.
+@dataclass(frozen=True)
+class FileScan:
+    content_hash: str
+    rows: int
+    headers: list[str]
+
+
+def scan_file(source: ImportSource, policy: FilePolicy) -> FileScan:
+    """Read the whole file once: its content hash, data rows and headers.
 
     Reading it through the CSV parser also finds any format problem (bad quoting, huge
     fields, undecodable bytes) before the import writes anything.
@@ -113,16 +121,12 @@ def scan_file(source: ImportSource, policy: FilePolicy) -> tuple[str, int]:
     with source.open(policy) as (stream, _):
         hashing = _HashingReader(stream)
         buffered = io.BufferedReader(hashing, 1024 * 1024)
-        with CSVTable(
-            buffered,
-            encoding="utf-8" if source.text is not None else source.encoding,
-            delimiter=source.delimiter,
-            has_header=source.has_header,
-        ) as table:
+        with source.read_table(buffered) as table:
+            headers = list(table.headers)
             rows = sum(1 for _ in table.rows())
         while buffered.read(1024 * 1024):  # hash whatever the parser did not need
             pass
-    return hashing.digest.hexdigest(), rows
+    return FileScan(hashing.digest.hexdigest(), rows, headers)
 
 
 def import_key(content_hash: str, options: dict[str, object]) -> str:

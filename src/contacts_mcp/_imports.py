@@ -95,8 +95,8 @@ class ImportService:
 
         def scan() -> tuple[PreviewReport, int]:
             with (
-                source.open(self._settings.files) as (_, size),
-                source.table(self._settings.files) as table,
+                source.open(self._settings.files) as (stream, size),
+                source.read_table(stream) as table,
             ):
                 return (
                     preview_table(
@@ -159,13 +159,14 @@ class ImportService:
     ) -> ImportSummary:
         _check_source(source)
         await progress(0, None, "reading the file")
-        content_hash, total = await _off_loop(lambda: scan_file(source, self._settings.files))
+        scan = await _off_loop(lambda: scan_file(source, self._settings.files))
+        total = scan.rows
         if total == 0:
             raise UserFacingError(
                 "The file has no data rows (only a header, or blank lines): nothing to import."
             )
         property_types = await self._check_columns(
-            source, columns, new_properties or {}, create_missing_properties
+            scan.headers, columns, new_properties or {}, create_missing_properties
         )
         segment_ids = await self._schema.segment_ids(segments)
         topic_ids = await self._schema.topic_ids(topics or {})
@@ -179,7 +180,7 @@ class ImportService:
             "strategy": chosen,
             "dry_run": dry_run,
         }
-        key = import_key(content_hash, {**options, "backend": self._backend})
+        key = import_key(scan.content_hash, {**options, "backend": self._backend})
         if key in self._running:
             raise UserFacingError(
                 "This import is already running. Wait for it to finish; running it again "
@@ -274,18 +275,12 @@ class ImportService:
 
     async def _check_columns(
         self,
-        source: ImportSource,
+        names: Sequence[str],
         columns: Mapping[str, str],
         new_properties: Mapping[str, PropertyType],
         create_missing: bool,
     ) -> dict[str, PropertyType]:
         """Property key → type for every property column, or a clear error."""
-
-        def headers() -> list[str]:
-            with source.table(self._settings.files) as table:
-                return list(table.headers)
-
-        names = await _off_loop(headers)
         schema = {p.key: p.type for p in await self._schema.properties(fresh=True)}
         problems: list[str] = []
         types: dict[str, PropertyType] = {}
