@@ -41,6 +41,11 @@ class Harness:
 
     async def seed(self, method: str, path: str, body: Any = None) -> Any:
         response = await self.emulator.request(method, path, json=body)
+        # The test's own reads share the emulator's injected faults: read again, boundedly.
+        for _ in range(20):
+            if method != "GET" or response.status_code not in (429, 500, 503):
+                break
+            response = await self.emulator.request(method, path)
         assert response.is_success, response.text
         return response.json()
 
