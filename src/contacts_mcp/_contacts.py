@@ -322,7 +322,8 @@ class ContactsService:
         leaving = await self._schema.segment_ids(remove_segments)
         if both := set(joining) & set(leaving):
             raise UserFacingError(
-                f"Segment {sorted(both)[0]} is in both add_segments and remove_segments."
+                f"Segment {sorted(both)[0]} is in both add_segments and remove_segments; "
+                "keep it in one of them."
             )
         subscriptions = await self._schema.topic_ids(topics or {})
         changes_fields = bool(

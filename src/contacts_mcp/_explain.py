@@ -60,8 +60,8 @@ def explain(error: ResendError) -> UserFacingError:
         )
     if isinstance(error, QuotaExceededError):
         return UserFacingError(
-            f"Resend reports the account's quota is used up ({error.name}); "
-            "waiting a few seconds will not help."
+            f"Resend reports the account's quota is used up ({error.name}); waiting a few "
+            "seconds will not help. Check the plan's limits in the Resend dashboard."
         )
     if isinstance(error, ServerError):
         return UserFacingError(

@@ -78,7 +78,7 @@ class _CappedReader(io.RawIOBase):
         if len(data) > self._left:
             raise FileAccessError(
                 f"{self._shown} grew past the {self._limit // (1024 * 1024)} MB import limit "
-                "while it was being read."
+                "while it was being read. Import it once it is completely written."
             )
         self._left -= len(data)
         buffer[: len(data)] = data
@@ -109,7 +109,9 @@ def open_for_import(path: str, policy: FilePolicy) -> tuple[BinaryIO, int, str]:
             "--import-dir DIR (or CONTACTS_MCP_IMPORT_DIRS), or pass the CSV as csv_text."
         )
     if not path.strip() or "\x00" in path:
-        raise FileAccessError("The path is empty or contains a NUL character.")
+        raise FileAccessError(
+            "The path is empty or contains a NUL character; give the CSV file's path."
+        )
     candidate = Path(path.strip()).expanduser()
     if not candidate.is_absolute():
         candidate = policy.allowed_dirs[0] / candidate
@@ -129,24 +131,33 @@ def open_for_import(path: str, policy: FilePolicy) -> tuple[BinaryIO, int, str]:
     except IsADirectoryError:
         raise FileAccessError(f"{shown} is a folder; name a CSV file in it.") from None
     except OSError as exc:
-        raise FileAccessError(f"Cannot open {shown}: {exc.strerror or 'access denied'}.") from None
+        raise FileAccessError(
+            f"Cannot open {shown}: {exc.strerror or 'access denied'}. Check that the server "
+            "may read it."
+        ) from None
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
             raise FileAccessError(f"{shown} is a folder; name a CSV file in it.")
         if not stat.S_ISREG(info.st_mode):
-            raise FileAccessError(f"{shown} is not a regular file (a device, pipe or socket).")
+            raise FileAccessError(
+                f"{shown} is not a regular file (a device, pipe or socket); name a CSV file."
+            )
         # The descriptor, not the name, decides: a parent folder swapped for a link
         # between the check and the open shows up here (Linux).
         opened = f"/proc/self/fd/{fd}"
         if os.path.exists(opened) and not any(
             _inside(os.path.realpath(opened), f) for f in folders
         ):
-            raise FileAccessError(f"{shown} is not inside an allowed import folder.")
+            raise FileAccessError(
+                f"{shown} is not inside an allowed import folder ({policy.describe()}). "
+                "Move the file there, or ask the user to add its folder with --import-dir."
+            )
         if info.st_size > policy.max_bytes:
             raise FileAccessError(
                 f"{shown} is {info.st_size / (1024 * 1024):.1f} MB; the import limit is "
-                f"{policy.max_bytes // (1024 * 1024)} MB."
+                f"{policy.max_bytes // (1024 * 1024)} MB. Split the file, or ask the user to "
+                "raise the limit with --max-import-mb."
             )
         raw = os.fdopen(fd, "rb", buffering=0)
     except BaseException:

@@ -115,9 +115,11 @@ class _Cached(Generic[T]):
 def _check_text(field: str, value: str, limit: int) -> str:
     text = value.strip()
     if not text:
-        raise UserFacingError(f"`{field}` is empty.")
+        raise UserFacingError(f"`{field}` is empty; give a {field} with some text in it.")
     if len(text) > limit:
-        raise UserFacingError(f"`{field}` is {len(text)} characters; the limit is {limit}.")
+        raise UserFacingError(
+            f"`{field}` is {len(text)} characters; the limit is {limit}. Shorten it."
+        )
     return text
 
 
@@ -347,7 +349,9 @@ class SchemaService:
         name = _check_text("name", name, MAX_SEGMENT_NAME)
         clash = _match(await self.segments(), name, lambda s: s.name)
         if clash is not None and clash.id != segment.id:
-            raise UserFacingError(f"Another segment is already named {clash.name!r}.")
+            raise UserFacingError(
+                f"Another segment is already named {clash.name!r}; choose another name."
+            )
         with api_errors():
             await self._client.update_segment(segment.id, name=name)
             renamed = await self._client.get_segment(segment.id)
@@ -412,7 +416,9 @@ class SchemaService:
             new_name = _check_text("name", name, MAX_TOPIC_NAME)
             clash = _match(await self.topics(), new_name, lambda t: t.name)
             if clash is not None and clash.id != topic.id:
-                raise UserFacingError(f"Another topic is already named {clash.name!r}.")
+                raise UserFacingError(
+                    f"Another topic is already named {clash.name!r}; choose another name."
+                )
         if isinstance(description, str):
             description = _check_text("description", description, MAX_TOPIC_DESCRIPTION)
         with api_errors():
