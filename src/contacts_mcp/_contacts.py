@@ -224,7 +224,7 @@ class ContactsService:
         self._client = client
         self._schema = schema
 
-    async def view(self, contact: str) -> ContactOut:
+    async def get(self, contact: str) -> ContactOut:
         """The contact with its properties, segments and topic subscriptions.
 
         The three reads run concurrently; the pacer still keeps them under the rate limit.
@@ -277,8 +277,8 @@ class ContactsService:
         except ResendError as exc:
             raise explain(exc) from None
         else:
-            view = await self.view(existing.id)
-            return CreatedContact(**view.model_dump(), created=False)
+            found = await self.get(existing.id)
+            return CreatedContact(**found.model_dump(), created=False)
         with api_errors():
             created = await self._client.create_contact(
                 address,
@@ -289,11 +289,8 @@ class ContactsService:
                 segments=segment_ids,
                 topics=subscriptions,
             )
-        view = await self.view(created.id)
-        return CreatedContact(**view.model_dump(), created=True)
-
-    async def get(self, contact: str) -> ContactOut:
-        return await self.view(contact)
+        found = await self.get(created.id)
+        return CreatedContact(**found.model_dump(), created=True)
 
     async def update(
         self,
@@ -370,7 +367,7 @@ class ContactsService:
                 f"{reason} Already applied: {', '.join(applied)}; the rest was not. "
                 "update_contact is safe to call again with the same arguments."
             ) from None
-        return await self.view(current.id)
+        return await self.get(current.id)
 
     async def delete(self, contact: str) -> DeletedContactOut:
         ref = parse_contact_ref(contact)
