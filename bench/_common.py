@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 from mcp import Client
 
-from contacts_mcp._backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
+from contacts_mcp.backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
 from contacts_mcp.emulator import EmulatorOptions
 from contacts_mcp.server import build_server
 

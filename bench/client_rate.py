@@ -16,9 +16,9 @@ from collections import Counter
 import anyio
 import httpx
 
-from contacts_mcp._backends import LOCAL_API_KEY, LOCAL_BASE_URL, LocalTransport
-from contacts_mcp._pacing import RatePacer
-from contacts_mcp.client import ResendClient, build_http_client
+from contacts_mcp.api.client import ResendClient, build_http_client
+from contacts_mcp.api.pacing import RatePacer
+from contacts_mcp.backends import LOCAL_API_KEY, LOCAL_BASE_URL, LocalTransport
 from contacts_mcp.emulator import EmulatorOptions
 
 

@@ -60,9 +60,9 @@ async def child(port: int, folder: Path) -> None:
     """Run the import through the MCP tool; print seconds and peak RSS as JSON."""
     from mcp import Client
 
-    from contacts_mcp._backends import BackendConfig
-    from contacts_mcp._files import FilePolicy
-    from contacts_mcp._import_settings import ImportSettings
+    from contacts_mcp.backends import BackendConfig
+    from contacts_mcp.imports.files import FilePolicy
+    from contacts_mcp.imports.settings import ImportSettings
     from contacts_mcp.server import build_server
 
     config = BackendConfig(api_key="re_bench_key", base_url=f"http://127.0.0.1:{port}")

@@ -24,10 +24,10 @@ import anyio
 import httpx
 from mcp import Client
 
-from contacts_mcp._backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
-from contacts_mcp._files import FilePolicy
-from contacts_mcp._import_settings import ImportSettings
+from contacts_mcp.backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
 from contacts_mcp.emulator import EmulatorOptions
+from contacts_mcp.imports.files import FilePolicy
+from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.server import build_server
 
 

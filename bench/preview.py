@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from contacts_mcp._mapping import check_email
+from contacts_mcp.imports.mapping import check_email
 
 GOAL_SECONDS = 10.0
 GOAL_RSS_MB = 200.0
@@ -66,8 +66,8 @@ def write_csv(path: Path, rows: int, seed: int = 7) -> tuple[int, int]:
 
 def child(path: str) -> None:
     """Runs in the subprocess: preview the file, print the figures as JSON."""
-    from contacts_mcp._csvio import CSVTable
-    from contacts_mcp._preview import preview_table
+    from contacts_mcp.imports.csvio import CSVTable
+    from contacts_mcp.imports.preview import preview_table
 
     start = time.perf_counter()
     with open(path, "rb") as stream, CSVTable(stream) as table:

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from contacts_mcp import __version__
 
 if TYPE_CHECKING:
-    from contacts_mcp._backends import BackendConfig
-    from contacts_mcp._import_settings import ImportSettings
+    from contacts_mcp.backends import BackendConfig
+    from contacts_mcp.imports.settings import ImportSettings
 
 __all__ = ["main"]
 
@@ -150,7 +150,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _resolve_db(raw: str | None) -> str:
-    from contacts_mcp._backends import default_db_path
+    from contacts_mcp.backends import default_db_path
 
     if raw == ":memory:":
         return raw
@@ -165,9 +165,9 @@ def _resolve_db(raw: str | None) -> str:
 
 
 def _backend_config(args: argparse.Namespace) -> BackendConfig:
-    from contacts_mcp._backends import LOCAL_API_KEY, BackendConfig
-    from contacts_mcp._pacing import DEFAULT_RATE_LIMIT
-    from contacts_mcp.client import DEFAULT_BASE_URL
+    from contacts_mcp.api.client import DEFAULT_BASE_URL
+    from contacts_mcp.api.pacing import DEFAULT_RATE_LIMIT
+    from contacts_mcp.backends import LOCAL_API_KEY, BackendConfig
 
     rate_limit: float = getattr(args, "rate_limit", DEFAULT_RATE_LIMIT)
     if rate_limit <= 0:
@@ -193,9 +193,9 @@ def _backend_config(args: argparse.Namespace) -> BackendConfig:
 
 
 def _import_settings(args: argparse.Namespace) -> ImportSettings:
-    from contacts_mcp._backends import default_db_path
-    from contacts_mcp._files import DEFAULT_MAX_IMPORT_BYTES, FilePolicy, default_import_dirs
-    from contacts_mcp._import_settings import ImportSettings
+    from contacts_mcp.backends import default_db_path
+    from contacts_mcp.imports.files import DEFAULT_MAX_IMPORT_BYTES, FilePolicy, default_import_dirs
+    from contacts_mcp.imports.settings import ImportSettings
 
     given: list[str] | None = getattr(args, "import_dir", None)
     if given is None and os.environ.get("CONTACTS_MCP_IMPORT_DIRS"):

@@ -25,7 +25,7 @@ import pytest
 from starlette.applications import Starlette
 
 from contacts_mcp.emulator import EmulatorOptions, ResponseLost, create_app
-from contacts_mcp.emulator._store import PageRequest
+from contacts_mcp.emulator.store import PageRequest
 
 pytestmark = pytest.mark.anyio
 

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from mcp import Client
 
-from contacts_mcp._backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
-from contacts_mcp._import_settings import ImportSettings
+from contacts_mcp.backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
 from contacts_mcp.emulator import EmulatorOptions
+from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.server import build_server
 
 # "auto" negotiates 2026-07-28 (no JSON-RPC framing in-process); "legacy" forces the

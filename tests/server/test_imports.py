@@ -10,9 +10,9 @@ from typing import Any
 import anyio
 import pytest
 
-from contacts_mcp._files import FilePolicy
-from contacts_mcp._import_settings import ImportSettings
 from contacts_mcp.emulator import EmulatorOptions
+from contacts_mcp.imports.files import FilePolicy
+from contacts_mcp.imports.settings import ImportSettings
 from tests.server.conftest import Harness, open_harness
 
 pytestmark = pytest.mark.anyio

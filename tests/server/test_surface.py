@@ -1,25 +1,27 @@
 """The tool surface: annotations set on purpose, and a snapshot of every definition.
 
-The snapshot is `src/contacts_mcp/tools.json`, which the server also ships and answers a
-host's first `tools/list` from. A change to a tool's name, description, schema or
-annotations fails this test until the file is regenerated on purpose:
+The snapshot, `snapshots/tools.json` beside this file, is everything the model sees of
+the tools: names, descriptions, schemas and annotations, in the order hosts list them. A
+change to any of it fails this test until the snapshot is regenerated on purpose, and
+the diff is then reviewed like code:
 
     UPDATE_SNAPSHOTS=1 python -m pytest tests/server/test_surface.py
 """
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from mcp import Client
 
-from contacts_mcp._backends import LOCAL_API_KEY, BackendConfig
-from contacts_mcp.server import INSTRUCTIONS, TOOL_DEFINITIONS, build_server
+from contacts_mcp.backends import LOCAL_API_KEY, BackendConfig
+from contacts_mcp.server import INSTRUCTIONS, build_server
 from tests.server.conftest import Harness
 
 pytestmark = pytest.mark.anyio
 
-SNAPSHOT = TOOL_DEFINITIONS
+SNAPSHOT = Path(__file__).with_name("snapshots") / "tools.json"
 
 READ = (True, None, None, True)  # (readOnly, destructive, idempotent, openWorld)
 CREATE = (False, False, True, True)
@@ -86,26 +88,10 @@ async def test_server_explains_contacts_ids_and_paging(harness: Harness) -> None
         assert phrase in INSTRUCTIONS
 
 
-async def live_surface(era: str) -> list[dict[str, object]]:
-    """The definitions as registering the tools produces them (never the shipped file)."""
-    server = build_server(BackendConfig(api_key=LOCAL_API_KEY, local_db=":memory:"))
-    server.ensure_tools()
-    async with Client(server, mode=era) as client:
-        return await surface(client)
-
-
 async def test_tool_surface_matches_the_snapshot(era: str) -> None:
-    current = await live_surface(era)
+    server = build_server(BackendConfig(api_key=LOCAL_API_KEY, local_db=":memory:"))
+    async with Client(server, mode=era) as client:
+        current = await surface(client)
     if os.environ.get("UPDATE_SNAPSHOTS"):
         SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     assert current == json.loads(SNAPSHOT.read_text(encoding="utf-8"))
-
-
-async def test_first_listing_comes_from_the_shipped_file_and_equals_registration(
-    harness: Harness, era: str
-) -> None:
-    shipped = await surface(harness.client)  # nothing called yet: served from the file
-    assert shipped == await live_surface(era)
-    # A call registers the real tools; the listing stays the same.
-    await harness.client.call_tool("list_topics", {})
-    assert await surface(harness.client) == shipped

@@ -10,8 +10,8 @@ responses lost after a write) for reliability tests and benchmarks.
     app = create_app(EmulatorOptions(db_path="contacts.db", rate_limit=10))
 """
 
-from ._app import create_app
-from ._limits import ResponseLost
-from ._options import EmulatorOptions
+from contacts_mcp.emulator.app import create_app
+from contacts_mcp.emulator.limits import ResponseLost
+from contacts_mcp.emulator.options import EmulatorOptions
 
 __all__ = ["EmulatorOptions", "ResponseLost", "create_app"]

@@ -1,0 +1,238 @@
+"""A thin async client of the Resend API: one method per endpoint, one `_request`.
+
+`_request` owns everything cross-cutting: auth and User-Agent headers, pacing under the
+account's rate limit, bounded concurrency, retries with backoff, and turning error
+responses into exceptions (`contacts_mcp.api.errors`). The HTTP client is injected, so the
+same code talks to api.resend.com, a standalone emulator, or the in-process emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import anyio
+import httpx
+
+from contacts_mcp import __version__
+from contacts_mcp.api.base import UNSET, contact_path
+from contacts_mcp.api.contacts import ContactsAPI
+from contacts_mcp.api.errors import APIError, TransportError, error_from_response
+from contacts_mcp.api.imports import ImportsAPI
+from contacts_mcp.api.pacing import RatePacer
+from contacts_mcp.api.retry import backoff_delay, is_retryable, parse_retry_after
+from contacts_mcp.api.schema import SchemaAPI
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "MAX_RETRIES",
+    "MAX_RETRY_AFTER",
+    "UNSET",
+    "USER_AGENT",
+    "ResendClient",
+    "build_http_client",
+    "contact_path",
+]
+
+logger = logging.getLogger("contacts_mcp.api.client")
+
+DEFAULT_BASE_URL = "https://api.resend.com"
+# Resend rejects requests without a User-Agent (Cloudflare error 1010).
+USER_AGENT = f"contacts-mcp/{__version__}"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# Three attempts in all, as the openai, anthropic and stripe SDKs do.
+MAX_RETRIES = 2
+# A server-requested wait longer than this is reported instead of slept through: an
+# assistant waiting a minute on one tool call is worse than being told to come back.
+MAX_RETRY_AFTER = 60.0
+MAX_CONCURRENCY = 8
+
+
+def build_http_client(
+    *,
+    base_url: str = DEFAULT_BASE_URL,
+    transport: httpx.AsyncBaseTransport | None = None,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+) -> httpx.AsyncClient:
+    """The one place an `httpx.AsyncClient` for Resend is configured.
+
+    The caller owns it (`async with`); pass `transport` to talk to the in-process emulator.
+    """
+    return httpx.AsyncClient(
+        base_url=base_url,
+        transport=transport,
+        timeout=timeout,
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        follow_redirects=False,
+    )
+
+
+class ResendClient(ContactsAPI, SchemaAPI, ImportsAPI):
+    """Async client of Resend's contacts endpoints over an injected `httpx.AsyncClient`.
+
+    The endpoint methods live in `api.contacts`, `api.schema` and `api.imports`; this
+    class adds the one `_request` they all go through.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        api_key: str,
+        pacer: RatePacer | None = None,
+        max_retries: int = MAX_RETRIES,
+        max_retry_after: float = MAX_RETRY_AFTER,
+        max_concurrency: int = MAX_CONCURRENCY,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        if not api_key:
+            raise ValueError("api_key must not be empty")
+        self._http = http
+        self._auth_header = f"Bearer {api_key}"
+        self._pacer = pacer if pacer is not None else RatePacer()
+        self._max_retries = max_retries
+        self._max_retry_after = max_retry_after
+        self._max_concurrency = max_concurrency
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._sleep = sleep
+        self._jitter = jitter
+        # Every attempt sent, retries included: what imports and benchmarks report.
+        self.requests_sent = 0
+
+    def __repr__(self) -> str:
+        # Never show the key, not even in a debugger or a log of locals.
+        return f"ResendClient(base_url={str(self._http.base_url)!r})"
+
+    @property
+    def pacer(self) -> RatePacer:
+        return self._pacer
+
+    # -- transport --------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+        files: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+        idempotent: bool = True,
+    ) -> Any:
+        """Send one API call, pacing and retrying as needed; return the decoded JSON body.
+
+        Contact endpoints are safe to repeat (creates are idempotent by email), so any
+        transport failure is retried. A call that is not (`idempotent=False`, e.g. starting
+        an import) is retried only when the request surely did nothing: it never left
+        (connect errors) or Resend refused it outright (429). Any other failure is raised
+        for the caller to resolve, because a blind retry could do the work twice.
+        """
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self._max_concurrency)
+        headers = {"Authorization": self._auth_header}
+        attempt = 0
+        while True:
+            attempt += 1
+            async with self._limiter:
+                await self._pacer.acquire()
+                self.requests_sent += 1
+                try:
+                    response = await self._http.request(
+                        method,
+                        path,
+                        json=json,
+                        params=params,
+                        files=files,
+                        data=data,
+                        headers=headers,
+                    )
+                except httpx.TransportError as exc:
+                    failure: APIError | TransportError = TransportError(
+                        _describe_transport_error(exc),
+                        attempts=attempt,
+                        sent=not isinstance(exc, _NOT_SENT),
+                    )
+                    cause: BaseException | None = exc
+                else:
+                    self._pacer.observe(response.headers)
+                    if response.is_success:
+                        return _decode_json(response)
+                    failure = error_from_response(
+                        response.status_code,
+                        response.content,
+                        retry_after=parse_retry_after(response.headers),
+                    )
+                    failure.attempts = attempt
+                    cause = None
+            delay = self._retry_delay(failure, attempt)
+            if not idempotent and not _surely_not_applied(failure):
+                delay = None
+            if delay is None:
+                raise failure from cause
+            logger.debug(
+                "%s %s failed (%s); retry %d/%d in %.2fs",
+                method,
+                path,
+                _short(failure),
+                attempt,
+                self._max_retries,
+                delay,
+            )
+            await self._sleep(delay)
+
+    def _retry_delay(self, failure: APIError | TransportError, attempt: int) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up now."""
+        if attempt > self._max_retries:
+            return None
+        if isinstance(failure, TransportError):
+            return backoff_delay(attempt - 1, self._jitter())
+        if not is_retryable(failure):
+            return None
+        if failure.retry_after is not None:
+            if failure.retry_after > self._max_retry_after:
+                return None
+            if failure.status_code == 429:
+                self._pacer.pause(failure.retry_after)
+            return failure.retry_after
+        return backoff_delay(attempt - 1, self._jitter())
+
+
+# Failures that happen before any byte of the request reached the server.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def _surely_not_applied(failure: APIError | TransportError) -> bool:
+    if isinstance(failure, TransportError):
+        return not failure.sent
+    return failure.status_code == 429
+
+
+def _decode_json(response: httpx.Response) -> Any:
+    if not response.content:
+        return {}
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TransportError(
+            f"The API answered HTTP {response.status_code} with a body that is not JSON."
+        ) from exc
+
+
+def _describe_transport_error(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "The request to the API timed out."
+    if isinstance(exc, httpx.ConnectError):
+        return "Could not connect to the API."
+    return "The connection to the API failed before a complete response arrived."
+
+
+def _short(failure: APIError | TransportError) -> str:
+    if isinstance(failure, APIError):
+        return f"{failure.status_code} {failure.name}"
+    return failure.message

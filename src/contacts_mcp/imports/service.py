@@ -1,0 +1,386 @@
+"""CSV imports for the tools: preview, import (two strategies), and import status.
+
+Everything the model can get wrong is checked before the first write: the file (path
+policy, encoding, quoting, headers), the column map, properties, segments and topics.
+Only then are missing properties created (when allowed) and the import run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import anyio
+
+from contacts_mcp.api.client import ResendClient
+from contacts_mcp.api.imports import ContactImport, OnConflict
+from contacts_mcp.api.models import (
+    PROPERTY_KEY,
+    RESERVED_PROPERTY_KEYS,
+    PropertyType,
+    Subscription,
+)
+from contacts_mcp.imports.csvio import CSVFormatError
+from contacts_mcp.imports.journal import Journal
+from contacts_mcp.imports.mapping import check_column_map
+from contacts_mcp.imports.models import ImportList, ImportSummary, PreviewOut, PreviewReport
+from contacts_mcp.imports.plan import (
+    MAX_INLINE_BYTES,
+    ImportPlan,
+    ImportSource,
+    Progress,
+    import_key,
+    scan_file,
+    write_failure_report,
+)
+from contacts_mcp.imports.preview import preview_table
+from contacts_mcp.imports.settings import ImportSettings
+from contacts_mcp.imports.strategy_api import run_api
+from contacts_mcp.imports.strategy_rows import run_rows
+from contacts_mcp.services.explain import NothingFoundError, UserFacingError, api_errors, show
+from contacts_mcp.services.schema import SchemaService
+
+__all__ = ["ImportList", "ImportService", "PreviewOut", "StrategyChoice"]
+
+StrategyChoice = Literal["auto", "api", "rows"]
+logger = logging.getLogger("contacts_mcp.imports")
+
+T = TypeVar("T")
+# Journals and failure reports are kept this long after an import was last run.
+KEEP_IMPORT_DAYS = 30
+BUILT_IN_TARGETS = frozenset({"email", "first_name", "last_name", "unsubscribed", "skip"})
+
+
+async def _progress_none(done: float, total: float | None, message: str) -> None:
+    return None
+
+
+class ImportService:
+    """Preview and import CSV files of contacts."""
+
+    def __init__(
+        self,
+        client: ResendClient,
+        schema: SchemaService,
+        settings: ImportSettings,
+        *,
+        backend: str = "",
+    ) -> None:
+        self._client = client
+        self._schema = schema
+        self._settings = settings
+        self._backend = backend
+        # Keys of imports running in this process: the same import twice at once would
+        # share one journal and both do every row.
+        self._running: set[str] = set()
+
+    # -- preview ----------------------------------------------------------------------
+
+    async def preview(
+        self,
+        source: ImportSource,
+        *,
+        columns: Mapping[str, str] | None = None,
+        new_properties: Mapping[str, PropertyType] | None = None,
+        progress: Progress = _progress_none,
+    ) -> PreviewOut:
+        _check_source(source)
+        existing = {p.key: p.type for p in await self._schema.properties(fresh=True)}
+        report_progress = _thread_progress(progress)
+
+        def scan() -> tuple[PreviewReport, int]:
+            with (
+                source.open(self._settings.files) as (stream, size),
+                source.read_table(stream) as table,
+            ):
+                return (
+                    preview_table(
+                        table,
+                        existing_properties=existing,
+                        column_map=columns,
+                        new_properties=new_properties,
+                        progress=report_progress,
+                    ),
+                    size,
+                )
+
+        try:
+            report, size = await _off_loop(scan)
+        except ValueError as exc:  # a given column map that does not fit the file
+            raise UserFacingError(str(exc)) from None
+        arguments: dict[str, Any] = (
+            {"path": source.path}
+            if source.path is not None
+            else {"csv_text": "<the same CSV text>"}
+        )
+        arguments |= {
+            "columns": report.column_map,
+            "on_conflict": "skip",
+            "strategy": "auto",
+        }
+        if report.new_properties:
+            arguments |= {
+                "new_properties": report.new_properties,
+                "create_missing_properties": True,
+            }
+        if source.text is None:
+            arguments |= {
+                "encoding": report.format.encoding,
+                "delimiter": report.format.delimiter,
+                "has_header": report.format.has_header,
+            }
+        return PreviewOut(
+            **report.model_dump(),
+            file=source.name,
+            size_bytes=size,
+            import_arguments=arguments,
+        )
+
+    # -- import -----------------------------------------------------------------------
+
+    async def run(
+        self,
+        source: ImportSource,
+        *,
+        columns: Mapping[str, str],
+        on_conflict: OnConflict,
+        new_properties: Mapping[str, PropertyType] | None = None,
+        create_missing_properties: bool = False,
+        segments: Sequence[str] = (),
+        topics: Mapping[str, Subscription] | None = None,
+        dry_run: bool = False,
+        strategy: StrategyChoice = "auto",
+        progress: Progress = _progress_none,
+    ) -> ImportSummary:
+        _check_source(source)
+        await progress(0, None, "reading the file")
+        scan = await _off_loop(lambda: scan_file(source, self._settings.files))
+        total = scan.rows
+        if total == 0:
+            raise UserFacingError(
+                "The file has no data rows (only a header, or blank lines): nothing to import."
+            )
+        property_types = await self._check_columns(
+            scan.headers, columns, new_properties or {}, create_missing_properties
+        )
+        segment_ids = await self._schema.segment_ids(segments)
+        topic_ids = await self._schema.topic_ids(topics or {})
+        chosen = await self._choose(strategy)
+        options = {
+            "columns": dict(columns),
+            "types": property_types,
+            "on_conflict": on_conflict,
+            "segments": sorted(segment_ids),
+            "topics": topic_ids,
+            "strategy": chosen,
+            "dry_run": dry_run,
+        }
+        key = import_key(scan.content_hash, {**options, "backend": self._backend})
+        if key in self._running:
+            raise UserFacingError(
+                "This import is already running. Wait for it to finish; running it again "
+                "afterwards resumes or repeats it safely."
+            )
+        self._running.add(key)
+        try:
+            return await self._run_plan(
+                source, key, total, chosen, columns, property_types, on_conflict,
+                segment_ids, topic_ids, dry_run, progress,
+            )  # fmt: skip
+        finally:
+            self._running.discard(key)
+
+    async def _run_plan(
+        self,
+        source: ImportSource,
+        key: str,
+        total: int,
+        chosen: Literal["api", "rows"],
+        columns: Mapping[str, str],
+        property_types: dict[str, PropertyType],
+        on_conflict: OnConflict,
+        segment_ids: list[str],
+        topic_ids: dict[str, Subscription],
+        dry_run: bool,
+        progress: Progress,
+    ) -> ImportSummary:
+        imports_dir = self._settings.state_dir / "imports"
+        await _off_loop(lambda: _forget_old_imports(imports_dir))
+        folder = imports_dir / key
+        if dry_run:
+            shutil.rmtree(folder, ignore_errors=True)  # a dry run always starts afresh
+        journal = await _off_loop(lambda: Journal(folder / "journal.sqlite"))
+        try:
+            if not dry_run:
+                await self._create_properties(property_types)
+            plan = ImportPlan(
+                source=source,
+                settings=self._settings,
+                columns=dict(columns),
+                property_types=property_types,
+                on_conflict=on_conflict,
+                segment_ids=segment_ids,
+                topics=topic_ids,
+                dry_run=dry_run,
+                key=key,
+                total_rows=total,
+                journal=journal,
+                progress=progress,
+            )
+            runner = run_api if chosen == "api" else run_rows
+            try:
+                summary = await runner(self._client, plan)
+            except anyio.get_cancelled_exc_class():
+                # Nobody is waiting for a result any more, so leave one on disk: what was
+                # done so far, and how to go on.
+                self._write_reports(plan, _interrupted(plan, chosen))
+                logger.info("import %s cancelled; its progress is saved", key)
+                raise
+            summary.failures_file, summary.summary_file = self._write_reports(plan, summary)
+            return summary
+        finally:
+            journal.close()
+
+    async def status(self, import_id: str | None) -> ContactImport | ImportList:
+        if import_id is None:
+            with api_errors():
+                return ImportList(imports=await self._client.list_contact_imports(limit=10))
+
+        def missing() -> UserFacingError:
+            return NothingFoundError(
+                f"No import {show(import_id)}. Call get_import without an id to list recent ones."
+            )
+
+        with api_errors(not_found=missing):
+            return await self._client.get_contact_import(import_id.strip())
+
+    # -- helpers ----------------------------------------------------------------------
+
+    async def _choose(self, strategy: StrategyChoice) -> Literal["api", "rows"]:
+        if strategy == "rows":
+            return "rows"
+        with api_errors():
+            available = await self._client.contact_imports_available()
+        if strategy == "api" and not available:
+            raise UserFacingError(
+                "This account does not have Resend's Contact Imports API (a beta). "
+                "Use strategy 'rows' (or 'auto', which picks it by itself)."
+            )
+        return "api" if available else "rows"
+
+    async def _check_columns(
+        self,
+        names: Sequence[str],
+        columns: Mapping[str, str],
+        new_properties: Mapping[str, PropertyType],
+        create_missing: bool,
+    ) -> dict[str, PropertyType]:
+        """Property key → type for every property column, or a clear error."""
+        schema = {p.key: p.type for p in await self._schema.properties(fresh=True)}
+        problems: list[str] = []
+        types: dict[str, PropertyType] = {}
+        for target in dict.fromkeys(columns.values()):
+            if target in BUILT_IN_TARGETS:
+                continue
+            if target in schema:
+                types[target] = schema[target]
+            elif target in new_properties:
+                if not create_missing:
+                    problems.append(
+                        f"property {target!r} does not exist: pass create_missing_properties=true "
+                        "to create it, or map the column to 'skip'"
+                    )
+                elif not PROPERTY_KEY.fullmatch(target) or target.lower() in RESERVED_PROPERTY_KEYS:
+                    problems.append(f"{target!r} cannot be a property key")
+                types[target] = new_properties[target]
+        try:
+            # The shape of the map (columns exist, one email, no target twice) is checked
+            # by the same rules the preview uses.
+            check_column_map(names, columns, types)
+        except ValueError as exc:
+            problems.insert(0, str(exc).removeprefix("The column map has problems: ").rstrip("."))
+        if problems:
+            raise UserFacingError("The column map has problems: " + "; ".join(problems) + ".")
+        return types
+
+    async def _create_properties(self, types: Mapping[str, PropertyType]) -> None:
+        existing = {p.key for p in await self._schema.properties(fresh=True)}
+        for key, type_ in types.items():
+            if key not in existing:
+                await self._schema.create_property(key, type_)
+
+    def _write_reports(self, plan: ImportPlan, summary: ImportSummary) -> tuple[str | None, str]:
+        folder = plan.report_dir
+        failures_path = folder / "failures.csv"
+        written = write_failure_report(failures_path, plan.journal.failures())
+        summary_path = folder / "summary.json"
+        summary_path.write_text(
+            json.dumps(summary.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
+        )
+        return (str(failures_path) if written else None), str(summary_path)
+
+
+def _interrupted(plan: ImportPlan, strategy: Literal["api", "rows"]) -> ImportSummary:
+    counts = plan.journal.counts()
+    return ImportSummary(
+        strategy=strategy,
+        dry_run=plan.dry_run,
+        rows=plan.total_rows,
+        created=counts.get("created", 0),
+        updated=counts.get("updated", 0),
+        skipped=counts.get("skipped", 0),
+        failed=counts.get("failed", 0),
+        duplicates=counts.get("duplicate", 0),
+        notes=[*plan.notes, "Cancelled: run the same import again to continue."],
+    )
+
+
+def _forget_old_imports(folder: Path, max_age_days: float = KEEP_IMPORT_DAYS) -> None:
+    """Remove journals and reports of imports untouched for `max_age_days`."""
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - max_age_days * 86400
+    for entry in folder.iterdir():
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _check_source(source: ImportSource) -> None:
+    if (source.path is None) == (source.text is None):
+        raise UserFacingError(
+            "Give exactly one of `path` (a CSV file) or `csv_text` (CSV content)."
+        )
+    if source.text is not None and len(source.text.encode("utf-8")) > MAX_INLINE_BYTES:
+        raise UserFacingError(
+            f"csv_text is over {MAX_INLINE_BYTES // (1024 * 1024)} MB; save it to a file in an "
+            "import folder and pass `path` instead."
+        )
+
+
+def _thread_progress(progress: Progress) -> Any:
+    """A callback a worker thread can call to report progress on the event loop."""
+
+    def report(rows: int) -> None:
+        async def send() -> None:
+            await progress(rows, None, f"read {rows} rows")
+
+        # Outside a worker thread (a direct call) there is no event loop to report to.
+        with contextlib.suppress(RuntimeError):
+            anyio.from_thread.run(send)
+
+    return report
+
+
+async def _off_loop(work: Callable[[], T]) -> T:
+    """Run blocking file work in a worker thread; file format problems become user errors."""
+    try:
+        return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+    except CSVFormatError as exc:
+        raise UserFacingError(f"The CSV cannot be read: {exc}") from None

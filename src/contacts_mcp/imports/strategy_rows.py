@@ -1,0 +1,254 @@
+"""Row-by-row import: one contact at a time through the client, paced and resumable.
+
+Requests per row stay close to one: a single paged scan learns which emails already
+exist (100 contacts per request), then a new contact is one `POST /contacts` carrying
+its properties, segments and topics; an existing one is a `PATCH` (plus one request per
+segment to join) or nothing at all with `on_conflict="skip"`. Every operation is
+idempotent — a lost response to a create is retried and Resend answers with the same
+contact — so re-running after a crash or cancel creates no duplicates.
+
+Consent: an existing contact who unsubscribed stays unsubscribed, and existing contacts
+are never opted in to topics; only new contacts get the file's opt-ins.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import anyio
+from anyio.abc import ObjectReceiveStream
+
+from contacts_mcp.api.client import ResendClient
+from contacts_mcp.api.errors import (
+    AuthenticationError,
+    QuotaExceededError,
+    RateLimitError,
+    ResendError,
+    ServerError,
+    TransportError,
+)
+from contacts_mcp.imports.journal import Outcome, email_key
+from contacts_mcp.imports.plan import ImportPlan, ImportSummary, scan_existing
+from contacts_mcp.imports.preview import FirstSeen, MappedRow, iter_mapped_rows
+from contacts_mcp.services.explain import UserFacingError, explain
+from contacts_mcp.text.sanitize import clean
+
+__all__ = ["run_rows"]
+
+PROGRESS_INTERVAL = 0.5
+_TRANSIENT = (TransportError, ServerError, RateLimitError)
+_FATAL = (AuthenticationError, QuotaExceededError)
+
+
+@dataclass(frozen=True)
+class _Job:
+    row: MappedRow
+    action: Literal["create", "update"]
+    contact_id: str | None = None
+    keep_unsubscribed: bool = False
+
+
+class _StopImportError(Exception):
+    """Ends the import early; the message says why and that it can resume."""
+
+
+async def run_rows(client: ResendClient, plan: ImportPlan) -> ImportSummary:
+    """Import `plan` row by row; the journal makes a re-run continue where this one ended."""
+    started = time.monotonic()
+    requests_before = client.requests_sent
+    journal = plan.journal
+    await plan.progress(0, plan.total_rows, "looking up existing contacts")
+    scanned = await scan_existing(client, journal)
+    plan.notes.insert(0, f"{scanned} contacts existed before this run.")
+    # A resumed import trusts only rows whose contact is really there now.
+    redo = journal.forget_missing()
+    if redo:
+        plan.notes.append(
+            f"{redo} rows recorded by an earlier run are done again: their "
+            "contacts no longer exist."
+        )
+    done_before = journal.done_rows()
+    processed = len(done_before)
+    transient_failures = 0
+    consecutive_transient = 0
+    last_progress = 0.0
+
+    async def progress(force: bool = False) -> None:
+        nonlocal last_progress
+        now = time.monotonic()
+        if force or now - last_progress >= PROGRESS_INTERVAL:
+            last_progress = now
+            await plan.progress(processed, plan.total_rows, f"{processed}/{plan.total_rows} rows")
+
+    def finish(row: int, outcome: Outcome, email: str | None, detail: str | None = None) -> None:
+        nonlocal processed
+        processed += 1
+        journal.record(row, outcome, email, detail)
+
+    async def perform(job: _Job) -> None:
+        nonlocal consecutive_transient, transient_failures, processed
+        email = job.row.email or ""
+        for attempt in range(plan.settings.row_attempts):
+            try:
+                outcome = await _apply(client, plan, job)
+            except _FATAL as exc:
+                raise _StopImportError(str(explain(exc))) from None
+            except _TRANSIENT as exc:
+                if attempt + 1 < plan.settings.row_attempts:
+                    await anyio.sleep(2.0**attempt)
+                    continue
+                consecutive_transient += 1
+                transient_failures += 1
+                processed += 1
+                # Not journaled as done, so running the import again retries this row.
+                plan.notes.append(
+                    f"Row {job.row.row} ({email}): Resend kept failing "
+                    f"({clean(str(explain(exc)), 100)}); run the import again to retry it."
+                )
+                if consecutive_transient >= plan.settings.circuit_breaker:
+                    raise _StopImportError(
+                        f"Resend failed {consecutive_transient} rows in a row."
+                    ) from None
+                return
+            except ResendError as exc:
+                consecutive_transient = 0
+                reason = f"Resend refused it: {clean(str(explain(exc)), 160)}"
+                finish(job.row.row, "failed", email, reason)
+                return
+            consecutive_transient = 0
+            finish(job.row.row, outcome, email)
+            return
+
+    async def worker(jobs: ObjectReceiveStream[_Job]) -> None:
+        async with jobs:
+            async for job in jobs:
+                await perform(job)
+                await progress()
+
+    stopped: str | None = None
+    try:
+        send, receive = anyio.create_memory_object_stream[_Job](plan.settings.row_concurrency * 2)
+        async with anyio.create_task_group() as tg:
+            for _ in range(plan.settings.row_concurrency):
+                tg.start_soon(worker, receive.clone())
+            receive.close()
+            first_seen = FirstSeen()
+            async with send:
+                for mapped in _rows(plan):
+                    # Every row counts for "first occurrence wins", done or not.
+                    first = _first_row(first_seen, mapped)
+                    if mapped.row in done_before:
+                        continue
+                    job = _classify(plan, mapped, first, finish)
+                    if job is None:
+                        continue
+                    if plan.dry_run:
+                        outcome: Outcome = "created" if job.action == "create" else "updated"
+                        finish(mapped.row, outcome, mapped.email, "dry run")
+                        continue
+                    await send.send(job)
+                    await progress()
+    except* _StopImportError as group:
+        stopped = str(group.exceptions[0])
+    finally:
+        # Also on cancellation: what finished stays finished (flushing does not await).
+        journal.flush()
+    if stopped is not None:
+        raise UserFacingError(
+            f"{stopped} Stopped after {processed} of {plan.total_rows} rows; what was done is "
+            "saved. Run the same import again to continue where it stopped."
+        )
+    await progress(force=True)
+    counts = journal.counts()
+    return ImportSummary(
+        strategy="rows",
+        dry_run=plan.dry_run,
+        rows=plan.total_rows,
+        created=counts.get("created", 0),
+        updated=counts.get("updated", 0),
+        skipped=counts.get("skipped", 0),
+        failed=counts.get("failed", 0) + transient_failures,
+        duplicates=counts.get("duplicate", 0),
+        resumed_rows=len(done_before),
+        requests=client.requests_sent - requests_before,
+        seconds=round(time.monotonic() - started, 3),
+        notes=plan.notes,
+    )
+
+
+def _rows(plan: ImportPlan) -> Any:
+    with plan.source.table(plan.settings.files) as table:
+        yield from iter_mapped_rows(table, plan.columns, plan.property_types)
+
+
+def _first_row(first_seen: FirstSeen, mapped: MappedRow) -> int:
+    """The first row of this row's email (its own number when it is the first)."""
+    if mapped.problem is not None or mapped.email is None:
+        return mapped.row
+    return first_seen.add(email_key(mapped.email), mapped.row) or mapped.row
+
+
+def _classify(plan: ImportPlan, mapped: MappedRow, first: int, finish: Any) -> _Job | None:
+    """What to do with a row; rows that need no request are finished here."""
+    if mapped.problem is not None or mapped.email is None:
+        finish(mapped.row, "failed", mapped.email, mapped.problem or "no email address")
+        return None
+    if first != mapped.row:
+        finish(
+            mapped.row, "duplicate", mapped.email, f"same email as row {first}; row {first} wins"
+        )
+        return None
+    existing = plan.journal.existing(mapped.email)
+    if existing is None:
+        return _Job(mapped, "create")
+    if plan.on_conflict == "skip":
+        finish(mapped.row, "skipped", mapped.email, "already exists (on_conflict=skip)")
+        return None
+    return _Job(mapped, "update", existing.id, keep_unsubscribed=existing.unsubscribed)
+
+
+async def _apply(client: ResendClient, plan: ImportPlan, job: _Job) -> Outcome:
+    row = job.row
+    assert row.email is not None
+    fields = dict(row.fields)
+    if job.action == "create":
+        created = await client.create_contact(
+            row.email,
+            first_name=_text(fields.get("first_name")),
+            last_name=_text(fields.get("last_name")),
+            unsubscribed=True if fields.get("unsubscribed") is True else None,
+            properties=row.properties,
+            segments=plan.segment_ids,
+            topics=plan.topics,
+        )
+        plan.journal.mark_existing(row.email, created.id, fields.get("unsubscribed") is True)
+        return "created"
+    assert job.contact_id is not None
+    changes: dict[str, Any] = {}
+    for name in ("first_name", "last_name"):
+        if fields.get(name) is not None:
+            changes[name] = fields[name]
+    wanted = fields.get("unsubscribed")
+    if isinstance(wanted, bool) and not (job.keep_unsubscribed and wanted is False):
+        changes["unsubscribed"] = wanted
+    if row.properties:
+        changes["properties"] = row.properties
+    sent = False
+    if changes:
+        await client.update_contact(job.contact_id, **changes)
+        sent = True
+    for segment_id in plan.segment_ids:
+        await client.add_contact_to_segment(job.contact_id, segment_id)
+        sent = True
+    # Existing contacts keep their own topic choices: only opt-outs are applied.
+    opt_outs = {tid: sub for tid, sub in plan.topics.items() if sub == "opt_out"}
+    if opt_outs:
+        await client.update_contact_topics(job.contact_id, opt_outs)
+        sent = True
+    return "updated" if sent else "skipped"
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,92 @@
+"""Compact, safe text renderings of contacts for the model to read.
+
+Contact fields are untrusted input (a signup form can put anything in a name), so text
+that goes into a rendering loses control, bidi and invisible characters and is capped in
+length. Structured output keeps the data as data; only this prose view is cleaned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
+from contacts_mcp.text.sanitize import clean
+
+__all__ = ["bullet_list", "contact_line", "contact_view"]
+
+
+class _ContactLike(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def first_name(self) -> str | None: ...
+    @property
+    def last_name(self) -> str | None: ...
+    @property
+    def unsubscribed(self) -> bool: ...
+    @property
+    def created_at(self) -> str: ...
+
+
+def _name(contact: _ContactLike) -> str:
+    parts = [p for p in (contact.first_name, contact.last_name) if p]
+    return clean(" ".join(parts)) if parts else ""
+
+
+def _date(created_at: str) -> str:
+    # Resend's "2025-11-30 20:39:59.540771+00" → "2025-11-30 20:39"; day and minute are
+    # what a reader needs, the rest costs tokens.
+    return clean(created_at[:16], 16)
+
+
+def contact_line(contact: _ContactLike) -> str:
+    """One line per contact: email, name, status, id, creation date."""
+    parts = [clean(contact.email)]
+    name = _name(contact)
+    if name:
+        parts.append(name)
+    if contact.unsubscribed:
+        parts.append("unsubscribed")
+    parts.append(f"id {clean(contact.id, 40)}")
+    parts.append(f"created {_date(contact.created_at)}")
+    return " | ".join(parts)
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class _Subscribed(_Named, Protocol):
+    @property
+    def subscription(self) -> str: ...
+
+
+class _ContactView(_ContactLike, Protocol):
+    @property
+    def properties(self) -> Mapping[str, object]: ...
+    @property
+    def segments(self) -> Sequence[_Named]: ...
+    @property
+    def topics(self) -> Sequence[_Subscribed]: ...
+
+
+def contact_view(contact: _ContactView, *, heading: str | None = None) -> str:
+    """A few lines describing one contact, its properties, segments and topics."""
+    lines = [heading] if heading else []
+    lines.append(contact_line(contact))
+    if contact.properties:
+        shown = ", ".join(f"{clean(k, 50)}={clean(v)}" for k, v in contact.properties.items())
+        lines.append(f"properties: {shown}")
+    if contact.segments:
+        lines.append("segments: " + ", ".join(clean(s.name, 60) for s in contact.segments))
+    if contact.topics:
+        shown = ", ".join(f"{clean(t.name, 60)}={t.subscription}" for t in contact.topics)
+        lines.append(f"topics: {shown}")
+    return "\n".join(lines)
+
+
+def bullet_list(lines: Iterable[str]) -> str:
+    return "\n".join(f"- {line}" for line in lines)

@@ -1,0 +1,133 @@
+"""What every tool module shares: the server state, the result shape, argument types."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field, StrictFloat, StrictInt, StrictStr
+
+from contacts_mcp.services.explain import UserFacingError
+
+__all__ = [
+    "PropertyValue",
+    "PropertyValues",
+    "SegmentRefs",
+    "State",
+    "ToolContext",
+    "TopicChoices",
+    "hints",
+    "result",
+    "run",
+    "services",
+]
+
+if TYPE_CHECKING:
+    from contacts_mcp.api.client import ResendClient
+    from contacts_mcp.imports.service import ImportService
+    from contacts_mcp.imports.settings import ImportSettings
+    from contacts_mcp.services.contacts import ContactsService
+    from contacts_mcp.services.schema import SchemaService
+
+T = TypeVar("T")
+
+
+class State:
+    """What the server's lifespan opens: one client, and a service per concern over it.
+
+    Services are built (and their modules imported) on first use: hosts start the server
+    often, and `initialize` or `tools/list` need none of them.
+    """
+
+    def __init__(
+        self, client: ResendClient, import_settings: ImportSettings, backend_id: str
+    ) -> None:
+        self.client = client
+        self._import_settings = import_settings
+        self._backend_id = backend_id
+
+    @cached_property
+    def schema(self) -> SchemaService:
+        from contacts_mcp.services.schema import SchemaService
+
+        return SchemaService(self.client)
+
+    @cached_property
+    def contacts(self) -> ContactsService:
+        from contacts_mcp.services.contacts import ContactsService
+
+        return ContactsService(self.client, self.schema)
+
+    @cached_property
+    def imports(self) -> ImportService:
+        from contacts_mcp.imports.service import ImportService
+
+        return ImportService(
+            self.client, self.schema, self._import_settings, backend=self._backend_id
+        )
+
+
+ToolContext = Context[State, Any]
+
+
+def services(ctx: ToolContext) -> State:
+    return ctx.request_context.lifespan_context
+
+
+async def run(job: Awaitable[T]) -> T:
+    """Await a service call, turning its user-facing errors into tool errors."""
+    try:
+        return await job
+    except UserFacingError as exc:
+        raise ToolError(str(exc)) from None
+
+
+def result(text: str, data: BaseModel) -> CallToolResult:
+    """A tool result: compact text for reading, complete structured content for use."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)],
+        structured_content=data.model_dump(mode="json"),
+    )
+
+
+Kind = Literal["read", "create", "update", "delete"]
+
+
+def hints(title: str, kind: Kind) -> ToolAnnotations:
+    """Hints set on purpose for each kind of tool (the spec's defaults assume the worst).
+
+    Every tool talks to Resend (or its emulator), an outside system: open world.
+    """
+    if kind == "read":
+        return ToolAnnotations(title=title, read_only_hint=True, open_world_hint=True)
+    return ToolAnnotations(
+        title=title,
+        read_only_hint=False,
+        # Creating adds; update and delete overwrite or remove what was there.
+        destructive_hint=kind != "create",
+        # Repeating an update or delete changes nothing more; creates are checked for
+        # duplicates by name or email, so a repeat finds the first one.
+        idempotent_hint=True,
+        open_world_hint=True,
+    )
+
+
+# Argument types shared by several tools.
+SegmentRefs = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=100)]],
+    Field(description="Segment ids or names.", max_length=50),
+]
+TopicChoices = Annotated[
+    dict[str, Literal["opt_in", "opt_out"]],
+    Field(description="Topic id or name → opt_in / opt_out."),
+]
+# Strict: pydantic would otherwise turn true into 1.0 and send it to a number property.
+PropertyValue = StrictStr | StrictInt | StrictFloat
+PropertyValues = Annotated[
+    dict[str, PropertyValue | None],
+    Field(description="Custom property values by key; keys must exist. null clears a key."),
+]

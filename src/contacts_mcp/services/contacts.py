@@ -1,0 +1,467 @@
+"""Contact operations behind the MCP tools: validation, id-or-email, error wording.
+
+Everything a tool does with contacts goes through `ContactsService`. It checks input
+before the first request (bad input changes nothing), makes the few API calls a job
+needs, and turns client exceptions into `UserFacingError`s whose text tells the model
+what went wrong and which tool to call next. It knows nothing of MCP.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import anyio
+from pydantic import BaseModel, Field
+
+from contacts_mcp.api.base import UNSET, PropertyInput
+from contacts_mcp.api.client import ResendClient
+from contacts_mcp.api.errors import InvalidRequestError, NotFoundError, ResendError
+from contacts_mcp.api.models import (
+    PROPERTY_KEY,
+    Contact,
+    ContactSegment,
+    ContactSummary,
+    ContactTopic,
+    Subscription,
+    is_uuid,
+)
+from contacts_mcp.services.explain import (
+    NothingFoundError,
+    UserFacingError,
+    api_errors,
+    explain,
+    show,
+)
+from contacts_mcp.services.schema import SchemaService
+
+__all__ = [
+    "MAX_NAME_CHARS",
+    "ClearableField",
+    "ContactList",
+    "ContactOut",
+    "ContactsService",
+    "CreatedContact",
+    "DeletedContactOut",
+    "SegmentRef",
+    "TopicSubscription",
+    "normalize_email",
+    "parse_contact_ref",
+]
+
+MAX_NAME_CHARS = 256
+MAX_PROPERTY_VALUE_CHARS = 2000
+_CONTROL = re.compile("[\u0000-\u001f\u007f-\u009f]")
+
+ClearableField = Literal["first_name", "last_name"]
+
+
+# -- results --------------------------------------------------------------------------
+
+
+class SegmentRef(BaseModel):
+    id: str
+    name: str
+
+
+class TopicSubscription(BaseModel):
+    id: str
+    name: str
+    subscription: Subscription
+
+
+class ContactOut(BaseModel):
+    """A contact with Resend's field names; `properties` maps each key to its value."""
+
+    id: str
+    email: str
+    first_name: str | None
+    last_name: str | None
+    unsubscribed: bool
+    created_at: str
+    properties: dict[str, str | int | float | bool | None]
+    segments: list[SegmentRef]
+    topics: list[TopicSubscription]
+
+    @classmethod
+    def assemble(
+        cls, contact: Contact, segments: list[ContactSegment], topics: list[ContactTopic]
+    ) -> ContactOut:
+        return cls(
+            id=contact.id,
+            email=contact.email,
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            unsubscribed=contact.unsubscribed,
+            created_at=contact.created_at,
+            properties={key: entry.value for key, entry in contact.properties.items()},
+            segments=[SegmentRef(id=s.id, name=s.name) for s in segments],
+            topics=[
+                TopicSubscription(id=t.id, name=t.name, subscription=t.subscription) for t in topics
+            ],
+        )
+
+
+class CreatedContact(ContactOut):
+    created: bool = Field(
+        description="False when a contact with this email already existed; it was left unchanged."
+    )
+
+
+class ContactList(BaseModel):
+    contacts: list[ContactSummary]
+    has_more: bool = Field(description="More contacts exist in the direction of travel.")
+    next_after: str | None = Field(
+        description="Pass as `after` for the next (older) page; null when there is none."
+    )
+    next_before: str | None = Field(
+        description="Pass as `before` for the previous (newer) page; null when there is none."
+    )
+
+
+class DeletedContactOut(BaseModel):
+    id: str
+    email: str
+    deleted: bool
+
+
+# -- input checks ---------------------------------------------------------------------
+
+
+def normalize_email(value: str) -> str:
+    """The address in canonical form (trimmed, domain lower-cased), or a clear error."""
+    # Imported here: email_validator pulls in dnspython, which the server's startup
+    # path does not need.
+    from email_validator import EmailNotValidError, validate_email
+
+    text = value.strip()
+    if not text:
+        raise UserFacingError("The email address is empty. Give an address like ada@example.com.")
+    try:
+        result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise UserFacingError(f"{show(text)} is not a valid email address: {exc}") from None
+    return result.normalized
+
+
+def parse_contact_ref(value: str) -> str:
+    """A contact id (UUID) or a normalized email; anything else is refused."""
+    text = value.strip()
+    if not text:
+        raise UserFacingError(
+            "`contact` is empty. Give the contact's id or email address; "
+            "use list_contacts to find it."
+        )
+    if "@" in text:
+        return normalize_email(text)
+    if is_uuid(text):
+        return text.lower()
+    raise UserFacingError(
+        f"{show(text)} is neither a contact id (a UUID) nor an email address. "
+        "Use list_contacts to find the contact's id."
+    )
+
+
+def _check_cursor(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if not is_uuid(text):
+        raise UserFacingError(
+            f"`{name}` must be a contact id taken from a previous list_contacts page, "
+            f"not {show(text)}."
+        )
+    return text.lower()
+
+
+def _check_name(field: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        raise UserFacingError(
+            f"`{field}` is empty. Leave it out to keep the current value, "
+            "or use clear_fields to remove it."
+        )
+    if len(text) > MAX_NAME_CHARS:
+        raise UserFacingError(
+            f"`{field}` is {len(text)} characters; the limit is {MAX_NAME_CHARS}."
+        )
+    if _CONTROL.search(text):
+        raise UserFacingError(f"`{field}` contains control characters; remove them.")
+    return text
+
+
+def _check_properties(
+    properties: Mapping[str, PropertyInput] | None,
+) -> dict[str, PropertyInput] | None:
+    if properties is None:
+        return None
+    checked: dict[str, PropertyInput] = {}
+    for key, value in properties.items():
+        if not PROPERTY_KEY.fullmatch(key):
+            raise UserFacingError(
+                f"Property key {show(key, 60)} is invalid: use up to 50 letters, digits "
+                "or underscores, matching an existing contact property."
+            )
+        if isinstance(value, str) and len(value) > MAX_PROPERTY_VALUE_CHARS:
+            raise UserFacingError(
+                f"The value of property {key!r} is {len(value)} characters; "
+                f"the limit is {MAX_PROPERTY_VALUE_CHARS}."
+            )
+        checked[key] = value
+    return checked
+
+
+def _not_found_contact(ref: str) -> UserFacingError:
+    return NothingFoundError(
+        f"No contact {show(ref)}. Use list_contacts to find it, or create_contact to add it."
+    )
+
+
+# -- the service ----------------------------------------------------------------------
+
+
+class ContactsService:
+    """Contact jobs for the tools, over one `ResendClient` and the account's schema."""
+
+    def __init__(self, client: ResendClient, schema: SchemaService) -> None:
+        self._client = client
+        self._schema = schema
+
+    async def get(self, contact: str) -> ContactOut:
+        """The contact with its properties, segments and topic subscriptions.
+
+        The three reads run concurrently; the pacer still keeps them under the rate limit.
+        """
+        ref = parse_contact_ref(contact)
+        results: dict[str, Any] = {}
+
+        async def fetch(name: str, read: Callable[[str], Awaitable[Any]]) -> None:
+            try:
+                results[name] = await read(ref)
+            except ResendError as exc:
+                results[name] = exc
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fetch, "contact", self._client.get_contact)
+            tg.start_soon(fetch, "segments", self._client.list_contact_segments)
+            tg.start_soon(fetch, "topics", self._client.list_contact_topics)
+        with api_errors(not_found=lambda: _not_found_contact(ref)):
+            for value in results.values():
+                if isinstance(value, ResendError):
+                    raise value
+        return ContactOut.assemble(results["contact"], results["segments"], results["topics"])
+
+    async def create(
+        self,
+        email: str,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        unsubscribed: bool | None = None,
+        properties: Mapping[str, PropertyInput] | None = None,
+        segments: Sequence[str] = (),
+        topics: Mapping[str, Subscription] | None = None,
+    ) -> CreatedContact:
+        address = normalize_email(email)
+        first = _check_name("first_name", first_name)
+        last = _check_name("last_name", last_name)
+        values = _check_properties(properties) or {}
+        # A null on a new contact means "no value": nothing to send.
+        values = {k: v for k, v in values.items() if v is not None}
+        values = await self._schema.check_property_values(values)
+        segment_ids = await self._schema.segment_ids(segments)
+        subscriptions = await self._schema.topic_ids(topics or {})
+        try:
+            # Resend answers a duplicate create with the existing id and (as far as
+            # anyone has shown) leaves it untouched; looking first lets us say so.
+            existing = await self._client.get_contact(address)
+        except NotFoundError:
+            pass
+        except ResendError as exc:
+            raise explain(exc) from None
+        else:
+            found = await self.get(existing.id)
+            return CreatedContact(**found.model_dump(), created=False)
+        with api_errors():
+            created = await self._client.create_contact(
+                address,
+                first_name=first,
+                last_name=last,
+                unsubscribed=unsubscribed,
+                properties=values,
+                segments=segment_ids,
+                topics=subscriptions,
+            )
+        found = await self.get(created.id)
+        return CreatedContact(**found.model_dump(), created=True)
+
+    async def update(
+        self,
+        contact: str,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        unsubscribed: bool | None = None,
+        properties: Mapping[str, PropertyInput] | None = None,
+        clear_fields: Sequence[ClearableField] = (),
+        add_segments: Sequence[str] = (),
+        remove_segments: Sequence[str] = (),
+        topics: Mapping[str, Subscription] | None = None,
+        resubscribe: bool = False,
+    ) -> ContactOut:
+        # Everything is checked before the first write, so bad input changes nothing.
+        ref = parse_contact_ref(contact)
+        first = _check_name("first_name", first_name)
+        last = _check_name("last_name", last_name)
+        values = await self._schema.check_property_values(_check_properties(properties) or {})
+        clearing = set(clear_fields)
+        for field, value in (("first_name", first), ("last_name", last)):
+            if value is not None and field in clearing:
+                raise UserFacingError(f"`{field}` is both set and in clear_fields; choose one.")
+        joining = await self._schema.segment_ids(add_segments)
+        leaving = await self._schema.segment_ids(remove_segments)
+        if both := set(joining) & set(leaving):
+            raise UserFacingError(
+                f"Segment {sorted(both)[0]} is in both add_segments and remove_segments; "
+                "keep it in one of them."
+            )
+        subscriptions = await self._schema.topic_ids(topics or {})
+        changes_fields = bool(
+            first is not None or last is not None or unsubscribed is not None or values or clearing
+        )
+        if not (changes_fields or joining or leaving or subscriptions):
+            raise UserFacingError(
+                "Nothing to update. Give first_name, last_name, unsubscribed, properties, "
+                "clear_fields, add_segments, remove_segments or topics."
+            )
+        with api_errors(not_found=lambda: _not_found_contact(ref)):
+            current = await self._client.get_contact(ref)
+            current_topics = (
+                await self._client.list_contact_topics(current.id) if subscriptions else []
+            )
+        if not resubscribe:
+            _guard_consent(current, unsubscribed, subscriptions, current_topics)
+
+        applied: list[str] = []
+        try:
+            if changes_fields:
+                await self._client.update_contact(
+                    current.id,
+                    first_name=None if "first_name" in clearing else (first or UNSET),
+                    last_name=None if "last_name" in clearing else (last or UNSET),
+                    unsubscribed=UNSET if unsubscribed is None else unsubscribed,
+                    properties=values if values else UNSET,
+                )
+                applied.append("contact fields")
+            for segment_id in joining:
+                await self._client.add_contact_to_segment(current.id, segment_id)
+                applied.append(f"joined segment {segment_id}")
+            for segment_id in leaving:
+                await self._client.remove_contact_from_segment(current.id, segment_id)
+                applied.append(f"left segment {segment_id}")
+            if subscriptions:
+                await self._client.update_contact_topics(current.id, subscriptions)
+                applied.append("topic subscriptions")
+        except ResendError as exc:
+            reason = str(explain(exc))
+            if not applied:
+                raise UserFacingError(reason) from None
+            raise UserFacingError(
+                f"{reason} Already applied: {', '.join(applied)}; the rest was not. "
+                "update_contact is safe to call again with the same arguments."
+            ) from None
+        return await self.get(current.id)
+
+    async def delete(self, contact: str) -> DeletedContactOut:
+        ref = parse_contact_ref(contact)
+        with api_errors(not_found=lambda: _not_found_contact(ref)):
+            found = await self._client.get_contact(ref)
+        try:
+            await self._client.delete_contact(found.id)
+        except NotFoundError:
+            # Gone between the lookup and the delete (or an earlier attempt whose
+            # response was lost already deleted it): the outcome the caller wanted.
+            pass
+        except ResendError as exc:
+            raise explain(exc) from None
+        return DeletedContactOut(id=found.id, email=found.email, deleted=True)
+
+    async def list_page(
+        self,
+        *,
+        limit: int = 20,
+        after: str | None = None,
+        before: str | None = None,
+        segment: str | None = None,
+    ) -> ContactList:
+        if after is not None and before is not None:
+            raise UserFacingError(
+                "Pass either `after` (older page) or `before` (newer page), not both."
+            )
+        after = _check_cursor("after", after)
+        before = _check_cursor("before", before)
+        segment_id = None if segment is None else (await self._schema.resolve_segment(segment)).id
+        try:
+            page = await self._client.list_contacts(
+                limit=limit, after=after, before=before, segment_id=segment_id
+            )
+        except NotFoundError:
+            raise UserFacingError(
+                f"No segment {show(segment or '')}. Use list_segments to see the segments."
+            ) from None
+        except InvalidRequestError as exc:
+            if after or before:
+                raise UserFacingError(
+                    "The page cursor is not a contact in this list (it may have been deleted). "
+                    "Start again without `after`/`before`."
+                ) from None
+            raise explain(exc) from None
+        except ResendError as exc:
+            raise explain(exc) from None
+        return _paged(
+            page.data, page.has_more, backwards=before is not None, cursor=after or before
+        )
+
+
+def _guard_consent(
+    contact: Contact,
+    unsubscribed: bool | None,
+    subscriptions: Mapping[str, Subscription],
+    current_topics: Sequence[ContactTopic],
+) -> None:
+    """Refuse to opt a contact back in to what they opted out of, unless told to.
+
+    A topic at opt_out may be the topic's default rather than the contact's choice; the
+    API does not say which, so any opt_out → opt_in change needs the explicit flag.
+    """
+    if unsubscribed is False and contact.unsubscribed:
+        raise UserFacingError(
+            f"{contact.email} has unsubscribed from all broadcasts. Re-subscribe them only "
+            "if they asked to: call update_contact again with resubscribe=true."
+        )
+    opted_out = {t.id: t.name for t in current_topics if t.subscription == "opt_out"}
+    for topic_id, subscription in subscriptions.items():
+        if subscription == "opt_in" and topic_id in opted_out:
+            raise UserFacingError(
+                f"{contact.email} is opted out of topic {opted_out[topic_id]!r}. Opt them in "
+                "only if they asked to: call update_contact again with resubscribe=true."
+            )
+
+
+def _paged(
+    items: Sequence[ContactSummary], has_more: bool, *, backwards: bool, cursor: str | None
+) -> ContactList:
+    """Both cursors of a page, whichever way the caller is paging."""
+    if not items:
+        return ContactList(contacts=[], has_more=False, next_after=None, next_before=None)
+    older_exist = (not backwards and has_more) or (backwards and cursor is not None)
+    newer_exist = (backwards and has_more) or (not backwards and cursor is not None)
+    return ContactList(
+        contacts=list(items),
+        has_more=has_more,
+        next_after=items[-1].id if older_exist else None,
+        next_before=items[0].id if newer_exist else None,
+    )
