@@ -1,6 +1,6 @@
 """Client path throughput: contacts created per second through ResendClient + emulator.
 
-    python bench/client_rate.py [--contacts 500] [--limited 120] [--concurrency 8]
+    python -m bench.client_rate [--contacts 500] [--limited 120] [--concurrency 8]
 
 1. No rate limit: raw creates/s through the client and the in-process emulator.
 2. Emulator limited to 10 req/s: the achieved rate (goal ≥ 90 % of the limit) and the

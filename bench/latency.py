@@ -1,6 +1,6 @@
 """Tool latency on the local backend (in-process emulator, in-process MCP client).
 
-python bench/latency.py [--calls 200]
+python -m bench.latency [--calls 200]
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 
 import anyio
 
-from bench._common import local_server, percentile
+from bench.common import local_server, percentile
 
 
 async def measure(mode: str, calls: int) -> None:

@@ -1,6 +1,6 @@
 """Size of a 100-contact list_contacts result: text rendering vs structured content.
 
-python bench/list_size.py
+python -m bench.list_size
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 
 import anyio
 
-from bench._common import local_server
+from bench.common import local_server
 
 FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken"]
 LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson"]

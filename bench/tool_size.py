@@ -1,6 +1,6 @@
 """Model-visible size of the tool definitions: name + description + inputSchema bytes.
 
-python bench/tool_size.py
+python -m bench.tool_size
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 
 import anyio
 
-from bench._common import local_server
+from bench.common import local_server
 
 
 async def main() -> None:

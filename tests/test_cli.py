@@ -1,8 +1,8 @@
 """The command line: backend selection, `call`, and the real stdio server in a subprocess."""
 
+import contextlib
 import json
 import os
-import re
 import socket
 import sqlite3
 import subprocess
@@ -192,6 +192,17 @@ def test_standalone_emulator_serves_the_resend_backend(tmp_path: Path) -> None:
     assert f"http://127.0.0.1:{port}" in stderr
 
 
+def journaled_rows(data_home: Path) -> int:
+    """Rows an import's journal has committed as done (0 before it has a journal)."""
+    for journal in data_home.glob("contacts-mcp/imports/*/journal.sqlite"):
+        try:
+            with contextlib.closing(sqlite3.connect(journal, timeout=5)) as conn:
+                return int(conn.execute("SELECT COUNT(*) FROM done").fetchone()[0])
+        except sqlite3.OperationalError:  # created, but its tables are not there yet
+            return 0
+    return 0
+
+
 def test_an_import_killed_midway_finishes_exactly_when_run_again(tmp_path: Path) -> None:
     rows = 3000
     (tmp_path / "big.csv").write_text(
@@ -210,19 +221,25 @@ def test_an_import_killed_midway_finishes_exactly_when_run_again(tmp_path: Path)
         sys.executable, "-m", "contacts_mcp", "call", "--db", str(db),
         "--import-dir", str(tmp_path), "import_contacts", arguments,
     ]  # fmt: skip
-    env = {**CLEAN_ENV, "XDG_DATA_HOME": str(tmp_path / "data")}
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    ) as victim:
-        assert victim.stderr is not None
-        deadline = time.monotonic() + 60
-        for line in victim.stderr:
-            # Progress lines look like "progress 120/3000: 120/3000 rows".
-            match = re.match(r"progress (\d+)", line)
-            if (match and int(match.group(1)) > 0) or time.monotonic() > deadline:
-                break
+    data = tmp_path / "data"
+    env = {**CLEAN_ENV, "XDG_DATA_HOME": str(data)}
+    with (
+        (tmp_path / "victim.log").open("w") as log,
+        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=env) as victim,
+    ):
+        # Kill once the journal holds finished rows, however slow the machine: a kill
+        # before that would leave nothing to resume, and prove nothing.
+        deadline = time.monotonic() + 120
+        while journaled_rows(data) == 0:
+            if victim.poll() is not None:
+                log.flush()
+                raise AssertionError(
+                    f"the import ended first: {(tmp_path / 'victim.log').read_text()}"
+                )
+            assert time.monotonic() < deadline, "no row was journaled within 120 s"
+            time.sleep(0.02)
         victim.kill()  # SIGKILL: no cleanup, no flush
-        victim.communicate(timeout=30)
+        victim.wait(timeout=30)
     with sqlite3.connect(db) as conn:
         partial = conn.execute("SELECT COUNT(*) FROM contacts").fetchone()[0]
     assert 0 < partial < rows
