@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from contacts_mcp.api.client import DEFAULT_BASE_URL, MAX_RETRIES, ResendClient, build_http_client
+from contacts_mcp.api.client import (
+    DEFAULT_API_DEADLINE,
+    DEFAULT_BASE_URL,
+    MAX_RETRIES,
+    ResendClient,
+    build_http_client,
+)
 from contacts_mcp.api.pacing import DEFAULT_RATE_LIMIT, RatePacer
 
 if TYPE_CHECKING:
@@ -48,6 +54,8 @@ class BackendConfig:
     local_db: str | None = None
     rate_limit: float | None = DEFAULT_RATE_LIMIT
     max_retries: int = MAX_RETRIES
+    # Seconds all the API work of one tool call may take (None: unbounded).
+    api_deadline: float | None = DEFAULT_API_DEADLINE
     emulator: EmulatorOptions | None = None
     # Tests hand in a transport of their own (MockTransport, a faulty emulator...).
     transport: httpx.AsyncBaseTransport | None = None

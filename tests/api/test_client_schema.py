@@ -1,42 +1,16 @@
 """ResendClient's segment, topic, property and membership endpoints on the wire."""
 
-import json
 from typing import Any
 
-import httpx
 import pytest
 
-from contacts_mcp.api.client import ResendClient, build_http_client
-from contacts_mcp.api.pacing import RatePacer
+from tests.api.wire import Wire, client_for
 
 pytestmark = pytest.mark.anyio
 
 CONTACT = "e169aa45-1ecf-4183-9955-b1499d5701d3"
 SEGMENT = "78261eea-8f8b-4381-83c6-79fa7120f1cf"
 TOPIC = "b6d24b8e-af0b-4c3c-be0c-359bbd97381e"
-
-
-class Wire:
-    """Answers every request with `reply` and keeps what was sent."""
-
-    def __init__(self, *replies: Any) -> None:
-        self.replies = list(replies)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
-        return httpx.Response(200, json=reply)
-
-    def sent(self, index: int = 0) -> tuple[str, str, Any]:
-        request = self.requests[index]
-        body = json.loads(request.content) if request.content else None
-        return request.method, request.url.raw_path.decode(), body
-
-
-def client_for(wire: Wire) -> tuple[httpx.AsyncClient, ResendClient]:
-    http = build_http_client(base_url="https://api.resend.com", transport=httpx.MockTransport(wire))
-    return http, ResendClient(http, api_key="re_test", pacer=RatePacer(rate_limit=None))
 
 
 async def test_create_contact_sends_segments_and_topics_as_objects() -> None:
@@ -115,7 +89,7 @@ async def test_topic_updates_never_send_default_subscription() -> None:
     assert wire.sent() == ("PATCH", f"/topics/{TOPIC}", {"name": "News", "visibility": "public"})
 
 
-async def test_segments_list_in_one_request() -> None:
+async def test_segments_list_asks_for_full_pages() -> None:
     wire = Wire(
         {
             "object": "list",
@@ -127,4 +101,4 @@ async def test_segments_list_in_one_request() -> None:
     async with http:
         segments = await client.list_segments()
     assert [s.name for s in segments] == ["VIP"]
-    assert wire.sent() == ("GET", "/segments", None)
+    assert wire.sent() == ("GET", "/segments?limit=100", None)

@@ -1,22 +1,43 @@
-"""What every group of endpoint methods shares: the request hook, paths, and "not given".
+"""What every group of endpoint methods shares: the request hook, parsing, paths, "not given".
 
 `ResendClient` mixes the endpoint groups (`api.contacts`, `api.schema`) together and
-provides the one real `_request`; the groups only build paths and bodies and parse replies.
+provides the one real `_request`; the groups only build paths and bodies and parse replies
+with `_parse`, which turns an answer of an unexpected shape into an
+`UnexpectedResponseError` naming the endpoint.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from contacts_mcp.api.errors import UnexpectedResponseError
 from contacts_mcp.api.models import Page
 
-__all__ = ["UNSET", "APIBase", "PropertyInput", "Unset", "contact_path", "segment"]
+__all__ = [
+    "MAX_PAGES",
+    "UNSET",
+    "APIBase",
+    "PropertyInput",
+    "Unset",
+    "contact_path",
+    "endpoint",
+    "segment",
+]
 
-T = TypeVar("T", bound=BaseModel)
+M = TypeVar("M", bound=BaseModel)
+
+logger = logging.getLogger("contacts_mcp.api.client")
+
+# Pages `_list_all` follows at most: 100,000 items at 100 a page. A list longer than that
+# is not something one call should read whole.
+MAX_PAGES: Final = 1000
+# Path parts that name a collection or an action; every other part is an id or an email.
+_LITERAL_PARTS = frozenset({"contacts", "segments", "topics", "contact-properties", "imports"})
 
 PropertyInput = str | int | float | None
 
@@ -51,6 +72,12 @@ def contact_path(contact: str) -> str:
     return f"/contacts/{segment(contact)}"
 
 
+def endpoint(method: str, path: str) -> str:
+    """The call as a template for messages: `GET /contacts/{id}`, never the id or email."""
+    parts = ["{id}" if part and part not in _LITERAL_PARTS else part for part in path.split("/")]
+    return f"{method} {'/'.join(parts)}"
+
+
 class APIBase:
     """The request hook the endpoint groups call; `ResendClient` implements it."""
 
@@ -67,17 +94,52 @@ class APIBase:
     ) -> Any:
         raise NotImplementedError
 
-    async def _list_all(self, path: str, item: type[T], *, page_size: int = 100) -> list[T]:
-        """Every item of a list endpoint, following `after` cursors page by page."""
-        items: list[T] = []
+    def _parse(self, model: type[M], data: Any, method: str, path: str) -> M:
+        """`data` as `model`, or an `UnexpectedResponseError` that names the endpoint."""
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise UnexpectedResponseError(200, endpoint(method, path), _first_problem(exc)) from exc
+
+    async def _call(self, model: type[M], method: str, path: str, **options: Any) -> M:
+        """`_request`, then `_parse` of its answer."""
+        return self._parse(model, await self._request(method, path, **options), method, path)
+
+    async def _list_all(self, path: str, item: type[M], *, page_size: int = 100) -> list[M]:
+        """Every item of a list endpoint, following `after` cursors page by page.
+
+        Bounded whatever the API answers: an empty page ends the list even if it claims
+        more, and a cursor that comes back (the API is going round in circles) or a list
+        past `MAX_PAGES` pages is an `UnexpectedResponseError`.
+        """
+        items: list[M] = []
+        seen: set[str] = set()
         after: str | None = None
-        while True:
+        for _ in range(MAX_PAGES):
             params: dict[str, str | int] = {"limit": page_size}
             if after is not None:
                 params["after"] = after
-            raw = await self._request("GET", path, params=params)
-            page = Page[item].model_validate(raw)  # type: ignore[valid-type]
+            page = await self._call(Page[item], "GET", path, params=params)  # type: ignore[valid-type]
             items.extend(page.data)
-            if not page.has_more or not page.data:
+            if not page.has_more:
                 return items
-            after = str(raw["data"][-1]["id"])
+            if not page.data:
+                logger.warning("%s: an empty page claimed more; taking it as the end", path)
+                return items
+            after = str(getattr(page.data[-1], "id", ""))
+            if not after or after in seen:
+                raise UnexpectedResponseError(
+                    200, endpoint("GET", path), "its pages repeat: the same cursor came back"
+                )
+            seen.add(after)
+        raise UnexpectedResponseError(
+            200, endpoint("GET", path), f"the list goes on past {MAX_PAGES} pages"
+        )
+
+
+def _first_problem(error: ValidationError) -> str:
+    """The first problem pydantic found, as `field.path: message` (no values: they are data)."""
+    first = error.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "the body"
+    more = error.error_count() - 1
+    return f"{where}: {first['msg']}" + (f", and {more} more" if more else "")

@@ -1,8 +1,9 @@
 """A thin async client of the Resend API: one method per endpoint, one `_request`.
 
 `_request` owns everything cross-cutting: auth and User-Agent headers, pacing under the
-account's rate limit, bounded concurrency, retries with backoff, and turning error
-responses into exceptions (`contacts_mcp.api.errors`). The HTTP client is injected, so the
+account's rate limit, bounded concurrency, retries with backoff, the caller's total
+deadline (`api_deadline`), and turning error responses into exceptions
+(`contacts_mcp.api.errors`). The HTTP client is injected, so the
 same code talks to api.resend.com, a standalone emulator, or the in-process emulator.
 """
 
@@ -10,9 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, NamedTuple
 
 import anyio
 import httpx
@@ -27,6 +31,7 @@ from contacts_mcp.api.retry import backoff_delay, is_retryable, parse_retry_afte
 from contacts_mcp.api.schema import SchemaAPI
 
 __all__ = [
+    "DEFAULT_API_DEADLINE",
     "DEFAULT_BASE_URL",
     "DEFAULT_TIMEOUT",
     "MAX_RETRIES",
@@ -34,6 +39,7 @@ __all__ = [
     "UNSET",
     "USER_AGENT",
     "ResendClient",
+    "api_deadline",
     "build_http_client",
     "contact_path",
 ]
@@ -50,6 +56,35 @@ MAX_RETRIES = 2
 # assistant waiting a minute on one tool call is worse than being told to come back.
 MAX_RETRY_AFTER = 60.0
 MAX_CONCURRENCY = 8
+# All the API work of one tool call, retries and waits included, ends within this:
+# under the 60 s MCP hosts wait for a result, with room to say what happened.
+DEFAULT_API_DEADLINE = 30.0
+
+
+class _Deadline(NamedTuple):
+    at: float  # anyio.current_time() by which the work must end
+    seconds: float  # the budget as given, for messages
+
+
+_deadline: ContextVar[_Deadline | None] = ContextVar("contacts_mcp_api_deadline", default=None)
+
+
+@contextmanager
+def api_deadline(seconds: float | None) -> Iterator[None]:
+    """Bound every API request made in this block (and in tasks it starts) to `seconds`
+    in total. The request that would run past it fails with a `TransportError`; None
+    sets no bound. A deadline already in force is never extended.
+    """
+    if seconds is None:
+        yield
+        return
+    new = _Deadline(anyio.current_time() + seconds, seconds)
+    current = _deadline.get()
+    token = _deadline.set(new if current is None or new.at < current.at else current)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
 def build_http_client(
@@ -133,46 +168,42 @@ class ResendClient(ContactsAPI, SchemaAPI, ImportsAPI):
         (connect errors) or Resend refused it outright (429). Any other failure is raised
         for the caller to resolve, because a blind retry could do the work twice.
         """
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self._max_concurrency)
         headers = {"Authorization": self._auth_header}
+        deadline = _deadline.get()
         attempt = 0
         while True:
             attempt += 1
-            async with self._limiter:
-                await self._pacer.acquire()
-                self.requests_sent += 1
-                try:
-                    response = await self._http.request(
-                        method,
-                        path,
-                        json=json,
-                        params=params,
-                        files=files,
-                        data=data,
-                        headers=headers,
-                    )
-                except httpx.TransportError as exc:
-                    failure: APIError | TransportError = TransportError(
-                        _describe_transport_error(exc),
-                        attempts=attempt,
-                        sent=not isinstance(exc, _NOT_SENT),
-                    )
-                    cause: BaseException | None = exc
-                else:
-                    self._pacer.observe(response.headers)
-                    if response.is_success:
-                        return _decode_json(response)
-                    failure = error_from_response(
-                        response.status_code,
-                        response.content,
-                        retry_after=parse_retry_after(response.headers),
-                    )
-                    failure.attempts = attempt
-                    cause = None
+            failure: APIError | TransportError
+            try:
+                response = await self._send(
+                    method,
+                    path,
+                    deadline,
+                    attempt,
+                    json=json,
+                    params=params,
+                    files=files,
+                    data=data,
+                    headers=headers,
+                )
+            except TransportError as exc:
+                failure, cause = exc, exc.__cause__
+            else:
+                self._pacer.observe(response.headers)
+                if response.is_success:
+                    return _decode_json(response)
+                failure = error_from_response(
+                    response.status_code,
+                    response.content,
+                    retry_after=parse_retry_after(response.headers),
+                )
+                failure.attempts = attempt
+                cause = None
             delay = self._retry_delay(failure, attempt)
             if not idempotent and not _surely_not_applied(failure):
                 delay = None
+            if delay is not None and delay >= _time_left(deadline):
+                delay = None  # no time left for another attempt: report this one
             if delay is None:
                 raise failure from cause
             logger.debug(
@@ -185,6 +216,61 @@ class ResendClient(ContactsAPI, SchemaAPI, ImportsAPI):
                 delay,
             )
             await self._sleep(delay)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        deadline: _Deadline | None,
+        attempt: int,
+        **request: Any,
+    ) -> httpx.Response:
+        """One attempt: a turn under the concurrency cap and the pacer, then the request.
+
+        No usable response, the deadline passing included, is a `TransportError`. The
+        deadline is enforced here and not only by httpx's timeouts, which in-process
+        transports do not apply.
+        """
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self._max_concurrency)
+        started = False
+        with anyio.move_on_after(_time_left(deadline)):
+            async with self._limiter:
+                await self._pacer.acquire()
+                started = True
+                self.requests_sent += 1
+                try:
+                    return await self._http.request(
+                        method, path, timeout=self._attempt_timeout(deadline), **request
+                    )
+                except httpx.TransportError as exc:
+                    raise TransportError(
+                        _describe_transport_error(exc),
+                        attempts=attempt,
+                        sent=not isinstance(exc, _NOT_SENT),
+                    ) from exc
+        seconds = 0.0 if deadline is None else deadline.seconds
+        raise TransportError(
+            f"No answer from the API within {seconds:g} s", attempts=attempt, sent=started
+        )
+
+    def _attempt_timeout(self, deadline: _Deadline | None) -> httpx.Timeout:
+        """The client's timeouts, shortened to what is left of the deadline."""
+        configured = self._http.timeout
+        left = _time_left(deadline)
+        if math.isinf(left):
+            return configured
+        left = max(left, 0.001)
+
+        def cap(value: float | None) -> float:
+            return left if value is None else min(value, left)
+
+        return httpx.Timeout(
+            connect=cap(configured.connect),
+            read=cap(configured.read),
+            write=cap(configured.write),
+            pool=cap(configured.pool),
+        )
 
     def _retry_delay(self, failure: APIError | TransportError, attempt: int) -> float | None:
         """Seconds to wait before the next attempt, or None to give up now."""
@@ -201,6 +287,10 @@ class ResendClient(ContactsAPI, SchemaAPI, ImportsAPI):
                 self._pacer.pause(failure.retry_after)
             return failure.retry_after
         return backoff_delay(attempt - 1, self._jitter())
+
+
+def _time_left(deadline: _Deadline | None) -> float:
+    return math.inf if deadline is None else deadline.at - anyio.current_time()
 
 
 # Failures that happen before any byte of the request reached the server.

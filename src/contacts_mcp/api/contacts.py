@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from contacts_mcp.api.base import UNSET, APIBase, PropertyInput, Unset, contact_path, segment
+from contacts_mcp.api.base import (
+    UNSET,
+    APIBase,
+    PropertyInput,
+    Unset,
+    contact_path,
+    endpoint,
+    segment,
+)
+from contacts_mcp.api.errors import UnexpectedResponseError
 from contacts_mcp.api.models import (
     Contact,
     ContactPage,
@@ -14,7 +23,6 @@ from contacts_mcp.api.models import (
     ContactTopic,
     CreatedObject,
     DeletedContact,
-    Page,
     Subscription,
 )
 
@@ -53,13 +61,11 @@ class ContactsAPI(APIBase):
             body["segments"] = [{"id": segment_id} for segment_id in segments]
         if topics:
             body["topics"] = [{"id": tid, "subscription": sub} for tid, sub in topics.items()]
-        data = await self._request("POST", "/contacts", json=body)
-        return CreatedObject.model_validate(data)
+        return await self._call(CreatedObject, "POST", "/contacts", json=body)
 
     async def get_contact(self, contact: str) -> Contact:
         """`GET /contacts/{id_or_email}`."""
-        data = await self._request("GET", contact_path(contact))
-        return Contact.model_validate(data)
+        return await self._call(Contact, "GET", contact_path(contact))
 
     async def update_contact(
         self,
@@ -80,13 +86,11 @@ class ContactsAPI(APIBase):
             body["unsubscribed"] = unsubscribed
         if not isinstance(properties, Unset):
             body["properties"] = dict(properties)
-        data = await self._request("PATCH", contact_path(contact), json=body)
-        return CreatedObject.model_validate(data)
+        return await self._call(CreatedObject, "PATCH", contact_path(contact), json=body)
 
     async def delete_contact(self, contact: str) -> DeletedContact:
         """`DELETE /contacts/{id_or_email}`."""
-        data = await self._request("DELETE", contact_path(contact))
-        return DeletedContact.model_validate(data)
+        return await self._call(DeletedContact, "DELETE", contact_path(contact))
 
     async def list_contacts(
         self,
@@ -111,8 +115,7 @@ class ContactsAPI(APIBase):
         if before is not None:
             params["before"] = before
         path = "/contacts" if segment_id is None else f"/segments/{segment(segment_id)}/contacts"
-        data = await self._request("GET", path, params=params)
-        return ContactPage.model_validate(data)
+        return await self._call(ContactPage, "GET", path, params=params)
 
     async def iter_contacts(
         self,
@@ -120,7 +123,12 @@ class ContactsAPI(APIBase):
         segment_id: str | None = None,
         page_size: int = 100,
     ) -> AsyncIterator[ContactSummary]:
-        """Every contact, newest first, fetched page by page."""
+        """Every contact, newest first, fetched page by page.
+
+        Bounded like `_list_all`: an empty page ends it, a cursor that comes back is an
+        `UnexpectedResponseError`.
+        """
+        seen: set[str] = set()
         after: str | None = None
         while True:
             page = await self.list_contacts(limit=page_size, after=after, segment_id=segment_id)
@@ -129,11 +137,17 @@ class ContactsAPI(APIBase):
             if not page.has_more or not page.data:
                 return
             after = page.data[-1].id
+            if after in seen:
+                path = "/contacts" if segment_id is None else "/segments/{id}/contacts"
+                raise UnexpectedResponseError(
+                    200, endpoint("GET", path), "its pages repeat: the same cursor came back"
+                )
+            seen.add(after)
 
     async def list_contact_segments(self, contact: str) -> list[ContactSegment]:
         """`GET /contacts/{id_or_email}/segments`: every segment the contact belongs to."""
-        data = await self._request("GET", f"{contact_path(contact)}/segments")
-        return Page[ContactSegment].model_validate(data).data
+        # Paged like every list (a contact in 25 segments shows 20 on the first page).
+        return await self._list_all(f"{contact_path(contact)}/segments", ContactSegment)
 
     async def add_contact_to_segment(self, contact: str, segment_id: str) -> None:
         """`POST /contacts/{id_or_email}/segments/{segment_id}`."""
@@ -145,8 +159,7 @@ class ContactsAPI(APIBase):
 
     async def list_contact_topics(self, contact: str) -> list[ContactTopic]:
         """`GET /contacts/{id_or_email}/topics`: the contact's topic subscriptions."""
-        data = await self._request("GET", f"{contact_path(contact)}/topics")
-        return Page[ContactTopic].model_validate(data).data
+        return await self._list_all(f"{contact_path(contact)}/topics", ContactTopic)
 
     async def update_contact_topics(
         self, contact: str, subscriptions: Mapping[str, Subscription]

@@ -9,7 +9,8 @@
         ├── ConflictError         409
         ├── RateLimitError        429 rate_limit_exceeded (retried before it is raised)
         ├── QuotaExceededError    429 daily/monthly quota (never retried)
-        └── ServerError           5xx
+        ├── ServerError           5xx
+        └── UnexpectedResponseError  a success whose body has a shape we cannot read
 
 "No response" and "bad response" stay apart on purpose: after a transport failure a
 write may or may not have happened, after an API error it did not.
@@ -33,6 +34,7 @@ __all__ = [
     "ResendError",
     "ServerError",
     "TransportError",
+    "UnexpectedResponseError",
     "error_from_response",
 ]
 
@@ -106,6 +108,22 @@ class QuotaExceededError(APIError):
 
 class ServerError(APIError):
     """Resend failed on its side (5xx)."""
+
+
+class UnexpectedResponseError(APIError):
+    """Resend answered with success, but in a shape this client cannot read.
+
+    `endpoint` is the call as a template (`GET /contacts/{id}`), never with the ids or
+    emails of the actual request. A write that got such an answer may have happened.
+    """
+
+    def __init__(self, status_code: int, endpoint: str, problem: str) -> None:
+        super().__init__(
+            status_code,
+            "unexpected_response",
+            f"The answer to {endpoint} has an unexpected shape ({problem}).",
+        )
+        self.endpoint = endpoint
 
 
 _AUTH_NAMES = frozenset(

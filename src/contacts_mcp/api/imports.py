@@ -73,19 +73,18 @@ class ImportsAPI(APIBase):
             form["topics"] = json.dumps(
                 [{"id": topic_id, "subscription": sub} for topic_id, sub in topics.items()]
             )
-        data = await self._request(
+        return await self._call(
+            CreatedObject,
             "POST",
             "/contacts/imports",
             files={"file": (filename, file, "text/csv")},
             data=form,
             idempotent=False,
         )
-        return CreatedObject.model_validate(data)
 
     async def get_contact_import(self, import_id: str) -> ContactImport:
         """`GET /contacts/imports/{id}`."""
-        data = await self._request("GET", f"/contacts/imports/{segment(import_id)}")
-        return ContactImport.model_validate(data)
+        return await self._call(ContactImport, "GET", f"/contacts/imports/{segment(import_id)}")
 
     async def list_contact_imports(
         self, *, limit: int = 10, status: ImportStatus | None = None
@@ -94,8 +93,9 @@ class ImportsAPI(APIBase):
         params: dict[str, str | int] = {"limit": limit}
         if status is not None:
             params["status"] = status
-        data = await self._request("GET", "/contacts/imports", params=params)
-        return Page[ContactImport].model_validate(data).data
+        return (
+            await self._call(Page[ContactImport], "GET", "/contacts/imports", params=params)
+        ).data
 
     async def contact_imports_available(self) -> bool:
         """Whether this account has the Contact Imports API (a beta not every team has)."""

@@ -9,7 +9,6 @@ from contacts_mcp.api.models import (
     ContactProperty,
     CreatedObject,
     DeletedObject,
-    Page,
     PropertyType,
     Segment,
     Subscription,
@@ -33,14 +32,15 @@ class SchemaAPI(APIBase):
         if fallback_value is not None:
             body["fallback_value"] = fallback_value
         # Not idempotent (a repeat is refused as a duplicate key): no blind retries.
-        return CreatedObject.model_validate(
-            await self._request("POST", "/contact-properties", json=body, idempotent=False)
+        return await self._call(
+            CreatedObject, "POST", "/contact-properties", json=body, idempotent=False
         )
 
     async def get_contact_property(self, property_id: str) -> ContactProperty:
         """`GET /contact-properties/{id}`."""
-        data = await self._request("GET", f"/contact-properties/{segment(property_id)}")
-        return ContactProperty.model_validate(data)
+        return await self._call(
+            ContactProperty, "GET", f"/contact-properties/{segment(property_id)}"
+        )
 
     async def list_contact_properties(self) -> list[ContactProperty]:
         """Every contact property (Resend pages this list; all pages are fetched)."""
@@ -50,46 +50,45 @@ class SchemaAPI(APIBase):
         self, property_id: str, *, fallback_value: PropertyInput
     ) -> CreatedObject:
         """`PATCH /contact-properties/{id}`: only the fallback can change; None clears it."""
-        data = await self._request(
+        return await self._call(
+            CreatedObject,
             "PATCH",
             f"/contact-properties/{segment(property_id)}",
             json={"fallback_value": fallback_value},
         )
-        return CreatedObject.model_validate(data)
 
     async def delete_contact_property(self, property_id: str) -> DeletedObject:
         """`DELETE /contact-properties/{id}`; Resend removes its value from every contact."""
-        data = await self._request("DELETE", f"/contact-properties/{segment(property_id)}")
-        return DeletedObject.model_validate(data)
+        return await self._call(
+            DeletedObject, "DELETE", f"/contact-properties/{segment(property_id)}"
+        )
 
     # -- segments ---------------------------------------------------------------------
 
     async def create_segment(self, name: str) -> CreatedObject:
         """`POST /segments`."""
         # Not idempotent (a repeat makes a second segment of that name): no blind retries.
-        return CreatedObject.model_validate(
-            await self._request("POST", "/segments", json={"name": name}, idempotent=False)
+        return await self._call(
+            CreatedObject, "POST", "/segments", json={"name": name}, idempotent=False
         )
 
     async def get_segment(self, segment_id: str) -> Segment:
         """`GET /segments/{id}`."""
-        return Segment.model_validate(
-            await self._request("GET", f"/segments/{segment(segment_id)}")
-        )
+        return await self._call(Segment, "GET", f"/segments/{segment(segment_id)}")
 
     async def list_segments(self) -> list[Segment]:
-        """Every segment (without `limit` Resend returns them all at once)."""
-        return Page[Segment].model_validate(await self._request("GET", "/segments")).data
+        """Every segment, all pages fetched."""
+        return await self._list_all("/segments", Segment)
 
     async def update_segment(self, segment_id: str, *, name: str) -> CreatedObject:
         """`PATCH /segments/{id}` (rename; in Resend's newest docs only)."""
-        data = await self._request("PATCH", f"/segments/{segment(segment_id)}", json={"name": name})
-        return CreatedObject.model_validate(data)
+        return await self._call(
+            CreatedObject, "PATCH", f"/segments/{segment(segment_id)}", json={"name": name}
+        )
 
     async def delete_segment(self, segment_id: str) -> DeletedObject:
         """`DELETE /segments/{id}`; the segment's contacts are kept."""
-        data = await self._request("DELETE", f"/segments/{segment(segment_id)}")
-        return DeletedObject.model_validate(data)
+        return await self._call(DeletedObject, "DELETE", f"/segments/{segment(segment_id)}")
 
     # -- topics -----------------------------------------------------------------------
 
@@ -107,13 +106,11 @@ class SchemaAPI(APIBase):
             body["description"] = description
         if visibility is not None:
             body["visibility"] = visibility
-        return CreatedObject.model_validate(
-            await self._request("POST", "/topics", json=body, idempotent=False)
-        )
+        return await self._call(CreatedObject, "POST", "/topics", json=body, idempotent=False)
 
     async def get_topic(self, topic_id: str) -> Topic:
         """`GET /topics/{id}`."""
-        return Topic.model_validate(await self._request("GET", f"/topics/{segment(topic_id)}"))
+        return await self._call(Topic, "GET", f"/topics/{segment(topic_id)}")
 
     async def list_topics(self) -> list[Topic]:
         """Every topic (Resend pages this list; all pages are fetched)."""
@@ -135,10 +132,8 @@ class SchemaAPI(APIBase):
             body["description"] = description
         if not isinstance(visibility, Unset):
             body["visibility"] = visibility
-        data = await self._request("PATCH", f"/topics/{segment(topic_id)}", json=body)
-        return CreatedObject.model_validate(data)
+        return await self._call(CreatedObject, "PATCH", f"/topics/{segment(topic_id)}", json=body)
 
     async def delete_topic(self, topic_id: str) -> DeletedObject:
         """`DELETE /topics/{id}`."""
-        data = await self._request("DELETE", f"/topics/{segment(topic_id)}")
-        return DeletedObject.model_validate(data)
+        return await self._call(DeletedObject, "DELETE", f"/topics/{segment(topic_id)}")

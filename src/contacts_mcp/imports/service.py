@@ -14,7 +14,7 @@ import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeGuard, TypeVar
 
 import anyio
 
@@ -45,6 +45,7 @@ from contacts_mcp.imports.strategy_api import run_api
 from contacts_mcp.imports.strategy_rows import run_rows
 from contacts_mcp.services.explain import NothingFoundError, UserFacingError, api_errors, show
 from contacts_mcp.services.schema import SchemaService
+from contacts_mcp.text.sanitize import clean
 
 __all__ = ["ImportList", "ImportService", "PreviewOut", "StrategyChoice"]
 
@@ -91,7 +92,11 @@ class ImportService:
         progress: Progress = _progress_none,
     ) -> PreviewOut:
         _check_source(source)
-        existing = {p.key: p.type for p in await self._schema.properties(fresh=True)}
+        existing = {
+            p.key: p.type
+            for p in await self._schema.properties(fresh=True)
+            if _importable_type(p.type)
+        }
         report_progress = _thread_progress(progress)
 
         def scan() -> tuple[PreviewReport, int]:
@@ -289,7 +294,14 @@ class ImportService:
             if target in BUILT_IN_TARGETS:
                 continue
             if target in schema:
-                types[target] = schema[target]
+                type_ = schema[target]
+                if not _importable_type(type_):
+                    problems.append(
+                        f"property {target!r} has type {clean(type_, 20)!r}, which imports "
+                        "cannot fill (only string and number); map the column to 'skip'"
+                    )
+                    continue
+                types[target] = type_
             elif target in new_properties:
                 if not create_missing:
                     problems.append(
@@ -384,3 +396,8 @@ async def _off_loop(work: Callable[[], T]) -> T:
         return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
     except CSVFormatError as exc:
         raise UserFacingError(f"The CSV cannot be read: {exc}") from None
+
+
+def _importable_type(type_: str) -> TypeGuard[PropertyType]:
+    """Whether imports can fill a property of this type (Resend also has types they cannot)."""
+    return type_ in ("string", "number")

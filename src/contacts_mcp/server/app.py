@@ -21,6 +21,7 @@ from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
 from contacts_mcp import __version__
+from contacts_mcp.api.client import api_deadline
 from contacts_mcp.backends import BackendConfig, default_db_path, open_client
 from contacts_mcp.imports.files import FilePolicy
 from contacts_mcp.imports.settings import ImportSettings
@@ -113,7 +114,8 @@ class ContactsServer(MCPServer[State]):
         if schema is not None:
             _refuse_unknown_arguments(name, arguments, schema)
         try:
-            return await super().call_tool(name, arguments, context)
+            with api_deadline(_deadline_for(name, context)):
+                return await super().call_tool(name, arguments, context)
         except ToolError as exc:
             cause = exc.__cause__
             if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
@@ -143,6 +145,21 @@ class ContactsServer(MCPServer[State]):
         if missing:
             raise MCPError(INVALID_PARAMS, f"Prompt {name!r} needs: {', '.join(missing)}.")
         return await super().get_prompt(name, arguments, context)
+
+
+# Tools whose API work may run for minutes: they report progress and resume when run
+# again, and each of their requests is still bounded by the client's timeouts.
+LONG_RUNNING_TOOLS = frozenset({"import_contacts"})
+
+
+def _deadline_for(name: str, context: Context[State, Any] | None) -> float | None:
+    """Seconds the tool's API work may take in all, so a host never times out first."""
+    if name in LONG_RUNNING_TOOLS or context is None:
+        return None
+    try:
+        return context.request_context.lifespan_context.api_deadline
+    except (AttributeError, ValueError):  # no request (a direct call): no bound
+        return None
 
 
 def _refuse_unknown_arguments(name: str, arguments: dict[str, Any], schema: dict[str, Any]) -> None:
@@ -177,7 +194,9 @@ def build_server(config: BackendConfig, imports: ImportSettings | None = None) -
     async def lifespan(_server: MCPServer[State]) -> AsyncIterator[State]:
         async with open_client(config) as client:
             logger.info("contacts-mcp %s using %s", __version__, config.describe())
-            state = State(client, import_settings, config.identity())
+            state = State(
+                client, import_settings, config.identity(), api_deadline=config.api_deadline
+            )
             running.append(state)
             try:
                 yield state

@@ -11,7 +11,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, StrictFloat, StrictInt, StrictStr
 
-from contacts_mcp.services.explain import UserFacingError
+from contacts_mcp.api.errors import ResendError
+from contacts_mcp.services.explain import UserFacingError, explain
 
 __all__ = [
     "PropertyValue",
@@ -44,9 +45,15 @@ class State:
     """
 
     def __init__(
-        self, client: ResendClient, import_settings: ImportSettings, backend_id: str
+        self,
+        client: ResendClient,
+        import_settings: ImportSettings,
+        backend_id: str,
+        *,
+        api_deadline: float | None = None,
     ) -> None:
         self.client = client
+        self.api_deadline = api_deadline
         self._import_settings = import_settings
         self._backend_id = backend_id
 
@@ -79,11 +86,27 @@ def services(ctx: ToolContext) -> State:
 
 
 async def run(job: Awaitable[T]) -> T:
-    """Await a service call, turning its user-facing errors into tool errors."""
+    """Await a service call, turning its failures into tool errors written for the model.
+
+    Services explain their errors (`UserFacingError`); a client error that escaped one is
+    explained here, and so is a failure inside parallel work (an exception group), so
+    the model never gets a bare "Error executing tool".
+    """
     try:
         return await job
-    except UserFacingError as exc:
-        raise ToolError(str(exc)) from None
+    except* (UserFacingError, ResendError) as group:
+        raise ToolError(str(_explained(group))) from None
+
+
+def _explained(group: BaseExceptionGroup[UserFacingError | ResendError]) -> UserFacingError:
+    """The first failure of `group` (parallel requests usually fail for one reason)."""
+    first: BaseException = group
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    if isinstance(first, ResendError):
+        return explain(first)
+    assert isinstance(first, UserFacingError)  # all that `except*` above lets through
+    return first
 
 
 def result(text: str, data: BaseModel) -> CallToolResult:

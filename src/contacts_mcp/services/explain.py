@@ -18,6 +18,7 @@ from contacts_mcp.api.errors import (
     ResendError,
     ServerError,
     TransportError,
+    UnexpectedResponseError,
 )
 from contacts_mcp.text.sanitize import clean
 
@@ -67,6 +68,11 @@ def explain(error: ResendError) -> UserFacingError:
         return UserFacingError(
             f"Resend failed with a server error (HTTP {error.status_code}) after "
             f"{_attempts(error.attempts)}. Nothing is known to have changed; try again in a minute."
+        )
+    if isinstance(error, UnexpectedResponseError):
+        return UserFacingError(
+            f"{clean(error.message, 300)} This server may need an update for it. A read "
+            "changed nothing; after a change, read the item again to see whether it happened."
         )
     if isinstance(error, NotFoundError):
         return UserFacingError(f"Resend could not find it: {clean(error.message, 200)}")

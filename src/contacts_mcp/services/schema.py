@@ -129,7 +129,7 @@ def _check_text(field: str, value: str, limit: int) -> str:
     return text
 
 
-def _check_value_type(key: str, type_: PropertyType, value: PropertyInput) -> None:
+def _check_value_type(key: str, type_: str, value: PropertyInput) -> None:
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
     if type_ == "number" and not is_number:
         raise UserFacingError(
@@ -138,6 +138,13 @@ def _check_value_type(key: str, type_: PropertyType, value: PropertyInput) -> No
     if type_ == "string" and not isinstance(value, str):
         raise UserFacingError(
             f'Property {key!r} holds text; send the value as a string, e.g. "{value}".'
+        )
+    if type_ not in ("string", "number"):
+        # Resend reports types this server never creates (boolean); it cannot tell what
+        # such a property accepts, so it does not guess.
+        raise UserFacingError(
+            f"Property {key!r} has type {show(type_, 20)}, which this server cannot set; "
+            "change its values in the Resend dashboard, or leave it out."
         )
 
 
