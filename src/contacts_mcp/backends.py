@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,7 @@ from contacts_mcp.api.client import (
     ResendClient,
     build_http_client,
 )
-from contacts_mcp.api.pacing import DEFAULT_RATE_LIMIT, RatePacer
+from contacts_mcp.api.pacing import RatePacer
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LOCAL_API_KEY",
     "LOCAL_BASE_URL",
+    "LOCAL_RATE_LIMIT",
     "BackendConfig",
     "LocalTransport",
     "default_db_path",
@@ -43,6 +44,10 @@ __all__ = [
 # The in-process emulator accepts any `re_` key; this one marks requests as local.
 LOCAL_API_KEY = "re_local_emulator"
 LOCAL_BASE_URL = "http://emulator.local"
+# The limit the in-process emulator states in its `ratelimit-*` headers unless told
+# otherwise (and the client then paces at): it serves one person in one process, so local
+# work is not slowed to a team's 10 requests/s. The standalone emulator states Resend's.
+LOCAL_RATE_LIMIT = 1000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +57,9 @@ class BackendConfig:
     api_key: str = field(repr=False)
     base_url: str = DEFAULT_BASE_URL
     local_db: str | None = None
-    rate_limit: float | None = DEFAULT_RATE_LIMIT
+    # Requests/s to pace at before Resend's `ratelimit-limit` header says (None: send one
+    # request at a time until the first answer tells the limit).
+    rate_limit: float | None = None
     max_retries: int = MAX_RETRIES
     # Seconds all the API work of one tool call may take (None: unbounded).
     api_deadline: float | None = DEFAULT_API_DEADLINE
@@ -116,7 +123,10 @@ class LocalTransport(httpx.AsyncBaseTransport):
         if self._app is None:
             from contacts_mcp.emulator import EmulatorOptions, create_app
 
-            self._app = create_app(self._options or EmulatorOptions(db_path=self._db_path))
+            options = self._options or EmulatorOptions(db_path=self._db_path)
+            if options.rate_limit is None and options.stated_rate_limit is None:
+                options = replace(options, stated_rate_limit=LOCAL_RATE_LIMIT)
+            self._app = create_app(options)
         return self._app
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -144,15 +154,17 @@ async def open_client(config: BackendConfig) -> AsyncIterator[ResendClient]:
     transport = config.transport
     base_url = config.base_url
     rate_limit = config.rate_limit
+    # An account's limit is unknown until its first answer says it (never guessed).
+    probe = True
     if transport is None and config.local_db is not None:
         transport = LocalTransport(config.emulator, db_path=config.local_db)
         base_url = LOCAL_BASE_URL
-        # The emulator is unlimited unless told otherwise, and then its headers say so.
-        rate_limit = None
+        # The in-process emulator's headers state its limit; it serves one person.
+        rate_limit, probe = None, False
     async with build_http_client(base_url=base_url, transport=transport) as http:
         yield ResendClient(
             http,
             api_key=config.api_key,
-            pacer=RatePacer(rate_limit=rate_limit),
+            pacer=RatePacer(rate_limit=rate_limit, probe=probe),
             max_retries=config.max_retries,
         )

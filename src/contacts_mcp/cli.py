@@ -84,7 +84,8 @@ def _add_backend_flags(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         type=float,
         default=argparse.SUPPRESS,
-        help="requests/s to pace at until Resend's headers say otherwise (default: 10)",
+        help="requests/s to pace at until Resend's headers say the limit "
+        "(default: one request at a time until the first answer says it)",
     )
 
 
@@ -167,11 +168,10 @@ def _resolve_db(raw: str | None) -> str:
 
 def _backend_config(args: argparse.Namespace) -> BackendConfig:
     from contacts_mcp.api.client import DEFAULT_BASE_URL
-    from contacts_mcp.api.pacing import DEFAULT_RATE_LIMIT
     from contacts_mcp.backends import LOCAL_API_KEY, BackendConfig
 
-    rate_limit: float = getattr(args, "rate_limit", DEFAULT_RATE_LIMIT)
-    if rate_limit <= 0:
+    rate_limit: float | None = getattr(args, "rate_limit", None)
+    if rate_limit is not None and rate_limit <= 0:
         raise UsageError("--rate-limit must be a positive number of requests per second.")
     db = getattr(args, "db", None)
     if getattr(args, "local", False) or db is not None:

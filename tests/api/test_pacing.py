@@ -1,8 +1,12 @@
 """RatePacer: even spacing under the limit, learning the limit, pausing after a 429."""
 
+import anyio
+import httpx
 import pytest
 
+from contacts_mcp.api.client import ResendClient, build_http_client
 from contacts_mcp.api.pacing import RatePacer
+from contacts_mcp.emulator import EmulatorOptions, create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -110,3 +114,65 @@ async def test_spending_the_window_ourselves_does_not_add_a_pause() -> None:
     pacer.observe({"ratelimit-limit": "10", "ratelimit-remaining": "0", "ratelimit-reset": "1"})
     await pacer.acquire()
     assert clock.now == pytest.approx(last + 0.1)
+
+
+async def test_a_probing_pacer_lets_one_request_through_until_the_limit_is_known() -> None:
+    pacer = RatePacer(probe=True)
+    inside: list[int] = []
+    peak = 0
+
+    async def request(answer_headers: dict[str, str]) -> None:
+        nonlocal peak
+        async with pacer.turn():
+            inside.append(1)
+            peak = max(peak, len(inside))
+            await anyio.sleep(0.01)  # the request is in flight
+            pacer.observe(answer_headers)
+            inside.pop()
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(4):
+            tg.start_soon(request, {})  # no headers: still unknown, still one at a time
+    assert peak == 1
+    assert pacer.rate_limit is None
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(4):
+            tg.start_soon(request, {"ratelimit-limit": "100"})
+    assert not pacer.probing
+    assert pacer.rate_limit == 100
+
+
+async def test_once_the_limit_is_known_turns_run_side_by_side() -> None:
+    pacer = RatePacer(probe=True)
+    pacer.observe({"ratelimit-limit": "1000"})
+    inside = 0
+    peak = 0
+
+    async def request() -> None:
+        nonlocal inside, peak
+        async with pacer.turn():
+            inside += 1
+            peak = max(peak, inside)
+            await anyio.sleep(0.05)
+            inside -= 1
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            for _ in range(4):
+                tg.start_soon(request)
+    assert peak > 1
+
+
+async def test_an_account_limited_to_2_per_second_draws_no_429_on_its_first_burst() -> None:
+    # Recorded accounts ran at 2, 20 and 100 requests/s (resend-node's HAR recordings):
+    # a pacer that guessed 10/s would overrun the first of them at once.
+    app = create_app(EmulatorOptions(rate_limit=2))
+    http = build_http_client(base_url="http://emulator", transport=httpx.ASGITransport(app=app))
+    client = ResendClient(http, api_key="re_test", pacer=RatePacer(probe=True), max_retries=0)
+    with anyio.fail_after(30):
+        async with http, anyio.create_task_group() as tg:
+            for i in range(5):
+                tg.start_soon(client.create_contact, f"burst{i}@example.com")
+    assert client.requests_sent == 5  # no retries: not one 429
+    assert client.pacer.rate_limit == 2

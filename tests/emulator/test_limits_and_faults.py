@@ -108,12 +108,28 @@ async def test_errors_carry_the_rate_limit_headers_too() -> None:
     assert wrong_method.headers["ratelimit-remaining"] == "7"
 
 
-async def test_an_unlimited_emulator_sends_no_rate_limit_headers() -> None:
-    async with client_for(create_app()) as client:
+async def test_an_unlimited_emulator_states_resends_default_limit_without_enforcing_it() -> None:
+    # Resend sends ratelimit-* on every response (all 190 recorded in resend-node's HARs);
+    # its documented default is 10/s (newest docs; older ones said 2, then 5).
+    app = create_app(EmulatorOptions(clock=FakeClock()))
+    async with client_for(app) as client:
         responses = [await client.get("/contacts") for _ in range(50)]
 
     assert {r.status_code for r in responses} == {200}
-    assert rate_headers(responses[-1]) == {}
+    assert rate_headers(responses[0]) == {
+        "ratelimit-limit": "10",
+        "ratelimit-remaining": "9",
+        "ratelimit-reset": "1",
+        "ratelimit-policy": "10;w=1",
+    }
+    assert rate_headers(responses[-1])["ratelimit-remaining"] == "0"
+
+
+async def test_the_stated_limit_can_be_set() -> None:
+    app = create_app(EmulatorOptions(stated_rate_limit=100, clock=FakeClock()))
+    async with client_for(app) as client:
+        response = await client.get("/contacts")
+    assert rate_headers(response)["ratelimit-limit"] == "100"
 
 
 async def test_rejected_credentials_show_the_window_but_are_not_counted() -> None:

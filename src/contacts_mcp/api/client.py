@@ -189,7 +189,6 @@ class ResendClient(ContactsAPI, SchemaAPI, ImportsAPI):
             except TransportError as exc:
                 failure, cause = exc, exc.__cause__
             else:
-                self._pacer.observe(response.headers)
                 if response.is_success:
                     return _decode_json(response)
                 failure = error_from_response(
@@ -235,12 +234,11 @@ class ResendClient(ContactsAPI, SchemaAPI, ImportsAPI):
             self._limiter = anyio.CapacityLimiter(self._max_concurrency)
         started = False
         with anyio.move_on_after(_time_left(deadline)):
-            async with self._limiter:
-                await self._pacer.acquire()
+            async with self._limiter, self._pacer.turn():
                 started = True
                 self.requests_sent += 1
                 try:
-                    return await self._http.request(
+                    response = await self._http.request(
                         method, path, timeout=self._attempt_timeout(deadline), **request
                     )
                 except httpx.TransportError as exc:
@@ -249,6 +247,9 @@ class ResendClient(ContactsAPI, SchemaAPI, ImportsAPI):
                         attempts=attempt,
                         sent=not isinstance(exc, _NOT_SENT),
                     ) from exc
+                # Within the turn: a probing pacer learns the limit before the next request.
+                self._pacer.observe(response.headers)
+                return response
         seconds = 0.0 if deadline is None else deadline.seconds
         raise TransportError(
             f"No answer from the API within {seconds:g} s", attempts=attempt, sent=started

@@ -6,8 +6,10 @@ client spaces its own requests evenly at slightly under the limit instead: with 
 spacing no one-second window can hold more than the limit, wherever the server's
 window boundaries fall.
 
-The limit is learned from the `ratelimit-limit` header Resend sends on every response;
-until one arrives a configurable default applies. `ratelimit-remaining: 0` while we sent
+The limit is learned from the `ratelimit-limit` header Resend sends on every response.
+It is never guessed: accounts run at 2, 10, 20 or 100 requests/s, so until the first
+header arrives a probing pacer lets one request through at a time (spaced by a limit the
+user configured, if any). `ratelimit-remaining: 0` while we sent
 fewer than `limit` requests in the last second means someone else (another process with a
 key of the same team) is spending the budget, so everyone waits for `ratelimit-reset`.
 A 429 pauses every caller sharing the pacer for the wait the server asked for.
@@ -19,17 +21,15 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 
 import anyio
 
-__all__ = ["DEFAULT_RATE_LIMIT", "PACING_SAFETY", "RatePacer"]
+__all__ = ["PACING_SAFETY", "RatePacer"]
 
 logger = logging.getLogger("contacts_mcp.api.client")
 
-# Resend's documented default (newest docs); older accounts may still have 2 or 5,
-# which the first response's `ratelimit-limit` header corrects.
-DEFAULT_RATE_LIMIT = 10.0
 # Share of the limit actually used: leaves room for network jitter that could bunch two
 # evenly sent requests into one server window.
 PACING_SAFETY = 0.95
@@ -39,13 +39,16 @@ class RatePacer:
     """Hands out send times spaced at `limit * safety` requests per second.
 
     `rate_limit=None` means unlimited until a `ratelimit-limit` header says otherwise.
+    `probe=True` means the limit is not known yet: `turn()` lets one request through at
+    a time until a response's headers have been observed.
     One pacer is shared by everything that talks to the same account.
     """
 
     def __init__(
         self,
         *,
-        rate_limit: float | None = DEFAULT_RATE_LIMIT,
+        rate_limit: float | None = None,
+        probe: bool = False,
         safety: float = PACING_SAFETY,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
@@ -60,6 +63,8 @@ class RatePacer:
         self._sleep = sleep
         self._next_slot = 0.0
         self._paused_until = 0.0
+        self._probing = probe
+        self._probe = anyio.Lock()
         # Our own recent send times, to tell our use of the window from someone else's.
         self._recent: deque[float] = deque(maxlen=self._history_size())
 
@@ -74,6 +79,27 @@ class RatePacer:
         if self._limit is None:
             return 0.0
         return 1.0 / (self._limit * self._safety)
+
+    @property
+    def probing(self) -> bool:
+        """Whether the limit is still unknown (requests go one at a time)."""
+        return self._probing
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """A turn to send one request; observe its response's headers before leaving.
+
+        While probing, turns are taken one at a time, so the first answer's
+        `ratelimit-limit` is known before a second request leaves.
+        """
+        if self._probing:
+            async with self._probe:
+                if self._probing:
+                    await self.acquire()
+                    yield
+                    return
+        await self.acquire()
+        yield
 
     async def acquire(self) -> None:
         """Wait until this caller may send its request."""
@@ -92,10 +118,16 @@ class RatePacer:
     def observe(self, headers: Mapping[str, str]) -> None:
         """Learn from a response's `ratelimit-*` headers (see the module docstring)."""
         limit = _number(headers.get("ratelimit-limit"))
-        if limit is not None and limit > 0 and limit != self._limit:
-            logger.debug("rate limit is now %g requests/s (was %s)", limit, self._limit)
-            self._limit = limit
-            self._recent = deque(self._recent, maxlen=self._history_size())
+        if limit is not None and limit > 0:
+            self._probing = False
+            if limit != self._limit:
+                logger.debug("rate limit is now %g requests/s (was %s)", limit, self._limit)
+                self._limit = limit
+                self._recent = deque(self._recent, maxlen=self._history_size())
+                if self._recent:
+                    # The next send keeps the new spacing from the last one, or two sends
+                    # could share the window the limit was learned in.
+                    self._next_slot = max(self._next_slot, self._recent[-1] + self.interval)
         remaining = _number(headers.get("ratelimit-remaining"))
         reset = _number(headers.get("ratelimit-reset"))
         if remaining == 0 and reset is not None and self._limit is not None:

@@ -12,8 +12,9 @@
 5. injected latency;
 6. the route; then, for a write that succeeded, maybe losing the response (`ResponseLost`).
 
-From step 3 on, every response carries `ratelimit-limit/remaining/reset/policy` when a
-limit is set. Responses to unexpected exceptions are sent by Starlette outside this
+From step 2 on, every response carries `ratelimit-limit/remaining/reset/policy`, as
+Resend's do: the enforced limit, or else the stated one (`stated_rate_limit`), counted
+but not enforced. Responses to unexpected exceptions are sent by Starlette outside this
 middleware and so carry none.
 """
 
@@ -31,7 +32,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from contacts_mcp.emulator.options import EmulatorOptions
+from contacts_mcp.emulator.options import RESEND_DEFAULT_RATE_LIMIT, EmulatorOptions
 from contacts_mcp.emulator.wire import error_response
 
 __all__ = ["Gate", "ResponseLost"]
@@ -134,9 +135,9 @@ class Gate:
     def __init__(self, app: ASGIApp, *, options: EmulatorOptions) -> None:
         self._app = app
         self._options = options
-        self._window = (
-            None if options.rate_limit is None else _FixedWindow(options.rate_limit, options.clock)
-        )
+        self._enforced = options.rate_limit is not None
+        stated = options.rate_limit or options.stated_rate_limit or RESEND_DEFAULT_RATE_LIMIT
+        self._window = _FixedWindow(stated, options.clock)
         self._rng = random.Random(options.seed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -150,20 +151,18 @@ class Gate:
 
         rejection = _auth_error(headers.get("authorization"), self._options.api_key)
         if rejection is not None:
-            if self._window is not None:
-                rejection.headers.update(self._window.peek().headers())
+            rejection.headers.update(self._window.peek().headers())
             await rejection(scope, receive, send)
             return
 
-        if self._window is not None:
-            quota = self._window.take()
-            send = _with_headers(send, quota.headers())
-            if quota.exceeded:
-                retry_after = {"retry-after": str(quota.reset)}
-                await error_response(429, "rate_limit_exceeded", _RATE_LIMITED, retry_after)(
-                    scope, receive, send
-                )
-                return
+        quota = self._window.take()
+        send = _with_headers(send, quota.headers())
+        if self._enforced and quota.exceeded:
+            retry_after = {"retry-after": str(quota.reset)}
+            await error_response(429, "rate_limit_exceeded", _RATE_LIMITED, retry_after)(
+                scope, receive, send
+            )
+            return
 
         fault = self._roll_fault()
         if fault is not None:

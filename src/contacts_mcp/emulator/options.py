@@ -7,7 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["EmulatorOptions"]
+__all__ = ["RESEND_DEFAULT_RATE_LIMIT", "EmulatorOptions"]
+
+# Requests/s Resend documents as a team's default (newest docs; older docs said 2, then 5).
+RESEND_DEFAULT_RATE_LIMIT = 10
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -15,7 +18,7 @@ class EmulatorOptions:
     """How an emulator instance stores data, authenticates, throttles and misbehaves.
 
     The fault knobs exist for reliability tests and benchmarks; the defaults give a
-    well-behaved, unlimited, in-memory Resend.
+    well-behaved in-memory Resend that states Resend's default limit but enforces none.
     """
 
     db_path: str = ":memory:"
@@ -23,8 +26,10 @@ class EmulatorOptions:
     api_key: str | None = None
     """If set, only `Bearer <api_key>` is accepted; otherwise any `Bearer re_...`."""
     rate_limit: int | None = None
-    """Team-wide requests per 1-second fixed window; None means unlimited and no
-    `ratelimit-*` headers."""
+    """Team-wide requests per 1-second fixed window, enforced with 429s; None: unlimited."""
+    stated_rate_limit: int | None = None
+    """The limit the `ratelimit-*` headers state when `rate_limit` is None (not enforced);
+    None states `RESEND_DEFAULT_RATE_LIMIT`. Resend sends the headers on every response."""
     fault_429: float = 0.0
     """Probability per request of an injected 429 `rate_limit_exceeded`."""
     fault_500: float = 0.0
@@ -63,6 +68,10 @@ class EmulatorOptions:
             raise ValueError(f"latency must not be negative, got {self.latency!r}")
         if self.rate_limit is not None and self.rate_limit < 1:
             raise ValueError(f"rate_limit must be at least 1 or None, got {self.rate_limit!r}")
+        if self.stated_rate_limit is not None and self.stated_rate_limit < 1:
+            raise ValueError(
+                f"stated_rate_limit must be at least 1, got {self.stated_rate_limit!r}"
+            )
         if self.import_max_bytes < 1:
             raise ValueError(f"import_max_bytes must be at least 1, got {self.import_max_bytes!r}")
         if self.import_default_on_conflict not in ("upsert", "skip"):
