@@ -405,7 +405,7 @@ async def ids_by_email(client: httpx.AsyncClient) -> dict[str, str]:
     return {item["email"]: item["id"] for item in await all_contacts(client)}
 
 
-async def test_without_limit_the_list_has_everything_newest_first(
+async def test_without_limit_a_short_list_comes_whole_newest_first(
     client: httpx.AsyncClient, five: list[str]
 ) -> None:
     response = await client.get("/contacts")
@@ -443,7 +443,7 @@ async def test_paging_backward_with_before_returns_the_newer_page_newest_first(
     assert first == (five[0:2], False)
 
 
-async def test_a_cursor_without_limit_returns_everything_beyond_it(
+async def test_a_cursor_without_limit_returns_the_rest_of_a_short_list(
     client: httpx.AsyncClient, five: list[str]
 ) -> None:
     ids = await ids_by_email(client)
@@ -510,6 +510,45 @@ async def test_a_segment_lists_only_its_members_newest_first(client: httpx.Async
         ["c@example.com"],
         True,
     )
+
+
+async def test_without_limit_every_list_pages_by_the_documented_default_of_20(
+    client: httpx.AsyncClient,
+) -> None:
+    # docs api-reference/pagination: "Default is 20, maximum is 100, and minimum is 1".
+    segment_id = await new_segment(client)
+    for n in range(25):
+        await new_contact(client, f"p{n}@example.com", segments=[segment_id])
+    for url in (
+        "/contacts",
+        f"/segments/{segment_id}/contacts",
+        f"/contacts?segment_id={segment_id}",
+    ):
+        emails, has_more = await emails_of(client, url)
+        assert (len(emails), has_more) == (20, True), url
+        assert emails[0] == "p24@example.com"
+    for _ in range(22):
+        await new_segment(client)
+    segments = (await client.get("/segments")).json()
+    assert (len(segments["data"]), segments["has_more"]) == (20, True)
+
+
+async def test_contacts_filtered_by_segment_id_are_only_its_members(
+    client: httpx.AsyncClient,
+) -> None:
+    # GET /contacts?segment_id= is in Resend's OpenAPI file (the SDKs call the
+    # /segments/{id}/contacts route instead); it must not answer with everybody.
+    segment_id = await new_segment(client)
+    await new_contact(client, "in@example.com", segments=[segment_id])
+    await new_contact(client, "out@example.com")
+
+    assert await emails_of(client, f"/contacts?segment_id={segment_id}") == (
+        ["in@example.com"],
+        False,
+    )
+    unknown = await client.get(f"/contacts?segment_id={UNKNOWN_ID}")
+    assert unknown.status_code == 404
+    assert unknown.json() == error(404, "not_found", "Audience not found")
 
 
 async def test_listing_an_unknown_segment_is_404_audience_not_found(

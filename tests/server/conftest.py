@@ -49,8 +49,18 @@ class Harness:
         assert response.is_success, response.text
         return response.json()
 
+    async def all_contacts(self) -> list[dict[str, Any]]:
+        """Every contact in the emulator, newest first (lists are paged, 20 by default)."""
+        found: list[dict[str, Any]] = []
+        page = await self.seed("GET", "/contacts?limit=100")
+        found.extend(page["data"])
+        while page["has_more"]:
+            page = await self.seed("GET", f"/contacts?limit=100&after={found[-1]['id']}")
+            found.extend(page["data"])
+        return found
+
     async def count_contacts(self) -> int:
-        return len((await self.seed("GET", "/contacts"))["data"])
+        return len(await self.all_contacts())
 
 
 @pytest.fixture(params=ERAS)

@@ -68,8 +68,7 @@ def import_args(**extra: Any) -> dict[str, Any]:
 
 
 async def all_contacts(h: Harness) -> dict[str, dict[str, Any]]:
-    listed = await h.seed("GET", "/contacts")
-    return {c["email"].lower(): c for c in listed["data"]}
+    return {c["email"].lower(): c for c in await h.all_contacts()}
 
 
 async def test_preview_proposes_a_mapping_and_reports_problems(

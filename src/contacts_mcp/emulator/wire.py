@@ -174,6 +174,12 @@ def require_topic(store: Store, topic_id: str) -> Topic:
 
 # -- lists -----------------------------------------------------------------------------------
 
+# Items per page when a request gives no `limit`: the documented default ("Default is 20,
+# maximum is 100"; docs api-reference/pagination). Older docs said the first list
+# endpoints (contacts, segments) answer everything without `limit`, and resend-rust and
+# resend-cli assume other defaults; clients that care send `limit`, as ours always does.
+DEFAULT_PAGE_SIZE = 20
+
 
 def _page_request(request: Request, default_limit: int | None) -> PageRequest:
     query = request.query_params
@@ -194,9 +200,9 @@ def paged(
     fetch: Callable[[PageRequest], Page[T]],
     render: Callable[[T], dict[str, Any]],
     *,
-    default_limit: int | None = None,
+    default_limit: int = DEFAULT_PAGE_SIZE,
 ) -> JSON:
-    """A list envelope for one page. `default_limit=None`: no `limit` returns everything."""
+    """A list envelope for one page of `limit` items (`default_limit` when not given)."""
     page_request = _page_request(request, default_limit)
     try:
         page = fetch(page_request)

@@ -118,6 +118,15 @@ async def create_contact(request: Request) -> Response:
 
 
 async def list_contacts(request: Request) -> Response:
+    # `?segment_id=` is in Resend's OpenAPI file only (the SDKs call
+    # /segments/{id}/contacts); it answers the same as that route, 404 for an unknown id.
+    segment_id = request.query_params.get("segment_id")
+    if segment_id is not None:
+        store = store_of(request)
+        segment = require_segment(store, segment_id)
+        return paged(
+            request, lambda page: store.list_contacts(page, segment_id=segment.id), _contact_item
+        )
     return paged(request, store_of(request).list_contacts, _contact_item)
 
 

@@ -34,7 +34,6 @@ _KEY = re.compile(r"[A-Za-z0-9_]{1,50}")
 _RESERVED_KEYS = frozenset({"first_name", "last_name", "email", "unsubscribe_url"})
 _TYPES = ("string", "number")
 # `GET /contact-properties` is one of the "always paginated" lists.
-_DEFAULT_LIMIT = 20
 
 
 def _property_item(prop: Property) -> dict[str, Any]:
@@ -84,9 +83,7 @@ async def create_property(request: Request) -> Response:
 
 
 async def list_properties(request: Request) -> Response:
-    return paged(
-        request, store_of(request).list_properties, _property_item, default_limit=_DEFAULT_LIMIT
-    )
+    return paged(request, store_of(request).list_properties, _property_item)
 
 
 async def get_property(request: Request) -> Response:

@@ -40,7 +40,6 @@ _DESCRIPTION_MAX = 200
 _SUBSCRIPTIONS = ("opt_in", "opt_out")
 _VISIBILITIES = ("public", "private")
 # `GET /topics` is one of the "always paginated" lists.
-_DEFAULT_LIMIT = 20
 _TOPICS_SHAPE = (
     'The `topics` field must be a list of {"id": "<topic id>", '
     '"subscription": "opt_in" | "opt_out"} objects.'
@@ -140,7 +139,7 @@ async def create_topic(request: Request) -> Response:
 
 
 async def list_topics(request: Request) -> Response:
-    return paged(request, store_of(request).list_topics, _topic_item, default_limit=_DEFAULT_LIMIT)
+    return paged(request, store_of(request).list_topics, _topic_item)
 
 
 async def get_topic(request: Request) -> Response:
