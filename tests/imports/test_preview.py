@@ -23,16 +23,19 @@ KNOWN_PROBLEMS = "\r\n".join(
         "not-an-email,Cy,,pro,1,no,",  # 4 invalid email
         ",Dee,,pro,1,no,",  # 5 missing email
         " ANN@Example.com,Ann,,pro,2,no,",  # 6 duplicate of 2
-        'eve@example.com,Eve,"multi',  # 7 a value over two lines
+        'eve@example.com,Eve,"multi',  # 7 a value over two lines: no name may hold that
         'line",pro,5,yes,',  # 8
         "fay@example.com,Fay,Fox,pro,7,maybe,",  # 9 not yes/no
         "gus@example.com,Gus,Gray,pro",  # 10 too few fields
-        "eve@example.com,Eve,,pro,1,no,",  # 11 duplicate of 7
+        "eve@example.com,Eve,,pro,1,no,",  # 11 first importable eve (7 had a problem)
         "bob@example.com,Bob,,free,4,yes,",  # 12 first importable bob (3 had a problem)
         "hal@example.com,Hal,,team,,,",  # 13 empty cells are left out
         "",
     ]
 ).encode()
+
+
+NAME_WITH_A_BREAK = "last_name contains a line break or an invisible or control character"
 
 
 def preview(data: bytes, **options: object) -> PreviewReport:
@@ -73,10 +76,10 @@ def test_a_preview_proposes_a_mapping_and_counts_each_problem_with_its_row() -> 
     ]
     assert rows_of(report.duplicate_emails.examples) == [
         (6, "Email", "ANN@Example.com", "same as row 2"),
-        (11, "Email", "eve@example.com", "same as row 7"),
     ]
     assert rows_of(report.type_problems.examples) == [
         (3, "Seats", "abc", "'abc' is not a number, but 'seats' is a number property"),
+        (7, "Last Name", "multi line", NAME_WITH_A_BREAK),
         (9, "Opted Out", "maybe", "'maybe' is not yes/no (or true/false, 1/0)"),
     ]
     assert rows_of(report.malformed_rows.examples) == [
@@ -88,7 +91,7 @@ def test_a_preview_proposes_a_mapping_and_counts_each_problem_with_its_row() -> 
         report.type_problems.count,
         report.malformed_rows.count,
     ]
-    assert counts == [2, 2, 2, 1]
+    assert counts == [2, 1, 3, 1]
     assert report.importable_rows + sum(counts) == report.rows
     assert report.notes == []
 
@@ -107,10 +110,9 @@ def test_the_sample_shows_importable_rows_as_they_would_be_sent() -> None:
         {
             "email": "eve@example.com",
             "first_name": "Eve",
-            "last_name": "multi\r\nline",
-            "unsubscribed": True,
+            "unsubscribed": False,
             "plan": "pro",
-            "seats": 5,
+            "seats": 1,
         },
         {"email": "bob@example.com", "first_name": "Bob", "unsubscribed": True, "plan": "free"}
         | {"seats": 4},

@@ -44,7 +44,8 @@ from contacts_mcp.imports.models import (
     RowIssue,
     Value,
 )
-from contacts_mcp.text.sanitize import clean
+from contacts_mcp.services.contacts import MAX_NAME_CHARS
+from contacts_mcp.text.sanitize import clean, has_hidden
 
 __all__ = [
     "EXAMPLES",
@@ -52,6 +53,7 @@ __all__ = [
     "FirstSeen",
     "MappedRow",
     "iter_mapped_rows",
+    "name_problem",
     "preview_table",
 ]
 
@@ -203,7 +205,10 @@ class _Plan:
         fields: dict[str, str | bool | None] = {}
         for name, index in (("first_name", self.first_name), ("last_name", self.last_name)):
             if index is not None and (text := values[index].strip()):
-                fields[name] = text
+                if problem := name_problem(name, text):
+                    problems.append(problem)
+                else:
+                    fields[name] = text
         if self.unsubscribed is not None:
             try:
                 flag = parse_unsubscribed(values[self.unsubscribed])
@@ -270,6 +275,11 @@ class _Scan:
         width, email_at, flag_at = len(headers), plan.email, plan.unsubscribed
         email_column = headers[email_at] if email_at is not None else None
         numbers = [(i, headers[i], key) for i, key in plan.numbers]
+        names = [
+            (i, headers[i], field)
+            for i, field in ((plan.first_name, "first_name"), (plan.last_name, "last_name"))
+            if i is not None
+        ]
         invalid, duplicates, type_problems = self.invalid, self.duplicates, self.type_problems
         count, next_progress = 0, PROGRESS_EVERY
         for line, values in rows:
@@ -304,6 +314,10 @@ class _Scan:
                             line, column, value, f"{exc}, but {key!r} is a number property"
                         )
                         ok = False
+            for index, column, field in names:
+                if (value := values[index].strip()) and (problem := name_problem(field, value)):
+                    type_problems.add(line, column, value, problem)
+                    ok = False
             if flag_at is not None and (value := values[flag_at]):
                 try:
                     parse_unsubscribed(value)
@@ -378,6 +392,15 @@ class FirstSeen:
                 lines[slot] = line
         self._fingerprints, self._lines, self._mask = fingerprints, lines, mask
         self._room = capacity * 3 // 4 - len(old_fingerprints) * 3 // 4
+
+
+def name_problem(field: str, text: str) -> str | None:
+    """Why a name cell cannot be imported: the rules `create_contact` applies to names."""
+    if len(text) > MAX_NAME_CHARS:
+        return f"{field} is {len(text)} characters; the limit is {MAX_NAME_CHARS}"
+    if has_hidden(text):
+        return f"{field} contains a line break or an invisible or control character"
+    return None
 
 
 def _malformed(values: list[str], width: int) -> str:

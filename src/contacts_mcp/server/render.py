@@ -1,8 +1,10 @@
 """Compact, safe text renderings of contacts for the model to read.
 
-Contact fields are untrusted input (a signup form can put anything in a name), so text
-that goes into a rendering loses control, bidi and invisible characters and is capped in
-length. Structured output keeps the data as data; only this prose view is cleaned.
+Contact fields are untrusted input (a signup form can put anything in a name), so every
+value that goes into a rendering loses control, bidi and invisible characters, is capped
+in length, and is quoted unless it is one plain word: a name like
+`Ada | unsubscribed | id <another id>` or a property value `free, vip=true` stays inside
+its quotes and cannot pose as another field or another contact.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from contacts_mcp.text.sanitize import clean
+from contacts_mcp.text.sanitize import clean, label, quoted
 
 __all__ = ["bullet_list", "contact_line", "contact_view"]
 
@@ -32,7 +34,7 @@ class _ContactLike(Protocol):
 
 def _name(contact: _ContactLike) -> str:
     parts = [p for p in (contact.first_name, contact.last_name) if p]
-    return clean(" ".join(parts)) if parts else ""
+    return quoted(" ".join(parts)) if parts else ""
 
 
 def _date(created_at: str) -> str:
@@ -42,14 +44,14 @@ def _date(created_at: str) -> str:
 
 
 def contact_line(contact: _ContactLike) -> str:
-    """One line per contact: email, name, status, id, creation date."""
-    parts = [clean(contact.email)]
+    """One line per contact: email, name (quoted), status, id, creation date."""
+    parts = [label(contact.email)]
     name = _name(contact)
     if name:
         parts.append(name)
     if contact.unsubscribed:
         parts.append("unsubscribed")
-    parts.append(f"id {clean(contact.id, 40)}")
+    parts.append(f"id {label(contact.id, 40)}")
     parts.append(f"created {_date(contact.created_at)}")
     return " | ".join(parts)
 
@@ -73,17 +75,26 @@ class _ContactView(_ContactLike, Protocol):
     def topics(self) -> Sequence[_Subscribed]: ...
 
 
+def _value(value: object) -> str:
+    """A property value: numbers and booleans bare, text always quoted."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float) or value is None:
+        return "null" if value is None else clean(value, 40)
+    return quoted(value)
+
+
 def contact_view(contact: _ContactView, *, heading: str | None = None) -> str:
     """A few lines describing one contact, its properties, segments and topics."""
     lines = [heading] if heading else []
     lines.append(contact_line(contact))
     if contact.properties:
-        shown = ", ".join(f"{clean(k, 50)}={clean(v)}" for k, v in contact.properties.items())
+        shown = ", ".join(f"{label(k, 50)}={_value(v)}" for k, v in contact.properties.items())
         lines.append(f"properties: {shown}")
     if contact.segments:
-        lines.append("segments: " + ", ".join(clean(s.name, 60) for s in contact.segments))
+        lines.append("segments: " + ", ".join(label(s.name, 60) for s in contact.segments))
     if contact.topics:
-        shown = ", ".join(f"{clean(t.name, 60)}={t.subscription}" for t in contact.topics)
+        shown = ", ".join(f"{label(t.name, 60)}={label(t.subscription)}" for t in contact.topics)
         lines.append(f"topics: {shown}")
     return "\n".join(lines)
 

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from contacts_mcp.server.toolkit import State
 from contacts_mcp.services.explain import NothingFoundError, UserFacingError
+from contacts_mcp.text.sanitize import reveal_hidden
 
 __all__ = ["FIRST_PAGE", "register_resources"]
 
@@ -49,7 +50,9 @@ class _SegmentDetail(BaseModel):
 
 
 def _dump(data: object) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    # Hosts may hand resources to the model as they are: hidden characters are marked.
+    visible, _ = reveal_hidden(data)
+    return json.dumps(visible, indent=2, ensure_ascii=False)
 
 
 def register_resources(server: MCPServer[State], live: Callable[[], State]) -> None:

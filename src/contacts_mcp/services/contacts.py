@@ -8,7 +8,6 @@ what went wrong and which tool to call next. It knows nothing of MCP.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -35,6 +34,7 @@ from contacts_mcp.services.explain import (
     show,
 )
 from contacts_mcp.services.schema import SchemaService
+from contacts_mcp.text.sanitize import has_hidden
 
 __all__ = [
     "MAX_NAME_CHARS",
@@ -52,7 +52,6 @@ __all__ = [
 
 MAX_NAME_CHARS = 256
 MAX_PROPERTY_VALUE_CHARS = 2000
-_CONTROL = re.compile("[\u0000-\u001f\u007f-\u009f]")
 
 ClearableField = Literal["first_name", "last_name"]
 
@@ -188,8 +187,11 @@ def _check_name(field: str, value: str | None) -> str | None:
         raise UserFacingError(
             f"`{field}` is {len(text)} characters; the limit is {MAX_NAME_CHARS}."
         )
-    if _CONTROL.search(text):
-        raise UserFacingError(f"`{field}` contains control characters; remove them.")
+    if has_hidden(text):
+        raise UserFacingError(
+            f"`{field}` contains control, invisible or direction-changing characters "
+            "(a line break, say); remove them."
+        )
     return text
 
 

@@ -37,6 +37,7 @@ from contacts_mcp.services.explain import (
     explain,
     show,
 )
+from contacts_mcp.text.sanitize import has_hidden, name_key
 
 __all__ = [
     "SCHEMA_TTL",
@@ -122,6 +123,12 @@ def _check_text(field: str, value: str, limit: int) -> str:
     text = value.strip()
     if not text:
         raise UserFacingError(f"`{field}` is empty; give a {field} with some text in it.")
+    if has_hidden(text):
+        # Hidden characters make names that look alike but differ, or look empty.
+        raise UserFacingError(
+            f"`{field}` contains invisible, control or direction-changing characters; "
+            "remove them and send plain text."
+        )
     if len(text) > limit:
         raise UserFacingError(
             f"`{field}` is {len(text)} characters; the limit is {limit}. Shorten it."
@@ -483,7 +490,8 @@ def _key(prop: ContactProperty) -> str:
 
 
 def _match(items: Iterable[Item], ref: str, name_of: Callable[[Item], str]) -> Item | None:
-    """The item whose id is `ref`, else the one whose name matches it ignoring case.
+    """The item whose id is `ref`, else the one whose name matches it ignoring case,
+    spacing and hidden characters (two names differing only in those are the same name).
 
     Several items sharing the name is an error: guessing could act on the wrong one.
     """
@@ -492,7 +500,8 @@ def _match(items: Iterable[Item], ref: str, name_of: Callable[[Item], str]) -> I
     for item in pool:
         if item.id.lower() == wanted.lower():
             return item
-    named = [item for item in pool if name_of(item).casefold() == wanted.casefold()]
+    key = name_key(wanted)
+    named = [item for item in pool if name_key(name_of(item)) == key]
     if len(named) > 1:
         ids = ", ".join(item.id for item in named)
         raise UserFacingError(f"{len(named)} items are named {show(wanted)} ({ids}); use an id.")

@@ -1,16 +1,34 @@
 """Untrusted text made safe to show: one line, no hidden characters, bounded length.
 
 Contact fields, CSV cells and Resend's own messages come from outside (a signup form can
-put anything in a name). Whatever of them reaches the model as prose goes through `clean`
-first, in every layer: the import pipeline, the services' error messages and the server's
-renderings, which is why it lives below all of them.
+put anything in a name). Whatever of them reaches the model goes through here first, in
+every layer: the import pipeline, the services' error messages and the server's output,
+which is why it lives below all of them.
+
+- `clean` makes a value one safe line for prose; `quoted` also puts it in quotes, so
+  that a name like `Ada | unsubscribed | id …` cannot pose as other fields.
+- `reveal_hidden` marks hidden characters in structured data, which hosts such as Claude
+  Code show the model instead of the prose.
+- `has_hidden` and `name_key` let the services refuse names with hidden characters and
+  names that differ from another only by them, or by case.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
-__all__ = ["MAX_FIELD_CHARS", "clean"]
+__all__ = [
+    "HIDDEN_MARK",
+    "MAX_FIELD_CHARS",
+    "clean",
+    "has_hidden",
+    "label",
+    "name_key",
+    "quoted",
+    "reveal_hidden",
+]
 
 MAX_FIELD_CHARS = 120
 
@@ -22,10 +40,77 @@ _UNSAFE = re.compile(
 )
 
 
+_BREAKS_TO_SPACES = str.maketrans("\t\n\v\f\r\x85\u2028\u2029", " " * 8)
+
+# What no channel may carry to the model: everything `_UNSAFE` removes except tab, line
+# feed and carriage return, which structured data may keep (JSON escapes them).
+_HIDDEN = re.compile(
+    "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u180e"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+    "\U000e0000-\U000e007f]+"
+)
+# What a run of hidden characters becomes in structured data: visible, so the model can
+# tell a value held something it is not shown.
+HIDDEN_MARK = "\ufffd"
+
+
 def clean(value: object, limit: int = MAX_FIELD_CHARS) -> str:
     """`value` as one safe line: unsafe characters dropped, whitespace runs collapsed."""
-    text = _UNSAFE.sub("", str(value))
+    # Line breaks and tabs separate words: they become spaces, not nothing.
+    text = _UNSAFE.sub("", str(value).translate(_BREAKS_TO_SPACES))
     text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+def quoted(value: object, limit: int = MAX_FIELD_CHARS) -> str:
+    """`value` cleaned and in double quotes, with quotes and backslashes escaped."""
+    return json.dumps(clean(value, limit), ensure_ascii=False)
+
+
+_PLAIN = re.compile(r"[\w.%+@'-]+")
+
+
+def label(value: object, limit: int = MAX_FIELD_CHARS) -> str:
+    """`value` bare when it is one plain word (an email, `VIP`, `plan_2`), else `quoted`."""
+    text = clean(value, limit)
+    return text if _PLAIN.fullmatch(text) else quoted(value, limit)
+
+
+def has_hidden(text: str) -> bool:
+    """Whether `text` holds control, invisible, direction-changing or tag characters."""
+    return _UNSAFE.search(text) is not None
+
+
+def name_key(name: str) -> str:
+    """What two names must differ in to be different: not hidden characters, spacing or case."""
+    return " ".join(_UNSAFE.sub("", name).split()).casefold()
+
+
+def reveal_hidden(data: Any, path: str = "") -> tuple[Any, list[str]]:
+    """`data` (JSON-like) with each run of hidden characters in a string replaced by
+    `HIDDEN_MARK`, and the paths of the values that held some (`contacts.0.first_name`)."""
+    if isinstance(data, str):
+        marked = _HIDDEN.sub(HIDDEN_MARK, data)
+        return marked, ([path or "value"] if marked != data else [])
+    if isinstance(data, dict):
+        result: dict[Any, Any] = {}
+        found: list[str] = []
+        for key, value in data.items():
+            safe_key = _HIDDEN.sub(HIDDEN_MARK, key) if isinstance(key, str) else key
+            where = f"{path}.{safe_key}" if path else str(safe_key)
+            if safe_key != key:
+                found.append(where)
+            result[safe_key], value_found = reveal_hidden(value, where)
+            found += value_found
+        return result, found
+    if isinstance(data, list):
+        items: list[Any] = []
+        found = []
+        for index, item in enumerate(data):
+            safe, item_found = reveal_hidden(item, f"{path}.{index}" if path else str(index))
+            items.append(safe)
+            found += item_found
+        return items, found
+    return data, []

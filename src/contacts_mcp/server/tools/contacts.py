@@ -28,6 +28,7 @@ from contacts_mcp.services.contacts import (
     CreatedContact,
     DeletedContactOut,
 )
+from contacts_mcp.text.sanitize import label
 
 __all__ = ["register_contact_tools"]
 
@@ -123,7 +124,9 @@ def register_contact_tools(server: MCPServer[State]) -> None:
     ) -> Annotated[CallToolResult, DeletedContactOut]:
         """Permanently delete a contact. Confirm with the user first."""
         deleted = await run(services(ctx).contacts.delete(contact))
-        return result(f"Deleted contact {deleted.email} (id {deleted.id}).", deleted)
+        return result(
+            f"Deleted contact {label(deleted.email)} (id {label(deleted.id, 40)}).", deleted
+        )
 
     @server.tool(annotations=hints("List contacts", "read"))
     async def list_contacts(

@@ -23,7 +23,7 @@ from contacts_mcp.server.toolkit import (
     run,
     services,
 )
-from contacts_mcp.text.sanitize import clean
+from contacts_mcp.text.sanitize import clean, label
 
 __all__ = ["register_import_tools"]
 
@@ -72,7 +72,7 @@ def _preview_text(report: PreviewOut) -> str:
         if column.property_type and target not in ("email", "first_name", "last_name", "skip"):
             target += f" ({'new ' if column.new_property else ''}{column.property_type} property)"
         lines.append(f"- {clean(column.column, 60)} → {clean(target, 60)}: {clean(column.reason)}")
-    for label, summary in (
+    for kind, summary in (
         ("invalid emails", report.invalid_emails),
         ("duplicate emails", report.duplicate_emails),
         ("values of the wrong type", report.type_problems),
@@ -83,7 +83,7 @@ def _preview_text(report: PreviewOut) -> str:
                 f"row {issue.row}: {clean(issue.value, 40)!r} {clean(issue.problem, 60)}"
                 for issue in summary.examples[:3]
             )
-            lines.append(f"{summary.count} {label} (e.g. {examples})")
+            lines.append(f"{summary.count} {kind} (e.g. {examples})")
     lines.append("Show this to the user; then call import_contacts with import_arguments.")
     return "\n".join(lines)
 
@@ -108,7 +108,8 @@ def _summary_text(summary: ImportSummary) -> str:
 def _job_line(job: ContactImport) -> str:
     c = job.counts
     return (
-        f"{job.id}: {job.status} | {c.total} rows, {c.created} created, {c.updated} updated, "
+        f"{label(job.id, 40)}: {label(job.status, 20)} | {c.total} rows, {c.created} created, "
+        f"{c.updated} updated, "
         f"{c.skipped} skipped, {c.failed} failed | started {job.created_at[:16]}"
     )
 

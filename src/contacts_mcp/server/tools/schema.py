@@ -28,7 +28,7 @@ from contacts_mcp.services.schema import (
     SegmentOut,
     TopicList,
 )
-from contacts_mcp.text.sanitize import clean
+from contacts_mcp.text.sanitize import label, quoted
 
 __all__ = ["UNCHANGEABLE", "register_schema_tools"]
 
@@ -52,20 +52,20 @@ TopicArg = Annotated[str, Field(description="Topic id or name.", min_length=1, m
 
 
 def _property_line(prop: ContactProperty) -> str:
-    fallback = "" if prop.fallback_value is None else f", fallback {clean(prop.fallback_value)!r}"
-    return f"{clean(prop.key, 50)} ({prop.type}{fallback}) | id {prop.id}"
+    fallback = "" if prop.fallback_value is None else f", fallback {quoted(prop.fallback_value)}"
+    return f"{label(prop.key, 50)} ({label(prop.type, 20)}{fallback}) | id {label(prop.id, 40)}"
 
 
 def _segment_line(segment: SegmentOut) -> str:
     count = "" if segment.contact_count is None else f" | {segment.contact_count} contacts"
-    return f"{clean(segment.name, 100)}{count} | id {segment.id}"
+    return f"{label(segment.name, 100)}{count} | id {label(segment.id, 40)}"
 
 
 def _topic_line(topic: Topic) -> str:
-    about = f" | {clean(topic.description, 80)}" if topic.description else ""
+    about = f" | {quoted(topic.description, 80)}" if topic.description else ""
     return (
-        f"{clean(topic.name, 60)} (default {topic.default_subscription}, {topic.visibility})"
-        f"{about} | id {topic.id}"
+        f"{label(topic.name, 60)} (default {topic.default_subscription}, {topic.visibility})"
+        f"{about} | id {label(topic.id, 40)}"
     )
 
 
@@ -120,7 +120,9 @@ def register_schema_tools(server: MCPServer[State]) -> None:
     ) -> Annotated[CallToolResult, DeletedItem]:
         """Delete a property and erase its value from every contact. Confirm first."""
         deleted = await run(services(ctx).schema.delete_property(property))
-        return result(f"Deleted contact property {deleted.name} from every contact.", deleted)
+        return result(
+            f"Deleted contact property {label(deleted.name)} from every contact.", deleted
+        )
 
     # -- segments ---------------------------------------------------------------------
 
@@ -160,7 +162,7 @@ def register_schema_tools(server: MCPServer[State]) -> None:
     ) -> Annotated[CallToolResult, DeletedItem]:
         """Delete a segment; its contacts are kept. Confirm first."""
         deleted = await run(services(ctx).schema.delete_segment(segment))
-        return result(f"Deleted segment {clean(deleted.name)}; its contacts were kept.", deleted)
+        return result(f"Deleted segment {label(deleted.name)}; its contacts were kept.", deleted)
 
     # -- topics -----------------------------------------------------------------------
 
@@ -225,4 +227,4 @@ def register_schema_tools(server: MCPServer[State]) -> None:
     ) -> Annotated[CallToolResult, DeletedItem]:
         """Delete a topic and every contact's preference for it. Confirm first."""
         deleted = await run(services(ctx).schema.delete_topic(topic))
-        return result(f"Deleted topic {clean(deleted.name)}.", deleted)
+        return result(f"Deleted topic {label(deleted.name)}.", deleted)
