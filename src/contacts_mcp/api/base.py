@@ -63,7 +63,13 @@ UNSET: Final = Unset()
 
 
 def segment(value: str) -> str:
-    """One path segment, percent-encoded whatever it contains (`@` → `%40`, `/` → `%2F`)."""
+    """One path segment, percent-encoded whatever it contains (`@` → `%40`, `/` → `%2F`).
+
+    Dots are encoded too when they are all there is: URL normalisation would otherwise
+    turn `/contacts/imports/..` into `/contacts`, another endpoint.
+    """
+    if value.strip(".") == "":
+        return value.replace(".", "%2E")
     return quote(value, safe="")
 
 

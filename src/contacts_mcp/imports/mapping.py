@@ -21,6 +21,7 @@ from contacts_mcp.text.sanitize import clean
 
 __all__ = [
     "BUILTIN_TARGETS",
+    "MAX_NEW_PROPERTIES",
     "Target",
     "check_column_map",
     "check_email",
@@ -34,6 +35,9 @@ BUILTIN_TARGETS: Final = ("email", "first_name", "last_name", "unsubscribed")
 MAX_KEY_CHARS: Final = 50
 SAMPLE_CHARS: Final = 60
 NUMBER_SHARE: Final = 0.9  # of sampled values that must be numbers for a number property
+# New properties one proposal may suggest: past this, columns are proposed as skip. A file
+# with thousands of columns is not a list of contacts to copy whole.
+MAX_NEW_PROPERTIES: Final = 50
 
 # Header synonyms, compared after dropping case, accents, spaces and punctuation.
 # fmt: off
@@ -217,6 +221,7 @@ def propose_mapping(
     by_key = {key.casefold(): key for key in existing_properties}
     by_compact = {_compact(key): key for key in existing_properties}
     used_keys: set[str] = set(existing_properties)
+    new_count = 0
     for index, header in enumerate(headers):
         if index in proposals:
             continue
@@ -246,7 +251,15 @@ def propose_mapping(
             propose(index, existing, why + note, type_)
         elif key in RESERVED_PROPERTY_KEYS:
             propose(index, "skip", f"{key!r} is a built-in field or reserved name{note}")
+        elif new_count >= MAX_NEW_PROPERTIES:
+            propose(
+                index,
+                "skip",
+                f"not proposed: a proposal suggests at most {MAX_NEW_PROPERTIES} new "
+                "properties; map it in the column map to import it",
+            )
         else:
+            new_count += 1
             key = _unique_key(key, used_keys)
             used_keys.add(key)
             taken.add(key)

@@ -59,6 +59,9 @@ __all__ = [
 
 EXAMPLES = 10
 SAMPLE_ROWS = 5
+SAMPLE_VALUE_CHARS = 200
+# Columns a preview lists one by one; past this it summarises (a report stays readable).
+MAX_LISTED_COLUMNS = 100
 PROGRESS_EVERY = 10_000
 ISSUE_VALUE_CHARS = 80
 
@@ -112,6 +115,20 @@ def preview_table(
     scan.run(itertools.chain(buffered, rows), progress)
 
     notes: list[str] = []
+    if len(columns) > MAX_LISTED_COLUMNS:
+        # Bounded output whatever the file: every mapped column, then skipped ones up to
+        # the cap; the column map keeps only what is imported (the rest is skipped anyway).
+        mapped = [c for c in columns if c.maps_to != "skip"]
+        skipped = [c for c in columns if c.maps_to == "skip"]
+        shown = mapped + skipped[: max(0, MAX_LISTED_COLUMNS - len(mapped))]
+        notes.append(
+            f"The file has {len(columns)} columns; {len(columns) - len(shown)} skipped ones are "
+            "not listed, and the column map names only the columns it imports (a column it "
+            "does not name is skipped). Add a column to the map to import it."
+        )
+        order = {c.column: i for i, c in enumerate(columns)}
+        columns = sorted(shown, key=lambda c: order[c.column])
+        mapping = {column: target for column, target in mapping.items() if target != "skip"}
     if plan.email is None:
         notes.append(
             "No column looks like email addresses, so no row can be imported. Pass a column_map "
@@ -333,7 +350,8 @@ class _Scan:
             self.importable += 1
             if len(self.sample) < SAMPLE_ROWS:
                 mapped = plan.map_row(line, values)
-                self.sample.append({"email": mapped.email, **mapped.fields, **mapped.properties})
+                row = {"email": mapped.email, **mapped.fields, **mapped.properties}
+                self.sample.append({key: _shortened(value) for key, value in row.items()})
         self.rows = count
 
 
@@ -392,6 +410,12 @@ class FirstSeen:
                 lines[slot] = line
         self._fingerprints, self._lines, self._mask = fingerprints, lines, mask
         self._room = capacity * 3 // 4 - len(old_fingerprints) * 3 // 4
+
+
+def _shortened(value: Value) -> Value:
+    if isinstance(value, str) and len(value) > SAMPLE_VALUE_CHARS:
+        return value[: SAMPLE_VALUE_CHARS - 1] + "…"
+    return value
 
 
 def name_problem(field: str, text: str) -> str | None:

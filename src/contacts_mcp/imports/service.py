@@ -25,6 +25,7 @@ from contacts_mcp.api.models import (
     RESERVED_PROPERTY_KEYS,
     PropertyType,
     Subscription,
+    is_uuid,
 )
 from contacts_mcp.imports.csvio import CSVFormatError
 from contacts_mcp.imports.journal import Journal
@@ -257,13 +258,20 @@ class ImportService:
             with api_errors():
                 return ImportList(imports=await self._client.list_contact_imports(limit=10))
 
+        wanted = import_id.strip()
+        if not is_uuid(wanted):
+            raise UserFacingError(
+                f"{show(wanted, 40)} is not an import id (a UUID from import_contacts or from "
+                "get_import's list). Call get_import without an id to list recent ones."
+            )
+
         def missing() -> UserFacingError:
             return NothingFoundError(
-                f"No import {show(import_id)}. Call get_import without an id to list recent ones."
+                f"No import {show(wanted)}. Call get_import without an id to list recent ones."
             )
 
         with api_errors(not_found=missing):
-            return await self._client.get_contact_import(import_id.strip())
+            return await self._client.get_contact_import(wanted)
 
     # -- helpers ----------------------------------------------------------------------
 

@@ -166,11 +166,14 @@ SegmentRefs = Annotated[
 ]
 TopicChoices = Annotated[
     dict[str, Literal["opt_in", "opt_out"]],
-    Field(description="Topic id or name → opt_in / opt_out."),
+    Field(description="Topic id or name → opt_in / opt_out.", max_length=50),
 ]
 # Strict: pydantic would otherwise turn true into 1.0 and send it to a number property.
 PropertyValue = StrictStr | StrictInt | StrictFloat
 PropertyValues = Annotated[
     dict[str, PropertyValue | None],
-    Field(description="Custom property values by key; keys must exist. null clears a key."),
+    Field(
+        description="Custom property values by key; keys must exist. null clears a key.",
+        max_length=100,
+    ),
 ]

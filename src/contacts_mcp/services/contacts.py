@@ -33,7 +33,7 @@ from contacts_mcp.services.explain import (
     explain,
     show,
 )
-from contacts_mcp.services.schema import SchemaService
+from contacts_mcp.services.schema import MAX_PROPERTY_VALUE_CHARS, SchemaService
 from contacts_mcp.text.sanitize import has_hidden
 
 __all__ = [
@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 MAX_NAME_CHARS = 256
-MAX_PROPERTY_VALUE_CHARS = 2000
 
 ClearableField = Literal["first_name", "last_name"]
 

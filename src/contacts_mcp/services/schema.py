@@ -40,6 +40,7 @@ from contacts_mcp.services.explain import (
 from contacts_mcp.text.sanitize import has_hidden, name_key
 
 __all__ = [
+    "MAX_PROPERTY_VALUE_CHARS",
     "SCHEMA_TTL",
     "DeletedItem",
     "PropertyList",
@@ -53,6 +54,9 @@ SCHEMA_TTL = 60.0
 MAX_SEGMENT_NAME = 100
 MAX_TOPIC_NAME = 50
 MAX_TOPIC_DESCRIPTION = 200
+# Text in a property value or fallback; Resend states no limit, and a value longer than
+# this is not a contact attribute but a document.
+MAX_PROPERTY_VALUE_CHARS = 2000
 
 T = TypeVar("T")
 
@@ -137,6 +141,11 @@ def _check_text(field: str, value: str, limit: int) -> str:
 
 
 def _check_value_type(key: str, type_: str, value: PropertyInput) -> None:
+    if isinstance(value, str) and len(value) > MAX_PROPERTY_VALUE_CHARS:
+        raise UserFacingError(
+            f"The value for property {key!r} is {len(value)} characters; "
+            f"the limit is {MAX_PROPERTY_VALUE_CHARS}. Shorten it."
+        )
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
     if type_ == "number" and not is_number:
         raise UserFacingError(
@@ -320,27 +329,38 @@ class SchemaService:
     async def list_segments(self, *, with_counts: bool = False) -> SegmentList:
         segments = await self.segments(fresh=True)
         counts: dict[str, int] = {}
+        gone: set[str] = set()
         if with_counts:
 
             async def count(segment_id: str) -> None:
-                counts[segment_id] = await self.count_members(segment_id)
+                try:
+                    counts[segment_id] = await self.count_members(segment_id)
+                except NothingFoundError:
+                    gone.add(segment_id)  # deleted while we counted: it is no longer listed
 
             async with anyio.create_task_group() as tg:
                 for seg in segments:
                     tg.start_soon(count, seg.id)
+        if gone:
+            self._segments.invalidate()
         return SegmentList(
             segments=[
                 SegmentOut(
                     id=s.id, name=s.name, created_at=s.created_at, contact_count=counts.get(s.id)
                 )
                 for s in segments
+                if s.id not in gone
             ]
         )
 
     async def count_members(self, segment_id: str) -> int:
         """How many contacts the segment has (Resend has no count endpoint: pages are read)."""
         total = 0
-        with api_errors():
+
+        def missing() -> UserFacingError:
+            return NothingFoundError(f"No segment {show(segment_id)}. Use list_segments.")
+
+        with api_errors(not_found=missing):
             async for _ in self._client.iter_contacts(segment_id=segment_id):
                 total += 1
         return total

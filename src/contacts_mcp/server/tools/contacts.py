@@ -133,13 +133,16 @@ def register_contact_tools(server: MCPServer[State]) -> None:
         ctx: ToolContext,
         limit: Annotated[int, Field(description="Page size.", ge=1, le=100)] = 20,
         after: Annotated[
-            str | SkipJsonSchema[None], Field(description="next_after of the previous page.")
+            str | SkipJsonSchema[None],
+            Field(description="next_after of the previous page.", max_length=40),
         ] = None,
         before: Annotated[
-            str | SkipJsonSchema[None], Field(description="next_before of the previous page.")
+            str | SkipJsonSchema[None],
+            Field(description="next_before of the previous page.", max_length=40),
         ] = None,
         segment: Annotated[
-            str | SkipJsonSchema[None], Field(description="Only this segment (id or name).")
+            str | SkipJsonSchema[None],
+            Field(description="Only this segment (id or name).", max_length=100),
         ] = None,
     ) -> Annotated[CallToolResult, ContactList]:
         """List contacts, newest first, one page at a time."""

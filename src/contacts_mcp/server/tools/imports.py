@@ -15,6 +15,7 @@ from contacts_mcp.imports.models import ImportList, ImportSummary, PreviewOut
 if TYPE_CHECKING:
     from contacts_mcp.imports.plan import Progress
 from contacts_mcp.server.toolkit import (
+    SegmentRefs,
     State,
     ToolContext,
     TopicChoices,
@@ -26,6 +27,9 @@ from contacts_mcp.server.toolkit import (
 from contacts_mcp.text.sanitize import clean, label
 
 __all__ = ["register_import_tools"]
+
+# Columns a column map may name: a contact needs few, and a map past this is a mistake.
+MAX_COLUMNS = 200
 
 PathArg = Annotated[
     str | SkipJsonSchema[None],
@@ -39,11 +43,13 @@ ColumnsArg = Annotated[
     Field(
         description=(
             "CSV column → email | first_name | last_name | unsubscribed | skip | property key."
-        )
+        ),
+        max_length=MAX_COLUMNS,
     ),
 ]
 NewPropertiesArg = Annotated[
-    dict[str, Literal["string", "number"]] | SkipJsonSchema[None],
+    Annotated[dict[str, Literal["string", "number"]], Field(max_length=MAX_COLUMNS)]
+    | SkipJsonSchema[None],
     Field(description="Property keys to create → type."),
 ]
 EncodingArg = Annotated[
@@ -172,9 +178,7 @@ def register_import_tools(server: MCPServer[State]) -> None:
         create_missing_properties: Annotated[
             bool, Field(description="Allow creating new_properties.")
         ] = False,
-        segments: Annotated[
-            list[str] | SkipJsonSchema[None], Field(description="Segment ids or names to join.")
-        ] = None,
+        segments: SegmentRefs | SkipJsonSchema[None] = None,
         topics: TopicChoices | SkipJsonSchema[None] = None,
         dry_run: Annotated[bool, Field(description="Check and count only.")] = False,
         strategy: Annotated[
@@ -212,7 +216,8 @@ def register_import_tools(server: MCPServer[State]) -> None:
     async def get_import(
         ctx: ToolContext,
         import_id: Annotated[
-            str | SkipJsonSchema[None], Field(description="Omit to list recent imports.")
+            str | SkipJsonSchema[None],
+            Field(description="Omit to list recent imports.", max_length=100),
         ] = None,
     ) -> Annotated[CallToolResult, ImportJobs]:
         """Status and counts of Contact Imports API jobs."""

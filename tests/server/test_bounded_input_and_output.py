@@ -1,0 +1,135 @@
+"""Every identifier is checked before it reaches a URL, every text has a cap, and every
+tool's output stays bounded, whatever the input. Through the MCP client, both eras."""
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+
+from contacts_mcp.api.base import segment
+from contacts_mcp.backends import BackendConfig
+from contacts_mcp.server import build_server
+from tests.server.conftest import Harness
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize("import_id", ["..", ".", "../../contacts", "x" * 100, "not-an-id"])
+async def test_an_import_id_that_is_not_one_never_reaches_a_url(
+    harness: Harness, import_id: str
+) -> None:
+    message = await harness.error("get_import", {"import_id": import_id})
+    assert "is not an import id" in message
+    assert "get_import without an id" in message
+
+
+async def test_a_megabyte_id_is_refused_by_its_cap(harness: Harness) -> None:
+    message = await harness.error("get_import", {"import_id": "x" * 1_000_000})
+    assert "import_id" in message
+    assert len(message) < 300
+
+
+def test_dot_segments_are_encoded_so_no_path_can_climb() -> None:
+    assert segment("..") == "%2E%2E"
+    assert segment(".") == "%2E"
+    assert segment("a/../b") == "a%2F..%2Fb"
+    request = httpx.Request("GET", f"https://api.resend.com/contacts/imports/{segment('..')}")
+    assert request.url.raw_path == b"/contacts/imports/%2E%2E"
+
+
+async def test_a_fallback_value_has_the_property_value_cap(harness: Harness) -> None:
+    message = await harness.error(
+        "create_contact_property", {"key": "bio", "type": "string", "fallback_value": "x" * 2001}
+    )
+    assert "the limit is 2000" in message
+    listed = await harness.call("list_contact_properties", {})
+    assert listed["properties"] == []
+
+
+async def test_argument_counts_are_capped_in_the_schema(harness: Harness) -> None:
+    many = {f"topic{i}": "opt_in" for i in range(51)}
+    message = await harness.error("create_contact", {"email": "ada@example.com", "topics": many})
+    assert "topics" in message
+    assert await harness.count_contacts() == 0
+
+
+async def test_a_preview_of_5001_columns_stays_small_and_says_what_it_left_out(
+    harness: Harness,
+) -> None:
+    header = ",".join(["email", *(f"col{i}" for i in range(5000))])
+    rows = "\n".join(
+        ",".join([f"u{r}@example.com", *(f"v{r}_{i}" for i in range(5000))]) for r in range(3)
+    )
+    result = await harness.client.call_tool("preview_import", {"csv_text": f"{header}\n{rows}"})
+    assert not result.is_error, result.content
+    report = result.structured_content
+    assert report is not None
+    assert len(json.dumps(report)) < 100_000  # 1.67 MB before
+    assert len(report["columns"]) == 100
+    assert len(report["new_properties"]) == 50
+    assert report["column_map"]["email"] == "email"
+    assert all(target != "skip" for target in report["column_map"].values())
+    assert any("5001 columns" in note for note in report["notes"])
+    block = result.content[0]
+    assert block.type == "text"
+    assert len(block.text) < 20_000
+
+
+async def test_a_segment_deleted_while_counting_is_left_out_not_an_error(era: str) -> None:
+    ids = ["11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"]
+    segments = [
+        {"id": i, "name": n, "created_at": "2026-01-01 00:00:00+00"}
+        for i, n in zip(ids, ("Kept", "Gone"), strict=True)
+    ]
+    member = {
+        "id": "33333333-3333-4333-8333-333333333333",
+        "email": "a@example.com",
+        "created_at": "2026-01-01 00:00:00+00",
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        body: Any
+        if path == "/segments":
+            body = {"object": "list", "has_more": False, "data": segments}
+        elif path == f"/segments/{ids[0]}/contacts":
+            body = {"object": "list", "has_more": False, "data": [member]}
+        else:  # the second segment was deleted between the list and its count
+            return httpx.Response(
+                404, json={"statusCode": 404, "name": "not_found", "message": "Audience not found"}
+            )
+        return httpx.Response(200, json=body)
+
+    backend = BackendConfig(
+        api_key="re_test", base_url="https://api.resend.com", transport=httpx.MockTransport(handler)
+    )
+    async with Client(build_server(backend), mode=era) as client:
+        result = await client.call_tool("list_segments", {"with_counts": True})
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    listed = result.structured_content["segments"]
+    assert [(s["name"], s["contact_count"]) for s in listed] == [("Kept", 1)]
+
+
+async def test_failures_in_parallel_reads_are_one_clear_tool_error(era: str) -> None:
+    # get_contact reads the contact, its segments and its topics at once; all three fail.
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            500, json={"statusCode": 500, "name": "internal_server_error", "message": "boom"}
+        )
+
+    backend = BackendConfig(
+        api_key="re_test",
+        base_url="https://api.resend.com",
+        transport=httpx.MockTransport(handler),
+        max_retries=0,
+    )
+    async with Client(build_server(backend), mode=era) as client:
+        result = await client.call_tool("get_contact", {"contact": "ada@example.com"})
+    assert result.is_error
+    block = result.content[0]
+    assert block.type == "text"
+    assert "server error (HTTP 500)" in block.text
+    assert "try again" in block.text
