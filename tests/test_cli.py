@@ -266,4 +266,42 @@ def test_call_import_contacts_reports_progress_on_stderr(tmp_path: Path) -> None
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["created"] == 2
-    assert "progress 2/2" in result.stderr
+    assert "progress 0: reading the file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "re_live_1234567890abcdef",  # the key pasted into the wrong variable
+        "https://user:re_live_1234567890abcdef@api.resend.com",
+        "https://re_live_1234567890abcdef@api.resend.com",
+    ],
+)
+def test_a_key_in_the_base_url_is_refused_without_showing_it(base_url: str) -> None:
+    env = {**CLEAN_ENV, "RESEND_API_KEY": "re_real_key_abcdef123", "RESEND_BASE_URL": base_url}
+    result = run_cli("call", "list_contacts", env=env)
+    assert result.returncode == 2
+    assert "base URL" in result.stderr
+    assert "1234567890abcdef" not in result.stderr
+    assert "re_real_key_abcdef123" not in result.stderr
+
+
+def test_every_log_line_is_redacted() -> None:
+    script = (
+        "import logging; from contacts_mcp.cli import main; "
+        "main(['call', '--local', '--db', ':memory:', '--list']); "
+        "logging.getLogger('contacts_mcp.tests').warning("
+        "'key %s in https://bob:hunter2@api.example.com', 're_live_1234567890abcdef')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=CLEAN_ENV,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "key re_[redacted] in https://[redacted]@api.example.com" in result.stderr
+    assert "1234567890abcdef" not in result.stderr
+    assert "hunter2" not in result.stderr

@@ -25,6 +25,7 @@ from contacts_mcp.api.client import (
     build_http_client,
 )
 from contacts_mcp.api.pacing import RatePacer
+from contacts_mcp.text.sanitize import redact_secrets
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -86,7 +87,7 @@ class BackendConfig:
         """Where requests go, for logs and errors; never includes the key."""
         if self.local_db is not None:
             return f"local emulator ({self.local_db})"
-        return f"Resend API at {self.base_url}"
+        return f"Resend API at {redact_secrets(self.base_url)}"
 
 
 def default_db_path() -> Path:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contacts_mcp import __version__
+from contacts_mcp.text.sanitize import redact_secrets
 
 if TYPE_CHECKING:
     from contacts_mcp.backends import BackendConfig
@@ -36,6 +37,17 @@ _NO_BACKEND = (
     "contacts-mcp needs a backend: set RESEND_API_KEY to manage your Resend account, "
     "or pass --local to use the built-in emulator (no account needed)."
 )
+
+
+class _RedactSecrets(logging.Filter):
+    """Takes API keys and URL credentials out of every log line, whoever logs it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_secrets(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
 
 
 class UsageError(Exception):
@@ -189,7 +201,15 @@ def _backend_config(args: argparse.Namespace) -> BackendConfig:
         getattr(args, "base_url", None) or os.environ.get("RESEND_BASE_URL") or DEFAULT_BASE_URL
     )
     if not base_url.startswith(("https://", "http://")):
-        raise UsageError(f"The base URL must start with https:// or http://, not {base_url!r}.")
+        raise UsageError(
+            f"The base URL must start with https:// or http://, not {redact_secrets(base_url)!r}."
+        )
+    if "@" in base_url.split("://", 1)[1].split("/", 1)[0]:
+        # https://user:key@host would send (and log) a secret as part of every URL.
+        raise UsageError(
+            f"The base URL {redact_secrets(base_url)!r} holds credentials; give the URL "
+            "without them and the key in RESEND_API_KEY."
+        )
     return BackendConfig(api_key=api_key, base_url=base_url.rstrip("/"), rate_limit=rate_limit)
 
 
@@ -330,6 +350,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _RedactSecrets) for f in handler.filters):
+            handler.addFilter(_RedactSecrets())
     try:
         if args.command == "emulator":
             return _run_emulator(args)

@@ -95,10 +95,33 @@ async def test_update_contact_changes_only_what_is_given(harness: Harness) -> No
 async def test_delete_contact_removes_it(harness: Harness) -> None:
     created = await harness.call("create_contact", {"email": "ada@example.com"})
     deleted = await harness.call("delete_contact", {"contact": "ada@example.com"})
-    assert deleted == {"id": created["id"], "email": "ada@example.com", "deleted": True}
+    assert deleted == {
+        "id": created["id"],
+        "email": "ada@example.com",
+        "deleted": True,
+        "already_gone": False,
+    }
     message = await harness.error("get_contact", {"contact": created["id"]})
     assert "No contact" in message
     assert "list_contacts" in message
+
+
+async def test_deleting_a_contact_again_succeeds_as_already_gone(harness: Harness) -> None:
+    # The tool is marked idempotent: a repeat (a lost answer, a retry) must not fail.
+    created = await harness.call("create_contact", {"email": "ada@example.com"})
+    await harness.call("delete_contact", {"contact": created["id"]})
+    result = await harness.client.call_tool("delete_contact", {"contact": created["id"]})
+    assert not result.is_error, result.content
+    assert result.structured_content == {
+        "id": created["id"],
+        "email": None,
+        "deleted": False,
+        "already_gone": True,
+    }
+    text = result.content[0]
+    assert text.type == "text"
+    assert "already gone" in text.text
+    assert "mistyped" in text.text
 
 
 async def test_list_contacts_pages_forward_and_back(harness: Harness) -> None:
@@ -248,7 +271,7 @@ async def test_bad_input_is_a_clear_tool_error_and_writes_nothing(
 
 
 async def test_unknown_contacts_point_to_the_next_tool(harness: Harness) -> None:
-    for tool in ("get_contact", "update_contact", "delete_contact"):
+    for tool in ("get_contact", "update_contact"):
         arguments: dict[str, object] = {"contact": "ghost@example.com"}
         if tool == "update_contact":
             arguments["first_name"] = "Ghost"

@@ -16,7 +16,14 @@ from typing import Any
 from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    EmptyResult,
+    GetPromptResult,
+    InputRequiredResult,
+    SetLevelRequestParams,
+)
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
@@ -223,4 +230,29 @@ def build_server(config: BackendConfig, imports: ImportSettings | None = None) -
     register_import_tools(server)
     register_resources(server, live)
     register_prompts(server)
+    # Clients of the handshake era (2025-11-25) send logging/setLevel when the server
+    # advertises `logging`, and the SDK advertises it only with a handler. Not public API:
+    # tests/server/test_logging_level.py guards it.
+    server._lowlevel_server.add_request_handler(
+        "logging/setLevel", SetLevelRequestParams, _set_log_level
+    )
     return server
+
+
+# MCP's syslog levels → Python's.
+_LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "notice": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "alert": logging.CRITICAL,
+    "emergency": logging.CRITICAL,
+}
+
+
+async def _set_log_level(_ctx: object, params: SetLevelRequestParams) -> EmptyResult:
+    """The server's own log (stderr) follows the level the client asks for."""
+    logging.getLogger("contacts_mcp").setLevel(_LOG_LEVELS.get(params.level, logging.WARNING))
+    return EmptyResult()

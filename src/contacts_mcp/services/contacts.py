@@ -119,9 +119,12 @@ class ContactList(BaseModel):
 
 
 class DeletedContactOut(BaseModel):
-    id: str
-    email: str
+    id: str | None
+    email: str | None
     deleted: bool
+    already_gone: bool = Field(
+        default=False, description="No such contact, so nothing was deleted (now or before)."
+    )
 
 
 # -- input checks ---------------------------------------------------------------------
@@ -377,9 +380,21 @@ class ContactsService:
         return await self.get(current.id)
 
     async def delete(self, contact: str) -> DeletedContactOut:
+        """Delete the contact; one that does not exist is "already gone", not an error,
+        so that repeating a delete (a lost answer, a retry) succeeds as promised."""
         ref = parse_contact_ref(contact)
-        with api_errors(not_found=lambda: _not_found_contact(ref)):
+        try:
             found = await self._client.get_contact(ref)
+        except NotFoundError:
+            by_id = is_uuid(ref)
+            return DeletedContactOut(
+                id=ref if by_id else None,
+                email=None if by_id else ref,
+                deleted=False,
+                already_gone=True,
+            )
+        except ResendError as exc:
+            raise explain(exc) from None
         try:
             await self._client.delete_contact(found.id)
         except NotFoundError:

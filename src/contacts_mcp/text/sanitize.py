@@ -11,6 +11,8 @@ which is why it lives below all of them.
   Code show the model instead of the prose.
 - `has_hidden` and `name_key` let the services refuse names with hidden characters and
   names that differ from another only by them, or by case.
+- `redact_secrets` takes anything that looks like an API key, or a password in a URL, out
+  of text bound for an error message or a log line.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "label",
     "name_key",
     "quoted",
+    "redact_secrets",
     "reveal_hidden",
 ]
 
@@ -114,3 +117,14 @@ def reveal_hidden(data: Any, path: str = "") -> tuple[Any, list[str]]:
             found += item_found
         return items, found
     return data, []
+
+
+# A Resend API key (`re_` and at least 6 more key characters), and the user:password part
+# of a URL (`https://user:re_key@host`): neither may appear in a message or a log line.
+_API_KEY = re.compile(r"\bre_[A-Za-z0-9_-]{6,}")
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/?#@\s]+@")
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with API-key-like values and URL credentials replaced by `[redacted]`."""
+    return _URL_CREDENTIALS.sub("[redacted]@", _API_KEY.sub("re_[redacted]", text))

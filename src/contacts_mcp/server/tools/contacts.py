@@ -124,9 +124,14 @@ def register_contact_tools(server: MCPServer[State]) -> None:
     ) -> Annotated[CallToolResult, DeletedContactOut]:
         """Permanently delete a contact. Confirm with the user first."""
         deleted = await run(services(ctx).contacts.delete(contact))
-        return result(
-            f"Deleted contact {label(deleted.email)} (id {label(deleted.id, 40)}).", deleted
-        )
+        if deleted.already_gone:
+            text = (
+                f"No contact {label(contact, 80)} exists, so nothing was deleted: it is already "
+                "gone (deleted earlier), or the id or address is mistyped."
+            )
+        else:
+            text = f"Deleted contact {label(deleted.email)} (id {label(deleted.id, 40)})."
+        return result(text, deleted)
 
     @server.tool(annotations=hints("List contacts", "read"))
     async def list_contacts(

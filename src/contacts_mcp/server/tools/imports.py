@@ -121,16 +121,18 @@ def _job_line(job: ContactImport) -> str:
 
 
 def _increasing(ctx: ToolContext) -> Progress:
-    """`ctx.report_progress`, passing on only reports that move forward.
+    """`ctx.report_progress`, passing on only reports that move forward and are not final.
 
     MCP requires each progress notification of a request to be greater than the last;
     the import reports phases ("reading the file", "uploading part 1") at the same count.
+    A report that reaches the total comes just before the result, and a notification sent
+    with the result is dropped by the TypeScript SDK with an error: the result says it.
     """
     last: float | None = None
 
     async def report(progress: float, total: float | None, message: str) -> None:
         nonlocal last
-        if last is not None and progress <= last:
+        if (last is not None and progress <= last) or (total and progress >= total):
             return
         last = progress
         await ctx.report_progress(progress, total, message)
