@@ -246,7 +246,7 @@ async def test_a_contact_is_found_by_its_id_in_any_case(client: httpx.AsyncClien
 async def test_an_unknown_contact_is_404_contact_not_found(
     client: httpx.AsyncClient, ref: str
 ) -> None:
-    for method in ("GET", "PATCH", "DELETE"):
+    for method in ("GET", "PATCH"):  # DELETE answers 200: see the test below
         response = await client.request(method, f"/contacts/{ref}", json={})
 
         assert response.status_code == 404
@@ -313,6 +313,17 @@ async def test_deleting_by_email_answers_with_the_uuid_and_removes_the_contact(
 
 
 # -- contact properties on contacts ------------------------------------------------------------
+
+
+async def test_deleting_an_unknown_contact_answers_deleted_with_the_value_given(
+    client: httpx.AsyncClient,
+) -> None:
+    # Recorded 2025-10-08, 10-17 and 11-30 (resend-node HARs, audience path):
+    # tests/fixtures/resend/contacts_legacy_delete_nonexistent_200.json.
+    for ref in (UNKNOWN_ID, "ghost@example.com"):
+        response = await client.delete(f"/contacts/{ref}")
+        assert response.status_code == 200
+        assert response.json() == {"object": "contact", "contact": ref, "deleted": True}
 
 
 async def test_property_values_read_back_typed(client: httpx.AsyncClient) -> None:

@@ -29,7 +29,7 @@ from pydantic import BaseModel
 
 from contacts_mcp.server.toolkit import State
 from contacts_mcp.services.explain import NothingFoundError, UserFacingError
-from contacts_mcp.text.sanitize import reveal_hidden
+from contacts_mcp.text.sanitize import clean, reveal_hidden
 
 __all__ = ["FIRST_PAGE", "register_resources"]
 
@@ -148,7 +148,11 @@ def register_resources(server: MCPServer[State], live: Callable[[], State]) -> N
         except UserFacingError:
             return None  # completion is a convenience; an API hiccup offers nothing
         typed = argument.value.casefold()
-        matches = sorted(n for n in names if n.casefold().startswith(typed))
+        # Offered as cleaned text: a completion carries no hidden characters, and the
+        # cleaned name still resolves (names match ignoring hidden characters).
+        matches = sorted(
+            {clean(n, 100) for n in names if clean(n, 100).casefold().startswith(typed)}
+        )
         return Completion(
             values=matches[:MAX_COMPLETIONS],
             total=len(matches),
