@@ -133,3 +133,32 @@ async def test_failures_in_parallel_reads_are_one_clear_tool_error(era: str) -> 
     assert block.type == "text"
     assert "server error (HTTP 500)" in block.text
     assert "try again" in block.text
+
+
+async def test_listings_come_in_pages_of_100_with_the_way_to_the_next(harness: Harness) -> None:
+    for i in range(150):
+        await harness.seed("POST", "/segments", {"name": f"S{i:03d}"})
+    first = await harness.client.call_tool("list_segments", {})
+    assert first.structured_content is not None
+    assert len(first.structured_content["segments"]) == 100
+    next_after = first.structured_content["next_after"]
+    assert next_after == first.structured_content["segments"][-1]["id"]
+    block = first.content[0]
+    assert block.type == "text"
+    assert f"call again with after={next_after}" in block.text
+    rest = await harness.call("list_segments", {"after": next_after})
+    assert len(rest["segments"]) == 50
+    assert rest["next_after"] is None
+    every = [s["name"] for s in first.structured_content["segments"] + rest["segments"]]
+    assert sorted(every) == [f"S{i:03d}" for i in range(150)]
+    message = await harness.error("list_segments", {"after": "not-a-segment"})
+    assert "next_after of the previous page" in message
+
+
+async def test_small_listings_say_nothing_more_follows(harness: Harness) -> None:
+    await harness.call("create_topic", {"name": "News", "default_subscription": "opt_in"})
+    topics = await harness.call("list_topics", {})
+    assert [t["name"] for t in topics["topics"]] == ["News"]
+    assert topics["next_after"] is None
+    properties = await harness.call("list_contact_properties", {})
+    assert properties == {"properties": [], "next_after": None}

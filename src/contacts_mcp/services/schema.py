@@ -40,6 +40,7 @@ from contacts_mcp.services.explain import (
 from contacts_mcp.text.sanitize import has_hidden, name_key
 
 __all__ = [
+    "LIST_PAGE",
     "MAX_PROPERTY_VALUE_CHARS",
     "SCHEMA_TTL",
     "DeletedItem",
@@ -54,6 +55,8 @@ SCHEMA_TTL = 60.0
 MAX_SEGMENT_NAME = 100
 MAX_TOPIC_NAME = 50
 MAX_TOPIC_DESCRIPTION = 200
+# Items one listing of segments, topics or properties returns; `next_after` leads on.
+LIST_PAGE = 100
 # Text in a property value or fallback; Resend states no limit, and a value longer than
 # this is not a contact attribute but a document.
 MAX_PROPERTY_VALUE_CHARS = 2000
@@ -78,16 +81,22 @@ class SegmentOut(BaseModel):
     )
 
 
+NEXT_AFTER = Field(default=None, description="More follow: call again with after set to it.")
+
+
 class SegmentList(BaseModel):
     segments: list[SegmentOut]
+    next_after: str | None = NEXT_AFTER
 
 
 class PropertyList(BaseModel):
     properties: list[ContactProperty]
+    next_after: str | None = NEXT_AFTER
 
 
 class TopicList(BaseModel):
     topics: list[Topic]
+    next_after: str | None = NEXT_AFTER
 
 
 class DeletedItem(BaseModel):
@@ -326,8 +335,18 @@ class SchemaService:
 
     # -- segments ---------------------------------------------------------------------
 
-    async def list_segments(self, *, with_counts: bool = False) -> SegmentList:
-        segments = await self.segments(fresh=True)
+    async def list_properties(self, *, after: str | None = None) -> PropertyList:
+        page, next_after = _page(await self.properties(fresh=True), after)
+        return PropertyList(properties=page, next_after=next_after)
+
+    async def list_topics(self, *, after: str | None = None) -> TopicList:
+        page, next_after = _page(await self.topics(fresh=True), after)
+        return TopicList(topics=page, next_after=next_after)
+
+    async def list_segments(
+        self, *, with_counts: bool = False, after: str | None = None
+    ) -> SegmentList:
+        segments, next_after = _page(await self.segments(fresh=True), after)
         counts: dict[str, int] = {}
         gone: set[str] = set()
         if with_counts:
@@ -350,7 +369,8 @@ class SchemaService:
                 )
                 for s in segments
                 if s.id not in gone
-            ]
+            ],
+            next_after=next_after,
         )
 
     async def count_members(self, segment_id: str) -> int:
@@ -507,6 +527,23 @@ async def _create_once(
 
 def _key(prop: ContactProperty) -> str:
     return prop.key.casefold()
+
+
+def _page(items: Sequence[Item], after: str | None) -> tuple[list[Item], str | None]:
+    """At most `LIST_PAGE` items following the one whose id is `after`, and the id to pass
+    next (None after the last): a listing stays bounded however large the account."""
+    start = 0
+    if after is not None:
+        wanted = after.strip().lower()
+        start = next((i + 1 for i, item in enumerate(items) if item.id.lower() == wanted), -1)
+        if start < 0:
+            raise UserFacingError(
+                f"`after` must be the next_after of the previous page, not {show(after, 40)}; "
+                "call again without it to start from the first page."
+            )
+    page = list(items[start : start + LIST_PAGE])
+    more = start + LIST_PAGE < len(items)
+    return page, (page[-1].id if more and page else None)
 
 
 def _match(items: Iterable[Item], ref: str, name_of: Callable[[Item], str]) -> Item | None:

@@ -69,24 +69,33 @@ def _topic_line(topic: Topic) -> str:
     )
 
 
-def _listing(singular: str, plural: str, lines: list[str]) -> str:
+def _listing(singular: str, plural: str, lines: list[str], next_after: str | None) -> str:
     if not lines:
         return f"No {plural} yet."
-    return f"{len(lines)} {singular if len(lines) == 1 else plural}:\n" + bullet_list(lines)
+    text = f"{len(lines)} {singular if len(lines) == 1 else plural}:\n" + bullet_list(lines)
+    if next_after is not None:
+        text += f"\nMore {plural} follow: call again with after={label(next_after, 40)}."
+    return text
+
+
+AfterArg = Annotated[
+    str | SkipJsonSchema[None],
+    Field(description="next_after of the previous page.", max_length=40),
+]
 
 
 def register_schema_tools(server: MCPServer[State]) -> None:
     # -- contact properties -----------------------------------------------------------
 
     @server.tool(annotations=hints("List contact properties", "read"))
-    async def list_contact_properties(ctx: ToolContext) -> Annotated[CallToolResult, PropertyList]:
+    async def list_contact_properties(
+        ctx: ToolContext, after: AfterArg = None
+    ) -> Annotated[CallToolResult, PropertyList]:
         """List the custom contact properties: keys, types and fallback values."""
-        props = await run(services(ctx).schema.properties(fresh=True))
-        listed = PropertyList(properties=props)
-        return result(
-            _listing("contact property", "contact properties", [_property_line(p) for p in props]),
-            listed,
-        )
+        listed = await run(services(ctx).schema.list_properties(after=after))
+        lines = [_property_line(p) for p in listed.properties]
+        text = _listing("contact property", "contact properties", lines, listed.next_after)
+        return result(text, listed)
 
     @server.tool(annotations=hints("Create contact property", "create"))
     async def create_contact_property(
@@ -130,12 +139,12 @@ def register_schema_tools(server: MCPServer[State]) -> None:
     async def list_segments(
         ctx: ToolContext,
         with_counts: Annotated[bool, Field(description="Count members (slower).")] = False,
+        after: AfterArg = None,
     ) -> Annotated[CallToolResult, SegmentList]:
         """List segments; a segment's contacts: list_contacts with `segment`."""
-        listed = await run(services(ctx).schema.list_segments(with_counts=with_counts))
-        return result(
-            _listing("segment", "segments", [_segment_line(s) for s in listed.segments]), listed
-        )
+        listed = await run(services(ctx).schema.list_segments(with_counts=with_counts, after=after))
+        lines = [_segment_line(s) for s in listed.segments]
+        return result(_listing("segment", "segments", lines, listed.next_after), listed)
 
     @server.tool(annotations=hints("Create segment", "create"))
     async def create_segment(
@@ -167,11 +176,13 @@ def register_schema_tools(server: MCPServer[State]) -> None:
     # -- topics -----------------------------------------------------------------------
 
     @server.tool(annotations=hints("List topics", "read"))
-    async def list_topics(ctx: ToolContext) -> Annotated[CallToolResult, TopicList]:
+    async def list_topics(
+        ctx: ToolContext, after: AfterArg = None
+    ) -> Annotated[CallToolResult, TopicList]:
         """List subscription topics with their default subscription and visibility."""
-        topics = await run(services(ctx).schema.topics(fresh=True))
-        listed = TopicList(topics=topics)
-        return result(_listing("topic", "topics", [_topic_line(t) for t in topics]), listed)
+        listed = await run(services(ctx).schema.list_topics(after=after))
+        lines = [_topic_line(t) for t in listed.topics]
+        return result(_listing("topic", "topics", lines, listed.next_after), listed)
 
     @server.tool(annotations=hints("Create topic", "create"))
     async def create_topic(
