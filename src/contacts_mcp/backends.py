@@ -48,7 +48,7 @@ LOCAL_BASE_URL = "http://emulator.local"
 # The limit the in-process emulator states in its `ratelimit-*` headers unless told
 # otherwise (and the client then paces at): it serves one person in one process, so local
 # work is not slowed to a team's 10 requests/s. The standalone emulator states Resend's.
-LOCAL_RATE_LIMIT = 1000
+LOCAL_RATE_LIMIT = 10_000
 
 
 @dataclass(frozen=True, kw_only=True)
