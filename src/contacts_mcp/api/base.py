@@ -8,8 +8,9 @@ with `_parse`, which turns an answer of an unexpected shape into an
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
@@ -111,27 +112,29 @@ class APIBase:
         """`_request`, then `_parse` of its answer."""
         return self._parse(model, await self._request(method, path, **options), method, path)
 
-    async def _list_all(self, path: str, item: type[M], *, page_size: int = 100) -> list[M]:
-        """Every item of a list endpoint, following `after` cursors page by page.
+    async def _pages(
+        self, path: str, item: type[M], *, page_size: int = 100, max_pages: int | None = MAX_PAGES
+    ) -> AsyncIterator[list[M]]:
+        """The pages of a list endpoint, following `after` cursors.
 
         Bounded whatever the API answers: an empty page ends the list even if it claims
         more, and a cursor that comes back (the API is going round in circles) or a list
-        past `MAX_PAGES` pages is an `UnexpectedResponseError`.
+        past `max_pages` pages is an `UnexpectedResponseError`.
         """
-        items: list[M] = []
         seen: set[str] = set()
         after: str | None = None
-        for _ in range(MAX_PAGES):
+        pages = itertools.count() if max_pages is None else range(max_pages)
+        for _ in pages:
             params: dict[str, str | int] = {"limit": page_size}
             if after is not None:
                 params["after"] = after
             page = await self._call(Page[item], "GET", path, params=params)  # type: ignore[valid-type]
-            items.extend(page.data)
+            yield page.data
             if not page.has_more:
-                return items
+                return
             if not page.data:
                 logger.warning("%s: an empty page claimed more; taking it as the end", path)
-                return items
+                return
             after = str(getattr(page.data[-1], "id", ""))
             if not after or after in seen:
                 raise UnexpectedResponseError(
@@ -139,8 +142,14 @@ class APIBase:
                 )
             seen.add(after)
         raise UnexpectedResponseError(
-            200, endpoint("GET", path), f"the list goes on past {MAX_PAGES} pages"
+            200, endpoint("GET", path), f"the list goes on past {max_pages} pages"
         )
+
+    async def _list_all(self, path: str, item: type[M], *, page_size: int = 100) -> list[M]:
+        """Every item of a list endpoint (at most `MAX_PAGES` pages; see `_pages`)."""
+        return [
+            found async for page in self._pages(path, item, page_size=page_size) for found in page
+        ]
 
 
 def _first_problem(error: ValidationError) -> str:

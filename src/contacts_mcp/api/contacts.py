@@ -11,10 +11,8 @@ from contacts_mcp.api.base import (
     PropertyInput,
     Unset,
     contact_path,
-    endpoint,
     segment,
 )
-from contacts_mcp.api.errors import UnexpectedResponseError
 from contacts_mcp.api.models import (
     Contact,
     ContactPage,
@@ -123,26 +121,12 @@ class ContactsAPI(APIBase):
         segment_id: str | None = None,
         page_size: int = 100,
     ) -> AsyncIterator[ContactSummary]:
-        """Every contact, newest first, fetched page by page.
-
-        Bounded like `_list_all`: an empty page ends it, a cursor that comes back is an
-        `UnexpectedResponseError`.
-        """
-        seen: set[str] = set()
-        after: str | None = None
-        while True:
-            page = await self.list_contacts(limit=page_size, after=after, segment_id=segment_id)
-            for item in page.data:
+        """Every contact, newest first, fetched page by page (guarded like every list, but
+        with no page cap: an account may hold millions)."""
+        path = "/contacts" if segment_id is None else f"/segments/{segment(segment_id)}/contacts"
+        async for page in self._pages(path, ContactSummary, page_size=page_size, max_pages=None):
+            for item in page:
                 yield item
-            if not page.has_more or not page.data:
-                return
-            after = page.data[-1].id
-            if after in seen:
-                path = "/contacts" if segment_id is None else "/segments/{id}/contacts"
-                raise UnexpectedResponseError(
-                    200, endpoint("GET", path), "its pages repeat: the same cursor came back"
-                )
-            seen.add(after)
 
     async def list_contact_segments(self, contact: str) -> list[ContactSegment]:
         """`GET /contacts/{id_or_email}/segments`: every segment the contact belongs to."""
