@@ -27,9 +27,12 @@ async def main() -> None:
     text = "".join(block.text for block in result.content if block.type == "text")
     structured = json.dumps(result.structured_content, separators=(",", ":"), ensure_ascii=False)
     print("list_contacts with 100 contacts:")
-    for label, rendered in (("text rendering", text), ("structured content", structured)):
+    for label, rendered, goal in (
+        ("text rendering", text, "  (goal ≤ 8500 B)"),
+        ("structured content", structured, ""),
+    ):
         size = len(rendered.encode())
-        print(f"  {label:<19}: {size:6d} B  ({size / 100:.0f} B/contact)")
+        print(f"  {label:<19}: {size:6d} B  ({size / 100:.0f} B/contact){goal}")
     print("  first lines of the text rendering:")
     for line in text.splitlines()[:3]:
         print(f"    {line}")

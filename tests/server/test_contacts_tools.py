@@ -154,9 +154,10 @@ async def test_list_contacts_renders_one_line_per_contact(harness: Harness) -> N
     text = result.content[0]
     assert text.type == "text"
     lines = text.text.splitlines()
-    assert lines[0] == "3 contacts (newest first):"
+    # A table with the header once; ids are in the structured content.
+    assert lines[0] == "3 contacts, newest first (email | name | created):"
     assert len(lines) == 4
-    assert lines[1].startswith('- user2@example.com | "U" | id ')
+    assert re.fullmatch(r'user2@example\.com \| "U" \| \d{4}-\d{2}-\d{2}', lines[1])
 
 
 async def test_list_contacts_of_a_segment(harness: Harness) -> None:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from contacts_mcp.text.sanitize import clean, label, quoted
 
-__all__ = ["bullet_list", "contact_line", "contact_view"]
+__all__ = ["LIST_COLUMNS", "bullet_list", "contact_line", "contact_row", "contact_view"]
 
 
 class _ContactLike(Protocol):
@@ -54,6 +54,16 @@ def contact_line(contact: _ContactLike) -> str:
     parts.append(f"id {label(contact.id, 40)}")
     parts.append(f"created {_date(contact.created_at)}")
     return " | ".join(parts)
+
+
+LIST_COLUMNS = "email | name | created"
+
+
+def contact_row(contact: _ContactLike) -> str:
+    """One contact as a row of a list (`LIST_COLUMNS`): the id is in the structured content,
+    and the email names the contact as well as the id does."""
+    row = f"{label(contact.email)} | {_name(contact) or '-'} | {clean(contact.created_at[:10], 10)}"
+    return row + " | unsubscribed" if contact.unsubscribed else row
 
 
 class _Named(Protocol):

@@ -9,7 +9,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
-from contacts_mcp.server.render import bullet_list, contact_line, contact_view
+from contacts_mcp.server.render import LIST_COLUMNS, contact_row, contact_view
 from contacts_mcp.server.toolkit import (
     PropertyValues,
     SegmentRefs,
@@ -162,8 +162,9 @@ def register_contact_tools(server: MCPServer[State]) -> None:
 def _render_list(page: ContactList) -> str:
     if not page.contacts:
         return "No contacts."
-    lines = [f"{len(page.contacts)} contacts (newest first):"]
-    lines.append(bullet_list(contact_line(c) for c in page.contacts))
+    # A table with its header once: a 100-contact page is read on every turn after it.
+    lines = [f"{len(page.contacts)} contacts, newest first ({LIST_COLUMNS}):"]
+    lines.extend(contact_row(c) for c in page.contacts)
     if page.next_after:
         lines.append(f"More: after={page.next_after}")
     if page.next_before:
