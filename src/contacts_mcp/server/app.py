@@ -165,7 +165,7 @@ def _deadline_for(name: str, context: Context[State, Any] | None) -> float | Non
         return None
     try:
         return context.request_context.lifespan_context.api_deadline
-    except (AttributeError, ValueError):  # no request (a direct call): no bound
+    except ValueError:  # no request (a direct call): no bound
         return None
 
 

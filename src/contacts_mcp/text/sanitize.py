@@ -35,23 +35,21 @@ __all__ = [
 
 MAX_FIELD_CHARS = 120
 
-# C0/C1 controls, bidi embeddings/isolates/marks, zero-width and other invisible
-# formatting characters, and Unicode tag characters (used to smuggle hidden text).
-_UNSAFE = re.compile(
-    "[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u2064\u2066-\u206f\ufeff\U000e0000-\U000e007f]"
+# Bidi embeddings/isolates/marks, zero-width and other invisible formatting characters,
+# and Unicode tag characters (used to smuggle hidden text): a regex character-class body.
+_INVISIBLE = (
+    "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+    "\U000e0000-\U000e007f"
 )
+# Prose drops those and every C0/C1 control.
+_UNSAFE = re.compile(f"[\u0000-\u001f\u007f-\u009f{_INVISIBLE}]")
 
 
 _BREAKS_TO_SPACES = str.maketrans("\t\n\v\f\r\x85\u2028\u2029", " " * 8)
 
 # What no channel may carry to the model: everything `_UNSAFE` removes except tab, line
 # feed and carriage return, which structured data may keep (JSON escapes them).
-_HIDDEN = re.compile(
-    "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u180e"
-    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
-    "\U000e0000-\U000e007f]+"
-)
+_HIDDEN = re.compile(f"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f{_INVISIBLE}]+")
 # What a run of hidden characters becomes in structured data: visible, so the model can
 # tell a value held something it is not shown.
 HIDDEN_MARK = "\ufffd"

@@ -122,17 +122,18 @@ async def list_contacts(request: Request) -> Response:
     # /segments/{id}/contacts); it answers the same as that route, 404 for an unknown id.
     segment_id = request.query_params.get("segment_id")
     if segment_id is not None:
-        store = store_of(request)
-        segment = require_segment(store, segment_id)
-        return paged(
-            request, lambda page: store.list_contacts(page, segment_id=segment.id), _contact_item
-        )
+        return _members(request, segment_id)
     return paged(request, store_of(request).list_contacts, _contact_item)
 
 
 async def list_segment_contacts(request: Request) -> Response:
+    return _members(request, request.path_params["segment_id"])
+
+
+def _members(request: Request, segment_id: str) -> Response:
+    """One page of a segment's contacts, or 404 for an unknown segment."""
     store = store_of(request)
-    segment = require_segment(store, request.path_params["segment_id"])
+    segment = require_segment(store, segment_id)
     return paged(
         request, lambda page: store.list_contacts(page, segment_id=segment.id), _contact_item
     )
