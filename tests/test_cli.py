@@ -248,16 +248,25 @@ def test_an_import_killed_midway_finishes_exactly_when_run_again(tmp_path: Path)
         command, capture_output=True, text=True, env=env, timeout=120, check=False
     )
     assert finished.returncode == 0, finished.stderr
-    summary = json.loads(finished.stdout)
+    answer = json.loads(finished.stdout)
+    summary = answer["result"]
     assert summary["resumed_rows"] > 0
     assert summary["failed"] == 0
     with sqlite3.connect(db) as conn:
         emails = [email for (email,) in conn.execute("SELECT email FROM contacts")]
     assert sorted(emails) == sorted(f"user{i}@example.com" for i in range(rows))
+    # The second run resumed the killed run's job, under its id.
+    [journal] = data.glob("*/jobs.sqlite")
+    with sqlite3.connect(journal) as conn:
+        jobs = conn.execute("SELECT id, status FROM jobs").fetchall()
+    assert jobs == [(answer["job_id"], "completed")]
 
 
 def test_call_import_contacts_reports_progress_on_stderr(tmp_path: Path) -> None:
-    (tmp_path / "few.csv").write_text("email\na@example.com\nb@example.com\n")
+    # Enough rows that the import is still running when the call first looks at it.
+    (tmp_path / "few.csv").write_text(
+        "email\n" + "".join(f"user{i}@example.com\n" for i in range(300))
+    )
     result = run_cli(
         "call", "--db", str(tmp_path / "c.db"), "--import-dir", str(tmp_path),
         "import_contacts",
@@ -265,7 +274,8 @@ def test_call_import_contacts_reports_progress_on_stderr(tmp_path: Path) -> None
         env={**CLEAN_ENV, "XDG_DATA_HOME": str(tmp_path / "data")},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["created"] == 2
+    answer = json.loads(result.stdout)
+    assert (answer["status"], answer["result"]["created"]) == ("completed", 300)
     assert "progress 0: reading the file" in result.stderr
 
 

@@ -25,6 +25,8 @@ from contacts_mcp import __version__
 from contacts_mcp.text.sanitize import redact_secrets
 
 if TYPE_CHECKING:
+    from mcp.types import CallToolResult
+
     from contacts_mcp.backends import BackendConfig
     from contacts_mcp.imports.settings import ImportSettings
 
@@ -329,6 +331,14 @@ async def _call(args: argparse.Namespace) -> int:
             listing = [{"name": tool.name, "description": tool.description} for tool in tools]
         elif args.tool in known:
             result = await client.call_tool(args.tool, arguments, progress_callback=show_progress)
+            # A tool that started a job answered within its wait budget; a terminal has
+            # no 60 s timeout, so wait here until the job ends (it ends with the process).
+            while (job := _working_job(result)) is not None:
+                print(f"waiting for job {job}", file=sys.stderr)
+                waited = await client.call_tool(
+                    "get_job", {"job_id": job}, progress_callback=show_progress
+                )
+                result = _unwrapped_job(waited)
     if args.list:
         print(json.dumps(listing, indent=2, ensure_ascii=False))
         return 0
@@ -340,6 +350,23 @@ async def _call(args: argparse.Namespace) -> int:
         return 1
     print(json.dumps(result.structured_content, indent=2, ensure_ascii=False))
     return 0
+
+
+def _working_job(result: CallToolResult) -> str | None:
+    """The id of the job a tool result says is still working, if any."""
+    data = result.structured_content
+    if result.is_error or not data or data.get("status") != "working":
+        return None
+    job_id = data.get("job_id")
+    return job_id if isinstance(job_id, str) else None
+
+
+def _unwrapped_job(result: CallToolResult) -> CallToolResult:
+    """`get_job`'s answer in the shape of the tool that started the job."""
+    data = result.structured_content
+    if result.is_error or not data or not isinstance(data.get("job"), dict):
+        return result
+    return result.model_copy(update={"structured_content": data["job"]})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,6 +31,14 @@ class Harness:
         assert not result.is_error, result.content
         return result.structured_content
 
+    async def job(self, tool: str, arguments: dict[str, Any]) -> Any:
+        """The result of a tool that runs a job, waiting for the job if it outlasts the call."""
+        answer = await self.call(tool, arguments)
+        while answer["status"] == "working":
+            answer = (await self.call("get_job", {"job_id": answer["job_id"]}))["job"]
+        assert answer["status"] == "completed", answer
+        return answer["result"]
+
     async def error(self, tool: str, arguments: dict[str, Any]) -> str:
         result = await self.client.call_tool(tool, arguments)
         assert result.is_error, result.structured_content
@@ -76,6 +84,8 @@ async def open_harness(
     era: str,
     options: EmulatorOptions | None = None,
     imports: ImportSettings | None = None,
+    *,
+    wait_seconds: float = 20.0,
     **config: Any,
 ) -> AsyncIterator[Harness]:
     transport = LocalTransport(options or EmulatorOptions())
@@ -91,7 +101,10 @@ async def open_harness(
         base_url=LOCAL_BASE_URL,
         headers={"Authorization": f"Bearer {LOCAL_API_KEY}", "User-Agent": "tests"},
     )
-    async with direct, Client(build_server(backend, imports), mode=era) as client:
+    async with (
+        direct,
+        Client(build_server(backend, imports, wait_seconds=wait_seconds), mode=era) as client,
+    ):
         yield Harness(client=client, emulator=direct, transport=transport)
 
 

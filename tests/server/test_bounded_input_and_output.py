@@ -17,17 +17,18 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.parametrize("import_id", ["..", ".", "../../contacts", "x" * 100, "not-an-id"])
-async def test_an_import_id_that_is_not_one_never_reaches_a_url(
+async def test_a_job_id_that_is_not_one_never_reaches_a_url(
     harness: Harness, import_id: str
 ) -> None:
-    message = await harness.error("get_import", {"import_id": import_id})
-    assert "is not an import id" in message
-    assert "get_import without an id" in message
+    # Not a UUID, so never a Resend import: looked up in the job journal only.
+    message = await harness.error("get_job", {"job_id": import_id})
+    assert "No job" in message
+    assert "get_job without a job_id" in message
 
 
 async def test_a_megabyte_id_is_refused_by_its_cap(harness: Harness) -> None:
-    message = await harness.error("get_import", {"import_id": "x" * 1_000_000})
-    assert "import_id" in message
+    message = await harness.error("get_job", {"job_id": "x" * 1_000_000})
+    assert "job_id" in message
     assert len(message) < 300
 
 
@@ -64,9 +65,9 @@ async def test_a_preview_of_5001_columns_stays_small_and_says_what_it_left_out(
     )
     result = await harness.client.call_tool("preview_import", {"csv_text": f"{header}\n{rows}"})
     assert not result.is_error, result.content
-    report = result.structured_content
-    assert report is not None
-    assert len(json.dumps(report)) < 100_000  # 1.67 MB before
+    assert result.structured_content is not None
+    assert len(json.dumps(result.structured_content)) < 100_000  # 1.67 MB before
+    report = result.structured_content["result"]
     assert len(report["columns"]) == 100
     assert len(report["new_properties"]) == 50
     assert report["column_map"]["email"] == "email"

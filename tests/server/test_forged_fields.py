@@ -125,7 +125,7 @@ async def test_imported_names_obey_the_rules_of_create_contact(era: str, tmp_pat
             "on_conflict": "upsert",
             "strategy": "rows",
         }
-        summary = await h.call("import_contacts", arguments)
+        summary = await h.job("import_contacts", arguments)
         emails = sorted(c["email"] for c in await h.all_contacts())
     assert (summary["created"], summary["failed"]) == (1, 3)
     assert emails == ["ok@example.com"]

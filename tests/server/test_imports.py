@@ -77,8 +77,8 @@ async def test_preview_proposes_a_mapping_and_reports_problems(
     async for h in harness_for(era, folders):
         result = await h.client.call_tool("preview_import", {"path": "contacts.csv"})
         assert not result.is_error, result.content
-        report = result.structured_content
-        assert report is not None
+        assert result.structured_content is not None
+        report = result.structured_content["result"]
         assert report["rows"] == 18
         assert report["importable_rows"] == EXAMPLE_IMPORTABLE
         mapping = report["column_map"]
@@ -111,7 +111,9 @@ async def test_import_creates_exactly_the_valid_contacts(
         # SDK drops it and logs an error: the result alone says the work is done.
         assert total is None or progress < total
 
-    async for h in harness_for(era, folders):
+    # Progress reaches the caller while the job runs (from the job, through the wait).
+
+    async for h in harness_for(era, folders, EmulatorOptions(latency=0.01)):
         await h.seed("POST", "/segments", {"name": "Customers"})
         result = await h.client.call_tool(
             "import_contacts",
@@ -119,8 +121,8 @@ async def test_import_creates_exactly_the_valid_contacts(
             progress_callback=on_progress,
         )
         assert not result.is_error, result.content
-        summary = result.structured_content
-        assert summary is not None
+        assert result.structured_content is not None
+        summary = result.structured_content["result"]
         assert summary["strategy"] == strategy
         assert (summary["created"], summary["failed"], summary["duplicates"]) == (14, 3, 1)
         contacts = await all_contacts(h)
@@ -144,7 +146,7 @@ async def test_auto_falls_back_to_rows_without_the_imports_api(
     era: str, folders: dict[str, Path]
 ) -> None:
     async for h in harness_for(era, folders, EmulatorOptions(imports_api=False)):
-        summary = await h.call("import_contacts", import_args())
+        summary = await h.job("import_contacts", import_args())
         assert summary["strategy"] == "rows"
         assert summary["created"] == EXAMPLE_IMPORTABLE
         message = await h.error("import_contacts", import_args(strategy="api"))
@@ -161,14 +163,12 @@ async def test_existing_contacts_are_skipped_or_updated_and_never_resubscribed(
             "/contacts",
             {"email": "ada.lovelace@example.com", "first_name": "A", "unsubscribed": True},
         )
-        skipped = await h.call(
-            "import_contacts", import_args(on_conflict="skip", strategy=strategy)
-        )
+        skipped = await h.job("import_contacts", import_args(on_conflict="skip", strategy=strategy))
         assert (skipped["created"], skipped["skipped"]) == (13, 1)
         ada = await h.seed("GET", "/contacts/ada.lovelace@example.com")
         assert (ada["first_name"], ada["unsubscribed"]) == ("A", True)
 
-        updated = await h.call("import_contacts", import_args(strategy=strategy))
+        updated = await h.job("import_contacts", import_args(strategy=strategy))
         assert updated["updated"] >= 1
         ada = await h.seed("GET", "/contacts/ada.lovelace@example.com")
         assert ada["first_name"] == "Ada"
@@ -177,7 +177,7 @@ async def test_existing_contacts_are_skipped_or_updated_and_never_resubscribed(
 
 async def test_dry_run_counts_without_writing(era: str, folders: dict[str, Path]) -> None:
     async for h in harness_for(era, folders):
-        summary = await h.call("import_contacts", import_args(dry_run=True))
+        summary = await h.job("import_contacts", import_args(dry_run=True))
         assert summary["dry_run"] is True
         assert summary["created"] == EXAMPLE_IMPORTABLE
         assert await h.count_contacts() == 0
@@ -205,7 +205,7 @@ async def test_rows_import_under_faults_loses_and_duplicates_nothing(
         seed=3,
     )
     async for h in harness_for("auto", folders, faults):
-        summary = await h.call(
+        summary = await h.job(
             "import_contacts",
             {
                 "path": "big.csv",
@@ -229,25 +229,55 @@ async def test_a_cancelled_import_resumes_to_the_exact_final_state(
         "on_conflict": "upsert",
         "strategy": "rows",
     }
-    async for h in harness_for(era, folders, EmulatorOptions(latency=0.02)):
-        with anyio.CancelScope() as scope:
-
-            async def cancel_midway(
-                progress: float, total: float | None, message: str | None
-            ) -> None:
-                if progress > 0:
-                    scope.cancel()
-
-            await h.client.call_tool("import_contacts", arguments, progress_callback=cancel_midway)
-        assert scope.cancelled_caught
+    options = EmulatorOptions(latency=0.02)
+    async for h in harness_for(era, folders, options, wait_seconds=0.1):
+        handle = await h.call("import_contacts", arguments)
+        assert handle["status"] == "working"
+        assert handle["next_call"] == {"tool": "get_job", "arguments": {"job_id": handle["job_id"]}}
+        job_id = handle["job_id"]
+        while (await h.call("get_job", {"job_id": job_id, "wait_seconds": 0.1}))["job"][
+            "done"
+        ] < 10:
+            pass
+        cancelled = (await h.call("get_job", {"job_id": job_id, "cancel": True}))["job"]
+        assert cancelled["status"] == "cancelled"
         partial = await h.count_contacts()
         assert 0 < partial < 300
         [saved] = (folders["state"] / "imports").glob("*/summary.json")
         assert "Cancelled" in saved.read_text(encoding="utf-8")
-        summary = await h.call("import_contacts", arguments)
+        # Cancelling again, or asking for it, is harmless and changes nothing.
+        again = (await h.call("get_job", {"job_id": job_id, "cancel": True}))["job"]
+        assert again["status"] == "cancelled"
+        assert await h.count_contacts() == partial
+        summary = await h.job("import_contacts", arguments)
         assert summary["resumed_rows"] > 0
         contacts = await all_contacts(h)
         assert sorted(contacts) == sorted(f"user{i}@example.com" for i in range(300))
+
+
+async def test_an_import_outlives_a_call_the_host_gave_up_on(
+    era: str, folders: dict[str, Path]
+) -> None:
+    """A host that times a call out cancels it; the job goes on and finishes."""
+    big_csv(folders["inbox"] / "big.csv", 150)
+    arguments = {
+        "path": "big.csv",
+        "columns": {"email": "email", "first_name": "first_name"},
+        "on_conflict": "upsert",
+        "strategy": "rows",
+    }
+    async for h in harness_for(era, folders, EmulatorOptions(latency=0.01)):
+        with anyio.move_on_after(0.5) as scope:
+            await h.client.call_tool("import_contacts", arguments)
+        assert scope.cancelled_caught
+        [listed] = (await h.call("get_job", {}))["recent"]
+        assert listed["kind"] == "import"
+        job = (await h.call("get_job", {"job_id": listed["job_id"], "wait_seconds": 50}))["job"]
+        while job["status"] == "working":
+            job = (await h.call("get_job", {"job_id": listed["job_id"]}))["job"]
+        assert job["status"] == "completed"
+        assert job["result"]["created"] == 150
+        assert await h.count_contacts() == 150
 
 
 @pytest.mark.parametrize(
@@ -308,17 +338,15 @@ async def test_bad_imports_fail_clearly_and_write_nothing(
         assert (await h.seed("GET", "/contact-properties"))["data"] == []
 
 
-async def test_get_import_reports_api_jobs(era: str, folders: dict[str, Path]) -> None:
+async def test_get_job_reports_resend_api_imports(era: str, folders: dict[str, Path]) -> None:
     async for h in harness_for(era, folders):
-        summary = await h.call("import_contacts", import_args(strategy="api"))
-        [job_id] = summary["import_ids"]
-        one = await h.call("get_import", {"import_id": job_id})
-        assert one["imports"][0]["status"] == "completed"
-        assert one["imports"][0]["counts"]["created"] == EXAMPLE_IMPORTABLE
-        recent = await h.call("get_import", {})
-        assert [job["id"] for job in recent["imports"]] == [job_id]
-        message = await h.error("get_import", {"import_id": "00000000-0000-4000-8000-000000000000"})
-        assert "No import" in message
+        summary = await h.job("import_contacts", import_args(strategy="api"))
+        [import_id] = summary["import_ids"]
+        one = await h.call("get_job", {"job_id": import_id})
+        assert one["api_import"]["status"] == "completed"
+        assert one["api_import"]["counts"]["created"] == EXAMPLE_IMPORTABLE
+        message = await h.error("get_job", {"job_id": "00000000-0000-4000-8000-000000000000"})
+        assert "No Resend import" in message
 
 
 async def test_inline_csv_imports_without_any_file_access(
@@ -326,7 +354,7 @@ async def test_inline_csv_imports_without_any_file_access(
 ) -> None:
     no_files = ImportSettings(files=FilePolicy(), state_dir=folders["state"])
     async for h in open_harness(era, None, no_files):  # no import folder configured at all
-        summary = await h.call(
+        summary = await h.job(
             "import_contacts",
             {
                 "csv_text": "email;name\nann@example.com;Ann\nbob@example.com;Bob\n",
@@ -344,11 +372,11 @@ async def test_a_repeated_import_redoes_what_is_missing_from_the_backend(
     folders: dict[str, Path], strategy: str
 ) -> None:
     async for h in harness_for("auto", folders):
-        first = await h.call("import_contacts", import_args(strategy=strategy))
+        first = await h.job("import_contacts", import_args(strategy=strategy))
         assert first["created"] == EXAMPLE_IMPORTABLE
         # Someone deletes a contact; running the same import again restores it.
         await h.seed("DELETE", "/contacts/grace.hopper@example.org")
-        again = await h.call("import_contacts", import_args(strategy=strategy))
+        again = await h.job("import_contacts", import_args(strategy=strategy))
         assert again["failed"] == 3
         assert len(await all_contacts(h)) == EXAMPLE_IMPORTABLE
         assert "grace.hopper@example.org" in await all_contacts(h)
@@ -363,7 +391,7 @@ async def test_rows_resend_rejects_are_reported_and_the_rest_imported(
         "email\nok1@example.com\nxxx+!@gmail.com\nok2@example.com\n"
     )
     async for h in harness_for("auto", folders):
-        summary = await h.call(
+        summary = await h.job(
             "import_contacts",
             {
                 "path": "picky.csv",
@@ -384,7 +412,7 @@ async def test_an_api_import_whose_upload_answer_is_lost_runs_once(
     folders: dict[str, Path],
 ) -> None:
     async for h in harness_for("auto", folders, EmulatorOptions(drop_after_write=1.0)):
-        summary = await h.call("import_contacts", import_args(strategy="api"))
+        summary = await h.job("import_contacts", import_args(strategy="api"))
         assert summary["created"] == EXAMPLE_IMPORTABLE
         assert len(summary["import_ids"]) == 1
         jobs = await h.seed("GET", "/contacts/imports")
@@ -415,7 +443,7 @@ async def test_preview_refuses_unreadable_files_with_the_line(
 async def test_preview_checks_an_edited_mapping(era: str, folders: dict[str, Path]) -> None:
     async for h in harness_for(era, folders):
         edited = {**COLUMNS, "Plan": "skip"}
-        report = await h.call(
+        report = await h.job(
             "preview_import",
             {"path": "contacts.csv", "columns": edited, "new_properties": NEW_PROPERTIES},
         )
@@ -427,7 +455,7 @@ async def test_preview_checks_an_edited_mapping(era: str, folders: dict[str, Pat
         assert "not columns of the file: 'Nope'" in message
 
 
-async def test_the_same_import_cannot_run_twice_at_once(folders: dict[str, Path]) -> None:
+async def test_the_same_import_asked_twice_at_once_runs_once(folders: dict[str, Path]) -> None:
     big_csv(folders["inbox"] / "big.csv", 100)
     arguments = {
         "path": "big.csv",
@@ -438,15 +466,15 @@ async def test_the_same_import_cannot_run_twice_at_once(folders: dict[str, Path]
     results: list[Any] = []
 
     async def run_import(h: Harness) -> None:
-        results.append(await h.client.call_tool("import_contacts", arguments))
+        results.append(await h.call("import_contacts", arguments))
 
     async for h in harness_for("auto", folders, EmulatorOptions(latency=0.01)):
         async with anyio.create_task_group() as tg:
             tg.start_soon(run_import, h)
             tg.start_soon(run_import, h)
-        errors = [r for r in results if r.is_error]
-        assert len(errors) == 1
-        text = errors[0].content[0]
-        assert text.type == "text"
-        assert "already running" in text.text
+        # Both calls joined one job: one run, one summary.
+        assert results[0]["job_id"] == results[1]["job_id"]
+        assert results[0]["result"] == results[1]["result"]
+        assert results[0]["result"]["created"] == 100
+        assert results[0]["result"]["requests"] < 110  # 100 rows, and a few reads; not 200
         assert len(await all_contacts(h)) == 100

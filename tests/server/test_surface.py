@@ -46,7 +46,7 @@ EXPECTED_HINTS = {
     "delete_topic": CHANGE,
     "preview_import": READ,
     "import_contacts": CHANGE,
-    "get_import": READ,
+    "get_job": CREATE,  # waits or cancels: not read-only, never destructive
 }
 
 

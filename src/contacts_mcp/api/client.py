@@ -40,6 +40,7 @@ __all__ = [
     "USER_AGENT",
     "ResendClient",
     "api_deadline",
+    "api_deadline_lifted",
     "build_http_client",
     "contact_path",
 ]
@@ -81,6 +82,17 @@ def api_deadline(seconds: float | None) -> Iterator[None]:
     new = _Deadline(anyio.current_time() + seconds, seconds)
     current = _deadline.get()
     token = _deadline.set(new if current is None or new.at < current.at else current)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+@contextmanager
+def api_deadline_lifted() -> Iterator[None]:
+    """No deadline in this block (and tasks it starts): for work that outlives the call
+    that started it, such as a job, whose requests keep their own timeouts."""
+    token = _deadline.set(None)
     try:
         yield
     finally:

@@ -1,4 +1,4 @@
-"""What the import tools return: the preview report, the import summary, import jobs.
+"""What the import tools return: the preview report and the import summary.
 
 These are kept apart from the machinery that produces them: the server registers its
 tools (and so builds their output schemas from these models) at startup, while the code
@@ -11,14 +11,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from contacts_mcp.api.imports import ContactImport
 from contacts_mcp.api.models import PropertyType
 
 __all__ = [
     "MAX_NOTES",
     "ColumnProposal",
     "FileFormat",
-    "ImportList",
     "ImportSummary",
     "IssueSummary",
     "PreviewOut",
@@ -124,7 +122,3 @@ class PreviewOut(PreviewReport):
     import_arguments: dict[str, Any] = Field(
         description="Arguments for import_contacts that import the file as previewed."
     )
-
-
-class ImportList(BaseModel):
-    imports: list[ContactImport]

@@ -30,7 +30,7 @@ from contacts_mcp.api.models import (
 from contacts_mcp.imports.csvio import CSVFormatError
 from contacts_mcp.imports.journal import Journal
 from contacts_mcp.imports.mapping import check_column_map
-from contacts_mcp.imports.models import ImportList, ImportSummary, PreviewOut, PreviewReport
+from contacts_mcp.imports.models import ImportSummary, PreviewOut, PreviewReport
 from contacts_mcp.imports.plan import (
     MAX_INLINE_BYTES,
     ImportPlan,
@@ -48,7 +48,7 @@ from contacts_mcp.services.explain import NothingFoundError, UserFacingError, ap
 from contacts_mcp.services.schema import SchemaService
 from contacts_mcp.text.sanitize import clean
 
-__all__ = ["ImportList", "ImportService", "PreviewOut", "StrategyChoice"]
+__all__ = ["ImportService", "PreviewOut", "StrategyChoice"]
 
 StrategyChoice = Literal["auto", "api", "rows"]
 logger = logging.getLogger("contacts_mcp.imports")
@@ -253,21 +253,19 @@ class ImportService:
         finally:
             journal.close()
 
-    async def status(self, import_id: str | None) -> ContactImport | ImportList:
-        if import_id is None:
-            with api_errors():
-                return ImportList(imports=await self._client.list_contact_imports(limit=10))
-
+    async def status(self, import_id: str) -> ContactImport:
+        """A Resend Contact Imports API import, by the id an import reported."""
         wanted = import_id.strip()
         if not is_uuid(wanted):
             raise UserFacingError(
-                f"{show(wanted, 40)} is not an import id (a UUID from import_contacts or from "
-                "get_import's list). Call get_import without an id to list recent ones."
+                f"{show(wanted, 40)} is not a Resend import id (a UUID from an import's "
+                "import_ids). Call get_job without an id to list recent jobs."
             )
 
         def missing() -> UserFacingError:
             return NothingFoundError(
-                f"No import {show(wanted)}. Call get_import without an id to list recent ones."
+                f"No Resend import {show(wanted)}. Call get_job without an id to list "
+                "recent jobs."
             )
 
         with api_errors(not_found=missing):

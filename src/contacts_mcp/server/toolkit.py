@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import Context
@@ -34,17 +35,21 @@ if TYPE_CHECKING:
     from contacts_mcp.imports.service import ImportService
     from contacts_mcp.imports.settings import ImportSettings
     from contacts_mcp.services.contacts import ContactsService
+    from contacts_mcp.services.jobs import Jobs
     from contacts_mcp.services.schema import SchemaService
 
 T = TypeVar("T")
 
 
 class State:
-    """What the server's lifespan opens: one client, and a service per concern over it.
+    """What the server's lifespan opens: one client, its jobs, and a service per concern.
 
     Services are built (and their modules imported) on first use: hosts start the server
     often, and `initialize` or `tools/list` need none of them.
     """
+
+    # Set by the lifespan once its task group is open.
+    jobs: Jobs
 
     def __init__(
         self,
@@ -53,11 +58,23 @@ class State:
         backend_id: str,
         *,
         api_deadline: float | None = None,
+        wait_seconds: float = 20.0,
     ) -> None:
         self.client = client
         self.api_deadline = api_deadline
+        self.wait_seconds = wait_seconds
+        self.backend_id = backend_id
         self._import_settings = import_settings
-        self._backend_id = backend_id
+
+    @property
+    def state_dir(self) -> Path:
+        """Where journals, reports and the mirror live (per user, not per account)."""
+        return self._import_settings.state_dir
+
+    @property
+    def ephemeral(self) -> bool:
+        """Nothing of this backend outlives the process (tests, `--db :memory:`)."""
+        return self.backend_id.startswith("ephemeral-")
 
     @cached_property
     def schema(self) -> SchemaService:
@@ -76,7 +93,7 @@ class State:
         from contacts_mcp.imports.service import ImportService
 
         return ImportService(
-            self.client, self.schema, self._import_settings, backend=self._backend_id
+            self.client, self.schema, self._import_settings, backend=self.backend_id
         )
 
 
@@ -137,7 +154,7 @@ def hidden_note(paths: list[str]) -> str:
     )
 
 
-Kind = Literal["read", "create", "update", "delete"]
+Kind = Literal["read", "create", "update", "delete", "control"]
 
 
 def hints(title: str, kind: Kind) -> ToolAnnotations:
@@ -147,6 +164,16 @@ def hints(title: str, kind: Kind) -> ToolAnnotations:
     """
     if kind == "read":
         return ToolAnnotations(title=title, read_only_hint=True, open_world_hint=True)
+    if kind == "control":
+        # Waits on or stops the server's own jobs: changes no contact data itself, and
+        # stopping twice is stopping once.
+        return ToolAnnotations(
+            title=title,
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=True,
+            open_world_hint=True,
+        )
     return ToolAnnotations(
         title=title,
         read_only_hint=False,

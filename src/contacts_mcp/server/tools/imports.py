@@ -1,32 +1,25 @@
-"""The import tools: preview a CSV, import it, and check Contact Imports API jobs."""
+"""The import tools: preview a CSV and import it, each as a job (see `tools.jobs`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult
-from pydantic import BaseModel, Field
+from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
-from contacts_mcp.api.imports import ContactImport
-from contacts_mcp.imports.models import ImportList, ImportSummary, PreviewOut
+from contacts_mcp.imports.models import ImportSummary, PreviewOut
+from contacts_mcp.server.toolkit import SegmentRefs, State, ToolContext, TopicChoices, hints
+from contacts_mcp.server.tools.jobs import JobKind, JobOut, start_and_wait
+from contacts_mcp.text.sanitize import clean
 
 if TYPE_CHECKING:
-    from contacts_mcp.imports.plan import Progress
-from contacts_mcp.server.toolkit import (
-    SegmentRefs,
-    State,
-    ToolContext,
-    TopicChoices,
-    hints,
-    result,
-    run,
-    services,
-)
-from contacts_mcp.text.sanitize import clean, label
+    from contacts_mcp.imports.plan import ImportSource
+    from contacts_mcp.services.jobs import Progress, Work
 
-__all__ = ["register_import_tools"]
+__all__ = ["IMPORT_JOBS", "register_import_tools"]
 
 # Columns a column map may name: a contact needs few, and a map past this is a mistake.
 MAX_COLUMNS = 200
@@ -59,10 +52,6 @@ DelimiterArg = Annotated[
     Literal[",", ";", "\t", "|"] | SkipJsonSchema[None], Field(description="Default: detected.")
 ]
 HeaderArg = Annotated[bool | SkipJsonSchema[None], Field(description="Default: detected.")]
-
-
-class ImportJobs(BaseModel):
-    imports: list[ContactImport]
 
 
 def _preview_text(report: PreviewOut) -> str:
@@ -104,6 +93,8 @@ def _summary_text(summary: ImportSummary) -> str:
     if summary.resumed_rows:
         text += f" ({summary.resumed_rows} rows done by an earlier run)"
     text += f"; {summary.requests} requests in {summary.seconds:.1f} s."
+    if summary.import_ids:
+        text += f"\nResend import ids (get_job takes them): {', '.join(summary.import_ids)}"
     if summary.failures_file:
         text += f"\nRows not imported, with reasons: {summary.failures_file}"
     for note in summary.notes[:5]:
@@ -111,33 +102,56 @@ def _summary_text(summary: ImportSummary) -> str:
     return text
 
 
-def _job_line(job: ContactImport) -> str:
-    c = job.counts
-    return (
-        f"{label(job.id, 40)}: {label(job.status, 20)} | {c.total} rows, {c.created} created, "
-        f"{c.updated} updated, "
-        f"{c.skipped} skipped, {c.failed} failed | started {job.created_at[:16]}"
+def _source(arguments: Mapping[str, Any]) -> ImportSource:
+    from contacts_mcp.imports.plan import ImportSource
+
+    return ImportSource(
+        arguments.get("path"),
+        arguments.get("csv_text"),
+        arguments.get("encoding"),
+        arguments.get("delimiter"),
+        arguments.get("has_header"),
     )
 
 
-def _increasing(ctx: ToolContext) -> Progress:
-    """`ctx.report_progress`, passing on only reports that move forward and are not final.
+def _preview_work(state: State, arguments: Mapping[str, Any]) -> Work:
+    async def work(progress: Progress) -> PreviewOut:
+        return await state.imports.preview(
+            _source(arguments),
+            columns=arguments.get("columns"),
+            new_properties=arguments.get("new_properties"),
+            progress=progress,
+        )
 
-    MCP requires each progress notification of a request to be greater than the last;
-    the import reports phases ("reading the file", "uploading part 1") at the same count.
-    A report that reaches the total comes just before the result, and a notification sent
-    with the result is dropped by the TypeScript SDK with an error: the result says it.
-    """
-    last: float | None = None
+    return work
 
-    async def report(progress: float, total: float | None, message: str) -> None:
-        nonlocal last
-        if (last is not None and progress <= last) or (total and progress >= total):
-            return
-        last = progress
-        await ctx.report_progress(progress, total, message)
 
-    return report
+def _import_work(state: State, arguments: Mapping[str, Any]) -> Work:
+    async def work(progress: Progress) -> ImportSummary:
+        return await state.imports.run(
+            _source(arguments),
+            columns=arguments["columns"],
+            on_conflict=arguments["on_conflict"],
+            new_properties=arguments.get("new_properties"),
+            create_missing_properties=arguments.get("create_missing_properties", False),
+            segments=arguments.get("segments") or (),
+            topics=arguments.get("topics"),
+            dry_run=arguments.get("dry_run", False),
+            strategy=arguments.get("strategy", "auto"),
+            progress=progress,
+        )
+
+    return work
+
+
+PREVIEW_JOB = JobKind("preview", PreviewOut, _preview_work, _preview_text)
+IMPORT_JOB = JobKind("import", ImportSummary, _import_work, _summary_text)
+IMPORT_JOBS: tuple[JobKind[Any], ...] = (PREVIEW_JOB, IMPORT_JOB)
+
+
+def _given(**arguments: Any) -> dict[str, Any]:
+    """The arguments a job journals: those given, as plain JSON."""
+    return {key: value for key, value in arguments.items() if value is not None}
 
 
 def register_import_tools(server: MCPServer[State]) -> None:
@@ -151,20 +165,16 @@ def register_import_tools(server: MCPServer[State]) -> None:
         encoding: EncodingArg = None,
         delimiter: DelimiterArg = None,
         has_header: HeaderArg = None,
-    ) -> Annotated[CallToolResult, PreviewOut]:
+    ) -> Annotated[CallToolResult, JobOut[PreviewOut]]:
         """Read a CSV and propose a column mapping; report bad rows. Writes nothing.
 
         Pass `columns` to check an edited mapping.
         """
-        from contacts_mcp.imports.plan import ImportSource
-
-        source = ImportSource(path, csv_text, encoding, delimiter, has_header)
-        report = await run(
-            services(ctx).imports.preview(
-                source, columns=columns, new_properties=new_properties, progress=_increasing(ctx)
-            )
-        )
-        return result(_preview_text(report), report)
+        arguments = _given(
+            path=path, csv_text=csv_text, columns=columns, new_properties=new_properties,
+            encoding=encoding, delimiter=delimiter, has_header=has_header,
+        )  # fmt: skip
+        return await start_and_wait(ctx, PREVIEW_JOB, arguments)
 
     @server.tool(annotations=hints("Import contacts from CSV", "update"))
     async def import_contacts(
@@ -190,40 +200,15 @@ def register_import_tools(server: MCPServer[State]) -> None:
         encoding: EncodingArg = None,
         delimiter: DelimiterArg = None,
         has_header: HeaderArg = None,
-    ) -> Annotated[CallToolResult, ImportSummary]:
+    ) -> Annotated[CallToolResult, JobOut[ImportSummary]]:
         """Import contacts from a CSV, after preview_import and the user's OK.
 
-        Resumable: run the same import again to finish an interrupted one.
+        Runs as a job; resumable: run the same import again to finish an interrupted one.
         """
-        from contacts_mcp.imports.plan import ImportSource
-
-        source = ImportSource(path, csv_text, encoding, delimiter, has_header)
-        summary = await run(
-            services(ctx).imports.run(
-                source,
-                columns=columns,
-                on_conflict=on_conflict,
-                new_properties=new_properties,
-                create_missing_properties=create_missing_properties,
-                segments=segments or (),
-                topics=topics,
-                dry_run=dry_run,
-                strategy=strategy,
-                progress=_increasing(ctx),
-            )
-        )
-        return result(_summary_text(summary), summary)
-
-    @server.tool(annotations=hints("Get import status", "read"))
-    async def get_import(
-        ctx: ToolContext,
-        import_id: Annotated[
-            str | SkipJsonSchema[None],
-            Field(description="Omit to list recent imports.", max_length=100),
-        ] = None,
-    ) -> Annotated[CallToolResult, ImportJobs]:
-        """Status and counts of Contact Imports API jobs."""
-        found = await run(services(ctx).imports.status(import_id))
-        jobs = found.imports if isinstance(found, ImportList) else [found]
-        text = "\n".join(_job_line(job) for job in jobs) or "No imports yet."
-        return result(text, ImportJobs(imports=jobs))
+        arguments = _given(
+            path=path, csv_text=csv_text, columns=columns, on_conflict=on_conflict,
+            new_properties=new_properties, create_missing_properties=create_missing_properties,
+            segments=segments, topics=topics, dry_run=dry_run, strategy=strategy,
+            encoding=encoding, delimiter=delimiter, has_header=has_header,
+        )  # fmt: skip
+        return await start_and_wait(ctx, IMPORT_JOB, arguments)

@@ -1,0 +1,187 @@
+"""Jobs at the MCP surface: start work and wait within a budget, and one tool, `get_job`,
+that waits on, reports on and cancels any job.
+
+A tool that starts a job returns its result when the job ends within the server's wait
+budget (20 s by default, under every host's 60 s timeout), or the job's handle: status,
+progress, an estimate of the time left, and the `get_job` call that goes on waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from contacts_mcp.api.imports import ContactImport
+from contacts_mcp.server.toolkit import State, ToolContext, hints, result, run, services
+from contacts_mcp.services.jobs import MAX_WAIT_SECONDS, JobView
+from contacts_mcp.text.sanitize import clean, label
+
+if TYPE_CHECKING:
+    from contacts_mcp.services.jobs import Job, Progress, Work
+
+__all__ = ["JobKind", "JobOut", "register_job_tools", "start_and_wait"]
+
+R = TypeVar("R", bound=BaseModel)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class JobKind(Generic[R]):
+    """How a kind of job is run again from its journaled arguments, and shown when done."""
+
+    name: str
+    result: type[R]
+    work: Callable[[State, Mapping[str, Any]], Work]
+    text: Callable[[R], str]
+
+
+class JobOut(JobView, Generic[T]):
+    """A job-running tool's answer: the result when the job ended in time, else the handle."""
+
+    result: T | None = Field(default=None, description="Set once status is completed.")
+
+
+class JobsOut(BaseModel):
+    job: JobOut[dict[str, Any]] | None = Field(default=None, description="The job asked for.")
+    recent: list[JobView] = Field(default_factory=list, description="Without a job_id.")
+    api_import: ContactImport | None = Field(
+        default=None, description="For the id of a Resend Contact Imports API import."
+    )
+
+
+def increasing(ctx: ToolContext) -> Progress:
+    """`ctx.report_progress`, passing on only reports that move forward and are not final.
+
+    MCP requires each progress notification of a request to be greater than the last;
+    work reports phases ("reading the file", "uploading part 1") at the same count. A
+    report that reaches the total comes just before the result, and a notification sent
+    with the result is dropped by the TypeScript SDK with an error: the result says it.
+    """
+    last: float | None = None
+
+    async def report(progress: float, total: float | None, message: str) -> None:
+        nonlocal last
+        if (last is not None and progress <= last) or (total and progress >= total):
+            return
+        last = progress
+        await ctx.report_progress(progress, total, message)
+
+    return report
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def working_text(job: Job, wait_seconds: float) -> str:
+    view = job.view()
+    done = f"{view.done:g}" + (f" of {view.total:g}" if view.total else "")
+    eta = f", about {_duration(view.eta_seconds)} left" if view.eta_seconds is not None else ""
+    return (
+        f"Still running as job {job.id} ({clean(view.message, 80)}: {done}{eta}). It goes on "
+        f'in the background: call get_job {{"job_id": "{job.id}"}} to wait for it (up to '
+        f"{wait_seconds:g} s per call), with cancel=true to stop it."
+    )
+
+
+async def start_and_wait(
+    ctx: ToolContext, kind: JobKind[R], arguments: Mapping[str, Any]
+) -> CallToolResult:
+    """Start (or join) the job for `arguments` and answer within the wait budget."""
+    state = services(ctx)
+    job = state.jobs.start(kind.name, arguments, kind.work(state, arguments))
+    await state.jobs.wait(job, state.wait_seconds, increasing(ctx))
+    return _answer(state, job, kind, state.wait_seconds)
+
+
+def _answer(state: State, job: Job, kind: JobKind[R], wait_seconds: float) -> CallToolResult:
+    if job.status == "failed":
+        raise ToolError(job.error or f"Job {job.id} failed.")
+    view = job.view()
+    if job.status == "completed" and job.result is not None:
+        done = kind.result.model_validate(job.result)
+        return result(kind.text(done), JobOut[kind.result](**view.model_dump(), result=done))  # type: ignore[name-defined]
+    if job.status == "cancelled":
+        text = f"Job {job.id} ({job.kind}) was cancelled; what it finished is kept."
+    else:
+        text = working_text(job, wait_seconds)
+    return result(text, JobOut[kind.result](**view.model_dump()))  # type: ignore[name-defined]
+
+
+def _view_line(view: JobView) -> str:
+    progress = f"{view.done:g}" + (f"/{view.total:g}" if view.total else "")
+    return (
+        f"{view.job_id}: {view.kind}, {view.status} ({clean(view.message, 60)}, {progress}), "
+        f"started {view.created_at[:16]}"
+    )
+
+
+def _api_import_line(job: ContactImport) -> str:
+    c = job.counts
+    return (
+        f"Resend import {label(job.id, 40)}: {label(job.status, 20)} | {c.total} rows, "
+        f"{c.created} created, {c.updated} updated, {c.skipped} skipped, {c.failed} failed | "
+        f"started {job.created_at[:16]}"
+    )
+
+
+def register_job_tools(server: MCPServer[State], kinds: Mapping[str, JobKind[Any]]) -> None:
+    @server.tool(annotations=hints("Wait for or cancel a job", "control"))
+    async def get_job(
+        ctx: ToolContext,
+        job_id: Annotated[
+            str | SkipJsonSchema[None],
+            Field(description="Omit to list recent jobs.", max_length=100),
+        ] = None,
+        wait_seconds: Annotated[
+            float, Field(description="Wait up to this long for it to end.", ge=0, le=50)
+        ] = 20,
+        cancel: Annotated[bool, Field(description="Stop it; finished work is kept.")] = False,
+    ) -> Annotated[CallToolResult, JobsOut]:
+        """Wait for, check or cancel a job (import, preview, sync), or list recent ones.
+
+        Also takes the id of a Resend import (import_ids of an import).
+        """
+        state = services(ctx)
+        if job_id is None:
+            recent = [job.view() for job in state.jobs.recent()]
+            text = "\n".join(_view_line(view) for view in recent) or "No jobs yet."
+            return result(text, JobsOut(recent=recent))
+        if _is_uuid(job_id):
+            found = await run(state.imports.status(job_id))
+            return result(_api_import_line(found), JobsOut(api_import=found))
+        job = await run(_find(state, job_id))
+        if cancel:
+            await state.jobs.cancel(job)
+        else:
+            await state.jobs.wait(job, min(wait_seconds, MAX_WAIT_SECONDS), increasing(ctx))
+        kind = kinds.get(job.kind)
+        if kind is None:  # a kind this version no longer has: report it as data
+            answer = JobOut[dict[str, Any]](**job.view().model_dump(), result=job.result)
+            return result(_view_line(job.view()), JobsOut(job=answer))
+        shown = _answer(state, job, kind, wait_seconds)
+        assert isinstance(shown.structured_content, dict)
+        answer = JobOut[dict[str, Any]].model_validate(shown.structured_content)
+        text = shown.content[0].text if shown.content[0].type == "text" else ""
+        return result(text, JobsOut(job=answer))
+
+
+async def _find(state: State, job_id: str) -> Job:
+    return state.jobs.find(job_id)
+
+
+def _is_uuid(value: str) -> bool:
+    from contacts_mcp.api.models import is_uuid
+
+    return is_uuid(value.strip())

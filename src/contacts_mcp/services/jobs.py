@@ -1,0 +1,479 @@
+"""Long work as jobs: they outlive the tool call that started them, and a restart.
+
+Hosts give a tool call 60 s (the TypeScript SDK's default, which progress does not
+extend). Work that may take longer (imports, a sync of the account, bulk changes) runs
+as a job in the server's own task group: the call that starts it waits up to a budget
+and returns the result, or a handle that says how far the job got and how to go on
+waiting. The shape follows the MCP tasks extension (`working`, `completed`, `failed`,
+`cancelled`; a status message; created and updated times), so it can map onto it once
+hosts support it.
+
+Every job is journaled in SQLite with the arguments that started it. A job whose server
+died while it ran (its owner process is gone) is resumed by asking for it, or by
+starting the same work again; the work itself must be resumable (imports keep a row
+journal, a sync keeps its cursor).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio
+from anyio.abc import TaskGroup
+from pydantic import BaseModel, Field
+
+from contacts_mcp.api.client import api_deadline_lifted
+from contacts_mcp.api.errors import ResendError
+from contacts_mcp.services.explain import NothingFoundError, UserFacingError, explain, show
+
+__all__ = [
+    "DEFAULT_WAIT_SECONDS",
+    "MAX_WAIT_SECONDS",
+    "Job",
+    "JobStatus",
+    "JobView",
+    "Jobs",
+    "Progress",
+    "Work",
+    "job_key",
+]
+
+logger = logging.getLogger("contacts_mcp.jobs")
+
+JobStatus = Literal["working", "completed", "failed", "cancelled"]
+Progress = Callable[[float, float | None, str], Awaitable[None]]
+Work = Callable[[Progress], Awaitable[BaseModel]]
+# Rebuilds a job's work from its journaled arguments, to resume it after a restart.
+Resumer = Callable[[Mapping[str, Any]], Work]
+
+# Below every host's 60 s request timeout, with room for the answer to travel.
+DEFAULT_WAIT_SECONDS = 20.0
+MAX_WAIT_SECONDS = 50.0
+KEEP_JOBS_DAYS = 30
+# Progress is journaled at most this often: a restart loses at most this much of it.
+JOURNAL_EVERY_SECONDS = 1.0
+# An owner that is alive but has not touched its jobs for this long is a reused pid.
+HEARTBEAT_SECONDS = 30.0
+STALE_OWNER_SECONDS = 10 * HEARTBEAT_SECONDS
+
+_JOB_ID_PREFIX = "job_"
+
+
+def job_key(kind: str, arguments: Mapping[str, Any]) -> str:
+    """What identifies the same work asked for twice: its kind and its arguments."""
+    canonical = json.dumps([kind, arguments], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class JobView(BaseModel):
+    """A job as tools report it: where it stands, and how to go on."""
+
+    job_id: str
+    kind: str = Field(description="import, preview or sync.")
+    status: JobStatus
+    message: str = Field(description="The latest step, e.g. 'imported 300 of 3000 rows'.")
+    done: float = 0
+    total: float | None = None
+    eta_seconds: int | None = Field(default=None, description="Estimated time left.")
+    created_at: str
+    updated_at: str
+    error: str | None = Field(default=None, description="Why it failed.")
+    next_call: dict[str, Any] | None = Field(
+        default=None, description="While working: the get_job call that waits for it."
+    )
+
+
+@dataclass
+class Job:
+    """One job, running in this process or known from the journal."""
+
+    id: str
+    kind: str
+    key: str
+    arguments: dict[str, Any]
+    created: float
+    status: JobStatus = "working"
+    done: float = 0
+    total: float | None = None
+    message: str = "starting"
+    updated: float = field(default_factory=time.time)
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    finished: anyio.Event = field(default_factory=anyio.Event)
+    # Set (and replaced) at each progress report, to wake the calls waiting on the job.
+    changed: anyio.Event = field(default_factory=anyio.Event)
+    # Set while the work runs in this process.
+    scope: anyio.CancelScope | None = None
+    cancel_requested: bool = False
+    # Whether the work has reported progress yet (a new job's zero is not a report).
+    reported: bool = False
+    # For the estimate: where this run started (a resumed job starts part-way).
+    run_started: float = field(default_factory=time.monotonic)
+    run_done_at_start: float = 0
+
+    @property
+    def running_here(self) -> bool:
+        return self.scope is not None and not self.finished.is_set()
+
+    def eta_seconds(self) -> int | None:
+        if self.status != "working" or not self.total:
+            return None
+        progressed = self.done - self.run_done_at_start
+        elapsed = time.monotonic() - self.run_started
+        if progressed <= 0 or elapsed < 1:
+            return None
+        return max(0, round((self.total - self.done) * elapsed / progressed))
+
+    def view(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> JobView:
+        return JobView(
+            job_id=self.id,
+            kind=self.kind,
+            status=self.status,
+            message=self.message,
+            done=self.done,
+            total=self.total,
+            eta_seconds=self.eta_seconds(),
+            created_at=_iso(self.created),
+            updated_at=_iso(self.updated),
+            error=self.error,
+            next_call=(
+                {"tool": "get_job", "arguments": {"job_id": self.id}}
+                if self.status == "working"
+                else None
+            ),
+        )
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    backend TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    status TEXT NOT NULL,
+    done REAL NOT NULL,
+    total REAL,
+    message TEXT NOT NULL,
+    result TEXT,
+    error TEXT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    owner TEXT NOT NULL,
+    heartbeat REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (backend, key, created);
+"""
+
+
+class JobJournal:
+    """The jobs of one backend, on disk (or in memory for a backend nothing outlives)."""
+
+    def __init__(self, path: Path | str, backend: str) -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # Several server processes (one per host window) may share the file.
+        self._db.execute("PRAGMA busy_timeout=5000")
+        if path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+        self._backend = backend
+        # This process, as journaled; the pid alone could be reused after a reboot.
+        self.owner = f"{os.getpid()}:{secrets.token_hex(4)}"
+        self._forget_old()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def save(self, job: Job) -> None:
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    job.id, self._backend, job.kind, job.key,
+                    json.dumps(job.arguments, ensure_ascii=False), job.status, job.done,
+                    job.total, job.message,
+                    None if job.result is None else json.dumps(job.result, ensure_ascii=False),
+                    job.error, job.created, job.updated, self.owner, now,
+                ),
+            )  # fmt: skip
+
+    def release(self, job: Job) -> None:
+        """Journal `job` as still working but owned by nobody: any server may resume it."""
+        self.save(job)
+        with self._lock:
+            self._db.execute("UPDATE jobs SET owner = '', heartbeat = 0 WHERE id = ?", (job.id,))
+
+    def heartbeat(self, job_ids: list[str]) -> None:
+        if not job_ids:
+            return
+        with self._lock:
+            self._db.executemany(
+                "UPDATE jobs SET heartbeat = ?, owner = ? WHERE id = ?",
+                [(time.time(), self.owner, job_id) for job_id in job_ids],
+            )
+
+    def load(self, job_id: str) -> tuple[Job, bool] | None:
+        """The job, and whether its owner is gone (so it can be resumed here)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM jobs WHERE id = ? AND backend = ?", (job_id, self._backend)
+            ).fetchone()
+        return None if row is None else self._job(row)
+
+    def latest_for(self, key: str) -> tuple[Job, bool] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM jobs WHERE backend = ? AND key = ? ORDER BY created DESC LIMIT 1",
+                (self._backend, key),
+            ).fetchone()
+        return None if row is None else self._job(row)
+
+    def recent(self, limit: int) -> list[Job]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM jobs WHERE backend = ? ORDER BY created DESC LIMIT ?",
+                (self._backend, limit),
+            ).fetchall()
+        return [self._job(row)[0] for row in rows]
+
+    def _job(self, row: tuple[Any, ...]) -> tuple[Job, bool]:
+        (job_id, _backend, kind, key, arguments, status, done, total, message, result, error,
+         created, updated, owner, heartbeat) = row  # fmt: skip
+        job = Job(
+            id=job_id,
+            kind=kind,
+            key=key,
+            arguments=json.loads(arguments),
+            created=created,
+            status=status,
+            done=done,
+            total=total,
+            message=message,
+            updated=updated,
+            result=None if result is None else json.loads(result),
+            error=error,
+        )
+        if status != "working":
+            job.finished.set()
+        return job, status == "working" and self._owner_gone(owner, heartbeat)
+
+    def _owner_gone(self, owner: str, heartbeat: float) -> bool:
+        if not owner:
+            return True  # released by a server that shut down mid-job
+        if owner == self.owner:
+            return False  # ours: running here, or ended with this process's task group
+        if time.time() - heartbeat > STALE_OWNER_SECONDS:
+            return True
+        pid = int(owner.split(":", 1)[0])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # alive, but another user's: not ours to take over
+            return False
+        return False
+
+    def _forget_old(self) -> None:
+        cutoff = time.time() - KEEP_JOBS_DAYS * 86400
+        with self._lock:
+            self._db.execute("DELETE FROM jobs WHERE updated < ?", (cutoff,))
+
+
+class Jobs:
+    """The jobs of one server: started in its task group, journaled, waited on, cancelled."""
+
+    def __init__(
+        self,
+        task_group: TaskGroup,
+        journal: JobJournal,
+        resumers: Mapping[str, Resumer],
+    ) -> None:
+        self._task_group = task_group
+        self._journal = journal
+        self._resumers = resumers
+        self._live: dict[str, Job] = {}
+
+    # -- starting -------------------------------------------------------------------
+
+    def start(self, kind: str, arguments: Mapping[str, Any], work: Work) -> Job:
+        """The job doing this work: the same one if it is already running, or resumed
+        under its old id if a server died while running it; otherwise a new job."""
+        key = job_key(kind, arguments)
+        for job in self._live.values():
+            if job.key == key and job.running_here:
+                return job
+        found = self._journal.latest_for(key)
+        if found is not None and found[1]:
+            job = found[0]
+            logger.info("resuming job %s (%s) left by a stopped server", job.id, kind)
+        else:
+            job = Job(
+                id=_JOB_ID_PREFIX + secrets.token_hex(6),
+                kind=kind,
+                key=key,
+                arguments=dict(arguments),
+                created=time.time(),
+            )
+        self._launch(job, work)
+        return job
+
+    def find(self, job_id: str) -> Job:
+        """The job with this id; one left working by a stopped server is resumed."""
+        wanted = job_id.strip()
+        if wanted in self._live:
+            return self._live[wanted]
+        found = self._journal.load(wanted) if wanted.startswith(_JOB_ID_PREFIX) else None
+        if found is None:
+            raise NothingFoundError(
+                f"No job {show(wanted, 40)} on this server. Call get_job without a job_id "
+                "to list recent jobs."
+            )
+        job, orphaned = found
+        resumer = self._resumers.get(job.kind)
+        if orphaned and resumer is not None:
+            logger.info("resuming job %s (%s) left by a stopped server", job.id, job.kind)
+            self._launch(job, resumer(job.arguments))
+        return job
+
+    def recent(self, limit: int = 10) -> list[Job]:
+        listed = {job.id: job for job in self._journal.recent(limit)}
+        listed.update({job.id: job for job in self._live.values() if job.id in listed})
+        return sorted(listed.values(), key=lambda job: job.created, reverse=True)
+
+    def _launch(self, job: Job, work: Work) -> None:
+        job.status, job.error, job.result, job.cancel_requested = "working", None, None, False
+        job.finished = anyio.Event()
+        job.scope = anyio.CancelScope()
+        job.run_started, job.run_done_at_start = time.monotonic(), job.done
+        job.updated = time.time()
+        self._live[job.id] = job
+        self._journal.save(job)
+        self._task_group.start_soon(self._run, job, work, name=f"job {job.id}")
+
+    async def _run(self, job: Job, work: Work) -> None:
+        assert job.scope is not None
+        last_saved = 0.0
+
+        async def progress(done: float, total: float | None, message: str) -> None:
+            nonlocal last_saved
+            job.done, job.total, job.message, job.updated = done, total, message, time.time()
+            job.reported = True
+            job.changed.set()
+            job.changed = anyio.Event()
+            if time.monotonic() - last_saved >= JOURNAL_EVERY_SECONDS:
+                last_saved = time.monotonic()
+                self._journal.save(job)
+
+        outcome: BaseModel | None = None
+        try:
+            # The call that started the job has a deadline for its API work; the job
+            # runs on after that call returned, under its own request timeouts.
+            with job.scope, api_deadline_lifted():
+                outcome = await work(progress)
+        except Exception as exc:
+            job.status, job.error = "failed", self._reason(job, exc)
+        finally:
+            job.scope = None
+            job.updated = time.time()
+            if outcome is not None:
+                job.status, job.result = "completed", outcome.model_dump(mode="json")
+                job.message = "done"
+            elif job.status == "working" and job.cancel_requested:
+                job.status, job.message = "cancelled", "cancelled; what it finished is kept"
+            if job.status == "working":
+                # The server is shutting down mid-job: the journal keeps the job working
+                # and lets the next server (this process or another) resume it.
+                self._live.pop(job.id, None)
+                self._journal.release(job)
+            else:
+                self._journal.save(job)
+            job.finished.set()
+
+    @staticmethod
+    def _reason(job: Job, exc: Exception) -> str:
+        first: BaseException = exc
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        if isinstance(first, ResendError):
+            return str(explain(first))
+        if isinstance(first, UserFacingError):
+            return str(first)
+        logger.error("job %s (%s) failed", job.id, job.kind, exc_info=exc)
+        return (
+            "The job stopped on an unexpected error (the server log has the details). "
+            "Run it again to resume it."
+        )
+
+    async def heartbeat(self) -> None:
+        """Mark this process's running jobs alive, so no other server takes them over."""
+        while True:
+            await anyio.sleep(HEARTBEAT_SECONDS)
+            self._journal.heartbeat([j.id for j in self._live.values() if j.running_here])
+
+    # -- waiting and cancelling -------------------------------------------------------
+
+    async def wait(self, job: Job, seconds: float, on_progress: Progress | None = None) -> None:
+        """Wait up to `seconds` for `job` to end, passing its progress on while waiting.
+
+        Progress is passed on from this (the caller's) task, so a slow caller never
+        slows the job; reports that came while one was being sent are merged.
+        """
+        reported: tuple[float, float | None, str] | None = None
+        with anyio.move_on_after(max(0.0, seconds)):
+            while not job.finished.is_set():
+                changed = job.changed
+                now = (job.done, job.total, job.message)
+                if on_progress is not None and now != reported and job.reported:
+                    reported = now
+                    with contextlib.suppress(Exception):  # the caller may have gone
+                        await on_progress(*now)
+                if changed.is_set() or job.changed is not changed:
+                    continue
+                async with anyio.create_task_group() as group:
+
+                    async def until(event: anyio.Event) -> None:
+                        await event.wait()
+                        group.cancel_scope.cancel()
+
+                    group.start_soon(until, changed)
+                    group.start_soon(until, job.finished)
+
+    async def cancel(self, job: Job) -> None:
+        """Stop `job`, keeping what it finished. Harmless on a job that already ended."""
+        if job.status != "working":
+            return
+        job.cancel_requested = True
+        if job.scope is not None:
+            job.scope.cancel()
+            with anyio.move_on_after(10):
+                await job.finished.wait()
+            return
+        # Working in the journal, but nobody runs it: a stopped server's job.
+        job.status, job.message, job.updated = "cancelled", "cancelled", time.time()
+        job.finished.set()
+        self._journal.save(job)
+
+    def running(self) -> Iterator[Job]:
+        return (job for job in self._live.values() if job.running_here)
