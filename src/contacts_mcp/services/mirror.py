@@ -1,0 +1,893 @@
+"""A per-account SQLite mirror of a Resend account's contacts, for searches and counts.
+
+Resend has no search: it lists contacts a page at a time, without their properties, and
+returns properties one contact at a time. A question like "how many contacts at acme.com
+on the pro plan are not in the Customers segment" would take hundreds of requests. The
+mirror keeps a copy of every contact, its properties when known, and segment memberships,
+so that such questions take milliseconds over 100,000 contacts.
+
+Full sync: staging, then an atomic swap. A full sync writes into `staged_*` tables of the
+same shape as the live ones, one page per transaction together with its checkpoint (list
+cursor, segment, phase): a crash loses at most the page in flight, and `begin_full_sync`
+resumes from the saved checkpoint. Searches keep reading the live tables meanwhile.
+`finish_full_sync` drops the live tables and renames the staged ones in their place (the
+memberships are rebuilt from the staged ones, joined to the new contacts), all in one
+transaction, so no reader ever sees half of one sync and half of another; the live indexes
+are built then, in one sorted pass each, which is faster than maintaining them row by row.
+
+What is known about properties: each contact has a `properties_known` flag. Contacts from
+list pages arrive without properties; properties learnt once (from a single-contact read,
+or this server's own writes) stay known until the contact is read again, so a list-only
+resync does not erase them. Property rows exist only for contacts whose properties are
+known, so property filters match only those: a filter never guesses about the others, and
+`state()` says how many contacts are covered, for the caller to qualify an answer.
+
+Write-through: the server's own writes go to the live tables and, while a full sync is
+staged, to the staged ones too, so that finishing a sync that was listed before a write
+does not undo it. Memberships staged for contacts the sync never saw are dropped at finish.
+
+Searches: the count comes first, and since it is exact it also chooses the plan for the
+page: when matches are common, read contacts newest first and stop after the page; when
+they are rare, let the filters' indexes find them all and sort those. SQLite alone can
+only guess how selective a segment or property filter is, and guessed wrong both ways.
+
+Times: `created_at` is kept as Resend sends it ("2025-11-30 20:41:40.84216+00"), for
+output, and as a normalised UTC key ("2025-11-30T20:41:40.842160") for order and filters.
+In a filter, a bare date D means D 00:00:00 UTC, whatever the operator: "gte D" includes
+that whole day, "lt D" excludes it, "gt D" includes it (all but its first microsecond).
+
+Text comparisons are case-insensitive through `str.lower()` on both sides, done in Python
+(SQLite's `lower()` folds ASCII only). Every value is a bound parameter; `contains` uses
+`instr()`, not LIKE, so `%` and `_` in a value are plain characters with no escaping.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "Filter",
+    "FilterField",
+    "FilterOp",
+    "Mirror",
+    "MirrorState",
+    "MirroredContact",
+    "PropertyValue",
+    "SearchPage",
+    "SyncCheckpoint",
+    "SyncPhase",
+]
+
+PropertyValue = str | int | float | bool
+SyncPhase = Literal["contacts", "segments", "done"]
+FilterField = Literal[
+    "email", "domain", "first_name", "last_name", "unsubscribed", "created_at", "segment",
+    "property",
+]  # fmt: skip
+FilterOp = Literal[
+    "eq", "contains", "gt", "gte", "lt", "lte", "empty", "not_empty", "in", "not_in"
+]  # fmt: skip
+
+_LIVE = ""
+_STAGED = "staged_"
+_PHASES: dict[str | int | float | None, SyncPhase] = {
+    "contacts": "contacts",
+    "segments": "segments",
+    "done": "done",
+}
+# The mirror is a cache that a full sync rebuilds: a file of another version is emptied.
+_SCHEMA_VERSION = 1
+
+# `{p}` is the table prefix: live and staged tables have the same shape (but for
+# memberships), since finishing a sync renames the one into the other. Only keys here:
+# staging needs nothing else, and the live indexes are built at the swap, in one sorted
+# pass each, faster than maintaining them row by row.
+#
+# Contacts are numbered (`n`): properties and memberships refer to that small integer, not
+# to the 36-character id, which halves the file and makes every join an integer lookup.
+# Staged contacts are numbered in list order, newest first: numbers follow the age order
+# searches read in, so a scan in that order reads the table nearly sequentially (and rows
+# are appended, which packs pages full).
+_TABLES = """
+CREATE TABLE IF NOT EXISTS {p}contacts (
+    n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, email TEXT NOT NULL,
+    email_lower TEXT NOT NULL, domain TEXT NOT NULL, first_name TEXT NOT NULL,
+    first_lower TEXT NOT NULL, last_name TEXT NOT NULL, last_lower TEXT NOT NULL,
+    unsubscribed INTEGER NOT NULL, created_at TEXT NOT NULL, created_key TEXT NOT NULL,
+    properties_known INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {p}properties (
+    n INTEGER NOT NULL, key TEXT NOT NULL, raw TEXT NOT NULL, text TEXT NOT NULL, num REAL,
+    PRIMARY KEY (n, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS {p}segments (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, position INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+_LIVE_MEMBERS = """
+CREATE TABLE IF NOT EXISTS members (
+    n INTEGER NOT NULL, segment_id TEXT NOT NULL, PRIMARY KEY (n, segment_id)
+) WITHOUT ROWID;
+"""
+# Staged memberships name contacts by id: a contact created during the sync can be in a
+# segment without being in the contact pages already read.
+_STAGED_MEMBERS = """
+CREATE TABLE IF NOT EXISTS staged_members (
+    contact_id TEXT NOT NULL, segment_id TEXT NOT NULL, PRIMARY KEY (contact_id, segment_id)
+) WITHOUT ROWID;
+"""
+_LIVE_INDEXES = """
+CREATE INDEX IF NOT EXISTS contacts_by_age ON contacts (created_key, id);
+CREATE INDEX IF NOT EXISTS contacts_by_email ON contacts (email_lower);
+CREATE INDEX IF NOT EXISTS contacts_by_domain ON contacts (domain);
+CREATE INDEX IF NOT EXISTS contacts_without_properties ON contacts (created_key, id)
+    WHERE properties_known = 0;
+CREATE INDEX IF NOT EXISTS properties_by_text ON properties (key, text);
+CREATE INDEX IF NOT EXISTS properties_by_num ON properties (key, num);
+CREATE INDEX IF NOT EXISTS members_by_segment ON members (segment_id, n);
+"""
+_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)"
+_ALL_TABLES = (
+    "meta", "contacts", "properties", "segments", "members", "staged_contacts",
+    "staged_properties", "staged_segments", "staged_members",
+)  # fmt: skip
+_SYNC_KEYS = ("sync_phase", "sync_cursor", "sync_segment_index")
+# ANALYZE samples this many index rows: plans as good as a full scan's for a fraction of
+# the time it would add to every finish.
+_ANALYSIS_LIMIT = 1000
+_CACHE_KIB = 65536
+# The write-ahead log grows to the size of a finishing sync (all tables rewritten); it is
+# cut back to this after the checkpoint that follows.
+_WAL_LIMIT_BYTES = 16 * 2**20
+
+# Leaves `properties_known` alone on conflict: knowledge is the caller's to give, not a
+# list page's to take away.
+_UPSERT_CONTACT = (
+    "INSERT INTO {p}contacts (n, id, email, email_lower, domain, first_name, first_lower, "
+    "last_name, last_lower, unsubscribed, created_at, created_key, properties_known) "
+    "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) "
+    "ON CONFLICT (id) DO UPDATE SET email = excluded.email, "
+    "email_lower = excluded.email_lower, domain = excluded.domain, "
+    "first_name = excluded.first_name, first_lower = excluded.first_lower, "
+    "last_name = excluded.last_name, last_lower = excluded.last_lower, "
+    "unsubscribed = excluded.unsubscribed, created_at = excluded.created_at, "
+    "created_key = excluded.created_key"
+)
+_NUMBER = "SELECT n FROM {p}contacts WHERE id = ?"
+_KNOWN_NUMBER = "SELECT n FROM {p}contacts WHERE id = ? AND properties_known = 1"
+_MARK_KNOWN = "UPDATE {p}contacts SET properties_known = 1 WHERE n = ?"
+_PUT_PROPERTY = (
+    "INSERT OR REPLACE INTO {p}properties (n, key, raw, text, num) VALUES (?, ?, ?, ?, ?)"
+)
+_CLEAR_PROPERTY = "DELETE FROM {p}properties WHERE n = ? AND key = ?"
+_CLEAR_PROPERTIES = "DELETE FROM {p}properties WHERE n = ?"
+_REMOVE_CONTACT = "DELETE FROM {p}contacts WHERE n = ?"
+# For list pages staged without properties: those known live stay known, unless staging
+# already has them (set during this sync, so newer). Ids come as one JSON array parameter.
+_CARRY_PROPERTIES = (
+    "INSERT OR IGNORE INTO staged_properties (n, key, raw, text, num) "
+    "SELECT s.n, p.key, p.raw, p.text, p.num FROM staged_contacts s "
+    "JOIN contacts c ON c.id = s.id JOIN properties p ON p.n = c.n "
+    "WHERE s.id IN (SELECT value FROM json_each(?)) "
+    "AND s.properties_known = 0 AND c.properties_known = 1"
+)
+_CARRY_KNOWN = (
+    "UPDATE staged_contacts SET properties_known = 1 "
+    "WHERE id IN (SELECT value FROM json_each(?)) AND properties_known = 0 AND EXISTS "
+    "(SELECT 1 FROM contacts c WHERE c.id = staged_contacts.id AND c.properties_known = 1)"
+)
+# Memberships of contacts the sync never saw fall out of the join.
+_SWAP_MEMBERS = (
+    "INSERT INTO members (n, segment_id) SELECT c.n, m.segment_id FROM staged_members m "
+    "JOIN contacts c ON c.id = m.contact_id ORDER BY c.n, m.segment_id"
+)
+_PAGE_COLUMNS = (
+    "c.n, c.id, c.email, c.first_name, c.last_name, c.unsubscribed, c.created_at, "
+    "c.properties_known"
+)
+_ORDERED_SCAN = (
+    "SELECT {columns} FROM contacts c INDEXED BY contacts_by_age WHERE {where} "
+    "ORDER BY c.created_key DESC, c.id DESC LIMIT ?"
+)
+# The unary plus keeps the age index out of the plan: the filters' indexes drive it.
+_FILTERED_SORT = (
+    "SELECT {columns} FROM contacts c WHERE {where} "
+    "ORDER BY +c.created_key DESC, +c.id DESC LIMIT ?"
+)
+
+
+@dataclass(frozen=True)
+class MirroredContact:
+    id: str
+    email: str
+    first_name: str
+    last_name: str
+    unsubscribed: bool
+    created_at: str
+    properties: Mapping[str, PropertyValue] | None = None
+    """None: not known (list endpoints omit properties); a mapping, possibly empty: known."""
+
+
+@dataclass(frozen=True)
+class MirrorState:
+    synced_at: float | None
+    """Unix time of the last completed full or incremental sync."""
+    full_synced_at: float | None
+    contacts: int
+    properties_known: int
+    segments: int
+    sync_in_progress: bool
+    """A full sync is staged and can be resumed or finished."""
+    changed_here: int
+    """Writes applied through write-through since the last full sync."""
+
+
+@dataclass(frozen=True)
+class SyncCheckpoint:
+    phase: SyncPhase
+    cursor: str | None
+    """The last contact id read in the current list, for `after=`."""
+    segment_index: int
+    staged: int
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One condition of a search; a search's filters are AND-ed, text ignores case.
+
+    - email: eq (the whole address), contains. domain: eq (exactly that domain, not its
+      subdomains; a leading "@" is ignored), contains.
+    - first_name, last_name: eq, contains, empty, not_empty.
+    - unsubscribed: eq with a bool.
+    - created_at: lt, lte, gt, gte with an ISO date or date-time (a bare date is 00:00 UTC).
+    - segment: in, not_in with a segment id.
+    - property (`key` required), among contacts whose properties are known: eq (a number
+      compares numerically, text ignores case), contains, lt/lte/gt/gte with a number,
+      empty (missing or ""), not_empty.
+    """
+
+    field: FilterField
+    op: FilterOp
+    value: str | float | bool | None = None
+    key: str | None = None
+    """The property key, for `field="property"`."""
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    count: int
+    """All matches of the filters, whatever `after` and `limit`."""
+    contacts: list[MirroredContact]
+    next_after: str | None
+    """The last id of this page when more matches follow it."""
+
+
+class Mirror:
+    """One account's mirror. Thread-safe: one lock serialises every method."""
+
+    def __init__(self, path: str | Path) -> None:
+        in_memory = str(path) == ":memory:"
+        if not in_memory:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        # Called from worker threads (syncs) and from the event loop (searches).
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        if not in_memory:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # A crash may lose the last commits but never corrupts: a resync repairs that.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}")
+        self._db.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+        self._db.execute(f"PRAGMA analysis_limit={_ANALYSIS_LIMIT}")
+        # Segment and property filters build their IN-lists as temporary indexes.
+        self._db.execute("PRAGMA temp_store=MEMORY")
+        with self._transaction():
+            if self._scalar("PRAGMA user_version") != _SCHEMA_VERSION:
+                for table in _ALL_TABLES:
+                    self._db.execute(f"DROP TABLE IF EXISTS {table}")
+                self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            self._script(_META + ";" + _on(_LIVE, _TABLES) + _LIVE_MEMBERS + _LIVE_INDEXES)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- state ------------------------------------------------------------------------
+
+    def state(self) -> MirrorState:
+        with self._lock:
+            contacts = self._scalar("SELECT COUNT(*) FROM contacts")
+            unknown = self._scalar("SELECT COUNT(*) FROM contacts WHERE properties_known = 0")
+            return MirrorState(
+                synced_at=self._meta_float("synced_at"),
+                full_synced_at=self._meta_float("full_synced_at"),
+                contacts=contacts,
+                properties_known=contacts - unknown,
+                segments=self._scalar("SELECT COUNT(*) FROM segments"),
+                sync_in_progress=self._syncing(),
+                changed_here=self._meta_int("changed_here"),
+            )
+
+    # -- full sync --------------------------------------------------------------------
+
+    def begin_full_sync(self) -> SyncCheckpoint:
+        """The staged sync's checkpoint, to resume it; or a new, empty staging."""
+        with self._lock:
+            if not self._syncing():
+                with self._transaction():
+                    self._drop_staging()
+                    self._script(_on(_STAGED, _TABLES) + _STAGED_MEMBERS)
+                    self._set_meta("sync_phase", "contacts")
+                    self._set_meta("sync_cursor", None)
+                    self._set_meta("sync_segment_index", 0)
+            return SyncCheckpoint(
+                phase=_PHASES[self._meta("sync_phase")],
+                cursor=_text_or_none(self._meta("sync_cursor")),
+                segment_index=self._meta_int("sync_segment_index"),
+                staged=self._scalar("SELECT COUNT(*) FROM staged_contacts"),
+            )
+
+    def stage_contacts(self, contacts: Sequence[MirroredContact], *, cursor: str | None) -> None:
+        """Stage one page of the contacts list and its cursor, in one transaction."""
+        with self._lock:
+            self._require_sync()
+            with self._transaction():
+                self._write_contacts(_STAGED, contacts)
+                self._set_meta("sync_cursor", cursor)
+
+    def start_segments(self, segments: Sequence[tuple[str, str]]) -> None:
+        """Stage the account's (id, name) segments; the sync moves on to their members."""
+        with self._lock:
+            self._require_sync()
+            with self._transaction():
+                self._db.execute("DELETE FROM staged_segments")
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO staged_segments (id, name, position) VALUES (?, ?, ?)",
+                    ((sid, name, i) for i, (sid, name) in enumerate(segments)),
+                )
+                self._set_meta("sync_phase", "segments" if segments else "done")
+                self._set_meta("sync_cursor", None)
+                self._set_meta("sync_segment_index", 0)
+
+    def staged_segments(self) -> list[tuple[str, str]]:
+        with self._lock:
+            self._require_sync()
+            query = "SELECT id, name FROM staged_segments ORDER BY position"
+            return [(str(sid), str(name)) for sid, name in self._db.execute(query)]
+
+    def stage_members(
+        self, segment_id: str, contact_ids: Sequence[str], *, cursor: str | None, segment_done: bool
+    ) -> None:
+        """Stage one page of a segment's members and the checkpoint, in one transaction.
+
+        Ids need not be staged contacts; those still unknown at the finish are dropped
+        then. After the last page of the last segment, the phase is "done".
+        """
+        with self._lock:
+            self._require_sync()
+            with self._transaction():
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO staged_members (contact_id, segment_id) VALUES (?, ?)",
+                    ((cid, segment_id) for cid in contact_ids),
+                )
+                if not segment_done:
+                    self._set_meta("sync_cursor", cursor)
+                    return
+                index = self._meta_int("sync_segment_index") + 1
+                self._set_meta("sync_segment_index", index)
+                self._set_meta("sync_cursor", None)
+                if index >= self._scalar("SELECT COUNT(*) FROM staged_segments"):
+                    self._set_meta("sync_phase", "done")
+
+    def finish_full_sync(self, now: float) -> None:
+        """Replace the live data with the staged data, in one transaction."""
+        with self._lock:
+            self._require_sync()
+            with self._transaction():
+                for table in ("contacts", "properties", "segments"):
+                    self._db.execute(f"DROP TABLE {table}")
+                    self._db.execute(f"ALTER TABLE {_STAGED}{table} RENAME TO {table}")
+                self._db.execute("DROP TABLE members")
+                self._script(_LIVE_MEMBERS)
+                self._db.execute(_SWAP_MEMBERS)
+                self._db.execute("DROP TABLE staged_members")
+                self._script(_LIVE_INDEXES)
+                self._set_meta("synced_at", now)
+                self._set_meta("full_synced_at", now)
+                self._set_meta("changed_here", 0)
+                for key in _SYNC_KEYS:
+                    self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
+                # The contents changed wholesale: the planner needs fresh statistics to
+                # choose which filter drives a query.
+                self._db.execute("ANALYZE")
+            # The log now holds a copy of every table; written back already, it can go.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def abandon_full_sync(self) -> None:
+        with self._lock, self._transaction():
+            self._drop_staging()
+
+    # -- incremental refresh ----------------------------------------------------------
+
+    def newest_ids(self, n: int = 100) -> set[str]:
+        """Ids of the `n` newest live contacts."""
+        with self._lock:
+            query = "SELECT id FROM contacts ORDER BY created_key DESC, id DESC LIMIT ?"
+            return {str(cid) for (cid,) in self._db.execute(query, (n,))}
+
+    def add_contacts(self, contacts: Sequence[MirroredContact], now: float) -> None:
+        """Upsert contacts read from the API (also into a staged sync); mark the sync time."""
+        with self._lock, self._transaction():
+            self._write_contacts(_LIVE, contacts)
+            if self._syncing():
+                # The staged sync may have read the top of the list before these existed.
+                self._write_contacts(_STAGED, contacts)
+            self._set_meta("synced_at", now)
+
+    # -- properties pass --------------------------------------------------------------
+
+    def contacts_without_properties(self, limit: int) -> list[str]:
+        """Ids of live contacts whose properties are not known, newest first."""
+        with self._lock:
+            query = (
+                "SELECT id FROM contacts WHERE properties_known = 0 "
+                "ORDER BY created_key DESC, id DESC LIMIT ?"
+            )
+            return [str(cid) for (cid,) in self._db.execute(query, (limit,))]
+
+    def set_properties(self, contact_id: str, properties: Mapping[str, PropertyValue]) -> None:
+        """Record a contact's properties as read from the API; they are then known."""
+        with self._lock, self._transaction():
+            for prefix in self._sides():
+                self._replace_properties(prefix, contact_id, properties)
+
+    # -- write-through ----------------------------------------------------------------
+
+    def upsert(self, contact: MirroredContact, *, changed: bool = True) -> None:
+        """Apply a contact this server created or updated (`changed`), or just read.
+
+        `properties` None keeps the known ones; a mapping replaces them and marks them known.
+        """
+        with self._lock, self._transaction():
+            for prefix in self._sides():
+                self._write_contacts(prefix, [contact])
+            if changed:
+                self._count_change()
+
+    def merge_properties(
+        self, contact_id: str, changes: Mapping[str, PropertyValue | None]
+    ) -> None:
+        """Apply a partial property update (None clears a key) where properties are known.
+
+        Where they are not, a partial update cannot make them known: nothing changes.
+        """
+        with self._lock, self._transaction():
+            for prefix in self._sides():
+                found = self._db.execute(_on(prefix, _KNOWN_NUMBER), (contact_id,)).fetchone()
+                if found is None:
+                    continue
+                for key, value in changes.items():
+                    if value is None:
+                        self._db.execute(_on(prefix, _CLEAR_PROPERTY), (found[0], key))
+                    else:
+                        row = _property_row(found[0], key, value)
+                        self._db.execute(_on(prefix, _PUT_PROPERTY), row)
+            self._count_change()
+
+    def remove(self, contact_id: str) -> None:
+        with self._lock, self._transaction():
+            for prefix in self._sides():
+                found = self._db.execute(_on(prefix, _NUMBER), (contact_id,)).fetchone()
+                if found is not None:
+                    self._db.execute(_on(prefix, _REMOVE_CONTACT), (found[0],))
+                    self._db.execute(_on(prefix, _CLEAR_PROPERTIES), (found[0],))
+                    if prefix == _LIVE:
+                        self._db.execute("DELETE FROM members WHERE n = ?", (found[0],))
+            if self._syncing():
+                self._db.execute("DELETE FROM staged_members WHERE contact_id = ?", (contact_id,))
+            self._count_change()
+
+    def set_member(self, contact_id: str, segment_id: str, member: bool) -> None:
+        with self._lock, self._transaction():
+            if member:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO members (n, segment_id) "
+                    "SELECT n, ? FROM contacts WHERE id = ?",
+                    (segment_id, contact_id),
+                )
+            else:
+                self._db.execute(
+                    "DELETE FROM members WHERE segment_id = ? "
+                    "AND n IN (SELECT n FROM contacts WHERE id = ?)",
+                    (segment_id, contact_id),
+                )
+            if self._syncing():
+                self._db.execute(
+                    "INSERT OR IGNORE INTO staged_members (segment_id, contact_id) VALUES (?, ?)"
+                    if member
+                    else "DELETE FROM staged_members WHERE segment_id = ? AND contact_id = ?",
+                    (segment_id, contact_id),
+                )
+            self._count_change()
+
+    def set_memberships(self, contact_id: str, segment_ids: Sequence[str]) -> None:
+        """Record a contact's segments as read from the API, replacing those mirrored.
+
+        An observation, like `set_properties`: it does not count in `changed_here`.
+        """
+        with self._lock, self._transaction():
+            found = self._db.execute(_on(_LIVE, _NUMBER), (contact_id,)).fetchone()
+            if found is not None:
+                self._db.execute("DELETE FROM members WHERE n = ?", (found[0],))
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO members (n, segment_id) VALUES (?, ?)",
+                    ((found[0], sid) for sid in segment_ids),
+                )
+            if self._syncing():
+                self._db.execute("DELETE FROM staged_members WHERE contact_id = ?", (contact_id,))
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO staged_members (contact_id, segment_id) VALUES (?, ?)",
+                    ((contact_id, sid) for sid in segment_ids),
+                )
+
+    def find_id(self, email: str) -> str | None:
+        """The id of the live contact with this address, case-insensitively."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT id FROM contacts WHERE email_lower = ? "
+                "ORDER BY created_key DESC, id DESC LIMIT 1",
+                (email.lower(),),
+            ).fetchone()
+            return None if found is None else str(found[0])
+
+    # -- search -----------------------------------------------------------------------
+
+    def search(
+        self,
+        filters: Sequence[Filter],
+        *,
+        limit: int,
+        after: str | None = None,
+        count_only: bool = False,
+    ) -> SearchPage:
+        """Live contacts matching every filter, newest first, `limit` at a time.
+
+        `after` is an id from a previous page: the page starts just past it. Raises
+        ValueError for a filter that cannot apply, or an `after` not in the mirror.
+        """
+        if limit < 1 and not count_only:
+            raise ValueError("limit must be at least 1")
+        terms = [_condition(f) for f in filters]
+        params = [p for term in terms for p in term.params]
+        with self._lock:
+            start: tuple[str, str] | None = None
+            if after is not None:
+                found = self._db.execute(
+                    "SELECT created_key, id FROM contacts WHERE id = ?", (after,)
+                ).fetchone()
+                if found is None:
+                    raise ValueError("unknown cursor")
+                start = (str(found[0]), str(found[1]))
+            # `where` is made of this module's fixed fragments; every value is a parameter.
+            where = " AND ".join(term.sql for term in terms) or "1"
+            counting = f"SELECT COUNT(*) FROM contacts c WHERE {where}"  # noqa: S608
+            count = self._scalar(counting, params)
+            if count_only or count == 0:
+                return SearchPage(count=count, contacts=[], next_after=None)
+            total = self._scalar("SELECT COUNT(*) FROM contacts") if terms else count
+            # The count gives the filters' real selectivity, which SQLite can only guess.
+            # Reading in age order and testing each contact visits about
+            # (limit + 1) * total / count of them; letting the filters' indexes find every
+            # match and sorting them visits `count`. Take the smaller.
+            ordered = (limit + 1) * total <= count * count
+            if ordered:
+                where = " AND ".join(term.per_row for term in terms) or "1"
+            if start is not None:
+                # Keyset paging: stable while contacts are added or removed between pages.
+                key = "(c.created_key, c.id)" if ordered else "(+c.created_key, +c.id)"
+                where += f" AND {key} < (?, ?)"
+                params += start
+            template = _ORDERED_SCAN if ordered else _FILTERED_SORT
+            query = template.replace("{columns}", _PAGE_COLUMNS).replace("{where}", where)
+            rows = self._db.execute(query, [*params, limit + 1]).fetchall()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            known = self._properties_of([int(r[0]) for r in rows if r[7]])
+            contacts = [
+                MirroredContact(
+                    id=str(cid),
+                    email=str(email),
+                    first_name=str(first),
+                    last_name=str(last),
+                    unsubscribed=bool(unsubscribed),
+                    created_at=str(created_at),
+                    properties=known.get(int(n), {}) if is_known else None,
+                )
+                for n, cid, email, first, last, unsubscribed, created_at, is_known in rows
+            ]
+        return SearchPage(
+            count=count,
+            contacts=contacts,
+            next_after=contacts[-1].id if more else None,
+        )
+
+    # -- internals (the lock is held) -------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _script(self, script: str) -> None:
+        # Not `executescript`, which commits first: these run inside transactions.
+        for statement in script.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+
+    def _scalar(self, query: str, params: Sequence[object] = ()) -> int:
+        return int(self._db.execute(query, params).fetchone()[0])
+
+    def _meta(self, key: str) -> str | int | float | None:
+        found = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        value: str | int | float | None = None if found is None else found[0]
+        return value
+
+    def _meta_int(self, key: str) -> int:
+        return int(self._meta(key) or 0)
+
+    def _meta_float(self, key: str) -> float | None:
+        value = self._meta(key)
+        return None if value is None else float(value)
+
+    def _set_meta(self, key: str, value: str | float | None) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def _count_change(self) -> None:
+        self._set_meta("changed_here", self._meta_int("changed_here") + 1)
+
+    def _syncing(self) -> bool:
+        return self._meta("sync_phase") is not None
+
+    def _sides(self) -> tuple[str, ...]:
+        """The table sets a write goes to: live, and staged during a full sync."""
+        return (_LIVE, _STAGED) if self._syncing() else (_LIVE,)
+
+    def _require_sync(self) -> None:
+        if not self._syncing():
+            raise RuntimeError("no full sync in progress: call begin_full_sync first")
+
+    def _drop_staging(self) -> None:
+        for table in ("contacts", "properties", "members", "segments"):
+            self._db.execute(f"DROP TABLE IF EXISTS {_STAGED}{table}")
+        for key in _SYNC_KEYS:
+            self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+    def _write_contacts(self, prefix: str, contacts: Sequence[MirroredContact]) -> None:
+        self._db.executemany(_on(prefix, _UPSERT_CONTACT), (_contact_row(c) for c in contacts))
+        for contact in contacts:
+            if contact.properties is not None:
+                self._replace_properties(prefix, contact.id, contact.properties)
+        listed = [c.id for c in contacts if c.properties is None]
+        if prefix == _STAGED and listed:
+            ids = json.dumps(listed)
+            self._db.execute(_CARRY_PROPERTIES, (ids,))
+            self._db.execute(_CARRY_KNOWN, (ids,))
+
+    def _replace_properties(
+        self, prefix: str, contact_id: str, properties: Mapping[str, PropertyValue]
+    ) -> None:
+        found = self._db.execute(_on(prefix, _NUMBER), (contact_id,)).fetchone()
+        if found is None:
+            return
+        n = int(found[0])
+        self._db.execute(_on(prefix, _MARK_KNOWN), (n,))
+        self._db.execute(_on(prefix, _CLEAR_PROPERTIES), (n,))
+        self._db.executemany(
+            _on(prefix, _PUT_PROPERTY),
+            (_property_row(n, key, value) for key, value in properties.items()),
+        )
+
+    def _properties_of(self, numbers: Sequence[int]) -> dict[int, dict[str, PropertyValue]]:
+        found: dict[int, dict[str, PropertyValue]] = {}
+        if numbers:
+            # One JSON array parameter: any number of rows, and no SQL built from their count.
+            query = "SELECT n, key, raw FROM properties WHERE n IN (SELECT value FROM json_each(?))"
+            for n, key, raw in self._db.execute(query, (json.dumps(numbers),)):
+                found.setdefault(int(n), {})[str(key)] = json.loads(raw)
+        return found
+
+
+# -- rows ------------------------------------------------------------------------------
+
+
+def _on(prefix: str, template: str) -> str:
+    """A statement template for the live (`_LIVE`) or the staged (`_STAGED`) tables."""
+    return template.replace("{p}", prefix)
+
+
+def _contact_row(contact: MirroredContact) -> tuple[object, ...]:
+    email_lower = contact.email.lower()
+    return (
+        contact.id,
+        contact.email,
+        email_lower,
+        email_lower.rpartition("@")[2] if "@" in email_lower else "",
+        contact.first_name,
+        contact.first_name.lower(),
+        contact.last_name,
+        contact.last_name.lower(),
+        int(contact.unsubscribed),
+        contact.created_at,
+        _stored_time_key(contact.created_at),
+    )
+
+
+def _property_row(
+    n: int, key: str, value: PropertyValue
+) -> tuple[int, str, str, str, float | None]:
+    # `raw` gives the value back with its type (SQLite would turn a bool into 1); `text`
+    # is what text filters compare; `num` what numeric ones do.
+    raw = json.dumps(value)
+    if isinstance(value, bool):
+        return n, key, raw, "true" if value else "false", None
+    if isinstance(value, int | float):
+        return n, key, raw, raw, float(value)
+    return n, key, raw, value.lower(), None
+
+
+def _time_key(value: str) -> str:
+    """A normalised UTC time, sortable as text; naive times and bare dates count as UTC."""
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="microseconds")
+
+
+def _stored_time_key(created_at: str) -> str:
+    try:
+        return _time_key(created_at)
+    except ValueError:
+        # A shape we cannot read still sorts as the API sorts it, within one account.
+        return created_at
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+# -- filters ---------------------------------------------------------------------------
+
+_COLUMNS = {
+    "email": "c.email_lower",
+    "domain": "c.domain",
+    "first_name": "c.first_lower",
+    "last_name": "c.last_lower",
+}
+_COMPARISONS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_TEXT_OPS: dict[str, tuple[str, ...]] = {
+    "email": ("eq", "contains"),
+    "domain": ("eq", "contains"),
+    "first_name": ("eq", "contains", "empty", "not_empty"),
+    "last_name": ("eq", "contains", "empty", "not_empty"),
+}
+
+
+@dataclass(frozen=True)
+class _Term:
+    """One filter as SQL on `contacts c`, in two forms that match the same contacts."""
+
+    sql: str
+    """For counts and index-driven pages: subqueries as IN-lists, built once, which SQLite
+    can also drive the query from when they are the most selective filter."""
+    per_row: str
+    """For a scan in age order that stops after a page: subqueries as EXISTS probes, one
+    primary-key lookup per contact visited, instead of building a whole IN-list."""
+    params: list[object]
+
+
+def _column_term(sql: str, params: list[object]) -> _Term:
+    return _Term(sql, sql, params)
+
+
+def _subquery_term(table: str, test: str, params: list[object], *, negate: bool) -> _Term:
+    # `table` and `test` are this module's constants; values are in `params`.
+    listed = f"SELECT n FROM {table} WHERE {test}"  # noqa: S608
+    probe = f"SELECT 1 FROM {table} s WHERE s.n = c.n AND {test}"  # noqa: S608
+    return _Term(
+        sql=f"c.n {'NOT IN' if negate else 'IN'} ({listed})",
+        per_row=f"{'NOT EXISTS' if negate else 'EXISTS'} ({probe})",
+        params=params,
+    )
+
+
+def _condition(f: Filter) -> _Term:
+    """The SQL condition for one filter; ValueError if the filter cannot apply."""
+    if f.field == "property":
+        return _property_condition(f)
+    if f.key is not None:
+        raise ValueError(f"a {f.field} filter takes no key")
+    if f.field in _TEXT_OPS:
+        column = _COLUMNS[f.field]
+        if f.op not in _TEXT_OPS[f.field]:
+            raise ValueError(f"{f.op} does not apply to {f.field}")
+        if f.op in ("empty", "not_empty"):
+            return _column_term(f"{column} {'=' if f.op == 'empty' else '<>'} ''", [])
+        text = _text_value(f).lower()
+        if f.op == "contains":
+            return _column_term(f"instr({column}, ?) > 0", [text])
+        if f.field == "domain":
+            text = text.removeprefix("@")
+        return _column_term(f"{column} = ?", [text])
+    if f.field == "unsubscribed":
+        if f.op != "eq":
+            raise ValueError(f"{f.op} does not apply to unsubscribed: use eq")
+        if not isinstance(f.value, bool):
+            raise ValueError("unsubscribed eq needs true or false")
+        return _column_term("c.unsubscribed = ?", [int(f.value)])
+    if f.field == "created_at":
+        if f.op not in _COMPARISONS:
+            raise ValueError(f"{f.op} does not apply to created_at: use lt, lte, gt or gte")
+        try:
+            moment = _time_key(_text_value(f))
+        except ValueError:
+            raise ValueError("created_at needs an ISO date or date-time") from None
+        return _column_term(f"c.created_key {_COMPARISONS[f.op]} ?", [moment])
+    if f.field == "segment":
+        if f.op not in ("in", "not_in"):
+            raise ValueError(f"{f.op} does not apply to segment: use in or not_in")
+        params: list[object] = [_text_value(f)]
+        return _subquery_term("members", "segment_id = ?", params, negate=f.op == "not_in")
+    raise ValueError(f"unknown filter field {f.field!r}")
+
+
+def _property_condition(f: Filter) -> _Term:
+    key = f.key
+    if not key:
+        raise ValueError("a property filter needs a key")
+    value = f.value
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    test: str
+    params: list[object]
+    match f.op:
+        case "eq" if isinstance(value, bool):
+            test, params = "text = ?", ["true" if value else "false"]
+        case "eq" if number:
+            test, params = "num = ?", [value]
+        case "eq" | "contains":
+            test = "text = ?" if f.op == "eq" else "instr(text, ?) > 0"
+            params = [_text_value(f).lower()]
+        case "gt" | "gte" | "lt" | "lte":
+            if not number:
+                raise ValueError(f"property {f.op} needs a number")
+            test, params = f"num {_COMPARISONS[f.op]} ?", [value]
+        case "not_empty" | "empty":
+            test, params = "text <> ''", []
+        case _:
+            raise ValueError(f"{f.op} does not apply to a property")
+    term = _subquery_term(
+        "properties", f"key = ? AND {test}", [key, *params], negate=f.op == "empty"
+    )
+    if f.op != "empty":
+        return term
+    # Only contacts whose properties are known can be said to lack one.
+    known = "c.properties_known = 1 AND "
+    return _Term(known + term.sql, known + term.per_row, term.params)
+
+
+def _text_value(f: Filter) -> str:
+    if not isinstance(f.value, str):
+        raise ValueError(f"{f.field} {f.op} needs a text value")
+    return f.value

@@ -1,0 +1,612 @@
+"""The contacts mirror: searches agree with a brute-force filter; full syncs swap atomically."""
+
+from __future__ import annotations
+
+import operator
+import random
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contacts_mcp.services.mirror import Filter, Mirror, MirroredContact, SyncCheckpoint
+
+Members = dict[str, set[str]]
+
+SEGMENTS = {"seg-a": 0.5, "seg-b": 0.2, "seg-c": 0.05, "seg-empty": 0.0}
+DOMAINS = ["acme.com", "sub.acme.com", "notacme.com", "example.org", "Mixed.CASE.io"]
+FIRST = ["Ada", "ada", "Émile", "Zoë", "", "O'Brien", "100%", "a_b", "ÅSA", 'Quo"te']
+LAST = ["Lovelace", "LOVELACE", "", "Straße", "50%_off", "Ñandú"]
+PLANS = ["free", "Pro", "pro", "enterprise", "", "100%"]
+CITIES = ["Paris", "paris", "São Paulo", "Zürich", "New_York", "it's"]
+START = datetime(2025, 11, 28, tzinfo=UTC)
+
+
+def api_time(moment: datetime) -> str:
+    # As Resend sends it: Postgres text, trailing zeros of the fraction dropped.
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f").rstrip("0").rstrip(".") + "+00"
+
+
+def contact(
+    rng: random.Random, i: int, *, moment: datetime, properties: bool = True
+) -> MirroredContact:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    props: dict[str, str | int | float | bool] | None = None
+    if properties and rng.random() < 0.8:
+        props = {}
+        if rng.random() < 0.9:
+            props["plan"] = rng.choice(PLANS)
+        if rng.random() < 0.8:
+            props["score"] = rng.choice([rng.randint(0, 100), round(rng.random() * 100, 2)])
+        if rng.random() < 0.7:
+            props["city"] = rng.choice(CITIES)
+        if rng.random() < 0.3:
+            props["vip"] = rng.random() < 0.5
+    return MirroredContact(
+        id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        email=f"{(first or 'x').replace(' ', '')}.User{i}@{rng.choice(DOMAINS)}",
+        first_name=first,
+        last_name=last,
+        unsubscribed=rng.random() < 0.2,
+        created_at=api_time(moment),
+        properties=props,
+    )
+
+
+def make_account(size: int = 500, seed: int = 1) -> tuple[list[MirroredContact], Members]:
+    """Contacts newest first, as the API lists them, and each segment's members."""
+    rng = random.Random(seed)
+    contacts = []
+    for i in range(size):
+        # Whole minutes, often repeated: ties in created_at are broken by id.
+        moment = START + timedelta(
+            minutes=rng.randrange(6 * 24 * 60) // 7 * 7,
+            microseconds=rng.choice([0, 0, 5, 840_000, 842_160]),
+        )
+        contacts.append(contact(rng, i, moment=moment))
+    contacts.sort(key=age, reverse=True)
+    members = {
+        sid: {c.id for c in contacts if rng.random() < share} for sid, share in SEGMENTS.items()
+    }
+    return contacts, members
+
+
+def age(c: MirroredContact) -> tuple[datetime, str]:
+    return datetime.fromisoformat(c.created_at), c.id
+
+
+def full_sync(
+    mirror: Mirror,
+    contacts: Sequence[MirroredContact],
+    members: Members,
+    *,
+    page: int = 100,
+    now: float = 1000.0,
+) -> None:
+    mirror.begin_full_sync()
+    for at in range(0, len(contacts), page):
+        chunk = contacts[at : at + page]
+        mirror.stage_contacts(chunk, cursor=chunk[-1].id)
+    mirror.start_segments([(sid, sid.upper()) for sid in members])
+    for sid, ids in members.items():
+        ordered = sorted(ids)
+        mirror.stage_members(sid, ordered[:10], cursor=None, segment_done=False)
+        mirror.stage_members(sid, ordered[10:], cursor=None, segment_done=True)
+    mirror.finish_full_sync(now)
+
+
+def listed(c: MirroredContact) -> MirroredContact:
+    """The contact as a list page gives it: without properties."""
+    return replace(c, properties=None)
+
+
+# -- the brute-force reference ----------------------------------------------------------
+
+COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def moment_of(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def matches(c: MirroredContact, f: Filter, members: Members) -> bool:
+    value = f.value
+    if f.field in ("email", "domain", "first_name", "last_name"):
+        text = {
+            "email": c.email,
+            "domain": c.email.rsplit("@", 1)[1],
+            "first_name": c.first_name,
+            "last_name": c.last_name,
+        }[f.field].lower()
+        if f.op == "empty":
+            return text == ""
+        if f.op == "not_empty":
+            return text != ""
+        assert isinstance(value, str)
+        if f.op == "contains":
+            return value.lower() in text
+        # "@acme.com" is read as "acme.com".
+        return text == (value.lower().removeprefix("@") if f.field == "domain" else value.lower())
+    if f.field == "unsubscribed":
+        return c.unsubscribed == value
+    if f.field == "created_at":
+        assert isinstance(value, str)
+        return COMPARE[f.op](moment_of(c.created_at), moment_of(value))
+    if f.field == "segment":
+        inside = c.id in members.get(str(value), set())
+        return inside if f.op == "in" else not inside
+    assert f.key is not None
+    if c.properties is None:
+        return False
+    found = c.properties.get(f.key)
+    if f.op == "empty":
+        return found is None or found == ""
+    if f.op == "not_empty":
+        return found is not None and found != ""
+    if found is None:
+        return False
+    if f.op == "contains":
+        return isinstance(found, str) and str(value).lower() in found.lower()
+    if f.op in COMPARE:
+        return is_number(found) and COMPARE[f.op](found, value)
+    if isinstance(value, bool):
+        return isinstance(found, bool) and found == value
+    if is_number(value):
+        return is_number(found) and found == value
+    return isinstance(found, str) and found.lower() == str(value).lower()
+
+
+def expected(
+    contacts: Sequence[MirroredContact], members: Members, filters: Sequence[Filter]
+) -> list[MirroredContact]:
+    found = [c for c in contacts if all(matches(c, f, members) for f in filters)]
+    return sorted(found, key=age, reverse=True)
+
+
+# -- a generated account, every filter against the reference ------------------------------
+
+CONTACTS, MEMBERS = make_account()
+SOME = CONTACTS[37]
+WHOLE_SCORE = next(
+    c.properties["score"]
+    for c in CONTACTS
+    if c.properties and isinstance(c.properties.get("score"), int)
+)
+POOL = [
+    Filter("email", "eq", SOME.email.upper()),
+    Filter("email", "contains", "user1"),
+    Filter("email", "contains", "%"),
+    Filter("email", "contains", "_"),
+    Filter("domain", "eq", "acme.com"),
+    Filter("domain", "eq", "@ACME.com"),
+    Filter("domain", "eq", "mixed.case.IO"),
+    Filter("domain", "contains", "acme"),
+    Filter("first_name", "eq", "ADA"),
+    Filter("first_name", "eq", ""),
+    Filter("first_name", "contains", "É"),
+    Filter("first_name", "contains", "%"),
+    Filter("first_name", "contains", "_"),
+    Filter("first_name", "contains", "'"),
+    Filter("first_name", "contains", '"'),
+    Filter("first_name", "empty"),
+    Filter("first_name", "not_empty"),
+    Filter("last_name", "eq", "straße"),
+    Filter("last_name", "contains", "%_"),
+    Filter("last_name", "empty"),
+    Filter("last_name", "not_empty"),
+    Filter("unsubscribed", "eq", True),
+    Filter("unsubscribed", "eq", False),
+    Filter("created_at", "lt", "2025-11-30"),
+    Filter("created_at", "gte", "2025-11-30"),
+    Filter("created_at", "gt", "2025-11-30T12:00:00Z"),
+    Filter("created_at", "lte", "2025-12-01T01:00:00+02:00"),
+    Filter("created_at", "lte", SOME.created_at),
+    Filter("created_at", "gt", SOME.created_at),
+    Filter("segment", "in", "seg-a"),
+    Filter("segment", "in", "seg-c"),
+    Filter("segment", "not_in", "seg-b"),
+    Filter("segment", "in", "seg-empty"),
+    Filter("segment", "not_in", "seg-unknown"),
+    Filter("property", "eq", "pro", key="plan"),
+    Filter("property", "eq", "", key="plan"),
+    Filter("property", "contains", "ar", key="city"),
+    Filter("property", "contains", "_", key="city"),
+    Filter("property", "contains", "%", key="plan"),
+    Filter("property", "contains", "'", key="city"),
+    Filter("property", "contains", "ü", key="city"),
+    Filter("property", "gt", 50, key="score"),
+    Filter("property", "gte", 50.5, key="score"),
+    Filter("property", "lt", 10, key="score"),
+    Filter("property", "lte", 0, key="score"),
+    Filter("property", "eq", WHOLE_SCORE, key="score"),
+    Filter("property", "eq", float(WHOLE_SCORE), key="score"),
+    Filter("property", "eq", True, key="vip"),
+    Filter("property", "eq", False, key="vip"),
+    Filter("property", "empty", key="plan"),
+    Filter("property", "not_empty", key="plan"),
+    Filter("property", "empty", key="absent"),
+    Filter("property", "eq", "x", key="absent"),
+]
+COMBINATIONS = [
+    [Filter("domain", "eq", "acme.com"), Filter("property", "eq", "pro", key="plan")],
+    [
+        Filter("domain", "eq", "acme.com"),
+        Filter("property", "eq", "pro", key="plan"),
+        Filter("segment", "not_in", "seg-a"),
+    ],
+    [Filter("segment", "in", "seg-a"), Filter("segment", "not_in", "seg-b")],
+    *(random.Random(3).sample(POOL, k) for k in (2, 2, 2, 3, 3, 3, 4) for _ in range(6)),
+]
+
+
+def label(filters: Sequence[Filter]) -> str:
+    return " & ".join(f"{f.key or f.field} {f.op} {f.value!r}" for f in filters) or "none"
+
+
+@pytest.fixture(scope="module")
+def mirror() -> Iterator[Mirror]:
+    mirror = Mirror(":memory:")
+    full_sync(mirror, CONTACTS, MEMBERS)
+    yield mirror
+    mirror.close()
+
+
+@pytest.mark.parametrize("filters", [[], *([f] for f in POOL), *COMBINATIONS], ids=label)
+def test_a_search_finds_what_a_brute_force_filter_finds(
+    mirror: Mirror, filters: list[Filter]
+) -> None:
+    want = expected(CONTACTS, MEMBERS, filters)
+
+    whole = mirror.search(filters, limit=1000)
+    assert whole.count == len(want)
+    assert whole.contacts == want
+    assert whole.next_after is None
+    assert mirror.search(filters, limit=1, count_only=True).count == len(want)
+
+    pages, after = [], None
+    while True:
+        page = mirror.search(filters, limit=7, after=after)
+        assert page.count == len(want)
+        pages.extend(page.contacts)
+        after = page.next_after
+        if after is None:
+            break
+    assert [c.id for c in pages] == [c.id for c in want]
+
+
+def test_the_account_exercises_every_filter() -> None:
+    # Guards the generator: a filter that matches nothing or everything proves little.
+    trivial = [
+        label([f])
+        for f in POOL
+        if len(expected(CONTACTS, MEMBERS, [f])) in (0, len(CONTACTS))
+        and f.value not in ("seg-empty", "seg-unknown", "x", "%")
+        and f.key != "absent"
+    ]
+    assert trivial == []
+
+
+def test_search_returns_properties_only_when_known(mirror: Mirror) -> None:
+    unknown = next(c for c in CONTACTS if c.properties is None)
+    known = next(c for c in CONTACTS if c.properties)
+    for c in (unknown, known):
+        found = mirror.search([Filter("email", "eq", c.email)], limit=5).contacts
+        assert found == [c]
+    assert mirror.state().properties_known == sum(c.properties is not None for c in CONTACTS)
+
+
+def test_hostile_values_are_plain_text(mirror: Mirror) -> None:
+    for value in ("'; DROP TABLE contacts; --", "%' OR 1=1 --", "\\", "\x00", "🙂"):
+        assert mirror.search([Filter("email", "contains", value)], limit=5).count == 0
+        assert mirror.search([Filter("property", "eq", value, key=value)], limit=5).count == 0
+    assert mirror.state().contacts == len(CONTACTS)
+
+
+def test_an_unknown_cursor_is_an_error(mirror: Mirror) -> None:
+    with pytest.raises(ValueError, match="unknown cursor"):
+        mirror.search([], limit=5, after="not-an-id")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Filter("email", "gt", "a"),
+        Filter("email", "empty"),
+        Filter("email", "eq", 3),
+        Filter("domain", "in", "acme.com"),
+        Filter("first_name", "lt", "b"),
+        Filter("unsubscribed", "eq", "yes"),
+        Filter("unsubscribed", "contains", "t"),
+        Filter("created_at", "eq", "2025-11-30"),
+        Filter("created_at", "lt", "yesterday"),
+        Filter("created_at", "lt", 20251130),
+        Filter("segment", "eq", "seg-a"),
+        Filter("segment", "in", None),
+        Filter("property", "eq", "pro"),
+        Filter("property", "gt", "10", key="score"),
+        Filter("property", "gt", True, key="score"),
+        Filter("property", "in", "pro", key="plan"),
+        Filter("property", "contains", 3, key="plan"),
+        Filter("email", "eq", "a@b.c", key="plan"),
+    ],
+    ids=lambda f: f"{f.field} {f.op} {f.value!r} key={f.key}",
+)
+def test_an_impossible_filter_is_an_error(mirror: Mirror, bad: Filter) -> None:
+    with pytest.raises(ValueError, match=r"."):
+        mirror.search([bad], limit=5)
+
+
+def test_a_bare_date_means_midnight_utc(mirror: Mirror) -> None:
+    before = mirror.search([Filter("created_at", "lt", "2025-11-30")], limit=1, count_only=True)
+    at_midnight = [Filter("created_at", "lt", "2025-11-30T00:00:00Z")]
+    assert mirror.search(at_midnight, limit=1, count_only=True).count == before.count
+
+
+# -- full sync: staging, swap, resume ---------------------------------------------------
+
+
+@pytest.fixture
+def small() -> tuple[list[MirroredContact], Members]:
+    return make_account(size=60, seed=2)
+
+
+def ids_of(mirror: Mirror, filters: Sequence[Filter] = ()) -> list[str]:
+    return [c.id for c in mirror.search(filters, limit=1000).contacts]
+
+
+def test_searches_see_the_live_data_until_a_staged_sync_finishes(
+    small: tuple[list[MirroredContact], Members],
+) -> None:
+    contacts, members = small
+    mirror = Mirror(":memory:")
+    full_sync(mirror, contacts, members)
+    gone, renamed = contacts[5], replace(contacts[6], first_name="Renamed")
+    rng = random.Random(9)
+    newcomer = contact(rng, 999, moment=START + timedelta(days=30), properties=False)
+    fresh = [newcomer] + [renamed if c is contacts[6] else c for c in contacts if c is not gone]
+
+    mirror.begin_full_sync()
+    mirror.stage_contacts(fresh, cursor=fresh[-1].id)
+    mirror.start_segments([("seg-new", "New")])
+    mirror.stage_members("seg-new", [newcomer.id, "unknown-id"], cursor=None, segment_done=True)
+    assert mirror.state().sync_in_progress
+    assert ids_of(mirror) == [c.id for c in contacts]
+    assert mirror.search([Filter("first_name", "eq", "Renamed")], limit=5).count == 0
+    assert mirror.search([Filter("segment", "in", "seg-a")], limit=5).count == len(members["seg-a"])
+
+    mirror.finish_full_sync(2000.0)
+    assert ids_of(mirror) == [c.id for c in fresh]
+    assert mirror.find_id(gone.email) is None
+    assert mirror.search([Filter("first_name", "eq", "Renamed")], limit=5).contacts[0].id == (
+        renamed.id
+    )
+    # The old segments are gone with the old sync; the unknown member was dropped.
+    assert mirror.search([Filter("segment", "in", "seg-a")], limit=5).count == 0
+    assert ids_of(mirror, [Filter("segment", "in", "seg-new")]) == [newcomer.id]
+    state = mirror.state()
+    assert (state.contacts, state.segments, state.sync_in_progress) == (len(fresh), 1, False)
+    assert state.synced_at == state.full_synced_at == 2000.0
+    mirror.close()
+
+
+def test_known_properties_survive_a_list_only_resync(
+    small: tuple[list[MirroredContact], Members],
+) -> None:
+    contacts, members = small
+    mirror = Mirror(":memory:")
+    full_sync(mirror, contacts, members)
+    changed = next(c for c in contacts if c.properties)
+    relisted = [
+        replace(c, properties={"plan": "changed"}) if c is changed else listed(c) for c in contacts
+    ]
+    full_sync(mirror, relisted, members)
+
+    assert mirror.search([], limit=1000).contacts == [
+        replace(c, properties={"plan": "changed"}) if c is changed else c for c in contacts
+    ]
+    assert mirror.state().properties_known == sum(c.properties is not None for c in contacts)
+    mirror.close()
+
+
+def test_a_crashed_sync_resumes_from_its_checkpoint(
+    tmp_path: Path, small: tuple[list[MirroredContact], Members]
+) -> None:
+    contacts, members = small
+    path = tmp_path / "account" / "mirror.sqlite3"
+    mirror = Mirror(path)
+    assert mirror.begin_full_sync() == SyncCheckpoint("contacts", None, 0, 0)
+    mirror.stage_contacts(contacts[:20], cursor=contacts[19].id)
+    mirror.stage_contacts(contacts[20:40], cursor=contacts[39].id)
+    mirror.close()
+
+    mirror = Mirror(path)
+    assert mirror.state().sync_in_progress
+    assert mirror.state().contacts == 0
+    assert mirror.begin_full_sync() == SyncCheckpoint("contacts", contacts[39].id, 0, 40)
+    mirror.stage_contacts(contacts[40:], cursor=contacts[-1].id)
+    mirror.start_segments([("seg-a", "A"), ("seg-b", "B")])
+    mirror.stage_members("seg-a", sorted(members["seg-a"]), cursor=None, segment_done=True)
+    some_b = sorted(members["seg-b"])
+    mirror.stage_members("seg-b", some_b[:2], cursor=some_b[1], segment_done=False)
+    mirror.close()
+
+    mirror = Mirror(path)
+    assert mirror.begin_full_sync() == SyncCheckpoint("segments", some_b[1], 1, len(contacts))
+    assert mirror.staged_segments() == [("seg-a", "A"), ("seg-b", "B")]
+    mirror.stage_members("seg-b", some_b[2:], cursor=None, segment_done=True)
+    assert mirror.begin_full_sync() == SyncCheckpoint("done", None, 2, len(contacts))
+    mirror.finish_full_sync(3000.0)
+    mirror.close()
+
+    mirror = Mirror(path)
+    assert ids_of(mirror) == [c.id for c in contacts]
+    assert set(ids_of(mirror, [Filter("segment", "in", "seg-b")])) == members["seg-b"]
+    assert mirror.begin_full_sync() == SyncCheckpoint("contacts", None, 0, 0)
+    mirror.abandon_full_sync()
+    assert not mirror.state().sync_in_progress
+    mirror.close()
+
+
+def test_writes_during_a_staged_sync_survive_its_finish(
+    small: tuple[list[MirroredContact], Members],
+) -> None:
+    contacts, members = small
+    mirror = Mirror(":memory:")
+    full_sync(mirror, contacts, members)
+    removed, merged = contacts[3], next(c for c in contacts if c.properties)
+    unknown = next(c for c in contacts if c.properties is None)
+    created = contact(random.Random(5), 1000, moment=START + timedelta(days=40))
+    created = replace(created, properties={"plan": "pro"})
+
+    mirror.begin_full_sync()
+    mirror.stage_contacts([listed(c) for c in contacts], cursor=contacts[-1].id)
+    mirror.upsert(created)
+    mirror.remove(removed.id)
+    mirror.merge_properties(merged.id, {"plan": "enterprise", "city": None})
+    mirror.merge_properties(unknown.id, {"plan": "enterprise"})
+    mirror.start_segments([("seg-a", "A")])
+    mirror.stage_members("seg-a", sorted(members["seg-a"]), cursor=None, segment_done=True)
+    mirror.set_member(created.id, "seg-a", True)
+    assert mirror.state().changed_here == 5
+    mirror.finish_full_sync(4000.0)
+
+    assert mirror.state().changed_here == 0
+    assert mirror.find_id(removed.email) is None
+    assert mirror.find_id(created.email.upper()) == created.id
+    [found] = mirror.search([Filter("email", "eq", created.email)], limit=5).contacts
+    assert found == created
+    assert created.id in ids_of(mirror, [Filter("segment", "in", "seg-a")])
+    [after_merge] = mirror.search([Filter("email", "eq", merged.email)], limit=5).contacts
+    assert merged.properties is not None
+    assert after_merge.properties == {
+        **{k: v for k, v in merged.properties.items() if k != "city"},
+        "plan": "enterprise",
+    }
+    [still_unknown] = mirror.search([Filter("email", "eq", unknown.email)], limit=5).contacts
+    assert still_unknown.properties is None
+    mirror.close()
+
+
+def test_memberships_follow_write_through(small: tuple[list[MirroredContact], Members]) -> None:
+    contacts, members = small
+    mirror = Mirror(":memory:")
+    full_sync(mirror, contacts, members)
+    outsider = next(c for c in contacts if c.id not in members["seg-c"])
+    insider = next(iter(members["seg-c"]))
+    mirror.set_member(outsider.id, "seg-c", True)
+    mirror.set_member(insider, "seg-c", False)
+    mirror.set_member("no-such-contact", "seg-c", True)
+    assert set(ids_of(mirror, [Filter("segment", "in", "seg-c")])) == (
+        members["seg-c"] - {insider}
+    ) | {outsider.id}
+    mirror.remove(outsider.id)
+    assert outsider.id not in ids_of(mirror, [Filter("segment", "in", "seg-c")])
+    assert mirror.state().changed_here == 4
+    mirror.close()
+
+
+def test_a_contacts_segments_as_read_replace_the_mirrored_ones(
+    small: tuple[list[MirroredContact], Members],
+) -> None:
+    contacts, members = small
+    mirror = Mirror(":memory:")
+    full_sync(mirror, contacts, members)
+    target = next(c for c in contacts if c.id in members["seg-a"])
+    mirror.begin_full_sync()
+    mirror.stage_contacts(contacts, cursor=None)
+    mirror.start_segments([("seg-a", "A"), ("seg-b", "B")])
+    mirror.stage_members("seg-a", sorted(members["seg-a"]), cursor=None, segment_done=True)
+    mirror.set_memberships(target.id, ["seg-b"])
+    assert target.id not in ids_of(mirror, [Filter("segment", "in", "seg-a")])
+    assert target.id in ids_of(mirror, [Filter("segment", "in", "seg-b")])
+    mirror.finish_full_sync(6000.0)
+
+    assert target.id not in ids_of(mirror, [Filter("segment", "in", "seg-a")])
+    assert target.id in ids_of(mirror, [Filter("segment", "in", "seg-b")])
+    assert mirror.state().changed_here == 0
+    mirror.close()
+
+
+# -- incremental refresh and the properties pass ------------------------------------------
+
+
+def test_new_contacts_are_added_and_become_the_newest(
+    small: tuple[list[MirroredContact], Members],
+) -> None:
+    contacts, members = small
+    mirror = Mirror(":memory:")
+    full_sync(mirror, contacts, members, now=1000.0)
+    assert mirror.newest_ids(3) == {c.id for c in contacts[:3]}
+    rng = random.Random(4)
+    newer = [
+        contact(rng, 2000 + i, moment=START + timedelta(days=50, seconds=i), properties=False)
+        for i in range(3)
+    ]
+    mirror.add_contacts(newer[::-1], now=5000.0)
+
+    assert mirror.newest_ids(3) == {c.id for c in newer}
+    assert ids_of(mirror)[:4] == [newer[2].id, newer[1].id, newer[0].id, contacts[0].id]
+    state = mirror.state()
+    assert (state.synced_at, state.full_synced_at) == (5000.0, 1000.0)
+    assert state.contacts == len(contacts) + 3
+    mirror.close()
+
+
+def test_the_properties_pass_fills_in_unknown_contacts_newest_first(
+    small: tuple[list[MirroredContact], Members],
+) -> None:
+    contacts, members = small
+    mirror = Mirror(":memory:")
+    full_sync(mirror, [listed(c) for c in contacts], members)
+    assert mirror.state().properties_known == 0
+    assert mirror.search([Filter("property", "empty", key="plan")], limit=5).count == 0
+
+    todo = mirror.contacts_without_properties(5)
+    assert todo == [c.id for c in contacts[:5]]
+    for cid in todo:
+        mirror.set_properties(cid, {"plan": "pro", "score": 7})
+    assert mirror.contacts_without_properties(1) == [contacts[5].id]
+    assert mirror.state().properties_known == 5
+    assert ids_of(mirror, [Filter("property", "eq", 7, key="score")]) == todo
+    assert mirror.state().changed_here == 0
+    mirror.close()
+
+
+def test_an_empty_mirror_answers_with_nothing() -> None:
+    mirror = Mirror(":memory:")
+    page = mirror.search([Filter("domain", "eq", "acme.com")], limit=10)
+    assert (page.count, page.contacts, page.next_after) == (0, [], None)
+    state = mirror.state()
+    assert (state.synced_at, state.contacts, state.sync_in_progress) == (None, 0, False)
+    assert mirror.newest_ids() == set()
+    with pytest.raises(RuntimeError):
+        mirror.stage_contacts([], cursor=None)
+    mirror.close()
+
+
+def test_properties_keep_their_types(small: tuple[list[MirroredContact], Members]) -> None:
+    contacts, _ = small
+    mirror = Mirror(":memory:")
+    values: Mapping[str, str | int | float | bool] = {"s": "Text", "i": 3, "f": 2.5, "b": True}
+    mirror.add_contacts([replace(contacts[0], properties=values)], now=1.0)
+    [found] = mirror.search([], limit=5).contacts
+    assert found.properties == values
+    assert found.properties is not None
+    assert {k: type(v) for k, v in found.properties.items()} == {
+        k: type(v) for k, v in values.items()
+    }
+    mirror.close()
