@@ -337,3 +337,13 @@ async def test_the_api_key_never_appears_in_tool_output_or_logs(
         for result in outputs:
             assert canary not in result.model_dump_json()
     assert canary not in caplog.text
+
+
+async def test_null_for_an_optional_argument_means_left_out(harness: Harness) -> None:
+    """Models often send null for arguments they do not use; that is not an error."""
+    await harness.seed("POST", "/contacts", {"email": "ada@example.com"})
+    page = await harness.call("list_contacts", {"after": None, "limit": None, "segment": None})
+    assert [c["email"] for c in page["contacts"]] == ["ada@example.com"]
+    # A required argument stays required, null or not.
+    message = await harness.error("get_contact", {"contact": None})
+    assert "`contact`" in message

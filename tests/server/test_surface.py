@@ -32,6 +32,8 @@ EXPECTED_HINTS = {
     "update_contact": CHANGE,
     "delete_contact": CHANGE,
     "list_contacts": READ,
+    "search_contacts": READ,
+    "sync_contacts": CREATE,  # refreshes the local mirror only: never destructive
     "list_contact_properties": READ,
     "create_contact_property": CREATE,
     "update_contact_property": CHANGE,

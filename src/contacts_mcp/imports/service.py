@@ -264,8 +264,7 @@ class ImportService:
 
         def missing() -> UserFacingError:
             return NothingFoundError(
-                f"No Resend import {show(wanted)}. Call get_job without an id to list "
-                "recent jobs."
+                f"No Resend import {show(wanted)}. Call get_job without an id to list recent jobs."
             )
 
         with api_errors(not_found=missing):

@@ -42,6 +42,7 @@ from contacts_mcp.server.tools.contacts import register_contact_tools
 from contacts_mcp.server.tools.imports import IMPORT_JOBS, register_import_tools
 from contacts_mcp.server.tools.jobs import JobKind, register_job_tools
 from contacts_mcp.server.tools.schema import UNCHANGEABLE, register_schema_tools
+from contacts_mcp.server.tools.sets import SET_JOBS, register_set_tools
 from contacts_mcp.services.jobs import DEFAULT_WAIT_SECONDS
 
 if TYPE_CHECKING:
@@ -74,21 +75,22 @@ Manage the contacts of a Resend account (or of the local emulator).
 
 
 # Every kind of job the server runs, by the name its journal records.
-JOB_KINDS: dict[str, JobKind[Any]] = {kind.name: kind for kind in IMPORT_JOBS}
+JOB_KINDS: dict[str, JobKind[Any]] = {kind.name: kind for kind in (*IMPORT_JOBS, *SET_JOBS)}
 
 
 def _compact_schema(schema: Any) -> Any:
-    """`schema` without pydantic's auto-generated `title` annotations.
+    """`schema` without what only costs the model bytes on every turn.
 
-    Titles only repeat argument names ("First Name" for first_name), and every byte of a
-    tool definition is read by the model on every turn. A property that is itself named
-    "title" survives: its value is a schema (a dict), not a string.
+    pydantic's auto-generated `title`s only repeat argument names ("First Name" for
+    first_name), and `"default": null` says what leaving an argument out already says. A
+    property that is itself named "title" or "default" survives: its value is a schema.
     """
     if isinstance(schema, dict):
         return {
             key: _compact_schema(value)
             for key, value in schema.items()
             if not (key == "title" and isinstance(value, str))
+            and not (key == "default" and value is None)
         }
     if isinstance(schema, list):
         return [_compact_schema(item) for item in schema]
@@ -138,6 +140,7 @@ class ContactsServer(MCPServer[State]):
         schema = self._tool_input_schema(name)
         if schema is not None:
             _refuse_unknown_arguments(name, arguments, schema)
+            arguments = _without_null_for_omitted(arguments, schema)
         try:
             with api_deadline(_deadline_for(context)):
                 return await super().call_tool(name, arguments, context)
@@ -197,6 +200,27 @@ def _open_jobs(state: State, task_group: TaskGroup) -> Jobs:
     return Jobs(task_group, journal, resumers)
 
 
+def _accepts_null(schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    kind = schema.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    return any(_accepts_null(branch) for branch in schema.get("anyOf", []))
+
+
+def _without_null_for_omitted(arguments: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Models often send `null` for an optional argument they mean to leave out. Where
+    null is not a value the argument takes, it means exactly that: omitted."""
+    known = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    return {
+        key: value
+        for key, value in arguments.items()
+        if not (value is None and key not in required and not _accepts_null(known.get(key)))
+    }
+
+
 def _refuse_unknown_arguments(name: str, arguments: dict[str, Any], schema: dict[str, Any]) -> None:
     """Unknown arguments are an error, not silently dropped: the caller meant something."""
     known = schema.get("properties", {})
@@ -233,7 +257,7 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[State]) -> AsyncIterator[State]:
-        async with open_client(config) as client, anyio.create_task_group() as jobs_group:
+        async with open_client(config) as client:
             logger.info("contacts-mcp %s using %s", __version__, config.describe())
             state = State(
                 client,
@@ -242,16 +266,20 @@ def build_server(
                 api_deadline=config.api_deadline,
                 wait_seconds=wait_seconds,
             )
-            state.jobs = _open_jobs(state, jobs_group)
-            jobs_group.start_soon(state.jobs.heartbeat)
-            running.append(state)
             try:
-                yield state
+                async with anyio.create_task_group() as jobs_group:
+                    state.jobs = _open_jobs(state, jobs_group)
+                    jobs_group.start_soon(state.jobs.heartbeat)
+                    running.append(state)
+                    try:
+                        yield state
+                    finally:
+                        running.remove(state)
+                        # Jobs still running stop here; their journals let the next
+                        # server (asked for the job, or given the same work) resume them.
+                        jobs_group.cancel_scope.cancel()
             finally:
-                running.remove(state)
-                # Jobs still running stop here; their journals let the next server
-                # (asked for the job, or given the same work) resume them.
-                jobs_group.cancel_scope.cancel()
+                state.close()
 
     def live() -> State:
         """The state of the running server, for handlers the SDK gives no context."""
@@ -269,6 +297,7 @@ def build_server(
     )
     # In the order hosts list them: contacts first, then their schema, then imports.
     register_contact_tools(server)
+    register_set_tools(server)
     register_schema_tools(server)
     register_import_tools(server)
     register_job_tools(server, JOB_KINDS)

@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from contacts_mcp.imports.settings import ImportSettings
     from contacts_mcp.services.contacts import ContactsService
     from contacts_mcp.services.jobs import Jobs
+    from contacts_mcp.services.mirror import Mirror
     from contacts_mcp.services.schema import SchemaService
+    from contacts_mcp.services.sets import ContactsSets
 
 T = TypeVar("T")
 
@@ -86,7 +88,29 @@ class State:
     def contacts(self) -> ContactsService:
         from contacts_mcp.services.contacts import ContactsService
 
-        return ContactsService(self.client, self.schema)
+        return ContactsService(self.client, self.schema, self.mirror)
+
+    def close(self) -> None:
+        """Close what this state opened (once its jobs have stopped)."""
+        if "mirror" in self.__dict__:
+            self.mirror.close()
+        if hasattr(self, "jobs"):
+            self.jobs.close()
+
+    @cached_property
+    def mirror(self) -> Mirror:
+        """This account's mirror: on disk per account, in memory for an ephemeral backend."""
+        from contacts_mcp.services.mirror import Mirror
+
+        if self.ephemeral:
+            return Mirror(":memory:")
+        return Mirror(self.state_dir / "mirrors" / f"{self.backend_id}.sqlite")
+
+    @cached_property
+    def sets(self) -> ContactsSets:
+        from contacts_mcp.services.sets import ContactsSets
+
+        return ContactsSets(self.client, self.schema, self.mirror)
 
     @cached_property
     def imports(self) -> ImportService:

@@ -33,7 +33,9 @@ from contacts_mcp.services.explain import (
     explain,
     show,
 )
+from contacts_mcp.services.mirror import Mirror
 from contacts_mcp.services.schema import MAX_PROPERTY_VALUE_CHARS, SchemaService
+from contacts_mcp.services.sets import contact_values, mirrored
 from contacts_mcp.text.sanitize import has_hidden
 
 __all__ = [
@@ -230,15 +232,24 @@ def _not_found_contact(ref: str) -> UserFacingError:
 class ContactsService:
     """Contact jobs for the tools, over one `ResendClient` and the account's schema."""
 
-    def __init__(self, client: ResendClient, schema: SchemaService) -> None:
+    def __init__(
+        self, client: ResendClient, schema: SchemaService, mirror: Mirror | None = None
+    ) -> None:
         self._client = client
         self._schema = schema
+        # Every contact this service reads or writes is written through to the mirror,
+        # so searches see this server's own changes at once.
+        self._mirror = mirror
 
     async def get(self, contact: str) -> ContactOut:
         """The contact with its properties, segments and topic subscriptions.
 
         The three reads run concurrently; the pacer still keeps them under the rate limit.
         """
+        return await self._read(contact, changed=False)
+
+    async def _read(self, contact: str, *, changed: bool) -> ContactOut:
+        """`get`, after this service `changed` the contact or not (for the mirror)."""
         ref = parse_contact_ref(contact)
         results: dict[str, Any] = {}
 
@@ -254,9 +265,24 @@ class ContactsService:
             tg.start_soon(fetch, "topics", self._client.list_contact_topics)
         with api_errors(not_found=lambda: _not_found_contact(ref)):
             for value in results.values():
+                if isinstance(value, NotFoundError):
+                    self._forget(ref)
                 if isinstance(value, ResendError):
                     raise value
-        return ContactOut.assemble(results["contact"], results["segments"], results["topics"])
+        found: Contact = results["contact"]
+        segments: list[ContactSegment] = results["segments"]
+        if self._mirror is not None:
+            self._mirror.upsert(mirrored(found, contact_values(found)), changed=changed)
+            self._mirror.set_memberships(found.id, [s.id for s in segments])
+        return ContactOut.assemble(found, segments, results["topics"])
+
+    def _forget(self, ref: str) -> None:
+        """A contact Resend says does not exist is not in the mirror either."""
+        if self._mirror is None:
+            return
+        contact_id = ref if is_uuid(ref) else self._mirror.find_id(ref)
+        if contact_id is not None:
+            self._mirror.remove(contact_id)
 
     async def create(
         self,
@@ -299,7 +325,7 @@ class ContactsService:
                 segments=segment_ids,
                 topics=subscriptions,
             )
-        found = await self.get(created.id)
+        found = await self._read(created.id, changed=True)
         return CreatedContact(**found.model_dump(), created=True)
 
     async def update(
@@ -377,7 +403,7 @@ class ContactsService:
                 f"{reason} Already applied: {', '.join(applied)}; the rest was not. "
                 "update_contact is safe to call again with the same arguments."
             ) from None
-        return await self.get(current.id)
+        return await self._read(current.id, changed=True)
 
     async def delete(self, contact: str) -> DeletedContactOut:
         """Delete the contact; one that does not exist is "already gone", not an error,
@@ -386,6 +412,7 @@ class ContactsService:
         try:
             found = await self._client.get_contact(ref)
         except NotFoundError:
+            self._forget(ref)
             by_id = is_uuid(ref)
             return DeletedContactOut(
                 id=ref if by_id else None,
@@ -403,6 +430,8 @@ class ContactsService:
             pass
         except ResendError as exc:
             raise explain(exc) from None
+        if self._mirror is not None:
+            self._mirror.remove(found.id)
         return DeletedContactOut(id=found.id, email=found.email, deleted=True)
 
     async def list_page(

@@ -475,5 +475,8 @@ class Jobs:
         job.finished.set()
         self._journal.save(job)
 
+    def close(self) -> None:
+        self._journal.close()
+
     def running(self) -> Iterator[Job]:
         return (job for job in self._live.values() if job.running_here)

@@ -1,0 +1,131 @@
+"""Sets of contacts: search and count the whole account, and keep its mirror fresh."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
+
+from contacts_mcp.server.render import LIST_COLUMNS, contact_row
+from contacts_mcp.server.toolkit import State, ToolContext, hints, result, run, services
+from contacts_mcp.server.tools.jobs import JobKind, JobOut, increasing, working_text
+from contacts_mcp.services.sets import Condition, SearchOut, SyncSummary
+
+if TYPE_CHECKING:
+    from contacts_mcp.services.jobs import Progress, Work
+
+__all__ = ["SET_JOBS", "register_set_tools"]
+
+
+def _sync_work(state: State, arguments: Mapping[str, Any]) -> Work:
+    async def work(progress: Progress) -> SyncSummary:
+        return await state.sets.sync(
+            arguments.get("mode", "new"),
+            properties=arguments.get("properties", False),
+            progress=progress,
+        )
+
+    return work
+
+
+def _sync_text(summary: SyncSummary) -> str:
+    text = (
+        f"Mirror synced ({summary.mode}): {summary.contacts} contacts, {summary.segments} segments"
+    )
+    if summary.mode == "new":
+        text += f", {summary.new_contacts} new"
+    if summary.properties_read:
+        text += f", properties read for {summary.properties_read}"
+    text += f"; {summary.requests} requests in {summary.seconds:.1f} s."
+    return "\n".join([text, *(f"- {note}" for note in summary.notes)])
+
+
+SYNC_JOB = JobKind("sync", SyncSummary, _sync_work, _sync_text)
+SET_JOBS: tuple[JobKind[Any], ...] = (SYNC_JOB,)
+
+
+def _search_text(found: SearchOut, count_only: bool) -> str:
+    lines = [f"{found.count} contacts match."]
+    if not count_only and found.contacts:
+        lines[0] = f"{found.count} contacts match; newest first ({LIST_COLUMNS}):"
+        lines.extend(contact_row(c) for c in found.contacts)
+        if found.next_after:
+            lines.append(f"More: after={found.next_after}")
+    lines.append(found.mirror.note)
+    return "\n".join(lines)
+
+
+Conditions = Annotated[
+    list[Condition],
+    Field(
+        description=(
+            "All must hold. field: email, domain, first_name, last_name, unsubscribed, "
+            "created_at, segment, or a property key. op: eq, contains, gt, gte, lt, lte, "
+            "empty, not_empty; segment: in, not_in. "
+            'e.g. {"field":"domain","op":"eq","value":"acme.com"}'
+        ),
+        max_length=20,
+    ),
+]
+
+
+def register_set_tools(server: MCPServer[State]) -> None:
+    @server.tool(annotations=hints("Search contacts", "read"))
+    async def search_contacts(
+        ctx: ToolContext,
+        where: Conditions,
+        count_only: Annotated[bool, Field(description="Just the count.")] = False,
+        limit: Annotated[int, Field(description="Page size.", ge=1, le=100)] = 50,
+        after: Annotated[
+            Annotated[str, Field(max_length=100)] | SkipJsonSchema[None],
+            Field(description="next_after of the previous page."),
+        ] = None,
+    ) -> Annotated[CallToolResult, SearchOut]:
+        """Find or count contacts across the whole account in one call, from a mirror
+        of it. Prefer it to paging list_contacts. Topics are not searchable.
+        """
+        state = services(ctx)
+        if state.sets.state().synced_at is None:
+            await _fill_mirror(ctx, state)
+        found = await run(state.sets.search(where, limit=limit, after=after, count_only=count_only))
+        return result(_search_text(found, count_only), found)
+
+    @server.tool(annotations=hints("Refresh the contacts mirror", "control"))
+    async def sync_contacts(
+        ctx: ToolContext,
+        mode: Annotated[
+            Literal["new", "full"],
+            Field(description="new: contacts added since; full: everything, incl. edits."),
+        ] = "new",
+        properties: Annotated[
+            bool, Field(description="Also read property values: 1 request per contact.")
+        ] = False,
+    ) -> Annotated[CallToolResult, JobOut[SyncSummary]]:
+        """Refresh the mirror search_contacts reads. Runs as a job."""
+        from contacts_mcp.server.tools.jobs import start_and_wait
+
+        return await start_and_wait(ctx, SYNC_JOB, {"mode": mode, "properties": properties})
+
+
+async def _fill_mirror(ctx: ToolContext, state: State) -> None:
+    """A first search fills the mirror, and answers if that ends within the wait budget."""
+    job = state.jobs.start(
+        SYNC_JOB.name,
+        {"mode": "full", "properties": False},
+        _sync_work(state, {"mode": "full", "properties": False}),
+    )
+    await state.jobs.wait(job, state.wait_seconds, increasing(ctx))
+    if job.status == "completed":
+        return
+    if job.status == "failed":
+        raise ToolError(f"Filling the mirror failed: {job.error}")
+    raise ToolError(
+        "This account's mirror is being filled (a first sync). "
+        + working_text(job, state.wait_seconds)
+        + " Then search again."
+    )

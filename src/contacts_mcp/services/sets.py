@@ -1,0 +1,464 @@
+"""Questions about sets of contacts, answered from the account's mirror.
+
+Resend has no search and no counts: every question about "everyone at acme.com" would
+page the whole account. The mirror (`services.mirror`) holds the account's contacts,
+their segment memberships and, where known, their properties; this module fills it
+from the API (a sync, run as a job) and answers searches from it in milliseconds.
+
+What a sync reads, and what needs which kind of refresh:
+
+- **full**: every page of `GET /contacts` (100 per request), then every segment's
+  member list (`GET /segments/{id}/contacts`, 100 per request). It is staged and
+  swapped in at the end, so searches during a sync see the last complete mirror; it
+  resumes from its cursor after a crash. It is the only refresh that sees contacts
+  deleted elsewhere, names or unsubscribes changed elsewhere, and membership changes.
+- **new**: contacts arrive newest first, so paging stops at the first page that
+  reaches a contact the mirror has; each new contact's segments are then read (one
+  request each). More than `MAX_NEW_BEFORE_FULL` new contacts switch to a full sync.
+- **properties**: list pages carry no property values, and Resend returns them one
+  contact at a time. With `properties=True` a sync reads them for every contact whose
+  values the mirror does not know yet (one request each, at the paced rate).
+
+Writes made through this server (create, update, delete, membership changes, and any
+contact read with `get_contact`) update the mirror at once.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import anyio
+from pydantic import BaseModel, Field
+
+from contacts_mcp.api.client import ResendClient
+from contacts_mcp.api.errors import NotFoundError, UnexpectedResponseError
+from contacts_mcp.api.models import Contact, ContactSummary
+from contacts_mcp.services.explain import UserFacingError, api_errors, show
+from contacts_mcp.services.jobs import Progress
+from contacts_mcp.services.mirror import Filter, Mirror, MirroredContact, MirrorState
+from contacts_mcp.services.schema import SchemaService
+
+__all__ = [
+    "BUILT_IN_FIELDS",
+    "Condition",
+    "ContactsSets",
+    "FoundContact",
+    "MirrorInfo",
+    "SearchOut",
+    "SyncMode",
+    "SyncSummary",
+    "contact_values",
+    "mirrored",
+]
+
+SyncMode = Literal["new", "full"]
+PAGE = 100
+MAX_NEW_BEFORE_FULL = 500
+MAX_CONDITIONS = 20
+
+Op = Literal["eq", "contains", "gt", "gte", "lt", "lte", "empty", "not_empty", "in", "not_in"]
+BUILT_IN_FIELDS: dict[str, tuple[str, ...]] = {
+    "email": ("eq", "contains"),
+    "domain": ("eq", "contains"),
+    "first_name": ("eq", "contains", "empty", "not_empty"),
+    "last_name": ("eq", "contains", "empty", "not_empty"),
+    "unsubscribed": ("eq",),
+    "created_at": ("gt", "gte", "lt", "lte"),
+    "segment": ("in", "not_in"),
+}
+_OPS_BY_TYPE: dict[str, tuple[str, ...]] = {
+    "string": ("eq", "contains", "empty", "not_empty"),
+    "number": ("eq", "gt", "gte", "lt", "lte", "empty", "not_empty"),
+    "boolean": ("eq", "empty", "not_empty"),
+}
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
+
+
+# One condition of a search; a search matches contacts meeting all of them. (A comment,
+# not a docstring: the docstring would be repeated in the tool's schema.)
+class Condition(BaseModel):
+    field: str = Field(max_length=100)
+    op: Op
+    value: str | float | bool | None = None
+
+
+class FoundContact(BaseModel):
+    id: str
+    email: str
+    first_name: str
+    last_name: str
+    unsubscribed: bool
+    created_at: str
+
+
+class MirrorInfo(BaseModel):
+    """How fresh the mirror behind an answer is."""
+
+    synced_at: str | None = Field(description="Last completed sync (UTC).")
+    age_seconds: int | None
+    contacts: int
+    properties_known: int = Field(description="Contacts whose property values are mirrored.")
+    note: str
+
+
+class SearchOut(BaseModel):
+    count: int = Field(description="All matching contacts.")
+    contacts: list[FoundContact] = Field(description="This page, newest first.")
+    next_after: str | None = Field(description="Pass as `after` for the next page.")
+    mirror: MirrorInfo
+
+
+class SyncSummary(BaseModel):
+    mode: SyncMode
+    contacts: int = Field(description="Contacts in the mirror now.")
+    new_contacts: int = 0
+    segments: int = 0
+    properties_read: int = Field(default=0, description="Contacts whose properties were read.")
+    requests: int = 0
+    seconds: float = 0.0
+    notes: list[str] = Field(default_factory=list)
+
+
+def mirrored(
+    contact: ContactSummary, properties: Mapping[str, Any] | None = None
+) -> MirroredContact:
+    """`contact` as the mirror keeps it; `properties` None means not known."""
+    return MirroredContact(
+        id=contact.id,
+        email=contact.email,
+        first_name=contact.first_name or "",
+        last_name=contact.last_name or "",
+        unsubscribed=contact.unsubscribed,
+        created_at=contact.created_at,
+        properties=None if properties is None else dict(properties),
+    )
+
+
+def contact_values(contact: Contact) -> dict[str, str | int | float | bool]:
+    return {
+        key: entry.value for key, entry in contact.properties.items() if entry.value is not None
+    }
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class ContactsSets:
+    """Sync the mirror from the API, and search it."""
+
+    def __init__(self, client: ResendClient, schema: SchemaService, mirror: Mirror) -> None:
+        self._client = client
+        self._schema = schema
+        self._mirror = mirror
+
+    # -- freshness --------------------------------------------------------------------
+
+    def state(self) -> MirrorState:
+        return self._mirror.state()
+
+    def info(self, state: MirrorState | None = None) -> MirrorInfo:
+        state = state or self._mirror.state()
+        if state.synced_at is None:
+            return MirrorInfo(
+                synced_at=None,
+                age_seconds=None,
+                contacts=state.contacts,
+                properties_known=state.properties_known,
+                note="The mirror has not been synced yet: call sync_contacts.",
+            )
+        age = max(0, round(time.time() - state.synced_at))
+        note = (
+            f"Mirror synced {_age(age)} ago. Changes made outside this server since then "
+            "are not seen: sync_contacts refreshes it (mode full for edits and deletes)."
+        )
+        if state.changed_here:
+            note += f" {state.changed_here} change(s) made here since are included."
+        return MirrorInfo(
+            synced_at=_iso(state.synced_at),
+            age_seconds=age,
+            contacts=state.contacts,
+            properties_known=state.properties_known,
+            note=note,
+        )
+
+    # -- sync -------------------------------------------------------------------------
+
+    async def sync(self, mode: SyncMode, *, properties: bool, progress: Progress) -> SyncSummary:
+        started, sent_before = time.monotonic(), self._client.requests_sent
+        state = self._mirror.state()
+        notes: list[str] = []
+        new = 0
+        if mode == "new" and state.full_synced_at is None and not state.sync_in_progress:
+            mode = "full"
+            notes.append("The mirror had never been filled: this was a full sync.")
+        if mode == "new" and state.sync_in_progress:
+            mode = "full"
+            notes.append("An interrupted full sync was finished.")
+        if mode == "new":
+            found = await self._new_contacts(progress)
+            if found is None:
+                mode = "full"
+                notes.append(
+                    f"More than {MAX_NEW_BEFORE_FULL} new contacts: a full sync was cheaper."
+                )
+            else:
+                new = found
+        if mode == "full":
+            await self._full(progress)
+        read = await self._properties(progress) if properties else 0
+        state = self._mirror.state()
+        return SyncSummary(
+            mode=mode,
+            contacts=state.contacts,
+            new_contacts=new,
+            segments=state.segments,
+            properties_read=read,
+            requests=self._client.requests_sent - sent_before,
+            seconds=round(time.monotonic() - started, 2),
+            notes=notes,
+        )
+
+    async def _full(self, progress: Progress) -> None:
+        mirror = self._mirror
+        checkpoint = mirror.begin_full_sync()
+        staged = checkpoint.staged
+        if checkpoint.phase == "contacts":
+            cursor = checkpoint.cursor
+            await progress(staged, None, f"read {staged} contacts")
+            while True:
+                with api_errors():
+                    page = await self._client.list_contacts(limit=PAGE, after=cursor)
+                items = [mirrored(c) for c in page.data]
+                next_cursor = items[-1].id if items else cursor
+                if items and next_cursor == cursor:
+                    raise UnexpectedResponseError(200, "GET /contacts", "the same page twice")
+                mirror.stage_contacts(items, cursor=next_cursor)
+                staged += len(items)
+                await progress(staged, None, f"read {staged} contacts")
+                if not page.has_more or not items:
+                    break
+                cursor = next_cursor
+            with api_errors():
+                segments = await self._client.list_segments()
+            mirror.start_segments([(s.id, s.name) for s in segments])
+            checkpoint = mirror.begin_full_sync()
+        segments_list = mirror.staged_segments()
+        for index in range(checkpoint.segment_index, len(segments_list)):
+            segment_id, _name = segments_list[index]
+            cursor = checkpoint.cursor if index == checkpoint.segment_index else None
+            await progress(staged, None, f"reading segment {index + 1} of {len(segments_list)}")
+            while True:
+                with api_errors():
+                    try:
+                        page = await self._client.list_contacts(
+                            limit=PAGE, after=cursor, segment_id=segment_id
+                        )
+                    except NotFoundError:  # deleted during the sync: no members
+                        mirror.stage_members(segment_id, [], cursor=None, segment_done=True)
+                        break
+                ids = [c.id for c in page.data]
+                next_cursor = ids[-1] if ids else cursor
+                done = not page.has_more or not ids
+                if ids and next_cursor == cursor:
+                    raise UnexpectedResponseError(
+                        200, "GET /segments/{id}/contacts", "the same page twice"
+                    )
+                mirror.stage_members(segment_id, ids, cursor=next_cursor, segment_done=done)
+                if done:
+                    break
+                cursor = next_cursor
+        # Swapping in 100,000 contacts takes about a second: not on the event loop.
+        await anyio.to_thread.run_sync(lambda: mirror.finish_full_sync(time.time()))
+
+    async def _new_contacts(self, progress: Progress) -> int | None:
+        """Contacts created since the last sync, with their segments; None if too many."""
+        known = self._mirror.newest_ids(1000)
+        found: list[ContactSummary] = []
+        cursor: str | None = None
+        while True:
+            with api_errors():
+                page = await self._client.list_contacts(limit=PAGE, after=cursor)
+            reached = False
+            for contact in page.data:
+                if contact.id in known:
+                    reached = True
+                    break
+                found.append(contact)
+            if len(found) > MAX_NEW_BEFORE_FULL:
+                return None
+            await progress(len(found), None, f"found {len(found)} new contacts")
+            if reached or not page.has_more or not page.data:
+                break
+            cursor = page.data[-1].id
+        memberships: list[tuple[str, str]] = []
+        for number, contact in enumerate(found, 1):
+            with api_errors():
+                try:
+                    segments = await self._client.list_contact_segments(contact.id)
+                except NotFoundError:
+                    continue  # deleted since it was listed
+            memberships.extend((contact.id, s.id) for s in segments)
+            await progress(number, len(found), f"reading segments of new contact {number}")
+        self._mirror.add_contacts([mirrored(c) for c in found], time.time())
+        for contact_id, segment_id in memberships:
+            self._mirror.set_member(contact_id, segment_id, True)
+        return len(found)
+
+    async def _properties(self, progress: Progress) -> int:
+        if not await self._schema.properties(fresh=True):
+            return 0  # no custom properties: nothing to read
+        total = self._mirror.state()
+        todo = total.contacts - total.properties_known
+        read = 0
+        while batch := self._mirror.contacts_without_properties(PAGE):
+            for contact_id in batch:
+                with api_errors():
+                    try:
+                        contact = await self._client.get_contact(contact_id)
+                    except NotFoundError:
+                        self._mirror.remove(contact_id)
+                        continue
+                self._mirror.set_properties(contact.id, contact_values(contact))
+                read += 1
+                await progress(read, todo, f"read the properties of {read} of {todo} contacts")
+        return read
+
+    # -- search -----------------------------------------------------------------------
+
+    async def filters(self, conditions: Sequence[Condition]) -> list[Filter]:
+        """The mirror's filters for `conditions`, checked against the account's schema."""
+        if len(conditions) > MAX_CONDITIONS:
+            raise UserFacingError(f"At most {MAX_CONDITIONS} conditions in one search.")
+        properties: dict[str, str] | None = None
+        checked: list[Filter] = []
+        for condition in conditions:
+            name, op, value = condition.field.strip(), condition.op, condition.value
+            if name in BUILT_IN_FIELDS:
+                checked.append(await self._built_in(name, op, value))
+                continue
+            if properties is None:
+                properties = {p.key: p.type for p in await self._schema.properties()}
+            if name not in properties:
+                known = ", ".join(sorted(properties)) or "none defined"
+                raise UserFacingError(
+                    f"Unknown field {show(name, 60)}. Search by "
+                    f"{', '.join(BUILT_IN_FIELDS)}, or a property: {known}."
+                )
+            checked.append(_property_filter(name, properties[name], op, value))
+        return checked
+
+    async def _built_in(self, name: str, op: Op, value: object) -> Filter:
+        allowed = BUILT_IN_FIELDS[name]
+        if op not in allowed:
+            raise UserFacingError(f"`{name}` takes the operators {', '.join(allowed)}, not {op}.")
+        if name == "unsubscribed":
+            if not isinstance(value, bool):
+                raise UserFacingError("`unsubscribed` compares with true or false.")
+            return Filter("unsubscribed", "eq", value)
+        if op in ("empty", "not_empty"):
+            return Filter(name, op)  # type: ignore[arg-type]
+        if not isinstance(value, str) or not value.strip():
+            raise UserFacingError(f"`{name}` {op} needs a text value.")
+        text = value.strip()
+        if name == "created_at":
+            if not _DATE.fullmatch(text):
+                raise UserFacingError(
+                    f"`created_at` compares with a date or time such as 2025-11-30 or "
+                    f"2025-11-30T12:00:00Z, not {show(text, 40)}."
+                )
+            return Filter("created_at", op, text)
+        if name == "segment":
+            [segment_id] = await self._schema.segment_ids([text])
+            return Filter("segment", op, segment_id)
+        if name == "domain":
+            text = text.lstrip("@")
+        return Filter(name, op, text)  # type: ignore[arg-type]
+
+    async def search(
+        self,
+        conditions: Sequence[Condition],
+        *,
+        limit: int,
+        after: str | None,
+        count_only: bool,
+    ) -> SearchOut:
+        filters = await self.filters(conditions)
+        state = await anyio.to_thread.run_sync(self._mirror.state)
+        if state.synced_at is None:
+            raise UserFacingError(
+                "The mirror of this account has not been filled yet: call sync_contacts, "
+                "then search again."
+            )
+        if any(f.field == "property" for f in filters) and state.properties_known < state.contacts:
+            missing = state.contacts - state.properties_known
+            raise UserFacingError(
+                f"Property values are mirrored for {state.properties_known} of "
+                f"{state.contacts} contacts. Resend returns them one contact at a time: "
+                f"sync_contacts with properties=true reads the other {missing} "
+                f"({missing} requests). Search without property conditions meanwhile."
+            )
+        try:
+            page = self._mirror.search(filters, limit=limit, after=after, count_only=count_only)
+        except ValueError as exc:
+            if "cursor" in str(exc):
+                raise UserFacingError(
+                    f"`after` {show(after, 60)} is not a contact of this search's results; "
+                    "pass the next_after of the previous page."
+                ) from None
+            raise UserFacingError(f"The search cannot run: {exc}.") from None
+        return SearchOut(
+            count=page.count,
+            contacts=[
+                FoundContact(
+                    id=c.id,
+                    email=c.email,
+                    first_name=c.first_name,
+                    last_name=c.last_name,
+                    unsubscribed=c.unsubscribed,
+                    created_at=c.created_at,
+                )
+                for c in page.contacts
+            ],
+            next_after=page.next_after,
+            mirror=self.info(state),
+        )
+
+
+def _property_filter(key: str, type_: str, op: Op, value: object) -> Filter:
+    allowed = _OPS_BY_TYPE.get(type_, ("eq", "contains", "empty", "not_empty"))
+    if op not in allowed:
+        raise UserFacingError(
+            f"Property `{key}` is a {type_}: it takes {', '.join(allowed)}, not {op}."
+        )
+    if op in ("empty", "not_empty"):
+        return Filter("property", op, None, key=key)
+    if type_ == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UserFacingError(
+                f"Property `{key}` is a number: compare it with a number, not {show(value, 40)}."
+            )
+        return Filter("property", op, float(value), key=key)
+    if type_ == "boolean":
+        if not isinstance(value, bool):
+            raise UserFacingError(f"Property `{key}` is a boolean: compare it with true or false.")
+        return Filter("property", op, value, key=key)
+    if not isinstance(value, str):
+        raise UserFacingError(
+            f"Property `{key}` is a string: compare it with text, not {show(value, 40)}."
+        )
+    return Filter("property", op, value, key=key)
+
+
+def _age(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{round(seconds / 86400)} days"
