@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 from mcp import Client
+from mcp.types import CallToolResult
 
 from contacts_mcp.backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
 from contacts_mcp.emulator import EmulatorOptions
@@ -45,3 +46,22 @@ async def local_server(
     )
     async with direct, Client(build_server(config), mode=mode) as client:
         yield client, direct
+
+
+async def finish_job(client: Client, result: CallToolResult) -> tuple[CallToolResult, int]:
+    """The final answer of a tool that started a job, waiting with `get_job` as a host
+    would; and how many calls that took in all."""
+    calls = 1
+    while (
+        not result.is_error
+        and result.structured_content is not None
+        and result.structured_content.get("status") == "working"
+    ):
+        waited = await client.call_tool(
+            "get_job", {"job_id": result.structured_content["job_id"], "wait_seconds": 50}
+        )
+        calls += 1
+        if waited.is_error or waited.structured_content is None:
+            return waited, calls
+        result = waited.model_copy(update={"structured_content": waited.structured_content["job"]})
+    return result, calls

@@ -60,6 +60,7 @@ async def child(port: int, folder: Path) -> None:
     """Run the import through the MCP tool; print seconds and peak RSS as JSON."""
     from mcp import Client
 
+    from bench.common import finish_job
     from contacts_mcp.backends import BackendConfig
     from contacts_mcp.imports.files import FilePolicy
     from contacts_mcp.imports.settings import ImportSettings
@@ -88,13 +89,20 @@ async def child(port: int, folder: Path) -> None:
     }
     async with Client(build_server(config, settings), read_timeout_seconds=3600) as client:
         started = time.perf_counter()
-        result = await client.call_tool("import_contacts", arguments)
+        result, _calls = await finish_job(
+            client, await client.call_tool("import_contacts", arguments)
+        )
         elapsed = time.perf_counter() - started
+    assert result.structured_content is not None, result.content
     status = Path("/proc/self/status").read_text()
     peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
     print(
         json.dumps(
-            {"seconds": elapsed, "peak_mb": peak_kb / 1024, "summary": result.structured_content}
+            {
+                "seconds": elapsed,
+                "peak_mb": peak_kb / 1024,
+                "summary": result.structured_content["result"],
+            }
         )
     )
 

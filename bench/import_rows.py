@@ -24,6 +24,7 @@ import anyio
 import httpx
 from mcp import Client
 
+from bench.common import finish_job
 from contacts_mcp.backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
 from contacts_mcp.emulator import EmulatorOptions
 from contacts_mcp.imports.files import FilePolicy
@@ -92,11 +93,13 @@ async def run_import(
     }
     async with Client(build_server(config, settings)) as client:
         started = time.perf_counter()
-        result = await client.call_tool("import_contacts", arguments)
+        result, _calls = await finish_job(
+            client, await client.call_tool("import_contacts", arguments)
+        )
         elapsed = time.perf_counter() - started
     if result.is_error or result.structured_content is None:
         raise SystemExit(f"import failed: {result.content}")
-    return result.structured_content, transport.statuses, elapsed
+    return result.structured_content["result"], transport.statuses, elapsed
 
 
 def check_database(db: Path, emails: list[str]) -> tuple[int, int]:

@@ -233,12 +233,10 @@ async def test_changes_made_elsewhere_show_after_a_refresh(harness: Harness) -> 
 
 
 async def test_searches_during_a_sync_see_the_last_complete_mirror(era: str) -> None:
-    async for h in open_harness(era, EmulatorOptions(latency=0.02), wait_seconds=0.05):
-        for i in range(40):
-            await h.seed("POST", "/contacts", {"email": f"a{i}@example.com"})
+    async for h in open_harness(era, EmulatorOptions(latency=0.05), wait_seconds=0.05):
+        await h.seed_contacts([f"a{i}@example.com" for i in range(40)])
         assert (await h.job("sync_contacts", {"mode": "full"}))["contacts"] == 40
-        for i in range(260):
-            await h.seed("POST", "/contacts", {"email": f"b{i}@example.com"})
+        await h.seed_contacts([f"b{i}@example.com" for i in range(260)])
         handle = await h.call("sync_contacts", {"mode": "full"})
         assert handle["status"] == "working"
         everyone = {"where": [], "count_only": True}
@@ -251,9 +249,8 @@ async def test_searches_during_a_sync_see_the_last_complete_mirror(era: str) -> 
 
 
 async def test_an_interrupted_sync_resumes_without_reading_again(era: str) -> None:
-    async for h in open_harness(era, EmulatorOptions(latency=0.01), wait_seconds=0.05):
-        for i in range(1000):
-            await h.seed("POST", "/contacts", {"email": f"u{i}@example.com"})
+    async for h in open_harness(era, EmulatorOptions(latency=0.03), wait_seconds=0.05):
+        await h.seed_contacts([f"u{i}@example.com" for i in range(1000)])
         handle = await h.call("sync_contacts", {"mode": "full"})
         job_id = handle["job_id"]
         job = handle
@@ -303,3 +300,50 @@ async def test_created_at_compares_as_time(harness: Harness) -> None:
     nobody = [{"field": "created_at", "op": "lt", "value": "2000-01-01T00:00:00Z"}]
     assert (await harness.call("search_contacts", {"where": everyone}))["count"] == 1
     assert (await harness.call("search_contacts", {"where": nobody}))["count"] == 0
+
+
+async def test_an_import_shows_in_search_and_says_what_it_cannot(harness: Harness) -> None:
+    await harness.seed("POST", "/contacts", {"email": "old@example.com", "first_name": "Old"})
+    await harness.call("sync_contacts", {"mode": "full"})
+    csv_text = "email,first_name\nold@example.com,Renamed\nnew1@acme.com,A\nnew2@acme.com,B\n"
+    summary = await harness.job(
+        "import_contacts",
+        {
+            "csv_text": csv_text,
+            "columns": {"email": "email", "first_name": "first_name"},
+            "on_conflict": "upsert",
+            "strategy": "rows",
+        },
+    )
+    assert (summary["created"], summary["updated"]) == (2, 1)
+    assert any("now has the 2 created contacts" in note for note in summary["notes"])
+    acme = [{"field": "domain", "op": "eq", "value": "acme.com"}]
+    found = await harness.call("search_contacts", {"where": acme})
+    assert sorted(c["email"] for c in found["contacts"]) == ["new1@acme.com", "new2@acme.com"]
+    assert "An import updated 1 contacts" in found["mirror"]["note"]
+    await harness.call("sync_contacts", {"mode": "full"})
+    renamed = [{"field": "first_name", "op": "eq", "value": "Renamed"}]
+    found = await harness.call("search_contacts", {"where": renamed})
+    assert found["count"] == 1
+    assert "An import" not in found["mirror"]["note"]
+
+
+async def test_a_sync_under_injected_faults_mirrors_the_account_exactly(era: str) -> None:
+    faults = EmulatorOptions(fault_429=0.07, fault_500=0.07, fault_503=0.07, seed=5)
+    async for h in open_harness(era, faults):
+        await h.seed_contacts([f"u{i}@example.com" for i in range(250)])
+        vip = await h.seed("POST", "/segments", {"name": "VIP"})
+        for i in range(0, 250, 7):
+            await h.seed("POST", f"/contacts/u{i}@example.com/segments/{vip['id']}")
+        synced = await h.job("sync_contacts", {"mode": "full"})
+        assert synced["contacts"] == 250
+        assert synced["requests"] > 3 + 1 + 1  # pages needed: faults were met, and overcome
+        everyone = await search_all(h, [], limit=100)
+        # Contacts imported together share a created_at; the mirror breaks such ties by
+        # id, the API by insertion order: the same contacts, each once, newest first.
+        truth = {c["id"]: c["created_at"] for c in await h.all_contacts()}
+        assert sorted(everyone) == sorted(truth)
+        times = [truth[contact_id] for contact_id in everyone]
+        assert times == sorted(times, reverse=True)
+        members = [{"field": "segment", "op": "in", "value": "VIP"}]
+        assert (await h.call("search_contacts", {"where": members}))["count"] == 36

@@ -57,6 +57,11 @@ Manage the contacts of a Resend account (or of the local emulator).
 
 - A contact is named by one argument, `contact`: its id (a UUID) or its email address.
   Emails are unique per account, so either finds the same contact.
+- For questions about many contacts ("everyone at acme.com", "how many unsubscribed"),
+  use search_contacts: one call over the whole account, from a mirror whose freshness
+  every answer states (sync_contacts refreshes it).
+- Imports and syncs run as jobs. A result with status "working" is not finished: call
+  get_job with its job_id (`next_call`) until it is.
 - list_contacts returns newest first, up to 100 per page. When `has_more` is true, call
   it again with `after` set to `next_after` for older contacts (`before` with
   `next_before` goes back). A segment's contacts: pass `segment`.

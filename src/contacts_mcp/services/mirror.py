@@ -228,6 +228,9 @@ class MirrorState:
     """A full sync is staged and can be resumed or finished."""
     changed_here: int
     """Writes applied through write-through since the last full sync."""
+    stale: str | None = None
+    """What this server changed without updating the mirror (an import's updates), until
+    the next full sync."""
 
 
 @dataclass(frozen=True)
@@ -314,6 +317,7 @@ class Mirror:
                 segments=self._scalar("SELECT COUNT(*) FROM segments"),
                 sync_in_progress=self._syncing(),
                 changed_here=self._meta_int("changed_here"),
+                stale=_text_or_none(self._meta("stale")),
             )
 
     # -- full sync --------------------------------------------------------------------
@@ -403,6 +407,7 @@ class Mirror:
                 self._set_meta("synced_at", now)
                 self._set_meta("full_synced_at", now)
                 self._set_meta("changed_here", 0)
+                self._set_meta("stale", None)
                 for key in _SYNC_KEYS:
                     self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
                 # The contents changed wholesale: the planner needs fresh statistics to
@@ -537,6 +542,11 @@ class Mirror:
                     "INSERT OR IGNORE INTO staged_members (contact_id, segment_id) VALUES (?, ?)",
                     ((contact_id, sid) for sid in segment_ids),
                 )
+
+    def mark_stale(self, note: str) -> None:
+        """Record a change this server made without updating the mirror, until a full sync."""
+        with self._lock, self._transaction():
+            self._set_meta("stale", note)
 
     def find_id(self, email: str) -> str | None:
         """The id of the live contact with this address, case-insensitively."""

@@ -27,15 +27,22 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, TypeVar
 
 import anyio
 from pydantic import BaseModel, Field
 
 from contacts_mcp.api.client import ResendClient
-from contacts_mcp.api.errors import NotFoundError, UnexpectedResponseError
+from contacts_mcp.api.errors import (
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+    UnexpectedResponseError,
+)
 from contacts_mcp.api.models import Contact, ContactSummary
 from contacts_mcp.services.explain import UserFacingError, api_errors, show
 from contacts_mcp.services.jobs import Progress
@@ -57,6 +64,11 @@ __all__ = [
 
 SyncMode = Literal["new", "full"]
 PAGE = 100
+# A sync reads thousands of pages: a request the client gave up on (after its own
+# retries) is tried again this many times, with growing pauses, before the sync stops
+# (and can resume from its cursor).
+PATIENCE = 5
+T = TypeVar("T")
 MAX_NEW_BEFORE_FULL = 500
 MAX_CONDITIONS = 20
 
@@ -178,6 +190,8 @@ class ContactsSets:
         )
         if state.changed_here:
             note += f" {state.changed_here} change(s) made here since are included."
+        if state.stale:
+            note += f" {state.stale}"
         return MirrorInfo(
             synced_at=_iso(state.synced_at),
             age_seconds=age,
@@ -187,6 +201,31 @@ class ContactsSets:
         )
 
     # -- sync -------------------------------------------------------------------------
+
+    async def after_import(self, *, created: int, updated: int, progress: Progress) -> str | None:
+        """Bring an import's changes into a mirror that has been filled; say what was done.
+
+        New contacts come in with a refresh of new contacts (cheap: they are the newest).
+        Updated ones would need a full sync, so the mirror says so until one runs.
+        """
+        state = await anyio.to_thread.run_sync(self._mirror.state)
+        if state.full_synced_at is None:
+            return None  # no mirror to keep up to date yet
+        notes: list[str] = []
+        if created:
+            summary = await self.sync("new", properties=False, progress=progress)
+            notes.append(
+                f"The search mirror now has the {created} created contacts "
+                f"({summary.requests} requests)."
+            )
+        if updated:
+            stale = (
+                f"An import updated {updated} contacts after the last full sync: until "
+                "sync_contacts mode=full, searches show their old values."
+            )
+            await anyio.to_thread.run_sync(lambda: self._mirror.mark_stale(stale))
+            notes.append(stale)
+        return " ".join(notes) or None
 
     async def sync(self, mode: SyncMode, *, properties: bool, progress: Progress) -> SyncSummary:
         started, sent_before = time.monotonic(), self._client.requests_sent
@@ -232,7 +271,9 @@ class ContactsSets:
             await progress(staged, None, f"read {staged} contacts")
             while True:
                 with api_errors():
-                    page = await self._client.list_contacts(limit=PAGE, after=cursor)
+                    page = await _patiently(
+                        partial(self._client.list_contacts, limit=PAGE, after=cursor)
+                    )
                 items = [mirrored(c) for c in page.data]
                 next_cursor = items[-1].id if items else cursor
                 if items and next_cursor == cursor:
@@ -244,7 +285,7 @@ class ContactsSets:
                     break
                 cursor = next_cursor
             with api_errors():
-                segments = await self._client.list_segments()
+                segments = await _patiently(self._client.list_segments)
             mirror.start_segments([(s.id, s.name) for s in segments])
             checkpoint = mirror.begin_full_sync()
         segments_list = mirror.staged_segments()
@@ -255,8 +296,13 @@ class ContactsSets:
             while True:
                 with api_errors():
                     try:
-                        page = await self._client.list_contacts(
-                            limit=PAGE, after=cursor, segment_id=segment_id
+                        page = await _patiently(
+                            partial(
+                                self._client.list_contacts,
+                                limit=PAGE,
+                                after=cursor,
+                                segment_id=segment_id,
+                            )
                         )
                     except NotFoundError:  # deleted during the sync: no members
                         mirror.stage_members(segment_id, [], cursor=None, segment_done=True)
@@ -282,7 +328,9 @@ class ContactsSets:
         cursor: str | None = None
         while True:
             with api_errors():
-                page = await self._client.list_contacts(limit=PAGE, after=cursor)
+                page = await _patiently(
+                    partial(self._client.list_contacts, limit=PAGE, after=cursor)
+                )
             reached = False
             for contact in page.data:
                 if contact.id in known:
@@ -299,7 +347,9 @@ class ContactsSets:
         for number, contact in enumerate(found, 1):
             with api_errors():
                 try:
-                    segments = await self._client.list_contact_segments(contact.id)
+                    segments = await _patiently(
+                        partial(self._client.list_contact_segments, contact.id)
+                    )
                 except NotFoundError:
                     continue  # deleted since it was listed
             memberships.extend((contact.id, s.id) for s in segments)
@@ -319,7 +369,7 @@ class ContactsSets:
             for contact_id in batch:
                 with api_errors():
                     try:
-                        contact = await self._client.get_contact(contact_id)
+                        contact = await _patiently(partial(self._client.get_contact, contact_id))
                     except NotFoundError:
                         self._mirror.remove(contact_id)
                         continue
@@ -427,6 +477,18 @@ class ContactsSets:
             next_after=page.next_after,
             mirror=self.info(state),
         )
+
+
+async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
+    """`call()`, tried again after transient failures (see `PATIENCE`): reads only."""
+    for attempt in range(PATIENCE):
+        try:
+            return await call()
+        except (ServerError, RateLimitError, TransportError):
+            if attempt == PATIENCE - 1:
+                raise
+            await anyio.sleep(min(30.0, 0.5 * 2**attempt))
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def _property_filter(key: str, type_: str, op: Op, value: object) -> Filter:

@@ -44,6 +44,11 @@ def _contact(row: sqlite3.Row) -> Contact:
     return Contact(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
 
 
+# Segments of more members are listed by walking the contacts in age order (where one in
+# ten or more is a member); smaller ones by sorting their members.
+WALK_SEGMENTS_ABOVE = 10_000
+
+
 class ContactQueries(Database):
     """The `contacts` queries of `Store`, with the contact's property values."""
 
@@ -150,8 +155,16 @@ class ContactQueries(Database):
         if segment_id is None:
             source, where = "contacts c", "1 = 1"
         else:
-            source = "contacts c JOIN segment_members m ON m.contact_id = c.id"
             where, args = "m.segment_id = ?", (segment_id,)
+            with self._read() as db:
+                members = db.execute(
+                    "SELECT COUNT(*) FROM segment_members WHERE segment_id = ?", args
+                ).fetchone()[0]
+            # SQLite reads a segment's members, then sorts them all, for every page: 78 ms
+            # a page for 60,000 members. For a big segment, walking the contacts in age
+            # order (CROSS JOIN fixes that order) finds a page in a few hundred rows.
+            join = "CROSS JOIN" if members > WALK_SEGMENTS_ABOVE else "JOIN"
+            source = f"contacts c {join} segment_members m ON m.contact_id = c.id"
         rows, has_more = self._page(
             columns=_CONTACT_COLUMNS, source=source, where=where, args=args, alias="c", page=page
         )

@@ -128,7 +128,7 @@ def _preview_work(state: State, arguments: Mapping[str, Any]) -> Work:
 
 def _import_work(state: State, arguments: Mapping[str, Any]) -> Work:
     async def work(progress: Progress) -> ImportSummary:
-        return await state.imports.run(
+        summary = await state.imports.run(
             _source(arguments),
             columns=arguments["columns"],
             on_conflict=arguments["on_conflict"],
@@ -140,6 +140,14 @@ def _import_work(state: State, arguments: Mapping[str, Any]) -> Work:
             strategy=arguments.get("strategy", "auto"),
             progress=progress,
         )
+        if not summary.dry_run:
+            # An import is a write through this server: searches should see it.
+            note = await state.sets.after_import(
+                created=summary.created, updated=summary.updated, progress=progress
+            )
+            if note:
+                summary.notes.append(note)
+        return summary
 
     return work
 
