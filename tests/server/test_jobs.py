@@ -173,3 +173,39 @@ async def test_a_job_resumes_under_its_id_after_a_server_restart(era: str, tmp_p
     with sqlite3.connect(tmp_path / "contacts.db") as db:
         emails = [email for (email,) in db.execute("SELECT email FROM contacts")]
     assert sorted(emails) == sorted(f"user{i}@example.com" for i in range(3000))
+
+
+async def test_two_servers_share_their_jobs_without_running_one_twice(
+    era: str, tmp_path: Path
+) -> None:
+    """Two host windows, two servers, one account: a job runs once, in the server that
+    started it; the other waits on it, reports it and can cancel it."""
+    write_csv(tmp_path / "big.csv", 3000)
+    backend = BackendConfig(
+        api_key=LOCAL_API_KEY,
+        local_db=str(tmp_path / "contacts.db"),
+        emulator=EmulatorOptions(db_path=str(tmp_path / "contacts.db"), latency=0.002),
+    )
+    first = build_server(backend, settings(tmp_path), wait_seconds=0.2)
+    second = build_server(backend, settings(tmp_path), wait_seconds=0.2)
+    async with Client(first, mode=era) as one, Client(second, mode=era) as other:
+        started = await one.call_tool("import_contacts", import_arguments("big.csv"))
+        assert started.structured_content is not None
+        job_id = started.structured_content["job_id"]
+        # The same import asked of the other server joins the running job.
+        joined = await other.call_tool("import_contacts", import_arguments("big.csv"))
+        assert joined.structured_content is not None
+        assert joined.structured_content["job_id"] == job_id
+        seen = await other.call_tool("get_job", {"job_id": job_id, "wait_seconds": 1.5})
+        assert seen.structured_content is not None
+        assert seen.structured_content["job"]["status"] == "working"
+        assert seen.structured_content["job"]["done"] > 0
+        stopped = await other.call_tool("get_job", {"job_id": job_id, "cancel": True})
+        assert stopped.structured_content is not None, stopped.content
+        assert stopped.structured_content["job"]["status"] == "cancelled"
+        mine = await one.call_tool("get_job", {"job_id": job_id, "wait_seconds": 0})
+        assert mine.structured_content is not None
+        assert mine.structured_content["job"]["status"] == "cancelled"
+    with sqlite3.connect(tmp_path / "contacts.db") as db:
+        [(imported,)] = db.execute("SELECT COUNT(*) FROM contacts").fetchall()
+    assert 0 < imported < 3000

@@ -177,7 +177,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     created REAL NOT NULL,
     updated REAL NOT NULL,
     owner TEXT NOT NULL,
-    heartbeat REAL NOT NULL
+    heartbeat REAL NOT NULL,
+    cancel INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (backend, key, created);
 """
@@ -209,13 +210,14 @@ class JobJournal:
         now = time.time()
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     job.id, self._backend, job.kind, job.key,
                     json.dumps(job.arguments, ensure_ascii=False), job.status, job.done,
                     job.total, job.message,
                     None if job.result is None else json.dumps(job.result, ensure_ascii=False),
                     job.error, job.created, job.updated, self.owner, now,
+                    int(job.cancel_requested),
                 ),
             )  # fmt: skip
 
@@ -224,6 +226,38 @@ class JobJournal:
         self.save(job)
         with self._lock:
             self._db.execute("UPDATE jobs SET owner = '', heartbeat = 0 WHERE id = ?", (job.id,))
+
+    def claim(self, job_id: str) -> bool:
+        """Take over a job whose server stopped; False if another server took it first."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")  # one claimant at a time, across processes
+            try:
+                row = self._db.execute(
+                    "SELECT status, owner, heartbeat FROM jobs WHERE id = ?", (job_id,)
+                ).fetchone()
+                claimed = (
+                    row is not None
+                    and row[0] == "working"
+                    and self._owner_gone(str(row[1]), float(row[2]))
+                )
+                if claimed:
+                    self._db.execute(
+                        "UPDATE jobs SET owner = ?, heartbeat = ? WHERE id = ?",
+                        (self.owner, time.time(), job_id),
+                    )
+            finally:
+                self._db.execute("COMMIT")
+        return claimed
+
+    def request_cancel(self, job_id: str) -> None:
+        """Ask the server running a job to stop it (it looks at least once a second)."""
+        with self._lock:
+            self._db.execute("UPDATE jobs SET cancel = 1 WHERE id = ?", (job_id,))
+
+    def cancel_requested(self, job_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT cancel FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return row is not None and bool(row[0])
 
     def heartbeat(self, job_ids: list[str]) -> None:
         if not job_ids:
@@ -260,7 +294,7 @@ class JobJournal:
 
     def _job(self, row: tuple[Any, ...]) -> tuple[Job, bool]:
         (job_id, _backend, kind, key, arguments, status, done, total, message, result, error,
-         created, updated, owner, heartbeat) = row  # fmt: skip
+         created, updated, owner, heartbeat, cancel) = row  # fmt: skip
         job = Job(
             id=job_id,
             kind=kind,
@@ -274,6 +308,7 @@ class JobJournal:
             updated=updated,
             result=None if result is None else json.loads(result),
             error=error,
+            cancel_requested=bool(cancel),
         )
         if status != "working":
             job.finished.set()
@@ -325,7 +360,9 @@ class Jobs:
             if job.key == key and job.running_here:
                 return job
         found = self._journal.latest_for(key)
-        if found is not None and found[1]:
+        if found is not None and found[0].status == "working" and not found[1]:
+            return found[0]  # another server (another host window) is running it
+        if found is not None and found[1] and self._journal.claim(found[0].id):
             job = found[0]
             logger.info("resuming job %s (%s) left by a stopped server", job.id, kind)
         else:
@@ -352,7 +389,7 @@ class Jobs:
             )
         job, orphaned = found
         resumer = self._resumers.get(job.kind)
-        if orphaned and resumer is not None:
+        if orphaned and resumer is not None and self._journal.claim(job.id):
             logger.info("resuming job %s (%s) left by a stopped server", job.id, job.kind)
             self._launch(job, resumer(job.arguments))
         return job
@@ -384,6 +421,10 @@ class Jobs:
             job.changed = anyio.Event()
             if time.monotonic() - last_saved >= JOURNAL_EVERY_SECONDS:
                 last_saved = time.monotonic()
+                if self._journal.cancel_requested(job.id):  # by another server's get_job
+                    job.cancel_requested = True
+                    assert job.scope is not None
+                    job.scope.cancel()
                 self._journal.save(job)
 
         outcome: BaseModel | None = None
@@ -440,6 +481,9 @@ class Jobs:
         Progress is passed on from this (the caller's) task, so a slow caller never
         slows the job; reports that came while one was being sent are merged.
         """
+        if not job.running_here and job.status == "working":
+            await self._wait_elsewhere(job, seconds)
+            return
         reported: tuple[float, float | None, str] | None = None
         with anyio.move_on_after(max(0.0, seconds)):
             while not job.finished.is_set():
@@ -460,6 +504,22 @@ class Jobs:
                     group.start_soon(until, changed)
                     group.start_soon(until, job.finished)
 
+    async def _wait_elsewhere(self, job: Job, seconds: float) -> None:
+        """Wait for a job another server runs, following it in the journal."""
+        with anyio.move_on_after(max(0.0, seconds)):
+            while job.status == "working":
+                await anyio.sleep(JOURNAL_EVERY_SECONDS)
+                found = self._journal.load(job.id)
+                if found is None:
+                    return
+                fresh, orphaned = found
+                for name in ("status", "done", "total", "message", "updated", "result", "error"):
+                    setattr(job, name, getattr(fresh, name))
+                if orphaned:
+                    return  # its server stopped: the caller asks again, and resumes it
+        if job.status != "working":
+            job.finished.set()
+
     async def cancel(self, job: Job) -> None:
         """Stop `job`, keeping what it finished. Harmless on a job that already ended."""
         if job.status != "working":
@@ -469,6 +529,12 @@ class Jobs:
             job.scope.cancel()
             with anyio.move_on_after(10):
                 await job.finished.wait()
+            return
+        found = self._journal.load(job.id)
+        if found is not None and not found[1]:
+            # Another server runs it: ask it to stop, and wait a little for it to.
+            self._journal.request_cancel(job.id)
+            await self._wait_elsewhere(job, 10)
             return
         # Working in the journal, but nobody runs it: a stopped server's job.
         job.status, job.message, job.updated = "cancelled", "cancelled", time.time()

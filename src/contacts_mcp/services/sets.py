@@ -167,6 +167,8 @@ class ContactsSets:
         self._client = client
         self._schema = schema
         self._mirror = mirror
+        # One sync at a time: two would share (and finish) one staging.
+        self._syncing = anyio.Lock()
 
     # -- freshness --------------------------------------------------------------------
 
@@ -228,6 +230,10 @@ class ContactsSets:
         return " ".join(notes) or None
 
     async def sync(self, mode: SyncMode, *, properties: bool, progress: Progress) -> SyncSummary:
+        async with self._syncing:
+            return await self._sync(mode, properties=properties, progress=progress)
+
+    async def _sync(self, mode: SyncMode, *, properties: bool, progress: Progress) -> SyncSummary:
         started, sent_before = time.monotonic(), self._client.requests_sent
         state = self._mirror.state()
         notes: list[str] = []

@@ -170,6 +170,8 @@ def register_job_tools(server: MCPServer[State], kinds: Mapping[str, JobKind[Any
         if kind is None:  # a kind this version no longer has: report it as data
             answer = JobOut[dict[str, Any]](**job.view().model_dump(), result=job.result)
             return result(_view_line(job.view()), JobsOut(job=answer))
+        if job.status == "failed":
+            raise ToolError(f"Job {job.id} ({job.kind}) failed: {job.error}")
         shown = _answer(state, job, kind, wait_seconds)
         assert isinstance(shown.structured_content, dict)
         answer = JobOut[dict[str, Any]].model_validate(shown.structured_content)

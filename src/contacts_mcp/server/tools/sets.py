@@ -114,11 +114,10 @@ def register_set_tools(server: MCPServer[State]) -> None:
 
 async def _fill_mirror(ctx: ToolContext, state: State) -> None:
     """A first search fills the mirror, and answers if that ends within the wait budget."""
-    job = state.jobs.start(
-        SYNC_JOB.name,
-        {"mode": "full", "properties": False},
-        _sync_work(state, {"mode": "full", "properties": False}),
-    )
+    arguments = {"mode": "full", "properties": False}
+    # A sync already running (sync_contacts) fills it too: wait for that one.
+    running = next((job for job in state.jobs.running() if job.kind == SYNC_JOB.name), None)
+    job = running or state.jobs.start(SYNC_JOB.name, arguments, _sync_work(state, arguments))
     await state.jobs.wait(job, state.wait_seconds, increasing(ctx))
     if job.status == "completed":
         return
