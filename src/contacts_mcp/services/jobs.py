@@ -49,6 +49,8 @@ __all__ = [
     "Progress",
     "Work",
     "job_key",
+    "spoken_duration",
+    "utc_iso",
 ]
 
 logger = logging.getLogger("contacts_mcp.jobs")
@@ -78,8 +80,20 @@ def job_key(kind: str, arguments: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
-def _iso(moment: float) -> str:
+def utc_iso(moment: float) -> str:
+    """A Unix time as people and models read it: `2026-11-30T04:32:22Z`."""
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def spoken_duration(seconds: int) -> str:
+    """`45 s`, `12 min`, `2.5 h`, `3 days`: a time left, or an age."""
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{round(seconds / 86400)} days"
 
 
 class JobView(BaseModel):
@@ -150,8 +164,8 @@ class Job:
             done=self.done,
             total=self.total,
             eta_seconds=self.eta_seconds(),
-            created_at=_iso(self.created),
-            updated_at=_iso(self.updated),
+            created_at=utc_iso(self.created),
+            updated_at=utc_iso(self.updated),
             error=self.error,
             next_call=(
                 {"tool": "get_job", "arguments": {"job_id": self.id}}

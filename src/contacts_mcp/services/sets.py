@@ -28,7 +28,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal, TypeVar
 
@@ -45,7 +44,7 @@ from contacts_mcp.api.errors import (
 )
 from contacts_mcp.api.models import Contact, ContactSummary
 from contacts_mcp.services.explain import UserFacingError, api_errors, show
-from contacts_mcp.services.jobs import Progress
+from contacts_mcp.services.jobs import Progress, spoken_duration, utc_iso
 from contacts_mcp.services.mirror import Filter, Mirror, MirroredContact, MirrorState
 from contacts_mcp.services.schema import SchemaService
 
@@ -156,10 +155,6 @@ def contact_values(contact: Contact) -> dict[str, str | int | float | bool]:
     }
 
 
-def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 class ContactsSets:
     """Sync the mirror from the API, and search it."""
 
@@ -187,15 +182,15 @@ class ContactsSets:
             )
         age = max(0, round(time.time() - state.synced_at))
         note = (
-            f"Mirror synced {_age(age)} ago. Changes made outside this server since then "
-            "are not seen: sync_contacts refreshes it (mode full for edits and deletes)."
+            f"Mirror synced {spoken_duration(age)} ago. Changes made outside this server since "
+            "then are not seen: sync_contacts refreshes it (mode full for edits and deletes)."
         )
         if state.changed_here:
             note += f" {state.changed_here} change(s) made here since are included."
         if state.stale:
             note += f" {state.stale}"
         return MirrorInfo(
-            synced_at=_iso(state.synced_at),
+            synced_at=utc_iso(state.synced_at),
             age_seconds=age,
             contacts=state.contacts,
             properties_known=state.properties_known,
@@ -520,13 +515,3 @@ def _property_filter(key: str, type_: str, op: Op, value: object) -> Filter:
             f"Property `{key}` is a string: compare it with text, not {show(value, 40)}."
         )
     return Filter("property", op, value, key=key)
-
-
-def _age(seconds: int) -> str:
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{round(seconds / 86400)} days"

@@ -20,7 +20,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from contacts_mcp.api.imports import ContactImport
 from contacts_mcp.server.toolkit import State, ToolContext, hints, result, run, services
-from contacts_mcp.services.jobs import MAX_WAIT_SECONDS, JobView
+from contacts_mcp.services.jobs import MAX_WAIT_SECONDS, JobView, spoken_duration
 from contacts_mcp.text.sanitize import clean, label
 
 if TYPE_CHECKING:
@@ -76,18 +76,12 @@ def increasing(ctx: ToolContext) -> Progress:
     return report
 
 
-def _duration(seconds: int) -> str:
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def working_text(job: Job, wait_seconds: float) -> str:
     view = job.view()
     done = f"{view.done:g}" + (f" of {view.total:g}" if view.total else "")
-    eta = f", about {_duration(view.eta_seconds)} left" if view.eta_seconds is not None else ""
+    eta = (
+        f", about {spoken_duration(view.eta_seconds)} left" if view.eta_seconds is not None else ""
+    )
     return (
         f"Still running as job {job.id} ({clean(view.message, 80)}: {done}{eta}). It goes on "
         f'in the background: call get_job {{"job_id": "{job.id}"}} to wait for it (up to '
@@ -102,10 +96,10 @@ async def start_and_wait(
     state = services(ctx)
     job = state.jobs.start(kind.name, arguments, kind.work(state, arguments))
     await state.jobs.wait(job, state.wait_seconds, increasing(ctx))
-    return _answer(state, job, kind, state.wait_seconds)
+    return _answer(job, kind, state.wait_seconds)
 
 
-def _answer(state: State, job: Job, kind: JobKind[R], wait_seconds: float) -> CallToolResult:
+def _answer(job: Job, kind: JobKind[R], wait_seconds: float) -> CallToolResult:
     if job.status == "failed":
         raise ToolError(job.error or f"Job {job.id} failed.")
     view = job.view()
@@ -172,7 +166,7 @@ def register_job_tools(server: MCPServer[State], kinds: Mapping[str, JobKind[Any
             return result(_view_line(job.view()), JobsOut(job=answer))
         if job.status == "failed":
             raise ToolError(f"Job {job.id} ({job.kind}) failed: {job.error}")
-        shown = _answer(state, job, kind, wait_seconds)
+        shown = _answer(job, kind, wait_seconds)
         assert isinstance(shown.structured_content, dict)
         answer = JobOut[dict[str, Any]].model_validate(shown.structured_content)
         text = shown.content[0].text if shown.content[0].type == "text" else ""
@@ -180,6 +174,7 @@ def register_job_tools(server: MCPServer[State], kinds: Mapping[str, JobKind[Any
 
 
 async def _find(state: State, job_id: str) -> Job:
+    """`state.jobs.find` as an awaitable, for `run` to explain its errors."""
     return state.jobs.find(job_id)
 
 
