@@ -265,11 +265,13 @@ class ContactsSets:
 
     async def _full(self, progress: Progress) -> None:
         mirror = self._mirror
+        # The last sync's count, as the expected total: a time-left estimate from the start.
+        expected = mirror.state().contacts or None
         checkpoint = mirror.begin_full_sync()
         staged = checkpoint.staged
         if checkpoint.phase == "contacts":
             cursor = checkpoint.cursor
-            await progress(staged, None, f"read {staged} contacts")
+            await progress(staged, expected, f"read {staged} contacts")
             while True:
                 with api_errors():
                     page = await _patiently(
@@ -281,7 +283,7 @@ class ContactsSets:
                     raise UnexpectedResponseError(200, "GET /contacts", "the same page twice")
                 mirror.stage_contacts(items, cursor=next_cursor)
                 staged += len(items)
-                await progress(staged, None, f"read {staged} contacts")
+                await progress(staged, expected, f"read {staged} contacts")
                 if not page.has_more or not items:
                     break
                 cursor = next_cursor

@@ -150,7 +150,7 @@ def register_contact_tools(server: MCPServer[State]) -> None:
             Field(description="Only this segment (id or name).", max_length=100),
         ] = None,
     ) -> Annotated[CallToolResult, ContactList]:
-        """List contacts, newest first, one page at a time."""
+        """List contacts, newest first, one page at a time. To find or count: search_contacts."""
         page = await run(
             services(ctx).contacts.list_page(
                 limit=limit, after=after, before=before, segment=segment
