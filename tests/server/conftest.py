@@ -110,6 +110,7 @@ async def open_harness(
     imports: ImportSettings | None = None,
     *,
     wait_seconds: float = 20.0,
+    elicitation_callback: Any = None,
     **config: Any,
 ) -> AsyncIterator[Harness]:
     transport = LocalTransport(options or EmulatorOptions())
@@ -127,7 +128,11 @@ async def open_harness(
     )
     async with (
         direct,
-        Client(build_server(backend, imports, wait_seconds=wait_seconds), mode=era) as client,
+        Client(
+            build_server(backend, imports, wait_seconds=wait_seconds),
+            mode=era,
+            elicitation_callback=elicitation_callback,
+        ) as client,
     ):
         yield Harness(client=client, emulator=direct, transport=transport)
 

@@ -3,6 +3,7 @@ over the emulator's data, the mirror's freshness is stated, our writes show at o
 syncs are consistent and resumable, and bad filters are refused clearly."""
 
 import random
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,31 @@ async def account(era: str) -> AsyncIterator[tuple[Harness, list[dict[str, Any]]
         yield h, await ground_truth(h)
 
 
+async def start_refresh(h: Harness, mode: str = "full", properties: bool = False) -> Any:
+    """Refresh the mirror through search_contacts: its sync job, ended or not."""
+    arguments = {"where": [], "count_only": True, "refresh": mode, "properties": properties}
+    result = await h.client.call_tool("search_contacts", arguments)
+    if result.is_error:  # a first fill that outlasted the call: its message names the job
+        text = result.content[0]
+        assert text.type == "text", text
+        assert "is being filled" in text.text, text.text
+        [job_id] = re.findall(r"job_[0-9a-f]{12}", text.text)[:1]
+        return (await h.call("get_job", {"job_id": job_id, "wait_seconds": 0}))["job"]
+    assert result.structured_content is not None
+    if result.structured_content["synced"] is not None:
+        return {"status": "completed", "result": result.structured_content["synced"]}
+    return result.structured_content["refresh_job"]
+
+
+async def refresh(h: Harness, mode: str = "full", properties: bool = False) -> Any:
+    """Refresh the mirror through search_contacts; the sync's summary, once it ended."""
+    job = await start_refresh(h, mode, properties)
+    while job["status"] == "working":
+        job = (await h.call("get_job", {"job_id": job["job_id"]}))["job"]
+    assert job["status"] == "completed", job
+    return job["result"]
+
+
 async def search_all(h: Harness, where: list[dict[str, Any]], limit: int = 7) -> list[str]:
     """Every matching id, paging through the search `limit` at a time."""
     found: list[str] = []
@@ -146,9 +172,8 @@ async def test_search_results_equal_a_brute_force_filter(
     account: tuple[Harness, list[dict[str, Any]]],
 ) -> None:
     h, truth = account
-    synced = await h.call("sync_contacts", {"mode": "full", "properties": True})
-    assert synced["status"] == "completed"
-    assert synced["result"]["contacts"] == len(truth)
+    synced = await refresh(h, "full", properties=True)
+    assert synced["contacts"] == len(truth)
     for where, wanted in CASES:
         expected = [c["id"] for c in truth if wanted(c)]
         counted = await h.call("search_contacts", {"where": where, "count_only": True})
@@ -171,20 +196,20 @@ async def test_a_first_search_fills_the_mirror_and_says_how_fresh_it_is(
     block = result.content[0]
     assert block.type == "text"
     assert f"{len(truth)} contacts match." in block.text
-    assert "not seen: sync_contacts refreshes it" in block.text
+    assert "not seen: search with refresh=new" in block.text
 
 
 async def test_property_filters_need_property_values_and_say_what_that_costs(
     account: tuple[Harness, list[dict[str, Any]]],
 ) -> None:
     h, truth = account
-    await h.call("sync_contacts", {"mode": "full"})
+    await refresh(h, "full")
     where = [{"field": "plan", "op": "eq", "value": "pro"}]
     message = await h.error("search_contacts", {"where": where})
     assert "properties=true" in message
     assert f"({len(truth)} requests)" in message
-    synced = await h.call("sync_contacts", {"properties": True})
-    assert synced["result"]["properties_read"] == len(truth)
+    synced = await refresh(h, "new", properties=True)
+    assert synced["properties_read"] == len(truth)
     expected = [c["id"] for c in truth if text(c["properties"].get("plan")) == "pro"]
     assert await search_all(h, where, limit=100) == expected
 
@@ -192,7 +217,7 @@ async def test_property_filters_need_property_values_and_say_what_that_costs(
 async def test_writes_through_this_server_show_in_search_at_once(harness: Harness) -> None:
     segment = await harness.seed("POST", "/segments", {"name": "VIP"})
     await harness.seed("POST", "/contact-properties", {"key": "plan", "type": "string"})
-    await harness.call("sync_contacts", {"properties": True})
+    await refresh(harness, "new", properties=True)
     vip = [{"field": "segment", "op": "in", "value": "VIP"}]
     created = await harness.call(
         "create_contact", {"email": "ada@acme.com", "properties": {"plan": "pro"}}
@@ -216,31 +241,33 @@ async def test_writes_through_this_server_show_in_search_at_once(harness: Harnes
 async def test_changes_made_elsewhere_show_after_a_refresh(harness: Harness) -> None:
     for i in range(30):
         await harness.seed("POST", "/contacts", {"email": f"old{i}@example.com"})
-    first = await harness.call("sync_contacts", {})
-    assert first["result"]["mode"] == "full"  # never filled: a new-only sync does it all
+    first = await refresh(harness, "new")
+    assert (first["mode"], first["contacts"]) == ("full", 30)  # never filled: all of it
     for i in range(5):
         await harness.seed("POST", "/contacts", {"email": f"new{i}@example.com"})
     everyone = {"where": [], "count_only": True}
     assert (await harness.call("search_contacts", everyone))["count"] == 30
-    refreshed = (await harness.call("sync_contacts", {"mode": "new"}))["result"]
+    refreshed = await refresh(harness, "new")
     assert (refreshed["mode"], refreshed["new_contacts"]) == ("new", 5)
     # One page of contacts reaches known ones; then one segments read per new contact.
     assert refreshed["requests"] == 1 + 5
     assert (await harness.call("search_contacts", everyone))["count"] == 35
     await harness.seed("DELETE", "/contacts/old0@example.com")
     assert (await harness.call("search_contacts", everyone))["count"] == 35  # not seen yet
-    await harness.call("sync_contacts", {"mode": "full"})
+    await refresh(harness, "full")
     assert (await harness.call("search_contacts", everyone))["count"] == 34
 
 
 async def test_searches_during_a_sync_see_the_last_complete_mirror(era: str) -> None:
     async for h in open_harness(era, EmulatorOptions(latency=0.05), wait_seconds=0.05):
         await h.seed_contacts([f"a{i}@example.com" for i in range(40)])
-        assert (await h.job("sync_contacts", {"mode": "full"}))["contacts"] == 40
+        assert (await refresh(h, "full"))["contacts"] == 40
         await h.seed_contacts([f"b{i}@example.com" for i in range(260)])
-        handle = await h.call("sync_contacts", {"mode": "full"})
-        assert handle["status"] == "working"
         everyone = {"where": [], "count_only": True}
+        answer = await h.call("search_contacts", {**everyone, "refresh": "full"})
+        # The refresh outlasts the call: the answer comes from the previous sync.
+        handle = answer["refresh_job"]
+        assert (handle["status"], answer["count"], answer["synced"]) == ("working", 40, None)
         during = [(await h.call("search_contacts", everyone))["count"] for _ in range(2)]
         assert during == [40, 40]
         job = (await h.call("get_job", {"job_id": handle["job_id"], "wait_seconds": 50}))["job"]
@@ -252,15 +279,14 @@ async def test_searches_during_a_sync_see_the_last_complete_mirror(era: str) -> 
 async def test_an_interrupted_sync_resumes_without_reading_again(era: str) -> None:
     async for h in open_harness(era, EmulatorOptions(latency=0.03), wait_seconds=0.05):
         await h.seed_contacts([f"u{i}@example.com" for i in range(1000)])
-        handle = await h.call("sync_contacts", {"mode": "full"})
-        job_id = handle["job_id"]
-        job = handle
+        job = await start_refresh(h, "full")
+        job_id = job["job_id"]
         while job["done"] < 300:
             job = (await h.call("get_job", {"job_id": job_id, "wait_seconds": 0.05}))["job"]
         stopped = (await h.call("get_job", {"job_id": job_id, "cancel": True}))["job"]
         assert stopped["status"] == "cancelled"
-        resumed = await h.job("sync_contacts", {"mode": "full"})
-        again = await h.job("sync_contacts", {"mode": "full"})
+        resumed = await refresh(h, "full")
+        again = await refresh(h, "full")
         assert resumed["contacts"] == again["contacts"] == 1000
         # 10 pages of contacts and one list of segments for a whole sync; the resumed
         # one read at least the 3 pages done before the cancel no more.
@@ -305,7 +331,7 @@ async def test_created_at_compares_as_time(harness: Harness) -> None:
 
 async def test_an_import_shows_in_search_and_says_what_it_cannot(harness: Harness) -> None:
     await harness.seed("POST", "/contacts", {"email": "old@example.com", "first_name": "Old"})
-    await harness.call("sync_contacts", {"mode": "full"})
+    await refresh(harness, "full")
     csv_text = "email,first_name\nold@example.com,Renamed\nnew1@acme.com,A\nnew2@acme.com,B\n"
     summary = await harness.job(
         "import_contacts",
@@ -322,7 +348,7 @@ async def test_an_import_shows_in_search_and_says_what_it_cannot(harness: Harnes
     found = await harness.call("search_contacts", {"where": acme})
     assert sorted(c["email"] for c in found["contacts"]) == ["new1@acme.com", "new2@acme.com"]
     assert "An import updated 1 contacts" in found["mirror"]["note"]
-    await harness.call("sync_contacts", {"mode": "full"})
+    await refresh(harness, "full")
     renamed = [{"field": "first_name", "op": "eq", "value": "Renamed"}]
     found = await harness.call("search_contacts", {"where": renamed})
     assert found["count"] == 1
@@ -342,7 +368,7 @@ async def test_a_sync_under_injected_faults_mirrors_the_account_exactly(
             await h.seed("POST", f"/contacts/u{i}@example.com/segments/{vip['id']}")
     faults = EmulatorOptions(db_path=db, fault_429=0.07, fault_500=0.07, fault_503=0.07, seed=10)
     async for h in open_harness(era, faults):
-        synced = await h.job("sync_contacts", {"mode": "full"})
+        synced = await refresh(h, "full")
         assert synced["contacts"] == 250
         assert synced["requests"] > 3 + 1 + 1  # pages needed: faults were met, and overcome
         everyone = await search_all(h, [], limit=100)

@@ -33,7 +33,8 @@ EXPECTED_HINTS = {
     "delete_contact": CHANGE,
     "list_contacts": READ,
     "search_contacts": READ,
-    "sync_contacts": CREATE,  # refreshes the local mirror only: never destructive
+    "delete_contacts": CHANGE,
+    "export_contacts": (False, False, False, True),  # a new file; replaces one only if asked
     "list_contact_properties": READ,
     "create_contact_property": CREATE,
     "update_contact_property": CHANGE,

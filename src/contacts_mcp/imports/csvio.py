@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import BinaryIO, Final
 
-from contacts_mcp.text.sanitize import clean
+from contacts_mcp.text.sanitize import FORMULA_STARTS, clean
 
 __all__ = [
     "DELIMITERS",
@@ -182,7 +182,7 @@ class CSVTable:
 
     def _iter_rows(self) -> Iterator[tuple[int, list[str]]]:
         if self._pending is not None:
-            yield self._pending
+            yield self._pending[0], _formula_unescaped(self._pending[1])
             self._pending = None
         reader = self._reader
         last = reader.line_num
@@ -196,7 +196,7 @@ class CSVTable:
                 # chunk with a long line; checking just those keeps the common path cheap.
                 if last != start or start <= self._long_until:
                     self._check_field_sizes(values, start)
-                yield start, values
+                yield start, _formula_unescaped(values)
         except csv.Error as exc:
             raise self._parse_error(exc, start=last + 1, at=reader.line_num) from None
 
@@ -339,6 +339,23 @@ class CSVTable:
             'encoding, e.g. encoding="utf-8" or encoding="cp1252".',
             line=line,
         )
+
+
+# What `text.sanitize.formula_safe` (exports, snapshots, failure reports) puts an
+# apostrophe before; import takes exactly that one apostrophe off again.
+_ESCAPED_STARTS = frozenset(FORMULA_STARTS)
+
+
+def _formula_unescaped(values: list[str]) -> list[str]:
+    """`values` with the apostrophe of formula-safe cells ('=1+1, '-5, ''note) removed."""
+    if not any(value[:1] == "'" for value in values):
+        return values  # the common case: nothing to undo, no copy
+    return [
+        value[1:]
+        if value[:1] == "'" and value[1:2] in _ESCAPED_STARTS and len(value) > 1
+        else value
+        for value in values
+    ]
 
 
 def _choose_codec(sample: bytes, encoding: str | None) -> str:

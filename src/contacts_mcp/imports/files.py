@@ -25,6 +25,7 @@ __all__ = [
     "FilePolicy",
     "default_import_dirs",
     "open_for_import",
+    "path_for_export",
 ]
 
 DEFAULT_MAX_IMPORT_BYTES = 200 * 1024 * 1024  # what Resend's dashboard accepts
@@ -41,6 +42,9 @@ class FilePolicy:
 
     allowed_dirs: tuple[Path, ...] = ()
     max_bytes: int = DEFAULT_MAX_IMPORT_BYTES
+    # Folders the server writes files to that import may read back by absolute path
+    # (bulk delete snapshots); they never turn reading on, nor take relative paths.
+    also_readable: tuple[Path, ...] = ()
 
     def describe(self) -> str:
         return ", ".join(str(d) for d in self.allowed_dirs) or "none"
@@ -103,20 +107,23 @@ def open_for_import(path: str, policy: FilePolicy) -> tuple[BinaryIO, int, str]:
     Relative paths are taken from the first allowed folder; `~` is the home folder.
     """
     shown = repr(path if len(path) <= 120 else path[:117] + "...")
-    if not policy.allowed_dirs:
-        raise FileAccessError(
-            "Reading files is turned off: the server has no import folder. Start it with "
-            "--import-dir DIR (or CONTACTS_MCP_IMPORT_DIRS), or pass the CSV as csv_text."
-        )
     if not path.strip() or "\x00" in path:
         raise FileAccessError(
             "The path is empty or contains a NUL character; give the CSV file's path."
         )
     candidate = Path(path.strip()).expanduser()
+    extra = [os.path.realpath(d) for d in policy.also_readable]
+    if not policy.allowed_dirs and not (
+        candidate.is_absolute() and any(_inside(os.path.realpath(candidate), d) for d in extra)
+    ):
+        raise FileAccessError(
+            "Reading files is turned off: the server has no import folder. Start it with "
+            "--import-dir DIR (or CONTACTS_MCP_IMPORT_DIRS), or pass the CSV as csv_text."
+        )
     if not candidate.is_absolute():
         candidate = policy.allowed_dirs[0] / candidate
     real = os.path.realpath(candidate)
-    folders = [os.path.realpath(d) for d in policy.allowed_dirs]
+    folders = [os.path.realpath(d) for d in policy.allowed_dirs] + extra
     if not any(_inside(real, folder) for folder in folders):
         raise FileAccessError(
             f"{shown} is not inside an allowed import folder ({policy.describe()}). "
@@ -165,3 +172,40 @@ def open_for_import(path: str, policy: FilePolicy) -> tuple[BinaryIO, int, str]:
         raise
     capped = _CappedReader(raw, policy.max_bytes, shown)
     return io.BufferedReader(capped, _BUFFER), info.st_size, real
+
+
+def path_for_export(path: str, policy: FilePolicy, *, overwrite: bool) -> Path:
+    """Where an export may write `path`: a new .csv file inside an allowed folder (the
+    import folders, so the export can be imported again). An existing file is refused
+    unless `overwrite`; a link is never followed out of the folder."""
+    shown = repr(path if len(path) <= 120 else path[:117] + "...")
+    if not policy.allowed_dirs:
+        raise FileAccessError(
+            "Writing files is turned off: the server has no import folder (--import-dir). "
+            "Export up to 50 contacts inline instead (leave `path` out)."
+        )
+    if not path.strip() or "\x00" in path:
+        raise FileAccessError("The path is empty or contains a NUL character.")
+    candidate = Path(path.strip()).expanduser()
+    if candidate.suffix.lower() != ".csv":
+        raise FileAccessError(f"{shown} must be a .csv file name.")
+    if not candidate.is_absolute():
+        candidate = policy.allowed_dirs[0] / candidate
+    folder = os.path.realpath(candidate.parent)
+    if not any(_inside(folder, os.path.realpath(d)) for d in policy.allowed_dirs):
+        raise FileAccessError(
+            f"{shown} is not inside an allowed folder ({policy.describe()}). Give a file "
+            "name there, or ask the user to add a folder with --import-dir."
+        )
+    if not os.path.isdir(folder):
+        raise FileAccessError(f"The folder of {shown} does not exist.")
+    target = Path(folder) / candidate.name
+    if os.path.islink(target):
+        raise FileAccessError(f"{shown} is a link; give the name of a new file.")
+    if target.exists() and not overwrite:
+        raise FileAccessError(
+            f"{shown} already exists. Give another name, or pass overwrite=true to replace it."
+        )
+    if target.exists() and not target.is_file():
+        raise FileAccessError(f"{shown} is not a regular file.")
+    return target

@@ -240,6 +240,13 @@ def propose_mapping(
             note = f"; the values are addresses, but {clean(headers[email[0]], 40)!r} is the email"
         if word in _SYSTEM or word.startswith("unnamed"):
             propose(index, "skip", f"{shown!r} looks like a column of the export, not the contact")
+        elif word == "segments":
+            propose(
+                index,
+                "skip",
+                "segment names (as export_contacts writes them): import each segment's rows "
+                "with the `segments` argument",
+            )
         elif not values:
             propose(index, "skip", f"empty in the first {len(sample_rows)} rows")
         elif existing is not None and existing not in taken:

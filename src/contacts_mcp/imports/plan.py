@@ -27,6 +27,7 @@ from contacts_mcp.imports.journal import Journal
 from contacts_mcp.imports.models import ImportSummary
 from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.services.explain import explain
+from contacts_mcp.text.sanitize import formula_safe
 
 __all__ = [
     "MAX_INLINE_BYTES",
@@ -36,7 +37,6 @@ __all__ = [
     "ImportSummary",
     "Progress",
     "import_key",
-    "safe_cell",
     "scan_existing",
     "scan_file",
     "write_failure_report",
@@ -179,14 +179,6 @@ async def scan_existing(client: ResendClient, journal: Journal) -> int:
     return total + len(batch)
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: str) -> str:
-    """A cell that a spreadsheet will not run as a formula (OWASP ASVS 5.0 V1.2.10)."""
-    return f"'{value}" if value.startswith(_FORMULA_START) else value
-
-
 def write_failure_report(path: Path, failures: Iterator[tuple[int, str, str]]) -> int:
     """Write (row, email, reason) rows as CSV; returns how many."""
     count = 0
@@ -194,6 +186,6 @@ def write_failure_report(path: Path, failures: Iterator[tuple[int, str, str]]) -
         writer = csv.writer(out)
         writer.writerow(["row", "email", "reason"])
         for row, email, reason in failures:
-            writer.writerow([row, safe_cell(email), safe_cell(reason)])
+            writer.writerow([row, formula_safe(email), formula_safe(reason)])
             count += 1
     return count

@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -38,6 +39,7 @@ from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.server.prompts import register_prompts
 from contacts_mcp.server.resources import register_resources
 from contacts_mcp.server.toolkit import State
+from contacts_mcp.server.tools.bulk import BULK_JOBS, register_bulk_tools, register_export_tool
 from contacts_mcp.server.tools.contacts import register_contact_tools
 from contacts_mcp.server.tools.imports import IMPORT_JOBS, register_import_tools
 from contacts_mcp.server.tools.jobs import JobKind, register_job_tools
@@ -59,7 +61,7 @@ Manage the contacts of a Resend account (or of the local emulator).
   Emails are unique per account, so either finds the same contact.
 - For questions about many contacts ("everyone at acme.com", "how many unsubscribed"),
   use search_contacts: one call over the whole account, from a mirror whose freshness
-  every answer states (sync_contacts refreshes it).
+  every answer states (refresh=new or full syncs it first).
 - Imports and syncs run as jobs. A result with status "working" is not finished: call
   get_job with its job_id (`next_call`) until it is.
 - list_contacts returns newest first, up to 100 per page. When `has_more` is true, call
@@ -80,7 +82,9 @@ Manage the contacts of a Resend account (or of the local emulator).
 
 
 # Every kind of job the server runs, by the name its journal records.
-JOB_KINDS: dict[str, JobKind[Any]] = {kind.name: kind for kind in (*IMPORT_JOBS, *SET_JOBS)}
+JOB_KINDS: dict[str, JobKind[Any]] = {
+    kind.name: kind for kind in (*IMPORT_JOBS, *SET_JOBS, *BULK_JOBS)
+}
 
 
 def _compact_schema(schema: Any) -> Any:
@@ -100,6 +104,27 @@ def _compact_schema(schema: Any) -> Any:
     if isinstance(schema, list):
         return [_compact_schema(item) for item in schema]
     return schema
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with each `$ref` to its own `$defs` replaced by the definition: shorter
+    for the model, for the one-use definitions tool arguments have (none is recursive)."""
+    definitions = schema.get("$defs")
+    if not definitions:
+        return schema
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(definitions[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items() if key != "$defs"}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    result: dict[str, Any] = inline(schema)
+    return result
 
 
 # pydantic names the branch of a union in an error's location (`after.str`); the model
@@ -132,7 +157,7 @@ class ContactsServer(MCPServer[State]):
         return [
             tool.model_copy(
                 update={
-                    "input_schema": _compact_schema(tool.input_schema),
+                    "input_schema": _compact_schema(_inline_refs(tool.input_schema)),
                     "description": inspect.cleandoc(tool.description or ""),
                 }
             )
@@ -257,6 +282,14 @@ def build_server(
     import_settings = imports or ImportSettings(
         files=FilePolicy(), state_dir=default_db_path().parent
     )
+    # A bulk delete's snapshot can always be imported back, whatever the import folders.
+    import_settings = replace(
+        import_settings,
+        files=replace(
+            import_settings.files,
+            also_readable=(import_settings.state_dir / "snapshots",),
+        ),
+    )
 
     running: list[State] = []
 
@@ -303,6 +336,8 @@ def build_server(
     # In the order hosts list them: contacts first, then their schema, then imports.
     register_contact_tools(server)
     register_set_tools(server)
+    register_bulk_tools(server)
+    register_export_tool(server)
     register_schema_tools(server)
     register_import_tools(server)
     register_job_tools(server, JOB_KINDS)

@@ -32,8 +32,10 @@ __all__ = [
 
 if TYPE_CHECKING:
     from contacts_mcp.api.client import ResendClient
+    from contacts_mcp.imports.files import FilePolicy
     from contacts_mcp.imports.service import ImportService
     from contacts_mcp.imports.settings import ImportSettings
+    from contacts_mcp.services.bulk import Confirmations
     from contacts_mcp.services.contacts import ContactsService
     from contacts_mcp.services.jobs import Jobs
     from contacts_mcp.services.mirror import Mirror
@@ -72,6 +74,22 @@ class State:
     def state_dir(self) -> Path:
         """Where journals, reports and the mirror live (per user, not per account)."""
         return self._import_settings.state_dir
+
+    @property
+    def files(self) -> FilePolicy:
+        """The folders files may be read from, and exports written to."""
+        return self._import_settings.files
+
+    @property
+    def snapshots(self) -> Path:
+        """Where bulk deletes keep their snapshots (import may read them back)."""
+        return self.state_dir / "snapshots"
+
+    @cached_property
+    def confirmations(self) -> Confirmations:
+        from contacts_mcp.services.bulk import Confirmations
+
+        return Confirmations.for_folder(None if self.ephemeral else self.state_dir)
 
     @property
     def ephemeral(self) -> bool:

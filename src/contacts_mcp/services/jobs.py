@@ -390,6 +390,15 @@ class Jobs:
         self._launch(job, work)
         return job
 
+    def previous(self, kind: str, arguments: Mapping[str, Any]) -> Job | None:
+        """The latest job that did this work, here or in the journal, if any."""
+        key = job_key(kind, arguments)
+        for job in self._live.values():
+            if job.key == key:
+                return job
+        found = self._journal.latest_for(key)
+        return None if found is None else found[0]
+
     def find(self, job_id: str) -> Job:
         """The job with this id; one left working by a stopped server is resumed."""
         wanted = job_id.strip()

@@ -558,6 +558,43 @@ class Mirror:
             ).fetchone()
             return None if found is None else str(found[0])
 
+    def contacts(self, ids: Sequence[str]) -> list[tuple[MirroredContact, list[str]]]:
+        """The live contacts with these ids, newest first, each with its segment ids
+        (ids the mirror does not hold are left out)."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_PAGE_COLUMNS} FROM contacts c "  # noqa: S608 - constant columns
+                "WHERE c.id IN (SELECT value FROM json_each(?)) "
+                "ORDER BY c.created_key DESC, c.id DESC",
+                (json.dumps(list(ids)),),
+            ).fetchall()
+            numbers = [int(r[0]) for r in rows]
+            known = self._properties_of([int(r[0]) for r in rows if r[7]])
+            segments: dict[int, list[str]] = {}
+            for n, segment_id in self._db.execute(
+                "SELECT n, segment_id FROM members WHERE n IN (SELECT value FROM json_each(?))",
+                (json.dumps(numbers),),
+            ):
+                segments.setdefault(int(n), []).append(str(segment_id))
+        return [
+            (
+                MirroredContact(
+                    id=str(cid), email=str(email), first_name=str(first), last_name=str(last),
+                    unsubscribed=bool(unsubscribed), created_at=str(created_at),
+                    properties=known.get(int(n), {}) if is_known else None,
+                ),
+                sorted(segments.get(int(n), [])),
+            )
+            for n, cid, email, first, last, unsubscribed, created_at, is_known in rows
+        ]  # fmt: skip
+
+    def segment_names(self) -> dict[str, str]:
+        """Segment id → name, as of the last full sync."""
+        with self._lock:
+            return {
+                str(i): str(name) for i, name in self._db.execute("SELECT id, name FROM segments")
+            }
+
     # -- search -----------------------------------------------------------------------
 
     def search(

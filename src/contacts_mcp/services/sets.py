@@ -25,14 +25,16 @@ contact read with `get_contact`) update the mirror at once.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from contacts_mcp.api.client import ResendClient
 from contacts_mcp.api.errors import (
@@ -44,7 +46,7 @@ from contacts_mcp.api.errors import (
 )
 from contacts_mcp.api.models import Contact, ContactSummary
 from contacts_mcp.services.explain import UserFacingError, api_errors, show
-from contacts_mcp.services.jobs import Progress, spoken_duration, utc_iso
+from contacts_mcp.services.jobs import JobView, Progress, spoken_duration, utc_iso
 from contacts_mcp.services.mirror import Filter, Mirror, MirroredContact, MirrorState
 from contacts_mcp.services.schema import SchemaService
 
@@ -58,6 +60,8 @@ __all__ = [
     "SyncMode",
     "SyncSummary",
     "contact_values",
+    "decode_search",
+    "encode_search",
     "mirrored",
 ]
 
@@ -94,7 +98,30 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d
 class Condition(BaseModel):
     field: str = Field(max_length=100)
     op: Op
-    value: str | float | bool | None = None
+    # Text, a number or true/false, checked against the field (an untyped schema: the
+    # checks below say what each field takes, shorter than a union would).
+    value: Annotated[str | float | bool | None, WithJsonSchema({})] = None
+
+
+SELECTION_PREFIX = "search:"
+
+
+def encode_search(conditions: Sequence[Condition]) -> str:
+    """A search as one string that names it: the `selection` bulk tools take."""
+    raw = json.dumps([c.model_dump(exclude_none=True) for c in conditions], separators=(",", ":"))
+    return SELECTION_PREFIX + base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_search(selection: str) -> list[Condition]:
+    """The conditions a `selection` names; a clear error for anything else."""
+    body = selection.strip().removeprefix(SELECTION_PREFIX)
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        return [Condition.model_validate(item) for item in json.loads(raw)]
+    except (ValueError, TypeError):
+        raise UserFacingError(
+            "`search` must be the `selection` of a search_contacts answer, as it was given."
+        ) from None
 
 
 class FoundContact(BaseModel):
@@ -116,13 +143,6 @@ class MirrorInfo(BaseModel):
     note: str
 
 
-class SearchOut(BaseModel):
-    count: int = Field(description="All matching contacts.")
-    contacts: list[FoundContact] = Field(description="This page, newest first.")
-    next_after: str | None = Field(description="Pass as `after` for the next page.")
-    mirror: MirrorInfo
-
-
 class SyncSummary(BaseModel):
     mode: SyncMode
     contacts: int = Field(description="Contacts in the mirror now.")
@@ -132,6 +152,18 @@ class SyncSummary(BaseModel):
     requests: int = 0
     seconds: float = 0.0
     notes: list[str] = Field(default_factory=list)
+
+
+class SearchOut(BaseModel):
+    count: int = Field(description="All matching contacts.")
+    selection: str = Field(description="This search, for delete_contacts or export_contacts.")
+    contacts: list[FoundContact] = Field(description="This page, newest first.")
+    next_after: str | None = Field(description="Pass as `after` for the next page.")
+    mirror: MirrorInfo
+    synced: SyncSummary | None = Field(default=None, description="The refresh this call ran.")
+    refresh_job: JobView | None = Field(
+        default=None, description="A refresh still running; the results predate it."
+    )
 
 
 def mirrored(
@@ -165,6 +197,28 @@ class ContactsSets:
         # One sync at a time: two would share (and finish) one staging.
         self._syncing = anyio.Lock()
 
+    @property
+    def mirror(self) -> Mirror:
+        return self._mirror
+
+    async def matching_ids(self, conditions: Sequence[Condition], limit: int = 10_001) -> list[str]:
+        """The ids of up to `limit` contacts matching `conditions`, newest first."""
+        found = await self.search(conditions, limit=limit, after=None, count_only=False)
+        return [contact.id for contact in found.contacts]
+
+    async def property_keys(self, wanted: Sequence[str] | None) -> list[str]:
+        """`wanted` checked against the account's properties (None: all of them)."""
+        known = [p.key for p in await self._schema.properties()]
+        if wanted is None:
+            return known
+        unknown = [key for key in wanted if key not in known]
+        if unknown:
+            raise UserFacingError(
+                f"Unknown properties: {', '.join(show(k, 40) for k in unknown[:5])}. The "
+                f"account has: {', '.join(known) or 'none'}."
+            )
+        return list(dict.fromkeys(wanted))
+
     # -- freshness --------------------------------------------------------------------
 
     def state(self) -> MirrorState:
@@ -178,12 +232,12 @@ class ContactsSets:
                 age_seconds=None,
                 contacts=state.contacts,
                 properties_known=state.properties_known,
-                note="The mirror has not been synced yet: call sync_contacts.",
+                note="The mirror has not been synced yet: search with refresh=full.",
             )
         age = max(0, round(time.time() - state.synced_at))
         note = (
             f"Mirror synced {spoken_duration(age)} ago. Changes made outside this server since "
-            "then are not seen: sync_contacts refreshes it (mode full for edits and deletes)."
+            "then are not seen: search with refresh=new (new contacts) or full (all changes)."
         )
         if state.changed_here:
             note += f" {state.changed_here} change(s) made here since are included."
@@ -218,7 +272,7 @@ class ContactsSets:
         if updated:
             stale = (
                 f"An import updated {updated} contacts after the last full sync: until "
-                "sync_contacts mode=full, searches show their old values."
+                "a search with refresh=full, searches show their old values."
             )
             await anyio.to_thread.run_sync(lambda: self._mirror.mark_stale(stale))
             notes.append(stale)
@@ -444,7 +498,7 @@ class ContactsSets:
         state = await anyio.to_thread.run_sync(self._mirror.state)
         if state.synced_at is None:
             raise UserFacingError(
-                "The mirror of this account has not been filled yet: call sync_contacts, "
+                "The mirror of this account has not been filled yet: search with refresh=full, "
                 "then search again."
             )
         if any(f.field == "property" for f in filters) and state.properties_known < state.contacts:
@@ -452,7 +506,7 @@ class ContactsSets:
             raise UserFacingError(
                 f"Property values are mirrored for {state.properties_known} of "
                 f"{state.contacts} contacts. Resend returns them one contact at a time: "
-                f"sync_contacts with properties=true reads the other {missing} "
+                f"Searching with properties=true reads the other {missing} "
                 f"({missing} requests). Search without property conditions meanwhile."
             )
         try:
@@ -466,6 +520,7 @@ class ContactsSets:
             raise UserFacingError(f"The search cannot run: {exc}.") from None
         return SearchOut(
             count=page.count,
+            selection=encode_search(conditions),
             contacts=[
                 FoundContact(
                     id=c.id,

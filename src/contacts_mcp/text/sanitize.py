@@ -22,9 +22,11 @@ import re
 from typing import Any
 
 __all__ = [
+    "FORMULA_STARTS",
     "HIDDEN_MARK",
     "MAX_FIELD_CHARS",
     "clean",
+    "formula_safe",
     "has_hidden",
     "label",
     "name_key",
@@ -126,3 +128,15 @@ _URL_CREDENTIALS = re.compile(r"(?<=://)[^/?#@\s]+@")
 def redact_secrets(text: str) -> str:
     """`text` with API-key-like values and URL credentials replaced by `[redacted]`."""
     return _URL_CREDENTIALS.sub("[redacted]@", _API_KEY.sub("re_[redacted]", text))
+
+
+# A CSV cell starting with one of these runs as a formula in a spreadsheet (OWASP CSV
+# injection); one starting with an apostrophe is escaped too, so that the escape can be
+# undone exactly: `imports.csvio` takes one apostrophe off a cell that starts with an
+# apostrophe followed by one of these.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def formula_safe(value: str) -> str:
+    """`value` as a CSV cell no spreadsheet runs: one apostrophe before a risky start."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value

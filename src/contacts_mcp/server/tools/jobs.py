@@ -77,15 +77,18 @@ def increasing(ctx: ToolContext) -> Progress:
 
 
 def working_text(job: Job, wait_seconds: float) -> str:
-    view = job.view()
+    return working_text_for(job.view(), wait_seconds)
+
+
+def working_text_for(view: JobView, wait_seconds: float) -> str:
     done = f"{view.done:g}" + (f" of {view.total:g}" if view.total else "")
     eta = (
         f", about {spoken_duration(view.eta_seconds)} left" if view.eta_seconds is not None else ""
     )
     return (
-        f"Still running as job {job.id} ({clean(view.message, 80)}: {done}{eta}). It goes on "
-        f'in the background: call get_job {{"job_id": "{job.id}"}} to wait for it (up to '
-        f"{wait_seconds:g} s per call), with cancel=true to stop it."
+        f"Still running as job {view.job_id} ({clean(view.message, 80)}: {done}{eta}). It goes "
+        f'on in the background: call get_job {{"job_id": "{view.job_id}"}} to wait for it (up '
+        f"to {wait_seconds:g} s per call), with cancel=true to stop it."
     )
 
 

@@ -13,13 +13,14 @@ from pydantic.json_schema import SkipJsonSchema
 
 from contacts_mcp.server.render import LIST_COLUMNS, contact_row
 from contacts_mcp.server.toolkit import State, ToolContext, hints, result, run, services
-from contacts_mcp.server.tools.jobs import JobKind, JobOut, increasing, working_text
+from contacts_mcp.server.tools.jobs import JobKind, increasing, working_text, working_text_for
+from contacts_mcp.services.jobs import JobView
 from contacts_mcp.services.sets import Condition, SearchOut, SyncSummary
 
 if TYPE_CHECKING:
-    from contacts_mcp.services.jobs import Progress, Work
+    from contacts_mcp.services.jobs import Job, Progress, Work
 
-__all__ = ["SET_JOBS", "register_set_tools"]
+__all__ = ["SET_JOBS", "fill_mirror", "register_set_tools"]
 
 
 def _sync_work(state: State, arguments: Mapping[str, Any]) -> Work:
@@ -75,6 +76,7 @@ Conditions = Annotated[
 
 
 def register_set_tools(server: MCPServer[State]) -> None:
+    # Read-only: a refresh only reads the account, into this server's own mirror.
     @server.tool(annotations=hints("Search contacts", "read"))
     async def search_contacts(
         ctx: ToolContext,
@@ -85,37 +87,58 @@ def register_set_tools(server: MCPServer[State]) -> None:
             Annotated[str, Field(max_length=100)] | SkipJsonSchema[None],
             Field(description="next_after of the previous page."),
         ] = None,
+        refresh: Annotated[
+            Literal["new", "full"] | SkipJsonSchema[None],
+            Field(description="Sync the mirror first: new contacts, or everything."),
+        ] = None,
+        properties: Annotated[
+            bool, Field(description="With refresh: read property values (1 request/contact).")
+        ] = False,
     ) -> Annotated[CallToolResult, SearchOut]:
         """Find or count contacts across the whole account in one call, from a mirror
         of it. Prefer it to paging list_contacts. Topics are not searchable.
         """
         state = services(ctx)
-        if state.sets.state().synced_at is None:
-            await _fill_mirror(ctx, state)
+        synced: SyncSummary | None = None
+        running: JobView | None = None
+        if refresh is None and not properties:
+            await fill_mirror(ctx, state)
+        else:
+            never_filled = state.sets.state().synced_at is None
+            job = await _refresh(ctx, state, {"mode": refresh or "new", "properties": properties})
+            if job.status == "completed" and job.result is not None:
+                synced = SyncSummary.model_validate(job.result)
+            elif never_filled:
+                raise ToolError(_filling(job, state))
+            else:
+                running = job.view()
         found = await run(state.sets.search(where, limit=limit, after=after, count_only=count_only))
-        return result(_search_text(found, count_only), found)
-
-    @server.tool(annotations=hints("Refresh the contacts mirror", "control"))
-    async def sync_contacts(
-        ctx: ToolContext,
-        mode: Annotated[
-            Literal["new", "full"],
-            Field(description="new: contacts added since; full: everything, incl. edits."),
-        ] = "new",
-        properties: Annotated[
-            bool, Field(description="Also read property values: 1 request per contact.")
-        ] = False,
-    ) -> Annotated[CallToolResult, JobOut[SyncSummary]]:
-        """Refresh the mirror search_contacts reads. Runs as a job."""
-        from contacts_mcp.server.tools.jobs import start_and_wait
-
-        return await start_and_wait(ctx, SYNC_JOB, {"mode": mode, "properties": properties})
+        found = found.model_copy(update={"synced": synced, "refresh_job": running})
+        text = _search_text(found, count_only)
+        if synced is not None:
+            text = _sync_text(synced) + "\n" + text
+        if running is not None:
+            text += "\nThe refresh goes on: these results are from the previous sync. " + (
+                working_text_for(running, state.wait_seconds)
+            )
+        return result(text, found)
 
 
-async def _fill_mirror(ctx: ToolContext, state: State) -> None:
-    """A first search fills the mirror, and answers if that ends within the wait budget."""
+async def _refresh(ctx: ToolContext, state: State, arguments: dict[str, Any]) -> Job:
+    job = state.jobs.start(SYNC_JOB.name, arguments, _sync_work(state, arguments))
+    await state.jobs.wait(job, state.wait_seconds, increasing(ctx))
+    if job.status == "failed":
+        raise ToolError(f"The refresh failed: {job.error}")
+    return job
+
+
+async def fill_mirror(ctx: ToolContext, state: State) -> None:
+    """Fill a mirror never synced, so a first search (or selection) can answer if that
+    ends within the wait budget; otherwise say which job is filling it."""
+    if state.sets.state().synced_at is not None:
+        return
     arguments = {"mode": "full", "properties": False}
-    # A sync already running (sync_contacts) fills it too: wait for that one.
+    # A sync already running (a refresh) fills it too: wait for that one.
     running = next((job for job in state.jobs.running() if job.kind == SYNC_JOB.name), None)
     job = running or state.jobs.start(SYNC_JOB.name, arguments, _sync_work(state, arguments))
     await state.jobs.wait(job, state.wait_seconds, increasing(ctx))
@@ -123,7 +146,11 @@ async def _fill_mirror(ctx: ToolContext, state: State) -> None:
         return
     if job.status == "failed":
         raise ToolError(f"Filling the mirror failed: {job.error}")
-    raise ToolError(
+    raise ToolError(_filling(job, state))
+
+
+def _filling(job: Job, state: State) -> str:
+    return (
         "This account's mirror is being filled (a first sync). "
         + working_text(job, state.wait_seconds)
         + " Then search again."

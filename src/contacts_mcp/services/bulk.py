@@ -1,0 +1,499 @@
+"""Work on sets of contacts: a selection resolved to ids, a confirmation bound to it,
+and the per-contact work of deletes and exports.
+
+A selection is a list of contacts (ids or emails) or a search (the conditions of
+`search_contacts`), resolved to contact ids. A run does exactly what its preview showed:
+the preview's confirmation is an HMAC, under a secret of this server, over the action,
+the resolved ids, the change and an expiry. It proves the model saw the preview (the
+model cannot forge one); it does not prove a person agreed: where the client can ask
+the person (form elicitation), the tools do that too.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, Field
+
+from contacts_mcp.api.client import ResendClient
+from contacts_mcp.api.errors import (
+    NotFoundError,
+    RateLimitError,
+    ResendError,
+    ServerError,
+    TransportError,
+)
+from contacts_mcp.api.models import is_uuid
+from contacts_mcp.services.explain import UserFacingError, explain, show
+from contacts_mcp.services.jobs import Progress
+from contacts_mcp.services.mirror import MirroredContact
+from contacts_mcp.services.sets import Condition, ContactsSets, contact_values, mirrored
+from contacts_mcp.text.sanitize import formula_safe
+
+__all__ = [
+    "CONFIRM_SECONDS",
+    "MAX_SELECTION",
+    "BulkOutcome",
+    "Confirmations",
+    "ExportOutcome",
+    "Selected",
+    "select",
+    "write_contacts_csv",
+]
+
+MAX_SELECTION = 10_000
+CONFIRM_SECONDS = 600
+BUILT_IN_COLUMNS = ("email", "first_name", "last_name", "unsubscribed")
+
+
+@dataclass(frozen=True)
+class Selected:
+    """A resolved selection: the contacts, newest first, with their segment ids."""
+
+    contacts: list[tuple[MirroredContact, list[str]]]
+    missing: list[str]
+
+    @property
+    def ids(self) -> list[str]:
+        return [contact.id for contact, _ in self.contacts]
+
+    def digest(self) -> str:
+        return hashlib.sha256("\n".join(sorted(self.ids)).encode()).hexdigest()[:32]
+
+
+async def select(
+    sets: ContactsSets,
+    client: ResendClient,
+    contacts: Sequence[str] | None,
+    where: Sequence[Condition] | None,
+) -> Selected:
+    """The contacts named by `contacts`, or matching `where`, as the mirror knows them.
+
+    Named contacts the mirror does not hold are read from the API (one request each).
+    """
+    if (contacts is None) == (where is None):
+        raise UserFacingError(
+            "Select contacts with exactly one of `contacts` (ids or emails) or `search` "
+            "(the selection of a search_contacts answer)."
+        )
+    if where is not None:
+        found = await sets.search(where, limit=MAX_SELECTION, after=None, count_only=True)
+        if found.count > MAX_SELECTION:
+            raise UserFacingError(
+                f"{found.count} contacts match; one call takes at most {MAX_SELECTION}. "
+                "Split the selection, e.g. by adding a created_at condition (before or "
+                "after a date), and run each part."
+            )
+        matched = await sets.matching_ids(where)
+        return Selected(await anyio.to_thread.run_sync(lambda: sets.mirror.contacts(matched)), [])
+    named = list(dict.fromkeys(ref.strip() for ref in contacts or () if ref.strip()))
+    if not named:
+        raise UserFacingError("The selection is empty: name at least one contact.")
+    if len(named) > MAX_SELECTION:
+        raise UserFacingError(
+            f"{len(named)} contacts named; one call takes at most {MAX_SELECTION}. "
+            f"Split the list into parts of up to {MAX_SELECTION} and run each."
+        )
+    ids: list[str] = []
+    unknown: list[str] = []
+    for ref in named:
+        found_id = ref if is_uuid(ref) else sets.mirror.find_id(ref)
+        (ids if found_id else unknown).append(found_id or ref)
+    known = await anyio.to_thread.run_sync(lambda: sets.mirror.contacts(ids))
+    held = {contact.id for contact, _ in known}
+    unknown.extend(i for i in ids if i not in held)
+    missing: list[str] = []
+    for ref in unknown:  # not in the mirror: ask Resend (and keep the answer)
+        try:
+            contact = await client.get_contact(ref)
+            segments = await client.list_contact_segments(contact.id)
+        except NotFoundError:
+            missing.append(ref)
+            continue
+        except ResendError as exc:
+            raise explain(exc) from None
+        record = mirrored(contact, contact_values(contact))
+        sets.mirror.upsert(record, changed=False)
+        sets.mirror.set_memberships(contact.id, [s.id for s in segments])
+        known.append((record, sorted(s.id for s in segments)))
+    known.sort(key=lambda item: (item[0].created_at, item[0].id), reverse=True)
+    return Selected(known, missing)
+
+
+# -- confirmations ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    action: str
+    selection: str
+    change: str
+    count: int
+    summary: str
+    expires: float
+    nonce: str
+
+
+class Confirmations:
+    """Issue and check confirmations: HMAC-SHA256 under this server's secret."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    @classmethod
+    def for_folder(cls, folder: Path | None) -> Confirmations:
+        """A secret kept in `folder` (so confirmations outlive a restart), or a fresh one."""
+        if folder is None:
+            return cls(secrets.token_bytes(32))
+        path = folder / "confirm.key"
+        try:
+            return cls(path.read_bytes())
+        except FileNotFoundError:
+            folder.mkdir(parents=True, exist_ok=True)
+            secret = secrets.token_bytes(32)
+            # Created readable by this user only; a concurrent creator's key wins.
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return cls(path.read_bytes())
+            with os.fdopen(fd, "wb") as out:
+                out.write(secret)
+            return cls(secret)
+
+    def issue(
+        self, action: str, selected: Selected, change: Mapping[str, Any], summary: str
+    ) -> str:
+        payload = {
+            "a": action,
+            "s": selected.digest(),
+            "c": _change_digest(change),
+            "n": len(selected.contacts),
+            "m": summary[:200],
+            "e": int(time.time() + CONFIRM_SECONDS),
+            "j": secrets.token_hex(8),
+        }
+        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+        return f"{body}.{self._sign(body)}"
+
+    def read(self, token: str) -> Confirmation | None:
+        """The confirmation `token` carries if this server signed it (expired or not)."""
+        body, _, signature = token.strip().partition(".")
+        if not body or not hmac.compare_digest(signature, self._sign(body)):
+            return None
+        try:
+            data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            return Confirmation(
+                data["a"], data["s"], data["c"], int(data["n"]), str(data["m"]),
+                float(data["e"]), str(data["j"]),
+            )  # fmt: skip
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def check(
+        self, token: str, action: str, selected: Selected, change: Mapping[str, Any]
+    ) -> Confirmation:
+        """The confirmation, if it is this server's, unexpired, and for exactly this."""
+        found = self.read(token)
+        if found is None or found.action != action:
+            raise UserFacingError(
+                "That confirmation is not one this server issued for this action. Call "
+                "again without `confirm` for a preview, and pass the confirm it returns."
+            )
+        if found.expires < time.time():
+            raise UserFacingError(
+                "That confirmation has expired (they last 10 minutes). Call again without "
+                "`confirm` for a fresh preview."
+            )
+        if found.change != _change_digest(change):
+            raise UserFacingError(
+                "That confirmation was for a different change. Call again without `confirm` "
+                "for a preview of this one."
+            )
+        if found.selection != selected.digest():
+            raise UserFacingError(
+                f"The selection changed since the preview ({found.count} contacts then, "
+                f"{len(selected.contacts)} now). Call again without `confirm` for a new preview."
+            )
+        return found
+
+    def _sign(self, body: str) -> str:
+        return _b64(hmac.new(self._secret, body.encode(), hashlib.sha256).digest())
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _change_digest(change: Mapping[str, Any]) -> str:
+    canonical = json.dumps(change, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+# -- per-contact work --------------------------------------------------------------------
+
+
+class BulkOutcome(BaseModel):
+    """What a bulk run did, contact by contact."""
+
+    action: str
+    selected: int
+    done: int = Field(description="Contacts changed (or deleted).")
+    unchanged: int = Field(default=0, description="Already as asked (or already gone).")
+    failed: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    snapshot_file: str | None = Field(default=None, description="Deleted contacts, re-importable.")
+    failures_file: str | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+async def complete_records(
+    client: ResendClient,
+    sets: ContactsSets,
+    selected: Selected,
+    progress: Progress,
+    label: str,
+) -> list[tuple[MirroredContact, list[str]]]:
+    """The selection with every contact's properties known (read where the mirror
+    does not know them: one request each)."""
+    complete: list[tuple[MirroredContact, list[str]]] = []
+    total = len(selected.contacts)
+    for number, (contact, segments) in enumerate(selected.contacts, 1):
+        if contact.properties is None:
+            try:
+                fresh = await client.get_contact(contact.id)
+            except NotFoundError:
+                continue  # gone already: nothing to record
+            except ResendError as exc:
+                raise explain(exc) from None
+            contact = mirrored(fresh, contact_values(fresh))
+            sets.mirror.upsert(contact, changed=False)
+        complete.append((contact, segments))
+        if number % 50 == 0 or number == total:
+            await progress(number, total, f"{label}: {number} of {total}")
+    return complete
+
+
+def write_contacts_csv(
+    path: Path,
+    records: Iterable[tuple[MirroredContact, list[str]]],
+    properties: Sequence[str],
+    segment_names: Mapping[str, str],
+    *,
+    overwrite: bool,
+) -> int:
+    """Write contacts as RFC 4180 CSV (UTF-8, CRLF): built-in fields, `properties`, and
+    segment names; every cell formula-safe. Returns the rows written."""
+    mode = "w" if overwrite else "x"  # "x": an existing file is never replaced by accident
+    rows = 0
+    with path.open(mode, newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow([*BUILT_IN_COLUMNS, *properties, "segments"])
+        for contact, segments in records:
+            values = contact.properties or {}
+            cells = [
+                contact.email,
+                contact.first_name,
+                contact.last_name,
+                "true" if contact.unsubscribed else "false",
+                *(_cell(values.get(key)) for key in properties),
+                "; ".join(sorted(segment_names.get(s, s) for s in segments)),
+            ]
+            writer.writerow([formula_safe(cell) for cell in cells])
+            rows += 1
+    return rows
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+INLINE_ROWS = 50
+# A mirror synced longer ago than this is refreshed (a full sync) before an export.
+EXPORT_FRESH_SECONDS = 15 * 60
+
+
+class ExportOutcome(BaseModel):
+    file: str | None = Field(description="The CSV written (RFC 4180, UTF-8).")
+    rows: int
+    columns: list[str]
+    contacts: list[dict[str, str]] = Field(
+        default_factory=list, description=f"The rows themselves, for up to {INLINE_ROWS}."
+    )
+    refreshed: bool = Field(description="The mirror was synced first, to be fresh.")
+    requests: int = 0
+    seconds: float = 0.0
+
+
+async def export_selected(
+    client: ResendClient,
+    sets: ContactsSets,
+    contacts: Sequence[str] | None,
+    where: Sequence[Condition] | None,
+    properties: Sequence[str] | None,
+    path: Path | None,
+    *,
+    overwrite: bool,
+    progress: Progress,
+) -> ExportOutcome:
+    """Export the selection from a fresh mirror: built-in fields, `properties` (None: all
+    the account's), and segment names; to `path` and, for a few rows, inline."""
+    started, sent_before = time.monotonic(), client.requests_sent
+    state = await anyio.to_thread.run_sync(sets.mirror.state)
+    refreshed = (
+        state.full_synced_at is None or time.time() - state.full_synced_at > EXPORT_FRESH_SECONDS
+    )
+    if refreshed:
+        await sets.sync("full", properties=False, progress=progress)
+    selected = await select(sets, client, contacts, where)
+    keys = await sets.property_keys(properties)
+    records = (
+        await complete_records(client, sets, selected, progress, "reading properties")
+        if keys
+        else selected.contacts
+    )
+    names = await segment_names(client)
+    columns = [*BUILT_IN_COLUMNS, *keys, "segments"]
+    if path is not None:
+        await anyio.to_thread.run_sync(
+            lambda: write_contacts_csv(path, records, keys, names, overwrite=overwrite)
+        )
+    inline: list[dict[str, str]] = []
+    if len(records) <= INLINE_ROWS:
+        for contact, segments in records:
+            values = contact.properties or {}
+            inline.append(
+                {
+                    "email": contact.email,
+                    "first_name": contact.first_name,
+                    "last_name": contact.last_name,
+                    "unsubscribed": "true" if contact.unsubscribed else "false",
+                    **{key: _cell(values.get(key)) for key in keys},
+                    "segments": "; ".join(sorted(names.get(s, s) for s in segments)),
+                }
+            )
+    return ExportOutcome(
+        file=None if path is None else str(path),
+        rows=len(records),
+        columns=columns,
+        contacts=inline,
+        refreshed=refreshed,
+        requests=client.requests_sent - sent_before,
+        seconds=round(time.monotonic() - started, 2),
+    )
+
+
+async def segment_names(client: ResendClient) -> dict[str, str]:
+    try:
+        return {segment.id: segment.name for segment in await client.list_segments()}
+    except ResendError as exc:
+        raise explain(exc) from None
+
+
+async def delete_selected(
+    client: ResendClient,
+    sets: ContactsSets,
+    selected: Selected,
+    snapshot: Path,
+    progress: Progress,
+) -> BulkOutcome:
+    """Snapshot every selected contact (fields, properties, segments) to `snapshot`,
+    then delete them one by one; a contact already gone counts as done."""
+    started, sent_before = time.monotonic(), client.requests_sent
+    records = await complete_records(client, sets, selected, progress, "reading for the snapshot")
+    names = await segment_names(client)
+    keys = sorted({key for contact, _ in records for key in contact.properties or {}})
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    await anyio.to_thread.run_sync(
+        lambda: write_contacts_csv(snapshot, records, keys, names, overwrite=False)
+    )
+    deleted = gone = 0
+    failures: list[tuple[str, str]] = []
+    total = len(records)
+    for number, (contact, _) in enumerate(records, 1):
+        reason = await _attempts(partial(client.delete_contact, contact.id))
+        if reason == "gone":
+            gone += 1
+        elif reason is None:
+            deleted += 1
+        else:
+            failures.append((contact.email, reason))
+            continue
+        sets.mirror.remove(contact.id)
+        if number % 20 == 0 or number == total:
+            await progress(number, total, f"deleted {number} of {total}")
+    gone += len(selected.contacts) - len(records)  # gone before the snapshot read them
+    failures_file = _write_failures(snapshot.with_name(snapshot.stem + "-failures.csv"), failures)
+    return BulkOutcome(
+        action="delete",
+        selected=len(selected.contacts),
+        done=deleted,
+        unchanged=gone,
+        failed=len(failures),
+        requests=client.requests_sent - sent_before,
+        seconds=round(time.monotonic() - started, 2),
+        snapshot_file=str(snapshot),
+        failures_file=failures_file,
+        notes=[
+            "Re-import the snapshot with import_contacts to put back fields and properties; "
+            "its segments column names each contact's segments."
+        ],
+    )
+
+
+# A contact whose request failed transiently (after the client's own retries) is tried
+# again this many times, with a pause: 20 % injected faults end with every contact done.
+CONTACT_ATTEMPTS = 4
+
+
+async def _attempts(call: Callable[[], Awaitable[object]]) -> str | None:
+    """None when `call()` succeeded, "gone" on a 404, else why it kept failing."""
+    reason = ""
+    for attempt in range(CONTACT_ATTEMPTS):
+        try:
+            await call()
+        except NotFoundError:
+            return "gone"
+        except (ServerError, RateLimitError, TransportError) as exc:
+            reason = str(explain(exc))
+            await anyio.sleep(0.5 * 2**attempt)
+            continue
+        except ResendError as exc:
+            return str(explain(exc))
+        return None
+    return reason
+
+
+def _write_failures(path: Path, failures: list[tuple[str, str]]) -> str | None:
+    if not failures:
+        return None
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(["email", "reason"])
+        writer.writerows([formula_safe(email), formula_safe(reason)] for email, reason in failures)
+    return str(path)
+
+
+def shown_refs(refs: Sequence[str]) -> str:
+    return ", ".join(show(ref, 60) for ref in refs[:5]) + (
+        f" and {len(refs) - 5} more" if len(refs) > 5 else ""
+    )
