@@ -51,7 +51,7 @@ SAMPLE = 10
 ASSUMED_RATE = 10.0
 
 ContactsArg = Annotated[
-    Annotated[list[Annotated[str, Field(max_length=320)]], Field(max_length=10_000)]
+    Annotated[list[Annotated[str, Field(max_length=320)]], Field(max_length=100_000)]
     | SkipJsonSchema[None],
     Field(description="Contact ids or emails (≤ 10,000)."),
 ]

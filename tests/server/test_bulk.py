@@ -1,0 +1,264 @@
+"""Acting on sets of contacts: deletes confirmed by the server (an HMAC-bound preview,
+and the person where the client can ask), snapshots, and formula-safe exports that
+import reads back unchanged. Both protocol eras."""
+
+import csv
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp.client import ClientRequestContext
+from mcp.types import ElicitRequestParams, ElicitResult
+
+from contacts_mcp.imports.files import FilePolicy
+from contacts_mcp.imports.settings import ImportSettings
+from contacts_mcp.services.bulk import CONFIRM_SECONDS, Confirmations, Selected
+from contacts_mcp.services.explain import UserFacingError
+from contacts_mcp.services.mirror import MirroredContact
+from tests.server.conftest import Harness, open_harness
+
+pytestmark = pytest.mark.anyio
+
+ACME = [{"field": "domain", "op": "eq", "value": "acme.com"}]
+# Values a spreadsheet would run, or that look like its escape: all must survive.
+TRICKY = ['=HYPERLINK("http://x")', "-5", "+1", "@cmd", "'quoted", "''twice", "plain"]
+
+
+def settings(tmp_path: Path) -> ImportSettings:
+    return ImportSettings(files=FilePolicy(allowed_dirs=(tmp_path,)), state_dir=tmp_path / "state")
+
+
+async def account(h: Harness, acme: int = 15, others: int = 5) -> None:
+    """acme.com contacts with properties and segments, and a few others."""
+    vip = await h.seed("POST", "/segments", {"name": "VIP"})
+    await h.seed("POST", "/contact-properties", {"key": "plan", "type": "string"})
+    await h.seed("POST", "/contact-properties", {"key": "seats", "type": "number"})
+    for i in range(acme):
+        created = await h.seed(
+            "POST",
+            "/contacts",
+            {
+                "email": f"user{i}@acme.com",
+                "first_name": TRICKY[i % len(TRICKY)],
+                "last_name": f"Number {i}",
+                "unsubscribed": i % 4 == 0,
+                "properties": {"plan": TRICKY[(i + 3) % len(TRICKY)], "seats": i},
+            },
+        )
+        if i % 3 == 0:
+            await h.seed("POST", f"/contacts/{created['id']}/segments/{vip['id']}")
+    for i in range(others):
+        await h.seed("POST", "/contacts", {"email": f"keep{i}@example.org"})
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as rows:
+        return list(csv.DictReader(rows))
+
+
+async def selection(h: Harness, where: list[dict[str, Any]]) -> str:
+    found = await h.call("search_contacts", {"where": where, "count_only": True})
+    return str(found["selection"])
+
+
+@pytest.fixture
+async def harness_with_files(era: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    async for h in open_harness(era, None, settings(tmp_path)):
+        yield h
+
+
+async def test_a_delete_previews_then_deletes_exactly_what_it_showed(
+    harness_with_files: Harness, tmp_path: Path
+) -> None:
+    h = harness_with_files
+    await account(h)
+    search = await selection(h, ACME)
+    preview = (await h.call("delete_contacts", {"search": search}))["preview"]
+    assert (preview["count"], len(preview["sample"]), preview["missing"]) == (15, 10, [])
+    assert preview["requests"] >= 15
+    assert await h.count_contacts() == 20  # a preview writes nothing
+    answer = await h.call("delete_contacts", {"search": search, "confirm": preview["confirm"]})
+    run = answer["run"]
+    assert run["status"] == "completed"
+    assert (run["result"]["done"], run["result"]["failed"]) == (15, 0)
+    remaining = sorted(c["email"] for c in await h.all_contacts())
+    assert remaining == [f"keep{i}@example.org" for i in range(5)]
+    snapshot = Path(run["result"]["snapshot_file"])
+    assert snapshot.parent == tmp_path / "state" / "snapshots"
+    saved = read_csv(snapshot)
+    expected = sorted(f"user{i}@acme.com" for i in range(15))
+    assert sorted(row["email"] for row in saved) == expected
+    # The same confirmation again: refused, and nothing more is deleted.
+    again = await h.error("delete_contacts", {"search": search, "confirm": preview["confirm"]})
+    assert "No contacts to delete" in again
+    assert await h.count_contacts() == 5
+
+
+async def test_a_snapshot_re_imports_the_deleted_contacts(
+    harness_with_files: Harness,
+) -> None:
+    h = harness_with_files
+    await account(h)
+    before = {
+        c["email"]: await h.seed("GET", f"/contacts/{c['id']}") for c in await h.all_contacts()
+    }
+    search = await selection(h, ACME)
+    token = (await h.call("delete_contacts", {"search": search}))["preview"]["confirm"]
+    outcome = (await h.call("delete_contacts", {"search": search, "confirm": token}))["run"]
+    snapshot = outcome["result"]["snapshot_file"]
+    preview = await h.job("preview_import", {"path": snapshot})
+    assert preview["column_map"]["segments"] == "skip"  # names, not a property
+    summary = await h.job(
+        "import_contacts", {**preview["import_arguments"], "on_conflict": "upsert"}
+    )
+    assert (summary["created"], summary["failed"]) == (15, 0)
+    for contact in await h.all_contacts():
+        now = await h.seed("GET", f"/contacts/{contact['id']}")
+        was = before[contact["email"]]
+        for field in ("first_name", "last_name", "unsubscribed", "properties"):
+            assert now[field] == was[field], (contact["email"], field)
+
+
+@pytest.mark.parametrize(
+    ("answer", "deleted"),
+    [(ElicitResult(action="accept", content={"approve": True}), True),
+     (ElicitResult(action="accept", content={"approve": False}), False),
+     (ElicitResult(action="decline"), False),
+     (ElicitResult(action="cancel"), False)],
+)  # fmt: skip
+async def test_where_the_client_can_ask_the_person_decides(
+    era: str, tmp_path: Path, answer: ElicitResult, deleted: bool
+) -> None:
+    asked: list[str] = []
+
+    async def person(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return answer
+
+    async for h in open_harness(era, None, settings(tmp_path), elicitation_callback=person):
+        await account(h, acme=3, others=2)
+        search = await selection(h, ACME)
+        token = (await h.call("delete_contacts", {"search": search}))["preview"]["confirm"]
+        assert asked == []  # the preview asks nobody
+        result = await h.client.call_tool("delete_contacts", {"search": search, "confirm": token})
+        assert len(asked) == 1
+        assert "Delete 3 contacts" in asked[0]
+        if deleted:
+            assert not result.is_error, result.content
+            assert await h.count_contacts() == 2
+        else:
+            assert result.is_error
+            text = result.content[0]
+            assert text.type == "text"
+            assert "did not approve: nothing was deleted" in text.text
+            assert await h.count_contacts() == 5
+
+
+async def test_confirmations_that_do_not_fit_are_refused(harness_with_files: Harness) -> None:
+    h = harness_with_files
+    await account(h, acme=4, others=2)
+    search = await selection(h, ACME)
+    token = (await h.call("delete_contacts", {"search": search}))["preview"]["confirm"]
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    message = await h.error("delete_contacts", {"search": search, "confirm": forged})
+    assert "not one this server issued" in message
+    others = await selection(h, [{"field": "domain", "op": "eq", "value": "example.org"}])
+    message = await h.error("delete_contacts", {"search": others, "confirm": token})
+    assert "The selection changed since the preview (4 contacts then, 2 now)" in message
+    # A contact joins the search after the preview: a new preview is needed.
+    await h.call("create_contact", {"email": "late@acme.com"})
+    message = await h.error("delete_contacts", {"search": search, "confirm": token})
+    assert "(4 contacts then, 5 now)" in message
+    assert await h.count_contacts() == 7  # nothing was deleted
+
+
+async def test_bad_selections_are_refused_clearly(harness_with_files: Harness) -> None:
+    h = harness_with_files
+    await account(h, acme=2, others=1)
+    assert "exactly one of `contacts`" in await h.error("delete_contacts", {})
+    assert "No contacts to delete" in await h.error(
+        "delete_contacts", {"contacts": ["ghost@nowhere.io"]}
+    )
+    too_many = [f"u{i}@example.com" for i in range(10_001)]
+    message = await h.error("delete_contacts", {"contacts": too_many})
+    assert "at most 10000" in message
+    assert "Split the list" in message
+    assert "`selection` of a search_contacts" in await h.error(
+        "delete_contacts", {"search": "not a selection"}
+    )
+    assert await h.count_contacts() == 3
+
+
+def test_a_confirmation_expires_after_ten_minutes(monkeypatch: pytest.MonkeyPatch) -> None:
+    contact = MirroredContact("7c8272c4-ed16-4d01-8202-17fb3b1a04ea", "a@b.co", "", "", False, "x")
+    selected = Selected([(contact, [])], [])
+    confirmations = Confirmations(b"k" * 32)
+    token = confirmations.issue("delete", selected, {"delete": True}, "Delete 1 contacts")
+    assert confirmations.check(token, "delete", selected, {"delete": True}).count == 1
+    with pytest.raises(UserFacingError, match="different change"):
+        confirmations.check(token, "delete", selected, {"delete": False})
+    later = time.time() + CONFIRM_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(UserFacingError, match="expired"):
+        confirmations.check(token, "delete", selected, {"delete": True})
+    with pytest.raises(UserFacingError, match="not one this server issued"):
+        Confirmations(b"x" * 32).check(token, "delete", selected, {"delete": True})
+
+
+async def test_an_export_is_formula_safe_and_re_imports_unchanged(
+    harness_with_files: Harness, tmp_path: Path
+) -> None:
+    h = harness_with_files
+    await account(h)
+    search = await selection(h, ACME)
+    result = await h.client.call_tool("export_contacts", {"search": search, "path": "acme.csv"})
+    assert not result.is_error, result.content
+    assert [block.type for block in result.content] == ["text", "resource_link"]
+    assert result.structured_content is not None
+    exported = result.structured_content["result"]
+    assert (exported["rows"], len(exported["contacts"])) == (15, 15)  # ≤ 50: inline too
+    raw = (tmp_path / "acme.csv").read_bytes()
+    assert raw.count(b"\r\n") == 16  # RFC 4180 line ends
+    cells = [cell for row in read_csv(tmp_path / "acme.csv") for cell in row.values()]
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+    before = {
+        c["email"]: await h.seed("GET", f"/contacts/{c['id']}") for c in await h.all_contacts()
+    }
+    for contact in await h.all_contacts():
+        if contact["email"].endswith("@acme.com"):
+            await h.seed("DELETE", f"/contacts/{contact['id']}")
+    preview = await h.job("preview_import", {"path": "acme.csv"})
+    await h.job("import_contacts", {**preview["import_arguments"], "on_conflict": "upsert"})
+    for contact in await h.all_contacts():
+        now = await h.seed("GET", f"/contacts/{contact['id']}")
+        was = before[contact["email"]]
+        for field in ("first_name", "last_name", "unsubscribed", "properties"):
+            assert now[field] == was[field], (contact["email"], field)
+    assert {c["email"] for c in await h.all_contacts()} == set(before)
+
+
+async def test_export_paths_are_checked_before_anything_is_written(
+    harness_with_files: Harness, tmp_path: Path
+) -> None:
+    h = harness_with_files
+    await account(h, acme=2, others=1)
+    search = await selection(h, ACME)
+    (tmp_path / "taken.csv").write_text("keep me")
+    for path, expected in [
+        ("../outside.csv", "not inside an allowed folder"),
+        ("taken.csv", "already exists"),
+        ("notes.txt", "must be a .csv"),
+    ]:
+        message = await h.error("export_contacts", {"search": search, "path": path})
+        assert expected in message, message
+    assert (tmp_path / "taken.csv").read_text() == "keep me"
+    assert not (tmp_path.parent / "outside.csv").exists()
+    replaced = await h.call(
+        "export_contacts", {"search": search, "path": "taken.csv", "overwrite": True}
+    )
+    assert replaced["result"]["rows"] == 2
+    assert "user0@acme.com" in (tmp_path / "taken.csv").read_text()
+    message = await h.error("export_contacts", {"search": search, "properties": ["nope"]})
+    assert "Unknown properties: 'nope'" in message
