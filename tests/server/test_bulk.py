@@ -12,6 +12,7 @@ import pytest
 from mcp.client import ClientRequestContext
 from mcp.types import ElicitRequestParams, ElicitResult
 
+from contacts_mcp.emulator import EmulatorOptions
 from contacts_mcp.imports.files import FilePolicy
 from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.services.bulk import CONFIRM_SECONDS, Confirmations, Selected
@@ -23,6 +24,8 @@ pytestmark = pytest.mark.anyio
 
 ACME = [{"field": "domain", "op": "eq", "value": "acme.com"}]
 # Values a spreadsheet would run, or that look like its escape: all must survive.
+# Contacts in the faults test (the bench, bench/bulk_faults.py, runs 1,000).
+FAULTY_SET = 60
 TRICKY = ['=HYPERLINK("http://x")', "-5", "+1", "@cmd", "'quoted", "''twice", "plain"]
 
 
@@ -262,3 +265,35 @@ async def test_export_paths_are_checked_before_anything_is_written(
     assert "user0@acme.com" in (tmp_path / "taken.csv").read_text()
     message = await h.error("export_contacts", {"search": search, "properties": ["nope"]})
     assert "Unknown properties: 'nope'" in message
+
+
+async def test_a_delete_under_injected_faults_ends_with_every_contact_gone(
+    tmp_path: Path,
+) -> None:
+    """20 % faults in all (429, 500, 503, and deletes applied whose answer is lost).
+
+    One era: the faults meet the client and the job, the same in both (and 429s pause
+    every request for a second, so the test is kept small; bench/bulk_faults.py: 1,000).
+    """
+    era = "auto"
+    db = str(tmp_path / "account.db")
+    async for h in open_harness(era, EmulatorOptions(db_path=db), settings(tmp_path)):
+        await h.seed_contacts([f"u{i}@acme.com" for i in range(FAULTY_SET)])
+        await h.seed_contacts([f"keep{i}@example.org" for i in range(10)])
+    faults = EmulatorOptions(
+        db_path=db, fault_429=0.05, fault_500=0.05, fault_503=0.05, drop_after_write=0.05, seed=3
+    )
+    async for h in open_harness(era, faults, settings(tmp_path)):
+        search = await selection(h, ACME)
+        token = (await h.call("delete_contacts", {"search": search}))["preview"]["confirm"]
+        run = (await h.call("delete_contacts", {"search": search, "confirm": token}))["run"]
+        while run["status"] == "working":
+            run = (await h.call("get_job", {"job_id": run["job_id"]}))["job"]
+        outcome = run["result"]
+        assert outcome["failed"] == 0, outcome
+        # A delete applied whose answer was lost finds the contact gone when tried again.
+        assert outcome["done"] + outcome["unchanged"] == FAULTY_SET
+        assert outcome["requests"] > 2 * FAULTY_SET  # the faults were met, and overcome
+        remaining = sorted(c["email"] for c in await h.all_contacts())
+        assert remaining == sorted(f"keep{i}@example.org" for i in range(10))
+        assert len(read_csv(Path(outcome["snapshot_file"]))) == FAULTY_SET

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from pydantic import BaseModel, Field
@@ -40,7 +40,13 @@ from contacts_mcp.api.models import is_uuid
 from contacts_mcp.services.explain import UserFacingError, explain, show
 from contacts_mcp.services.jobs import Progress
 from contacts_mcp.services.mirror import MirroredContact
-from contacts_mcp.services.sets import Condition, ContactsSets, contact_values, mirrored
+from contacts_mcp.services.sets import (
+    Condition,
+    ContactsSets,
+    contact_values,
+    mirrored,
+    patiently,
+)
 from contacts_mcp.text.sanitize import formula_safe
 
 __all__ = [
@@ -54,6 +60,7 @@ __all__ = [
     "write_contacts_csv",
 ]
 
+T = TypeVar("T")
 MAX_SELECTION = 10_000
 CONFIRM_SECONDS = 600
 BUILT_IN_COLUMNS = ("email", "first_name", "last_name", "unsubscribed")
@@ -260,31 +267,65 @@ class BulkOutcome(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+# Contacts worked on at once: the client's pacer still keeps to the account's rate.
+CONCURRENCY = 8
+
+
+async def _each(
+    items: Sequence[T], work: Callable[[T], Awaitable[None]], progress: Progress, label: str
+) -> None:
+    """`work(item)` for every item, `CONCURRENCY` at a time, reporting as they end."""
+    done = 0
+    limiter = anyio.CapacityLimiter(CONCURRENCY)
+
+    async def one(item: T) -> None:
+        nonlocal done
+        async with limiter:
+            await work(item)
+        done += 1
+        if done % 20 == 0 or done == len(items):
+            await progress(done, len(items), f"{label}: {done} of {len(items)}")
+
+    async with anyio.create_task_group() as group:
+        for item in items:
+            group.start_soon(one, item)
+
+
 async def complete_records(
     client: ResendClient,
     sets: ContactsSets,
     selected: Selected,
     progress: Progress,
     label: str,
-) -> list[tuple[MirroredContact, list[str]]]:
-    """The selection with every contact's properties known (read where the mirror
-    does not know them: one request each)."""
-    complete: list[tuple[MirroredContact, list[str]]] = []
-    total = len(selected.contacts)
-    for number, (contact, segments) in enumerate(selected.contacts, 1):
-        if contact.properties is None:
-            try:
-                fresh = await client.get_contact(contact.id)
-            except NotFoundError:
-                continue  # gone already: nothing to record
-            except ResendError as exc:
-                raise explain(exc) from None
-            contact = mirrored(fresh, contact_values(fresh))
-            sets.mirror.upsert(contact, changed=False)
-        complete.append((contact, segments))
-        if number % 50 == 0 or number == total:
-            await progress(number, total, f"{label}: {number} of {total}")
-    return complete
+) -> tuple[list[tuple[MirroredContact, list[str]]], list[tuple[str, str]]]:
+    """The selection with every contact's properties known (read where the mirror does
+    not know them: one request each), in order; and (email, why) for those unreadable."""
+    fresh: dict[str, MirroredContact | None] = {}
+    unreadable: list[tuple[str, str]] = []
+
+    async def read(item: tuple[MirroredContact, list[str]]) -> None:
+        contact = item[0]
+        try:
+            found = await patiently(partial(client.get_contact, contact.id))
+        except NotFoundError:
+            fresh[contact.id] = None  # gone already: nothing to record
+            return
+        except ResendError as exc:
+            unreadable.append((contact.email, str(explain(exc))))
+            return
+        record = mirrored(found, contact_values(found))
+        sets.mirror.upsert(record, changed=False)
+        fresh[contact.id] = record
+
+    unknown = [item for item in selected.contacts if item[0].properties is None]
+    await _each(unknown, read, progress, label)
+    failed = {email for email, _ in unreadable}
+    complete = [
+        (fresh.get(contact.id, contact), segments)
+        for contact, segments in selected.contacts
+        if contact.email not in failed and fresh.get(contact.id, contact) is not None
+    ]
+    return [(c, s) for c, s in complete if c is not None], unreadable
 
 
 def write_contacts_csv(
@@ -366,11 +407,16 @@ async def export_selected(
         await sets.sync("full", properties=False, progress=progress)
     selected = await select(sets, client, contacts, where)
     keys = await sets.property_keys(properties)
-    records = (
+    records, unreadable = (
         await complete_records(client, sets, selected, progress, "reading properties")
         if keys
-        else selected.contacts
+        else (selected.contacts, [])
     )
+    if unreadable:
+        raise UserFacingError(
+            f"{len(unreadable)} contacts could not be read ({unreadable[0][1]}); nothing was "
+            "exported. Try again shortly."
+        )
     names = await segment_names(client)
     columns = [*BUILT_IN_COLUMNS, *keys, "segments"]
     if path is not None:
@@ -419,34 +465,36 @@ async def delete_selected(
     """Snapshot every selected contact (fields, properties, segments) to `snapshot`,
     then delete them one by one; a contact already gone counts as done."""
     started, sent_before = time.monotonic(), client.requests_sent
-    records = await complete_records(client, sets, selected, progress, "reading for the snapshot")
+    records, unreadable = await complete_records(
+        client, sets, selected, progress, "reading for the snapshot"
+    )
     names = await segment_names(client)
     keys = sorted({key for contact, _ in records for key in contact.properties or {}})
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     await anyio.to_thread.run_sync(
         lambda: write_contacts_csv(snapshot, records, keys, names, overwrite=False)
     )
-    deleted = gone = 0
-    failures: list[tuple[str, str]] = []
-    total = len(records)
-    for number, (contact, _) in enumerate(records, 1):
+    counts = {"deleted": 0, "gone": 0}
+    # Nothing is deleted that the snapshot does not hold.
+    failures = [(email, f"not deleted: could not read it for the snapshot ({why})")
+                for email, why in unreadable]  # fmt: skip
+
+    async def delete(item: tuple[MirroredContact, list[str]]) -> None:
+        contact = item[0]
         reason = await _attempts(partial(client.delete_contact, contact.id))
-        if reason == "gone":
-            gone += 1
-        elif reason is None:
-            deleted += 1
-        else:
+        if reason is not None and reason != "gone":
             failures.append((contact.email, reason))
-            continue
+            return
+        counts["gone" if reason == "gone" else "deleted"] += 1
         sets.mirror.remove(contact.id)
-        if number % 20 == 0 or number == total:
-            await progress(number, total, f"deleted {number} of {total}")
-    gone += len(selected.contacts) - len(records)  # gone before the snapshot read them
+
+    await _each(records, delete, progress, "deleted")
+    gone = counts["gone"] + len(selected.contacts) - len(records) - len(unreadable)
     failures_file = _write_failures(snapshot.with_name(snapshot.stem + "-failures.csv"), failures)
     return BulkOutcome(
         action="delete",
         selected=len(selected.contacts),
-        done=deleted,
+        done=counts["deleted"],
         unchanged=gone,
         failed=len(failures),
         requests=client.requests_sent - sent_before,

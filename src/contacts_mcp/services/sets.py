@@ -63,6 +63,7 @@ __all__ = [
     "decode_search",
     "encode_search",
     "mirrored",
+    "patiently",
 ]
 
 SyncMode = Literal["new", "full"]
@@ -328,7 +329,7 @@ class ContactsSets:
             await progress(staged, expected, f"read {staged} contacts")
             while True:
                 with api_errors():
-                    page = await _patiently(
+                    page = await patiently(
                         partial(self._client.list_contacts, limit=PAGE, after=cursor)
                     )
                 items = [mirrored(c) for c in page.data]
@@ -342,7 +343,7 @@ class ContactsSets:
                     break
                 cursor = next_cursor
             with api_errors():
-                segments = await _patiently(self._client.list_segments)
+                segments = await patiently(self._client.list_segments)
             mirror.start_segments([(s.id, s.name) for s in segments])
             checkpoint = mirror.begin_full_sync()
         segments_list = mirror.staged_segments()
@@ -353,7 +354,7 @@ class ContactsSets:
             while True:
                 with api_errors():
                     try:
-                        page = await _patiently(
+                        page = await patiently(
                             partial(
                                 self._client.list_contacts,
                                 limit=PAGE,
@@ -385,7 +386,7 @@ class ContactsSets:
         cursor: str | None = None
         while True:
             with api_errors():
-                page = await _patiently(
+                page = await patiently(
                     partial(self._client.list_contacts, limit=PAGE, after=cursor)
                 )
             reached = False
@@ -404,7 +405,7 @@ class ContactsSets:
         for number, contact in enumerate(found, 1):
             with api_errors():
                 try:
-                    segments = await _patiently(
+                    segments = await patiently(
                         partial(self._client.list_contact_segments, contact.id)
                     )
                 except NotFoundError:
@@ -426,7 +427,7 @@ class ContactsSets:
             for contact_id in batch:
                 with api_errors():
                     try:
-                        contact = await _patiently(partial(self._client.get_contact, contact_id))
+                        contact = await patiently(partial(self._client.get_contact, contact_id))
                     except NotFoundError:
                         self._mirror.remove(contact_id)
                         continue
@@ -537,7 +538,7 @@ class ContactsSets:
         )
 
 
-async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
+async def patiently(call: Callable[[], Awaitable[T]]) -> T:
     """`call()`, tried again after transient failures (see `PATIENCE`): reads only."""
     for attempt in range(PATIENCE):
         try:
