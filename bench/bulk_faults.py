@@ -84,7 +84,8 @@ async def main(count: int) -> None:
     print(f"  still there    : {left.structured_content['count']}  (goal 0)")
     per = outcome["requests"] / count
     print(
-        f"  requests       : {outcome['requests']:,} = {per:.2f} per contact (read, delete, retries)"
+        f"  requests       : {outcome['requests']:,} = {per:.2f} per contact"
+        " (reads, deletes, retries)"
     )
     print(f"  time           : {elapsed:.1f} s over {calls} calls")
 
