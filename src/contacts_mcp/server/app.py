@@ -93,17 +93,32 @@ JOB_KINDS: dict[str, JobKind[Any]] = {
 def _compact_schema(schema: Any) -> Any:
     """`schema` without what only costs the model bytes on every turn.
 
-    pydantic's auto-generated `title`s only repeat argument names ("First Name" for
-    first_name), and `"default": null` says what leaving an argument out already says. A
-    property that is itself named "title" or "default" survives: its value is a schema.
+    - pydantic's auto-generated `title`s only repeat argument names ("First Name");
+    - `"default": null` and a boolean's `"default": false` say what leaving an argument
+      out already says (the server applies its defaults either way);
+    - a union of plain types (`anyOf` of `{"type": ...}`) is one `type` list, and
+      "integer" goes where "number" is (every integer is a number).
+    A property itself named "title" or "default" survives: its value is a schema.
     """
     if isinstance(schema, dict):
-        return {
+        compact = {
             key: _compact_schema(value)
             for key, value in schema.items()
             if not (key == "title" and isinstance(value, str))
             and not (key == "default" and value is None)
+            and not (key == "default" and value is False and schema.get("type") == "boolean")
         }
+        branches = compact.get("anyOf")
+        if isinstance(branches, list) and all(
+            isinstance(b, dict) and set(b) == {"type"} and isinstance(b["type"], str)
+            for b in branches
+        ):
+            types = [b["type"] for b in branches]
+            if "number" in types:
+                types = [t for t in types if t != "integer"]
+            del compact["anyOf"]
+            compact["type"] = types[0] if len(types) == 1 else types
+        return compact
     if isinstance(schema, list):
         return [_compact_schema(item) for item in schema]
     return schema

@@ -209,9 +209,8 @@ def register_import_tools(server: MCPServer[State]) -> None:
         delimiter: DelimiterArg = None,
         has_header: HeaderArg = None,
     ) -> Annotated[CallToolResult, JobOut[ImportSummary]]:
-        """Import contacts from a CSV, after preview_import and the user's OK.
-
-        Runs as a job; resumable: run the same import again to finish an interrupted one.
+        """Import contacts from a CSV, after preview_import and the user's OK. A job;
+        run it again to finish an interrupted one.
         """
         arguments = _given(
             path=path, csv_text=csv_text, columns=columns, on_conflict=on_conflict,

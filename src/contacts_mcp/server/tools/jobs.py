@@ -146,10 +146,7 @@ def register_job_tools(server: MCPServer[State], kinds: Mapping[str, JobKind[Any
         ] = 20,
         cancel: Annotated[bool, Field(description="Stop it; finished work is kept.")] = False,
     ) -> Annotated[CallToolResult, JobsOut]:
-        """Wait for, check or cancel a job (import, preview, sync), or list recent ones.
-
-        Also takes the id of a Resend import (import_ids of an import).
-        """
+        """Wait for, check or cancel a job, or list recent ones; or a Resend import's id."""
         state = services(ctx)
         if job_id is None:
             recent = [job.view() for job in state.jobs.recent()]
