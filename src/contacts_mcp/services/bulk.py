@@ -337,10 +337,14 @@ def write_contacts_csv(
     overwrite: bool,
 ) -> int:
     """Write contacts as RFC 4180 CSV (UTF-8, CRLF): built-in fields, `properties`, and
-    segment names; every cell formula-safe. Returns the rows written."""
-    mode = "w" if overwrite else "x"  # "x": an existing file is never replaced by accident
+    segment names; every cell formula-safe. Returns the rows written.
+
+    The rows go to a `.partial` file first, renamed when complete: a crash or a cancel
+    never leaves half a CSV under the name, and a resumed job simply writes it again.
+    """
+    partial = path.with_name(path.name + ".partial")
     rows = 0
-    with path.open(mode, newline="", encoding="utf-8") as out:
+    with partial.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow([*BUILT_IN_COLUMNS, *properties, "segments"])
         for contact, segments in records:
@@ -355,6 +359,10 @@ def write_contacts_csv(
             ]
             writer.writerow([formula_safe(cell) for cell in cells])
             rows += 1
+    if not overwrite and path.exists():  # appeared since the request was checked
+        partial.unlink()
+        raise UserFacingError(f"{path} exists now; nothing was replaced. Choose another name.")
+    os.replace(partial, path)
     return rows
 
 
