@@ -297,3 +297,18 @@ async def test_a_delete_under_injected_faults_ends_with_every_contact_gone(
         remaining = sorted(c["email"] for c in await h.all_contacts())
         assert remaining == sorted(f"keep{i}@example.org" for i in range(10))
         assert len(read_csv(Path(outcome["snapshot_file"]))) == FAULTY_SET
+
+
+async def test_a_small_export_comes_back_inline_and_a_big_one_needs_a_path(
+    harness_with_files: Harness,
+) -> None:
+    h = harness_with_files
+    await account(h, acme=3, others=60)
+    small = await h.call("export_contacts", {"search": await selection(h, ACME)})
+    rows = small["result"]["contacts"]
+    assert (small["result"]["file"], len(rows)) == (None, 3)
+    assert {row["email"] for row in rows} == {"user0@acme.com", "user1@acme.com", "user2@acme.com"}
+    assert rows[0]["segments"] in ("", "VIP")
+    everyone = await selection(h, [])
+    message = await h.error("export_contacts", {"search": everyone})
+    assert "63 contacts are more than the 50" in message

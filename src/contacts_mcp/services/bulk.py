@@ -414,6 +414,11 @@ async def export_selected(
     if refreshed:
         await sets.sync("full", properties=False, progress=progress)
     selected = await select(sets, client, contacts, where)
+    if path is None and len(selected.contacts) > INLINE_ROWS:
+        raise UserFacingError(
+            f"{len(selected.contacts)} contacts are more than the {INLINE_ROWS} an answer can "
+            "hold: give a `path` (a new .csv in an import folder) to export them."
+        )
     keys = await sets.property_keys(properties)
     records, unreadable = (
         await complete_records(client, sets, selected, progress, "reading properties")

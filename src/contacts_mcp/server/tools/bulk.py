@@ -26,10 +26,11 @@ from contacts_mcp.server.render import LIST_COLUMNS, contact_row
 from contacts_mcp.server.toolkit import State, ToolContext, hints, result, run, services
 from contacts_mcp.server.tools.jobs import JobKind, JobOut, start_and_wait
 from contacts_mcp.server.tools.sets import fill_mirror
-from contacts_mcp.services.bulk import BulkOutcome, ExportOutcome
+from contacts_mcp.services.bulk import CONFIRM_SECONDS, BulkOutcome, ExportOutcome
 from contacts_mcp.services.explain import UserFacingError
 from contacts_mcp.services.jobs import utc_iso
 from contacts_mcp.services.sets import Condition, FoundContact, decode_search
+from contacts_mcp.text.sanitize import label, quoted
 
 if TYPE_CHECKING:
     from contacts_mcp.services.bulk import Selected
@@ -201,21 +202,12 @@ def _export_text(outcome: ExportOutcome) -> str:
     if outcome.refreshed:
         text += " The mirror was synced first."
     if outcome.contacts:
-        text += f"\nThe rows are in the structured content ({LIST_COLUMNS} shown):"
-        text += "".join(f"\n{contact_row(_Row(row))}" for row in outcome.contacts[:SAMPLE])
+        shown = outcome.contacts[:SAMPLE]
+        text += (
+            f"\nThe rows are in the structured content; the first {len(shown)} (email | segments):"
+        )
+        text += "".join(f"\n{label(row['email'])} | {quoted(row['segments'])}" for row in shown)
     return text
-
-
-class _Row:
-    """An exported row, shaped for `contact_row`."""
-
-    def __init__(self, row: Mapping[str, str]) -> None:
-        self.id = ""
-        self.email = row["email"]
-        self.first_name = row["first_name"]
-        self.last_name = row["last_name"]
-        self.unsubscribed = row["unsubscribed"] == "true"
-        self.created_at = ""
 
 
 EXPORT_JOB = JobKind("export", ExportOutcome, _export_work, _export_text)
@@ -266,7 +258,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
                 requests=requests,
                 estimated_seconds=_estimate(state, requests),
                 confirm=state.confirmations.issue("delete", selected, change, summary),
-                expires_at=utc_iso(time.time() + 600),
+                expires_at=utc_iso(time.time() + CONFIRM_SECONDS),
             )
             return result(_preview_text(preview), DeleteAnswer(preview=preview))
         try:
@@ -296,8 +288,9 @@ def register_export_tool(server: MCPServer[State]) -> None:
         contacts: ContactsArg = None,
         search: SearchArg = None,
         properties: Annotated[
-            list[Annotated[str, Field(max_length=100)]] | SkipJsonSchema[None],
-            Field(description="Property keys to include; default all.", max_length=100),
+            Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=100)]
+            | SkipJsonSchema[None],
+            Field(description="Property keys to include; default all."),
         ] = None,
         path: Annotated[
             Annotated[str, Field(max_length=1024)] | SkipJsonSchema[None],
