@@ -15,10 +15,9 @@ import time
 from pathlib import Path
 
 import anyio
-import httpx
 from mcp import Client
 
-from bench.common import finish_job
+from bench.common import direct_emulator, finish_job
 from contacts_mcp.backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
 from contacts_mcp.emulator import EmulatorOptions
 from contacts_mcp.imports.files import FilePolicy
@@ -27,12 +26,7 @@ from contacts_mcp.server import build_server
 
 
 async def seed(db: Path, count: int) -> None:
-    transport = LocalTransport(EmulatorOptions(db_path=str(db)))
-    async with httpx.AsyncClient(
-        transport=transport,
-        base_url=LOCAL_BASE_URL,
-        headers={"Authorization": f"Bearer {LOCAL_API_KEY}", "User-Agent": "bench"},
-    ) as http:
+    async with direct_emulator(EmulatorOptions(db_path=str(db))) as http:
         for i in range(count):
             (await http.post("/contacts", json={"email": f"u{i}@acme.com"})).raise_for_status()
         for i in range(10):

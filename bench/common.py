@@ -31,6 +31,17 @@ def median(samples: Sequence[float]) -> float:
 
 
 @asynccontextmanager
+async def direct_emulator(options: EmulatorOptions) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client straight to an in-process emulator (to fill its database)."""
+    async with httpx.AsyncClient(
+        transport=LocalTransport(options),
+        base_url=LOCAL_BASE_URL,
+        headers={"Authorization": f"Bearer {LOCAL_API_KEY}", "User-Agent": "bench"},
+    ) as http:
+        yield http
+
+
+@asynccontextmanager
 async def local_server(
     options: EmulatorOptions | None = None, mode: str = "auto"
 ) -> AsyncIterator[tuple[Client, httpx.AsyncClient]]:

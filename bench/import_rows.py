@@ -24,7 +24,7 @@ import anyio
 import httpx
 from mcp import Client
 
-from bench.common import finish_job
+from bench.common import direct_emulator, finish_job
 from contacts_mcp.backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
 from contacts_mcp.emulator import EmulatorOptions
 from contacts_mcp.imports.files import FilePolicy
@@ -63,12 +63,7 @@ def write_csv(path: Path, rows: int) -> list[str]:
 
 async def seed(db: Path, emails: list[str]) -> None:
     """Pre-create some of the file's contacts through an unlimited emulator on the same file."""
-    transport = LocalTransport(EmulatorOptions(db_path=str(db)))
-    async with httpx.AsyncClient(
-        transport=transport,
-        base_url=LOCAL_BASE_URL,
-        headers={"Authorization": f"Bearer {LOCAL_API_KEY}", "User-Agent": "bench"},
-    ) as http:
+    async with direct_emulator(EmulatorOptions(db_path=str(db))) as http:
         for email in emails:
             (
                 await http.post("/contacts", json={"email": email, "first_name": "Old"})
