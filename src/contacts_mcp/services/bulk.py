@@ -37,7 +37,7 @@ from contacts_mcp.api.errors import (
     TransportError,
 )
 from contacts_mcp.api.models import is_uuid
-from contacts_mcp.services.explain import UserFacingError, explain, show
+from contacts_mcp.services.explain import UserFacingError, explain
 from contacts_mcp.services.jobs import Progress
 from contacts_mcp.services.mirror import MirroredContact
 from contacts_mcp.services.sets import (
@@ -552,9 +552,3 @@ def _write_failures(path: Path, failures: list[tuple[str, str]]) -> str | None:
         writer.writerow(["email", "reason"])
         writer.writerows([formula_safe(email), formula_safe(reason)] for email, reason in failures)
     return str(path)
-
-
-def shown_refs(refs: Sequence[str]) -> str:
-    return ", ".join(show(ref, 60) for ref in refs[:5]) + (
-        f" and {len(refs) - 5} more" if len(refs) > 5 else ""
-    )

@@ -162,12 +162,10 @@ _UPSERT_CONTACT = (
     "created_key = excluded.created_key"
 )
 _NUMBER = "SELECT n FROM {p}contacts WHERE id = ?"
-_KNOWN_NUMBER = "SELECT n FROM {p}contacts WHERE id = ? AND properties_known = 1"
 _MARK_KNOWN = "UPDATE {p}contacts SET properties_known = 1 WHERE n = ?"
 _PUT_PROPERTY = (
     "INSERT OR REPLACE INTO {p}properties (n, key, raw, text, num) VALUES (?, ?, ?, ?, ?)"
 )
-_CLEAR_PROPERTY = "DELETE FROM {p}properties WHERE n = ? AND key = ?"
 _CLEAR_PROPERTIES = "DELETE FROM {p}properties WHERE n = ?"
 _REMOVE_CONTACT = "DELETE FROM {p}contacts WHERE n = ?"
 # For list pages staged without properties: those known live stay known, unless staging
@@ -416,10 +414,6 @@ class Mirror:
             # The log now holds a copy of every table; written back already, it can go.
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def abandon_full_sync(self) -> None:
-        with self._lock, self._transaction():
-            self._drop_staging()
-
     # -- incremental refresh ----------------------------------------------------------
 
     def newest_ids(self, n: int = 100) -> set[str]:
@@ -466,26 +460,6 @@ class Mirror:
                 self._write_contacts(prefix, [contact])
             if changed:
                 self._count_change()
-
-    def merge_properties(
-        self, contact_id: str, changes: Mapping[str, PropertyValue | None]
-    ) -> None:
-        """Apply a partial property update (None clears a key) where properties are known.
-
-        Where they are not, a partial update cannot make them known: nothing changes.
-        """
-        with self._lock, self._transaction():
-            for prefix in self._sides():
-                found = self._db.execute(_on(prefix, _KNOWN_NUMBER), (contact_id,)).fetchone()
-                if found is None:
-                    continue
-                for key, value in changes.items():
-                    if value is None:
-                        self._db.execute(_on(prefix, _CLEAR_PROPERTY), (found[0], key))
-                    else:
-                        row = _property_row(found[0], key, value)
-                        self._db.execute(_on(prefix, _PUT_PROPERTY), row)
-            self._count_change()
 
     def remove(self, contact_id: str) -> None:
         with self._lock, self._transaction():
