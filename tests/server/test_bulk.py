@@ -312,3 +312,19 @@ async def test_a_small_export_comes_back_inline_and_a_big_one_needs_a_path(
     everyone = await selection(h, [])
     message = await h.error("export_contacts", {"search": everyone})
     assert "63 contacts are more than the 50" in message
+
+
+def test_the_confirmation_secret_outlives_a_restart_and_a_torn_write(tmp_path: Path) -> None:
+    contact = MirroredContact("7c8272c4-ed16-4d01-8202-17fb3b1a04ea", "a@b.co", "", "", False, "x")
+    selected = Selected([(contact, [])], [])
+    first = Confirmations.for_folder(tmp_path)
+    token = first.issue("delete", selected, {"delete": True}, "Delete 1 contacts")
+    key = tmp_path / "confirm.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    restarted = Confirmations.for_folder(tmp_path)
+    assert restarted.check(token, "delete", selected, {"delete": True}).count == 1
+    key.write_bytes(b"\x00" * 5)  # a key file cut short: replaced, never used as a key
+    renewed = Confirmations.for_folder(tmp_path)
+    assert len(key.read_bytes()) == 32
+    with pytest.raises(UserFacingError, match="not one this server issued"):
+        renewed.check(token, "delete", selected, {"delete": True})

@@ -167,18 +167,22 @@ class Confirmations:
             return cls(secrets.token_bytes(32))
         path = folder / "confirm.key"
         try:
-            return cls(path.read_bytes())
+            secret = path.read_bytes()
         except FileNotFoundError:
-            folder.mkdir(parents=True, exist_ok=True)
-            secret = secrets.token_bytes(32)
-            # Created readable by this user only; a concurrent creator's key wins.
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                return cls(path.read_bytes())
-            with os.fdopen(fd, "wb") as out:
-                out.write(secret)
+            secret = b""
+        if len(secret) >= 32:
             return cls(secret)
+        # Missing, or cut short by a crash while it was written: a new one (written
+        # whole, then renamed, readable by this user only). Confirmations issued under an
+        # old one are refused; a new preview gives a good one.
+        folder.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_bytes(32)
+        partial = path.with_name(f"confirm.key.{os.getpid()}")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(secret)
+        os.replace(partial, path)
+        return cls(secret)
 
     def issue(
         self, action: str, selected: Selected, change: Mapping[str, Any], summary: str
