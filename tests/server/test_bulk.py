@@ -61,6 +61,16 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(rows))
 
 
+async def state_of(h: Harness, contact_id: str) -> dict[str, Any]:
+    """A contact's fields, properties and segment names, as Resend has them."""
+    found = await h.seed("GET", f"/contacts/{contact_id}")
+    segments = await h.seed("GET", f"/contacts/{contact_id}/segments")
+    return {
+        **{k: found[k] for k in ("first_name", "last_name", "unsubscribed", "properties")},
+        "segments": sorted(s["name"] for s in segments["data"]),
+    }
+
+
 async def selection(h: Harness, where: list[dict[str, Any]]) -> str:
     found = await h.call("search_contacts", {"where": where, "count_only": True})
     return str(found["selection"])
@@ -104,24 +114,20 @@ async def test_a_snapshot_re_imports_the_deleted_contacts(
 ) -> None:
     h = harness_with_files
     await account(h)
-    before = {
-        c["email"]: await h.seed("GET", f"/contacts/{c['id']}") for c in await h.all_contacts()
-    }
+    before = {c["email"]: await state_of(h, c["id"]) for c in await h.all_contacts()}
+    assert sum(1 for state in before.values() if state["segments"]) == 5  # compared too
     search = await selection(h, ACME)
     token = (await h.call("delete_contacts", {"search": search}))["preview"]["confirm"]
     outcome = (await h.call("delete_contacts", {"search": search, "confirm": token}))["run"]
     snapshot = outcome["result"]["snapshot_file"]
     preview = await h.job("preview_import", {"path": snapshot})
-    assert preview["column_map"]["segments"] == "skip"  # names, not a property
+    assert preview["column_map"]["segments"] == "segments"  # names, not a property
     summary = await h.job(
         "import_contacts", {**preview["import_arguments"], "on_conflict": "upsert"}
     )
     assert (summary["created"], summary["failed"]) == (15, 0)
     for contact in await h.all_contacts():
-        now = await h.seed("GET", f"/contacts/{contact['id']}")
-        was = before[contact["email"]]
-        for field in ("first_name", "last_name", "unsubscribed", "properties"):
-            assert now[field] == was[field], (contact["email"], field)
+        assert await state_of(h, contact["id"]) == before[contact["email"]], contact["email"]
 
 
 @pytest.mark.parametrize(
@@ -226,19 +232,14 @@ async def test_an_export_is_formula_safe_and_re_imports_unchanged(
     assert raw.count(b"\r\n") == 16  # RFC 4180 line ends
     cells = [cell for row in read_csv(tmp_path / "acme.csv") for cell in row.values()]
     assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
-    before = {
-        c["email"]: await h.seed("GET", f"/contacts/{c['id']}") for c in await h.all_contacts()
-    }
+    before = {c["email"]: await state_of(h, c["id"]) for c in await h.all_contacts()}
     for contact in await h.all_contacts():
         if contact["email"].endswith("@acme.com"):
             await h.seed("DELETE", f"/contacts/{contact['id']}")
     preview = await h.job("preview_import", {"path": "acme.csv"})
     await h.job("import_contacts", {**preview["import_arguments"], "on_conflict": "upsert"})
-    for contact in await h.all_contacts():
-        now = await h.seed("GET", f"/contacts/{contact['id']}")
-        was = before[contact["email"]]
-        for field in ("first_name", "last_name", "unsubscribed", "properties"):
-            assert now[field] == was[field], (contact["email"], field)
+    for contact in await h.all_contacts():  # fields, properties and segments, each equal
+        assert await state_of(h, contact["id"]) == before[contact["email"]], contact["email"]
     assert {c["email"] for c in await h.all_contacts()} == set(before)
 
 

@@ -482,3 +482,36 @@ async def test_the_same_import_asked_twice_at_once_runs_once(folders: dict[str, 
         assert results[0]["result"]["created"] == 100
         assert results[0]["result"]["requests"] < 110  # 100 rows, and a few reads; not 200
         assert len(await all_contacts(h)) == 100
+
+
+async def test_a_segments_column_joins_each_row_to_its_segments(
+    era: str, folders: dict[str, Path]
+) -> None:
+    csv_text = "email,segments\na@example.com,VIP; Beta\nb@example.com,\nc@example.com,beta\n"
+    arguments = {
+        "csv_text": csv_text,
+        "columns": {"email": "email", "segments": "segments"},
+        "on_conflict": "upsert",
+    }
+    async for h in harness_for(era, folders):
+        await h.seed("POST", "/segments", {"name": "VIP"})
+        await h.seed("POST", "/segments", {"name": "Beta"})
+        preview = await h.job("preview_import", {"csv_text": csv_text})
+        assert preview["column_map"] == {"email": "email", "segments": "segments"}
+        message = await h.error("import_contacts", {**arguments, "strategy": "api"})
+        assert "not a segments column" in message
+        missing = csv_text + "d@example.com,Nope\n"
+        message = await h.error("import_contacts", {**arguments, "csv_text": missing})
+        assert "Nope" in message
+        assert await h.count_contacts() == 0  # an unknown segment stops it before any write
+        summary = await h.job("import_contacts", arguments)
+        assert (summary["strategy"], summary["created"]) == ("rows", 3)
+        joined = {}
+        for contact in await h.all_contacts():
+            found = await h.seed("GET", f"/contacts/{contact['id']}/segments")
+            joined[contact["email"]] = sorted(s["name"] for s in found["data"])
+        assert joined == {
+            "a@example.com": ["Beta", "VIP"],
+            "b@example.com": [],
+            "c@example.com": ["Beta"],
+        }

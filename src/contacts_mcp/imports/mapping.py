@@ -30,8 +30,10 @@ __all__ = [
     "propose_mapping",
 ]
 
-Target = Literal["email", "first_name", "last_name", "unsubscribed", "skip"]
-BUILTIN_TARGETS: Final = ("email", "first_name", "last_name", "unsubscribed")
+Target = Literal["email", "first_name", "last_name", "unsubscribed", "segments", "skip"]
+# `segments`: segment names, separated by ";" (as export_contacts writes them).
+BUILTIN_TARGETS: Final = ("email", "first_name", "last_name", "unsubscribed", "segments")
+SEGMENT_SEPARATOR = ";"
 MAX_KEY_CHARS: Final = 50
 SAMPLE_CHARS: Final = 60
 NUMBER_SHARE: Final = 0.9  # of sampled values that must be numbers for a number property
@@ -240,12 +242,13 @@ def propose_mapping(
             note = f"; the values are addresses, but {clean(headers[email[0]], 40)!r} is the email"
         if word in _SYSTEM or word.startswith("unnamed"):
             propose(index, "skip", f"{shown!r} looks like a column of the export, not the contact")
-        elif word == "segments":
+        elif word == "segments" and "segments" not in taken:
+            taken.add("segments")
             propose(
                 index,
-                "skip",
-                "segment names (as export_contacts writes them): import each segment's rows "
-                "with the `segments` argument",
+                "segments",
+                "segment names separated by ';' (as export_contacts writes them): each row "
+                "joins its segments",
             )
         elif not values:
             propose(index, "skip", f"empty in the first {len(sample_rows)} rows")
@@ -309,7 +312,8 @@ def check_column_map(
         if target not in BUILTIN_TARGETS and target not in property_types:
             problems.append(
                 f"column {clean(column, 40)!r} maps to {clean(target, 50)!r}, which is neither "
-                "email, first_name, last_name, unsubscribed, skip nor a known or new property"
+                "email, first_name, last_name, unsubscribed, segments, skip nor a known or "
+                "new property"
             )
         elif target in seen and target != "email":
             problems.append(

@@ -21,9 +21,10 @@ from contacts_mcp.api.client import ResendClient
 from contacts_mcp.api.errors import ResendError
 from contacts_mcp.api.imports import OnConflict
 from contacts_mcp.api.models import PropertyType, Subscription
-from contacts_mcp.imports.csvio import CSVTable
+from contacts_mcp.imports.csvio import CSVFormatError, CSVTable
 from contacts_mcp.imports.files import FilePolicy, open_for_import
 from contacts_mcp.imports.journal import Journal
+from contacts_mcp.imports.mapping import SEGMENT_SEPARATOR
 from contacts_mcp.imports.models import ImportSummary
 from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.services.explain import explain
@@ -111,23 +112,46 @@ class FileScan:
     content_hash: str
     rows: int
     headers: list[str]
+    segment_names: set[str] = field(default_factory=set)
 
 
-def scan_file(source: ImportSource, policy: FilePolicy) -> FileScan:
-    """Read the whole file once: its content hash, data rows and headers.
+# Distinct segment names a segments column may hold: an account has a few dozen.
+MAX_SEGMENT_NAMES = 1000
+
+
+def split_segments(cell: str) -> list[str]:
+    """The segment names of a segments cell ("VIP; Beta")."""
+    return [name.strip() for name in cell.split(SEGMENT_SEPARATOR) if name.strip()]
+
+
+def scan_file(
+    source: ImportSource, policy: FilePolicy, segments_column: str | None = None
+) -> FileScan:
+    """Read the whole file once: its content hash, data rows, headers, and the segment
+    names of `segments_column` (so that each is checked before anything is written).
 
     Reading it through the CSV parser also finds any format problem (bad quoting, huge
     fields, undecodable bytes) before the import writes anything.
     """
+    names: set[str] = set()
     with source.open(policy) as (stream, _):
         hashing = _HashingReader(stream)
         buffered = io.BufferedReader(hashing, 1024 * 1024)
         with source.read_table(buffered) as table:
             headers = list(table.headers)
-            rows = sum(1 for _ in table.rows())
+            at = headers.index(segments_column) if segments_column in headers else None
+            rows = 0
+            for _, values in table.rows():
+                rows += 1
+                if at is not None and at < len(values):
+                    names.update(split_segments(values[at]))
+                    if len(names) > MAX_SEGMENT_NAMES:
+                        raise CSVFormatError(
+                            f"the segments column names over {MAX_SEGMENT_NAMES} segments"
+                        )
         while buffered.read(1024 * 1024):  # hash whatever the parser did not need
             pass
-    return FileScan(hashing.digest.hexdigest(), rows, headers)
+    return FileScan(hashing.digest.hexdigest(), rows, headers, names)
 
 
 def import_key(content_hash: str, options: dict[str, object]) -> str:
@@ -149,6 +173,8 @@ class ImportPlan:
     on_conflict: OnConflict
     segment_ids: list[str]
     topics: dict[str, Subscription]
+    # Segment name (as in the file's segments column) → id, for rows that name segments.
+    row_segments: dict[str, str]
     dry_run: bool
     key: str
     total_rows: int

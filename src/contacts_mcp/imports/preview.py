@@ -183,6 +183,7 @@ class _Plan:
     first_name: int | None
     last_name: int | None
     unsubscribed: int | None
+    segments: int | None
     strings: tuple[tuple[int, str], ...]  # (column index, property key)
     numbers: tuple[tuple[int, str], ...]
 
@@ -201,6 +202,7 @@ class _Plan:
             first_name=index.get("first_name"),
             last_name=index.get("last_name"),
             unsubscribed=index.get("unsubscribed"),
+            segments=index.get("segments"),
             strings=tuple((i, t) for i, t in properties if property_types[t] == "string"),
             numbers=tuple((i, t) for i, t in properties if property_types[t] == "number"),
         )
@@ -234,6 +236,8 @@ class _Plan:
             else:
                 if flag is not None:
                     fields["unsubscribed"] = flag
+        if self.segments is not None and (names := values[self.segments].strip()):
+            fields["segments"] = names
         properties: dict[str, str | int | float] = {}
         for index, key in self.strings:
             if text := values[index].strip():

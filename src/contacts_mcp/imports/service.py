@@ -56,7 +56,9 @@ logger = logging.getLogger("contacts_mcp.imports")
 T = TypeVar("T")
 # Journals and failure reports are kept this long after an import was last run.
 KEEP_IMPORT_DAYS = 30
-BUILT_IN_TARGETS = frozenset({"email", "first_name", "last_name", "unsubscribed", "skip"})
+BUILT_IN_TARGETS = frozenset(
+    {"email", "first_name", "last_name", "unsubscribed", "segments", "skip"}
+)
 
 
 async def _progress_none(done: float, total: float | None, message: str) -> None:
@@ -166,7 +168,8 @@ class ImportService:
     ) -> ImportSummary:
         _check_source(source)
         await progress(0, None, "reading the file")
-        scan = await _off_loop(lambda: scan_file(source, self._settings.files))
+        segments_column = next((c for c, t in columns.items() if t == "segments"), None)
+        scan = await _off_loop(lambda: scan_file(source, self._settings.files, segments_column))
         total = scan.rows
         if total == 0:
             raise UserFacingError(
@@ -177,7 +180,17 @@ class ImportService:
         )
         segment_ids = await self._schema.segment_ids(segments)
         topic_ids = await self._schema.topic_ids(topics or {})
-        chosen = await self._choose(strategy)
+        # Every segment a row names must exist before the first write, as the others.
+        row_segments = {
+            name: (await self._schema.resolve_segment(name)).id
+            for name in sorted(scan.segment_names)
+        }
+        if segments_column is not None and strategy == "api":
+            raise UserFacingError(
+                "Resend's Contact Imports API takes one list of segments per import, not a "
+                "segments column: use strategy 'rows' (or 'auto', which picks it)."
+            )
+        chosen = "rows" if segments_column is not None else await self._choose(strategy)
         options = {
             "columns": dict(columns),
             "types": property_types,
@@ -197,7 +210,7 @@ class ImportService:
         try:
             return await self._run_plan(
                 source, key, total, chosen, columns, property_types, on_conflict,
-                segment_ids, topic_ids, dry_run, progress,
+                segment_ids, topic_ids, dry_run, progress, row_segments,
             )  # fmt: skip
         finally:
             self._running.discard(key)
@@ -215,6 +228,7 @@ class ImportService:
         topic_ids: dict[str, Subscription],
         dry_run: bool,
         progress: Progress,
+        row_segments: dict[str, str],
     ) -> ImportSummary:
         imports_dir = self._settings.state_dir / "imports"
         await _off_loop(lambda: _forget_old_imports(imports_dir))
@@ -233,6 +247,7 @@ class ImportService:
                 on_conflict=on_conflict,
                 segment_ids=segment_ids,
                 topics=topic_ids,
+                row_segments=row_segments,
                 dry_run=dry_run,
                 key=key,
                 total_rows=total,

@@ -30,7 +30,7 @@ from contacts_mcp.api.errors import (
     TransportError,
 )
 from contacts_mcp.imports.journal import Outcome, email_key
-from contacts_mcp.imports.plan import ImportPlan, ImportSummary, scan_existing
+from contacts_mcp.imports.plan import ImportPlan, ImportSummary, scan_existing, split_segments
 from contacts_mcp.imports.preview import FirstSeen, MappedRow, iter_mapped_rows
 from contacts_mcp.services.explain import UserFacingError, explain
 from contacts_mcp.text.sanitize import clean
@@ -213,6 +213,8 @@ async def _apply(client: ResendClient, plan: ImportPlan, job: _Job) -> Outcome:
     row = job.row
     assert row.email is not None
     fields = dict(row.fields)
+    named = split_segments(str(fields.pop("segments", None) or ""))
+    segment_ids = list(dict.fromkeys([*plan.segment_ids, *(plan.row_segments[n] for n in named)]))
     if job.action == "create":
         created = await client.create_contact(
             row.email,
@@ -220,7 +222,7 @@ async def _apply(client: ResendClient, plan: ImportPlan, job: _Job) -> Outcome:
             last_name=_text(fields.get("last_name")),
             unsubscribed=True if fields.get("unsubscribed") is True else None,
             properties=row.properties,
-            segments=plan.segment_ids,
+            segments=segment_ids,
             topics=plan.topics,
         )
         plan.journal.mark_existing(row.email, created.id, fields.get("unsubscribed") is True)
@@ -239,7 +241,7 @@ async def _apply(client: ResendClient, plan: ImportPlan, job: _Job) -> Outcome:
     if changes:
         await client.update_contact(job.contact_id, **changes)
         sent = True
-    for segment_id in plan.segment_ids:
+    for segment_id in segment_ids:
         await client.add_contact_to_segment(job.contact_id, segment_id)
         sent = True
     # Existing contacts keep their own topic choices: only opt-outs are applied.
