@@ -329,3 +329,19 @@ def test_the_confirmation_secret_outlives_a_restart_and_a_torn_write(tmp_path: P
     assert len(key.read_bytes()) == 32
     with pytest.raises(UserFacingError, match="not one this server issued"):
         renewed.check(token, "delete", selected, {"delete": True})
+
+
+async def test_many_named_contacts_are_found_by_filling_the_mirror_first(
+    harness_with_files: Harness,
+) -> None:
+    h = harness_with_files
+    emails = [f"named{i}@example.com" for i in range(150)]
+    await h.seed_contacts(emails)
+    preview = (await h.call("delete_contacts", {"contacts": [*emails, "ghost@example.com"]}))[
+        "preview"
+    ]
+    assert (preview["count"], preview["missing"]) == (150, ["ghost@example.com"])
+    # Found by paging the account (a sync job, 100 a request), not 2 requests a name.
+    jobs = (await h.call("get_job", {}))["recent"]
+    assert [(job["kind"], job["status"]) for job in jobs] == [("sync", "completed")]
+    assert await h.count_contacts() == 150

@@ -52,6 +52,7 @@ from contacts_mcp.text.sanitize import formula_safe
 __all__ = [
     "CONFIRM_SECONDS",
     "MAX_SELECTION",
+    "READ_ONE_BY_ONE_UP_TO",
     "BulkOutcome",
     "Confirmations",
     "ExportOutcome",
@@ -62,6 +63,9 @@ __all__ = [
 
 T = TypeVar("T")
 MAX_SELECTION = 10_000
+# Named contacts the mirror does not hold are read one by one up to this many; past it,
+# the tools fill the mirror first.
+READ_ONE_BY_ONE_UP_TO = 100
 CONFIRM_SECONDS = 600
 BUILT_IN_COLUMNS = ("email", "first_name", "last_name", "unsubscribed")
 

@@ -26,7 +26,12 @@ from contacts_mcp.server.render import LIST_COLUMNS, contact_row
 from contacts_mcp.server.toolkit import State, ToolContext, hints, result, run, services
 from contacts_mcp.server.tools.jobs import JobKind, JobOut, start_and_wait
 from contacts_mcp.server.tools.sets import fill_mirror
-from contacts_mcp.services.bulk import CONFIRM_SECONDS, BulkOutcome, ExportOutcome
+from contacts_mcp.services.bulk import (
+    CONFIRM_SECONDS,
+    READ_ONE_BY_ONE_UP_TO,
+    BulkOutcome,
+    ExportOutcome,
+)
 from contacts_mcp.services.explain import UserFacingError
 from contacts_mcp.services.jobs import utc_iso
 from contacts_mcp.services.sets import Condition, FoundContact, decode_search
@@ -230,7 +235,9 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
 
         state = services(ctx)
         where = _conditions(search)
-        if where is not None:
+        if where is not None or len(contacts or ()) > READ_ONE_BY_ONE_UP_TO:
+            # A search needs the mirror; so do many named contacts: paging the account
+            # (100 a request) beats reading each one it does not hold (2 requests each).
             await fill_mirror(ctx, state)
         selected = await run(select(state.sets, state.client, contacts, where))
         if not selected.contacts:
