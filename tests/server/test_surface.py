@@ -33,6 +33,7 @@ EXPECTED_HINTS = {
     "delete_contact": CHANGE,
     "list_contacts": READ,
     "search_contacts": READ,
+    "update_contacts": CHANGE,
     "delete_contacts": CHANGE,
     "export_contacts": (False, False, False, True),  # a new file; replaces one only if asked
     "list_contact_properties": READ,

@@ -97,7 +97,11 @@ def _compact_schema(schema: Any) -> Any:
     - `"default": null` and a boolean's `"default": false` say what leaving an argument
       out already says (the server applies its defaults either way);
     - a union of plain types (`anyOf` of `{"type": ...}`) is one `type` list, and
-      "integer" goes where "number" is (every integer is a number).
+      "integer" goes where "number" is (every integer is a number);
+    - a string's `minLength`/`maxLength`: guards against abuse (a 10,000-character
+      email), not guidance a model needs to write a good call. The server still checks
+      them, and a call past one gets a short "Invalid arguments" message naming it.
+    Counts (`maxItems`, `maxProperties`) stay: they say how much one call can take.
     A property itself named "title" or "default" survives: its value is a schema.
     """
     if isinstance(schema, dict):
@@ -105,6 +109,7 @@ def _compact_schema(schema: Any) -> Any:
             key: _compact_schema(value)
             for key, value in schema.items()
             if not (key == "title" and isinstance(value, str))
+            and not (key in ("minLength", "maxLength") and isinstance(value, int))
             and not (key == "default" and value is None)
             and not (key == "default" and value is False and schema.get("type") == "boolean")
         }

@@ -51,14 +51,18 @@ from contacts_mcp.text.sanitize import formula_safe
 
 __all__ = [
     "CONFIRM_SECONDS",
+    "FRESH_SECONDS",
     "MAX_SELECTION",
     "READ_ONE_BY_ONE_UP_TO",
     "BulkOutcome",
     "Confirmations",
     "ExportOutcome",
     "Selected",
+    "attempts",
+    "each",
     "select",
     "write_contacts_csv",
+    "write_failures",
 ]
 
 T = TypeVar("T")
@@ -67,6 +71,9 @@ MAX_SELECTION = 10_000
 # the tools fill the mirror first.
 READ_ONE_BY_ONE_UP_TO = 100
 CONFIRM_SECONDS = 600
+# A mirror fully synced longer ago than this is refreshed before an export or a bulk
+# change reads the contacts' state from it.
+FRESH_SECONDS = 15 * 60
 BUILT_IN_COLUMNS = ("email", "first_name", "last_name", "unsubscribed")
 
 
@@ -90,10 +97,13 @@ async def select(
     client: ResendClient,
     contacts: Sequence[str] | None,
     where: Sequence[Condition] | None,
+    *,
+    reread: bool = False,
 ) -> Selected:
     """The contacts named by `contacts`, or matching `where`, as the mirror knows them.
 
-    Named contacts the mirror does not hold are read from the API (one request each).
+    Named contacts the mirror does not hold (all of them, if `reread`) are read from the
+    API: two requests each, the contact and its segments.
     """
     if (contacts is None) == (where is None):
         raise UserFacingError(
@@ -121,7 +131,7 @@ async def select(
     ids: list[str] = []
     unknown: list[str] = []
     for ref in named:
-        found_id = ref if is_uuid(ref) else sets.mirror.find_id(ref)
+        found_id = None if reread else ref if is_uuid(ref) else sets.mirror.find_id(ref)
         (ids if found_id else unknown).append(found_id or ref)
     known = await anyio.to_thread.run_sync(lambda: sets.mirror.contacts(ids))
     held = {contact.id for contact, _ in known}
@@ -129,13 +139,17 @@ async def select(
     missing: list[str] = []
     for ref in unknown:  # not in the mirror: ask Resend (and keep the answer)
         try:
-            contact = await client.get_contact(ref)
-            segments = await client.list_contact_segments(contact.id)
+            contact = await patiently(partial(client.get_contact, ref))
+            segments = await patiently(partial(client.list_contact_segments, contact.id))
         except NotFoundError:
+            if gone := ref if is_uuid(ref) else sets.mirror.find_id(ref):
+                sets.mirror.remove(gone)
             missing.append(ref)
             continue
         except ResendError as exc:
             raise explain(exc) from None
+        if any(contact.id == held.id for held, _ in known):
+            continue  # named twice (by id and by email)
         record = mirrored(contact, contact_values(contact))
         sets.mirror.upsert(record, changed=False)
         sets.mirror.set_memberships(contact.id, [s.id for s in segments])
@@ -267,6 +281,7 @@ class BulkOutcome(BaseModel):
     selected: int
     done: int = Field(description="Contacts changed (or deleted).")
     unchanged: int = Field(default=0, description="Already as asked (or already gone).")
+    refused: int = Field(default=0, description="Held back by the consent guard.")
     failed: int = 0
     requests: int = 0
     seconds: float = 0.0
@@ -279,7 +294,7 @@ class BulkOutcome(BaseModel):
 CONCURRENCY = 8
 
 
-async def _each(
+async def each(
     items: Sequence[T], work: Callable[[T], Awaitable[None]], progress: Progress, label: str
 ) -> None:
     """`work(item)` for every item, `CONCURRENCY` at a time, reporting as they end."""
@@ -326,7 +341,7 @@ async def complete_records(
         fresh[contact.id] = record
 
     unknown = [item for item in selected.contacts if item[0].properties is None]
-    await _each(unknown, read, progress, label)
+    await each(unknown, read, progress, label)
     failed = {email for email, _ in unreadable}
     complete = [
         (fresh.get(contact.id, contact), segments)
@@ -385,8 +400,6 @@ def _cell(value: object) -> str:
 
 
 INLINE_ROWS = 50
-# A mirror synced longer ago than this is refreshed (a full sync) before an export.
-EXPORT_FRESH_SECONDS = 15 * 60
 
 
 class ExportOutcome(BaseModel):
@@ -416,9 +429,7 @@ async def export_selected(
     the account's), and segment names; to `path` and, for a few rows, inline."""
     started, sent_before = time.monotonic(), client.requests_sent
     state = await anyio.to_thread.run_sync(sets.mirror.state)
-    refreshed = (
-        state.full_synced_at is None or time.time() - state.full_synced_at > EXPORT_FRESH_SECONDS
-    )
+    refreshed = state.full_synced_at is None or time.time() - state.full_synced_at > FRESH_SECONDS
     if refreshed:
         await sets.sync("full", properties=False, progress=progress)
     selected = await select(sets, client, contacts, where)
@@ -502,16 +513,16 @@ async def delete_selected(
 
     async def delete(item: tuple[MirroredContact, list[str]]) -> None:
         contact = item[0]
-        reason = await _attempts(partial(client.delete_contact, contact.id))
+        reason = await attempts(partial(client.delete_contact, contact.id))
         if reason is not None and reason != "gone":
             failures.append((contact.email, reason))
             return
         counts["gone" if reason == "gone" else "deleted"] += 1
         sets.mirror.remove(contact.id)
 
-    await _each(records, delete, progress, "deleted")
+    await each(records, delete, progress, "deleted")
     gone = counts["gone"] + len(selected.contacts) - len(records) - len(unreadable)
-    failures_file = _write_failures(snapshot.with_name(snapshot.stem + "-failures.csv"), failures)
+    failures_file = write_failures(snapshot.with_name(snapshot.stem + "-failures.csv"), failures)
     return BulkOutcome(
         action="delete",
         selected=len(selected.contacts),
@@ -534,7 +545,7 @@ async def delete_selected(
 CONTACT_ATTEMPTS = 4
 
 
-async def _attempts(call: Callable[[], Awaitable[object]]) -> str | None:
+async def attempts(call: Callable[[], Awaitable[object]]) -> str | None:
     """None when `call()` succeeded, "gone" on a 404, else why it kept failing."""
     reason = ""
     for attempt in range(CONTACT_ATTEMPTS):
@@ -552,9 +563,11 @@ async def _attempts(call: Callable[[], Awaitable[object]]) -> str | None:
     return reason
 
 
-def _write_failures(path: Path, failures: list[tuple[str, str]]) -> str | None:
+def write_failures(path: Path, failures: list[tuple[str, str]]) -> str | None:
+    """The contacts a run did not bring to the asked state, and why, as CSV (or None)."""
     if not failures:
         return None
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(["email", "reason"])

@@ -48,6 +48,7 @@ __all__ = [
     "DeletedContactOut",
     "SegmentRef",
     "TopicSubscription",
+    "check_property_input",
     "normalize_email",
     "parse_contact_ref",
 ]
@@ -199,7 +200,7 @@ def _check_name(field: str, value: str | None) -> str | None:
     return text
 
 
-def _check_properties(
+def check_property_input(
     properties: Mapping[str, PropertyInput] | None,
 ) -> dict[str, PropertyInput] | None:
     if properties is None:
@@ -298,7 +299,7 @@ class ContactsService:
         address = normalize_email(email)
         first = _check_name("first_name", first_name)
         last = _check_name("last_name", last_name)
-        values = _check_properties(properties) or {}
+        values = check_property_input(properties) or {}
         # A null on a new contact means "no value": nothing to send.
         values = {k: v for k, v in values.items() if v is not None}
         values = await self._schema.check_property_values(values)
@@ -346,7 +347,7 @@ class ContactsService:
         ref = parse_contact_ref(contact)
         first = _check_name("first_name", first_name)
         last = _check_name("last_name", last_name)
-        values = await self._schema.check_property_values(_check_properties(properties) or {})
+        values = await self._schema.check_property_values(check_property_input(properties) or {})
         clearing = set(clear_fields)
         for field, value in (("first_name", first), ("last_name", last)):
             if value is not None and field in clearing:

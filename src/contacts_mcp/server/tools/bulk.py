@@ -1,13 +1,16 @@
-"""Sets of contacts acted on: delete them (confirmed by the server) or export them.
+"""Sets of contacts acted on: change or delete them (confirmed by the server), or export
+them.
 
-A selection is `contacts` (ids or emails) or `where` (search_contacts' conditions).
-Without `confirm`, `delete_contacts` only previews: the count, a sample, the cost, and
-a confirmation bound to exactly that. With it, the server checks the confirmation,
-asks the person where the client can (form elicitation), and runs the job.
+A selection is `contacts` (ids or emails) or `search` (a search_contacts selection).
+Without `confirm`, `update_contacts` (past 10 contacts) and `delete_contacts` (always)
+only preview: the count, a sample, the cost, and a confirmation bound to exactly that.
+With it, the server checks the confirmation, asks the person where the client can (form
+elicitation), and runs the job.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -23,7 +26,17 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from contacts_mcp.server.render import LIST_COLUMNS, contact_row
-from contacts_mcp.server.toolkit import State, ToolContext, hints, result, run, services
+from contacts_mcp.server.toolkit import (
+    PropertyValues,
+    SegmentRefs,
+    State,
+    ToolContext,
+    TopicChoices,
+    hints,
+    result,
+    run,
+    services,
+)
 from contacts_mcp.server.tools.jobs import JobKind, JobOut, start_and_wait
 from contacts_mcp.server.tools.sets import fill_mirror
 from contacts_mcp.services.bulk import (
@@ -39,6 +52,7 @@ from contacts_mcp.text.sanitize import label, quoted
 
 if TYPE_CHECKING:
     from contacts_mcp.services.bulk import Selected
+    from contacts_mcp.services.bulk_change import Change, ContactPlan
     from contacts_mcp.services.jobs import Progress, Work
 
 __all__ = ["BULK_JOBS", "register_bulk_tools", "register_export_tool"]
@@ -53,6 +67,9 @@ EXPORT_HINTS = ToolAnnotations(
 )
 
 SAMPLE = 10
+# A change to at most this many contacts runs without a preview (as that many
+# update_contact calls would); deletes always need one.
+SKIP_CONFIRM_UP_TO = 10
 # Requests/s assumed for estimates until Resend's headers say (its documented default).
 ASSUMED_RATE = 10.0
 
@@ -95,6 +112,33 @@ class DeleteAnswer(BaseModel):
     run: JobOut[BulkOutcome] | None = None
 
 
+class ChangeSample(BaseModel):
+    email: str
+    before: dict[str, Any] = Field(description="What the mirror knows of the changed fields.")
+    after: dict[str, Any]
+
+
+class ChangePreview(BaseModel):
+    change: str
+    count: int = Field(description="Contacts selected.")
+    missing: list[str] = Field(description="Named contacts that do not exist.")
+    already: int = Field(description="Already as asked: no request.")
+    to_change: int
+    refused: int = Field(description="Held back by the consent guard.")
+    refused_sample: list[str] = Field(description=f"Up to {SAMPLE} of their emails.")
+    sample: list[ChangeSample] = Field(description=f"Up to {SAMPLE}, before → after.")
+    requests: int = Field(description="API requests the run needs.")
+    estimated_seconds: int
+    notes: list[str]
+    confirm: str = Field(description="Pass as `confirm` to run exactly this.")
+    expires_at: str
+
+
+class UpdateAnswer(BaseModel):
+    preview: ChangePreview | None = None
+    run: JobOut[BulkOutcome] | None = None
+
+
 def _can_elicit(ctx: ToolContext) -> bool:
     capabilities = ctx.client_capabilities
     elicitation = capabilities.elicitation if capabilities is not None else None
@@ -108,11 +152,13 @@ def ask_person(ctx: ToolContext, confirm: str | None) -> Elicit[Approval] | NotA
     found = state.confirmations.read(confirm) if confirm else None
     if found is None or not _can_elicit(ctx):
         return NotAsked()
-    return Elicit(
-        f"{found.summary} ({found.count} contacts). This cannot be undone; a snapshot is "
-        "kept for re-import. Approve?",
-        Approval,
-    )
+    if found.action == "delete":
+        message = (
+            f"{found.summary}. This cannot be undone; a snapshot is kept for re-import. Approve?"
+        )
+    else:
+        message = f"{found.summary}. Approve?"
+    return Elicit(message, Approval)
 
 
 PersonArg = Annotated[ElicitationResult[Any], Resolve(ask_person)]
@@ -154,6 +200,37 @@ def _selection_args(contacts: list[str] | None, where: list[Condition] | None) -
     return {"contacts": contacts}
 
 
+async def _selection(
+    ctx: ToolContext,
+    state: State,
+    contacts: list[str] | None,
+    where: list[Condition] | None,
+    *,
+    fresh: bool,
+) -> Selected:
+    """The selection; when `fresh` (a preview, or a run that needs none), from a mirror
+    fully synced in the last 15 minutes, or read from Resend itself.
+
+    A confirmed run reads the mirror as its preview left it (written through since), so
+    it finds exactly the contacts previewed.
+    """
+    from contacts_mcp.services.bulk import FRESH_SECONDS, select
+
+    if (contacts is None) == (where is None):
+        raise ToolError(
+            "Select contacts with exactly one of `contacts` (ids or emails) or `search` "
+            "(the selection of a search_contacts answer)."
+        )
+    if where is not None or len(contacts or ()) > READ_ONE_BY_ONE_UP_TO:
+        # A search needs the mirror; so do many named contacts: paging the account
+        # (100 a request) beats reading each one it does not hold (2 requests each).
+        await fill_mirror(ctx, state, max_age=FRESH_SECONDS if fresh else None)
+        return await run(select(state.sets, state.client, contacts, where))
+    synced = state.sets.state().full_synced_at
+    stale = fresh and (synced is None or time.time() - synced > FRESH_SECONDS)
+    return await run(select(state.sets, state.client, contacts, None, reread=stale))
+
+
 def _delete_work(state: State, arguments: Mapping[str, Any]) -> Work:
     async def work(progress: Progress) -> BulkOutcome:
         from contacts_mcp.services.bulk import delete_selected, select
@@ -180,6 +257,35 @@ def _outcome_text(outcome: BulkOutcome) -> str:
 
 
 DELETE_JOB = JobKind("delete", BulkOutcome, _delete_work, _outcome_text)
+
+
+def _update_work(state: State, arguments: Mapping[str, Any]) -> Work:
+    async def work(progress: Progress) -> BulkOutcome:
+        from contacts_mcp.services.bulk import select
+        from contacts_mcp.services.bulk_change import Change, apply_change
+
+        # Exactly the contacts previewed (their ids were checked against the confirmation).
+        selected = await select(state.sets, state.client, arguments["ids"], None)
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        failures = state.snapshots / f"updated-{stamp}-{arguments['nonce']}-failures.csv"
+        change = Change.from_arguments(arguments["change"])
+        return await apply_change(state.client, state.sets, selected, change, failures, progress)
+
+    return work
+
+
+def _update_text(outcome: BulkOutcome) -> str:
+    text = (
+        f"Updated {outcome.done} of {outcome.selected} contacts ({outcome.unchanged} already "
+        f"as asked, {outcome.refused} held back by the consent guard, {outcome.failed} failed); "
+        f"{outcome.requests} requests in {outcome.seconds:.1f} s."
+    )
+    if outcome.failures_file:
+        text += f"\nNot changed, with reasons: {outcome.failures_file}"
+    return text
+
+
+UPDATE_JOB = JobKind("update", BulkOutcome, _update_work, _update_text)
 
 
 def _export_work(state: State, arguments: Mapping[str, Any]) -> Work:
@@ -216,10 +322,115 @@ def _export_text(outcome: ExportOutcome) -> str:
 
 
 EXPORT_JOB = JobKind("export", ExportOutcome, _export_work, _export_text)
-BULK_JOBS: tuple[JobKind[Any], ...] = (DELETE_JOB, EXPORT_JOB)
+BULK_JOBS: tuple[JobKind[Any], ...] = (UPDATE_JOB, DELETE_JOB, EXPORT_JOB)
 
 
 def register_bulk_tools(server: MCPServer[State]) -> None:
+    @server.tool(annotations=hints("Update contacts", "update"))
+    async def update_contacts(
+        ctx: ToolContext,
+        person: PersonArg,
+        contacts: ContactsArg = None,
+        search: SearchArg = None,
+        unsubscribed: Annotated[
+            bool | SkipJsonSchema[None], Field(description="true opts out of all broadcasts.")
+        ] = None,
+        properties: PropertyValues | SkipJsonSchema[None] = None,
+        add_segments: SegmentRefs | SkipJsonSchema[None] = None,
+        remove_segments: SegmentRefs | SkipJsonSchema[None] = None,
+        topics: TopicChoices | SkipJsonSchema[None] = None,
+        resubscribe: Annotated[
+            bool, Field(description="Only when the people asked to opt back in.")
+        ] = False,
+        confirm: ConfirmArg = None,
+    ) -> Annotated[CallToolResult, UpdateAnswer]:
+        """Change many contacts at once. Past 10 contacts, the first call (no `confirm`)
+        is a preview that writes nothing; show it to the user, then call again with its
+        `confirm`.
+        """
+        from contacts_mcp.services.bulk_change import plan_for, resolve_change
+
+        state = services(ctx)
+        where = _conditions(search)
+        change = await run(
+            resolve_change(
+                state.schema,
+                unsubscribed=unsubscribed,
+                properties=properties,
+                add_segments=add_segments or (),
+                remove_segments=remove_segments or (),
+                topics=topics,
+                resubscribe=resubscribe,
+            )
+        )
+        selected = await _selection(ctx, state, contacts, where, fresh=confirm is None)
+        if not selected.contacts:
+            raise ToolError(
+                "No contacts to update: the selection matches none"
+                + (f" ({len(selected.missing)} named contacts do not exist)." if selected.missing
+                   else ".")
+            )  # fmt: skip
+        plans = [plan_for(contact, segments, change) for contact, segments in selected.contacts]
+        needed = [plan for plan in plans if plan.needed]
+        refused = [plan for plan in plans if plan.refused]
+        if not needed:
+            held = (
+                f", and {len(refused)} are held back by the consent guard ({refused[0].refused})"
+                if refused
+                else ""
+            )
+            share = f"{len(plans) - len(refused)} of the" if refused else "all"
+            raise ToolError(
+                f"Nothing to change: {share} {len(plans)} contacts are already as asked{held}. "
+                "Nothing was written."
+            )
+        segment_names = {s.id: s.name for s in await run(state.schema.segments())}
+        topic_names = (
+            {t.id: t.name for t in await run(state.schema.topics())} if change.topics else {}
+        )
+        described = change.describe(segment_names, topic_names)
+        summary = f"Update {len(plans)} contacts: {described}"
+        if confirm is None and len(plans) > SKIP_CONFIRM_UP_TO:
+            requests = sum(plan.requests for plan in plans)
+            preview = ChangePreview(
+                change=described,
+                count=len(plans),
+                missing=selected.missing,
+                already=len(plans) - len(needed) - len(refused),
+                to_change=len(needed),
+                refused=len(refused),
+                refused_sample=[plan.contact.email for plan in refused[:SAMPLE]],
+                sample=[
+                    ChangeSample(email=plan.contact.email, before=before, after=after)
+                    for plan in (needed + refused)[:SAMPLE]
+                    for before, after in [plan.before_after(change, segment_names, topic_names)]
+                ],
+                requests=requests,
+                estimated_seconds=_estimate(state, requests),
+                notes=_change_notes(plans, change),
+                confirm=state.confirmations.issue("update", selected, change.arguments(), summary),
+                expires_at=utc_iso(time.time() + CONFIRM_SECONDS),
+            )
+            return result(_change_preview_text(preview), UpdateAnswer(preview=preview))
+        if confirm is not None:
+            try:
+                nonce = state.confirmations.check(
+                    confirm, "update", selected, change.arguments()
+                ).nonce
+            except UserFacingError as exc:  # refused: nothing is written
+                raise ToolError(str(exc)) from None
+            _refuse_reuse(state, UPDATE_JOB, selected, nonce, change.arguments())
+            if _declined(person):
+                raise ToolError("The person did not approve: nothing was changed.")
+        else:  # a few contacts, changed at once (as update_contact would, one by one)
+            nonce = secrets.token_hex(8)
+        arguments = {"ids": selected.ids, "change": change.arguments(), "nonce": nonce}
+        answer = await start_and_wait(ctx, UPDATE_JOB, arguments)
+        assert isinstance(answer.structured_content, dict)
+        ran = JobOut[BulkOutcome].model_validate(answer.structured_content)
+        text = answer.content[0].text if answer.content[0].type == "text" else ""
+        return result(text, UpdateAnswer(run=ran))
+
     @server.tool(annotations=hints("Delete contacts", "delete"))
     async def delete_contacts(
         ctx: ToolContext,
@@ -231,15 +442,9 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         """Delete many contacts. First call without `confirm`: a preview that writes
         nothing; show it to the user, then call again with its `confirm`.
         """
-        from contacts_mcp.services.bulk import select
-
         state = services(ctx)
         where = _conditions(search)
-        if where is not None or len(contacts or ()) > READ_ONE_BY_ONE_UP_TO:
-            # A search needs the mirror; so do many named contacts: paging the account
-            # (100 a request) beats reading each one it does not hold (2 requests each).
-            await fill_mirror(ctx, state)
-        selected = await run(select(state.sets, state.client, contacts, where))
+        selected = await _selection(ctx, state, contacts, where, fresh=confirm is None)
         if not selected.contacts:
             raise ToolError(
                 "No contacts to delete: the selection matches none"
@@ -273,12 +478,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         except UserFacingError as exc:  # refused: nothing is written
             raise ToolError(str(exc)) from None
         arguments = {"ids": selected.ids, "nonce": checked.nonce}
-        earlier = state.jobs.previous(DELETE_JOB.name, arguments)
-        if earlier is not None and earlier.status != "working":
-            raise ToolError(
-                f"That confirmation was already used (job {earlier.id}, {earlier.status}). "
-                "Call again without `confirm` for a new preview."
-            )
+        _refuse_reuse(state, DELETE_JOB, selected, checked.nonce)
         if _declined(person):
             raise ToolError("The person did not approve: nothing was deleted.")
         answer = await start_and_wait(ctx, DELETE_JOB, arguments)
@@ -359,3 +559,71 @@ def _preview_text(preview: BulkPreview) -> str:
         f"and confirm={preview.confirm} (valid 10 minutes)."
     )
     return "\n".join(lines)
+
+
+def _refuse_reuse(
+    state: State,
+    kind: JobKind[Any],
+    selected: Selected,
+    nonce: str,
+    change: Mapping[str, Any] | None = None,
+) -> None:
+    """Refuse a confirmation whose run already ended (one still working is joined)."""
+    arguments: dict[str, Any] = {"ids": selected.ids}
+    if change is not None:
+        arguments["change"] = change
+    earlier = state.jobs.previous(kind.name, {**arguments, "nonce": nonce})
+    if earlier is not None and earlier.status != "working":
+        raise ToolError(
+            f"That confirmation was already used (job {earlier.id}, {earlier.status}). "
+            "Call again without `confirm` for a new preview."
+        )
+
+
+def _change_notes(plans: list[ContactPlan], change: Change) -> list[str]:
+    notes: list[str] = []
+    unknown = sum(1 for plan in plans if plan.contact.properties is None)
+    if change.properties and unknown:
+        notes.append(
+            f"{unknown} contacts' property values are not known locally: each is written "
+            "(1 request) rather than compared first."
+        )
+    if change.topics:
+        note = "Topic subscriptions are not known locally: the run writes them (1 request each)"
+        if not change.resubscribe and "opt_in" in change.topics.values():
+            note += (
+                ", reading them first (1 more) so that contacts who opted out of a topic are "
+                "held back by the consent guard"
+            )
+        notes.append(note + ".")
+    return notes
+
+
+def _change_preview_text(preview: ChangePreview) -> str:
+    lines = [
+        f"Preview, nothing written: {preview.change}, for {preview.count} contacts: "
+        f"{preview.to_change} to change, {preview.already} already as asked, "
+        f"{preview.refused} held back by the consent guard; {preview.requests} requests, "
+        f"about {preview.estimated_seconds} s.",
+    ]
+    if preview.missing:
+        lines.append(f"{len(preview.missing)} named contacts do not exist.")
+    if preview.refused_sample:
+        lines.append("Held back (they opted out): " + ", ".join(map(label, preview.refused_sample)))
+    lines.append(f"First {len(preview.sample)}, before → after:")
+    lines.extend(
+        f"{label(sample.email)}: {_fields(sample.before)} → {_fields(sample.after)}"
+        for sample in preview.sample
+    )
+    lines.extend(f"- {note}" for note in preview.notes)
+    lines.append(
+        "Show this to the user. To run exactly this, call again with the same arguments "
+        f"and confirm={preview.confirm} (valid 10 minutes)."
+    )
+    return "\n".join(lines)
+
+
+def _fields(values: Mapping[str, Any]) -> str:
+    if not values:
+        return "(not known)"
+    return ", ".join(f"{key}={quoted(str(value))}" for key, value in values.items())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -132,10 +133,15 @@ async def _refresh(ctx: ToolContext, state: State, arguments: dict[str, Any]) ->
     return job
 
 
-async def fill_mirror(ctx: ToolContext, state: State) -> None:
-    """Fill a mirror never synced, so a first search (or selection) can answer if that
-    ends within the wait budget; otherwise say which job is filling it."""
-    if state.sets.state().synced_at is not None:
+async def fill_mirror(ctx: ToolContext, state: State, *, max_age: float | None = None) -> None:
+    """Fill a mirror never synced (or, given `max_age` in seconds, one fully synced longer
+    ago), so a first search (or selection) can answer if that ends within the wait
+    budget; otherwise say which job is filling it."""
+    mirror = state.sets.state()
+    if mirror.synced_at is not None and (
+        max_age is None
+        or (mirror.full_synced_at is not None and time.time() - mirror.full_synced_at <= max_age)
+    ):
         return
     arguments = {"mode": "full", "properties": False}
     # A sync already running (a refresh) fills it too: wait for that one.
@@ -146,7 +152,12 @@ async def fill_mirror(ctx: ToolContext, state: State) -> None:
         return
     if job.status == "failed":
         raise ToolError(f"Filling the mirror failed: {job.error}")
-    raise ToolError(_filling(job, state))
+    if mirror.synced_at is None:
+        raise ToolError(_filling(job, state))
+    raise ToolError(
+        "This account's mirror is being refreshed first (a full sync), so the contacts' "
+        f"state is current. {working_text(job, state.wait_seconds)} Then call again."
+    )
 
 
 def _filling(job: Job, state: State) -> str:

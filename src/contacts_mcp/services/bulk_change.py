@@ -1,0 +1,329 @@
+"""One change applied to many contacts: planned per contact from what the mirror knows,
+previewed, then applied as a job.
+
+A change is any of: unsubscribed, property values (set, or cleared with null), segments
+joined or left, topic subscriptions. Each contact gets only the requests its own state
+needs: a contact already in a segment costs no request to be "added" to it. What the
+mirror cannot know (property values it never read, topic subscriptions) is written
+without looking, which costs the same one request as a read would.
+
+The consent guard of `update_contact` applies contact by contact: a contact who
+unsubscribed, or opted out of a topic, is not opted back in unless the person asked
+(`resubscribe`). Those contacts are refused, named in the preview where the mirror knows
+(unsubscribed), and in the failures file where only the run can (topics).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from contacts_mcp.api.base import UNSET, PropertyInput
+from contacts_mcp.api.client import ResendClient
+from contacts_mcp.api.errors import NotFoundError, ResendError
+from contacts_mcp.api.models import Subscription
+from contacts_mcp.services.bulk import BulkOutcome, Selected, attempts, each, write_failures
+from contacts_mcp.services.contacts import check_property_input
+from contacts_mcp.services.explain import UserFacingError, explain
+from contacts_mcp.services.jobs import Progress
+from contacts_mcp.services.mirror import MirroredContact
+from contacts_mcp.services.schema import SchemaService
+from contacts_mcp.services.sets import ContactsSets, patiently
+
+__all__ = ["Change", "ContactPlan", "apply_change", "plan_for", "resolve_change"]
+
+RESUBSCRIBE_HINT = "opt them back in only if they asked to (resubscribe=true)"
+
+
+@dataclass(frozen=True)
+class Change:
+    """What to do to every selected contact; segments and topics by id."""
+
+    unsubscribed: bool | None = None
+    properties: Mapping[str, PropertyInput] = field(default_factory=dict[str, PropertyInput])
+    join: tuple[str, ...] = ()
+    leave: tuple[str, ...] = ()
+    topics: Mapping[str, Subscription] = field(default_factory=dict[str, Subscription])
+    resubscribe: bool = False
+
+    def arguments(self) -> dict[str, Any]:
+        """The change as JSON: for the job journal and the confirmation's digest."""
+        return {
+            "unsubscribed": self.unsubscribed,
+            "properties": dict(self.properties),
+            "join": list(self.join),
+            "leave": list(self.leave),
+            "topics": dict(self.topics),
+            "resubscribe": self.resubscribe,
+        }
+
+    @classmethod
+    def from_arguments(cls, data: Mapping[str, Any]) -> Change:
+        return cls(
+            unsubscribed=data.get("unsubscribed"),
+            properties=dict(data.get("properties") or {}),
+            join=tuple(data.get("join") or ()),
+            leave=tuple(data.get("leave") or ()),
+            topics=dict(data.get("topics") or {}),
+            resubscribe=bool(data.get("resubscribe")),
+        )
+
+    def describe(self, segment_names: Mapping[str, str], topic_names: Mapping[str, str]) -> str:
+        """The change in a few words, for the preview and the person's approval."""
+        parts: list[str] = []
+        if self.unsubscribed is not None:
+            parts.append("unsubscribe" if self.unsubscribed else "re-subscribe")
+        for key, value in self.properties.items():
+            parts.append(f"clear {key}" if value is None else f"set {key} = {value!r}")
+        parts.extend(f"add to {segment_names.get(s, s)!r}" for s in self.join)
+        parts.extend(f"remove from {segment_names.get(s, s)!r}" for s in self.leave)
+        parts.extend(f"{sub} {topic_names.get(t, t)!r}" for t, sub in self.topics.items())
+        return ", ".join(parts)
+
+
+async def resolve_change(
+    schema: SchemaService,
+    *,
+    unsubscribed: bool | None,
+    properties: Mapping[str, PropertyInput] | None,
+    add_segments: Sequence[str],
+    remove_segments: Sequence[str],
+    topics: Mapping[str, Subscription] | None,
+    resubscribe: bool,
+) -> Change:
+    """The change with every name resolved and every value checked; nothing is written."""
+    values = await schema.check_property_values(check_property_input(properties) or {})
+    join = await schema.segment_ids(add_segments)
+    leave = await schema.segment_ids(remove_segments)
+    if both := set(join) & set(leave):
+        raise UserFacingError(
+            f"Segment {sorted(both)[0]} is in both add_segments and remove_segments; "
+            "keep it in one of them."
+        )
+    subscriptions = await schema.topic_ids(topics or {})
+    change = Change(unsubscribed, values, tuple(join), tuple(leave), subscriptions, resubscribe)
+    if unsubscribed is None and not (values or join or leave or subscriptions):
+        raise UserFacingError(
+            "Nothing to change. Give unsubscribed, properties, add_segments, "
+            "remove_segments or topics."
+        )
+    return change
+
+
+@dataclass
+class ContactPlan:
+    """The requests one contact needs for the change, from what the mirror knows."""
+
+    contact: MirroredContact
+    segments: list[str]
+    fields: dict[str, Any]
+    join: list[str]
+    leave: list[str]
+    write_topics: bool
+    check_topics: bool
+    refused: str | None = None
+
+    @property
+    def requests(self) -> int:
+        if self.refused is not None:
+            return 0
+        return (
+            int(self.check_topics) + int(bool(self.fields)) + len(self.join) + len(self.leave)
+        ) + int(self.write_topics)
+
+    @property
+    def needed(self) -> bool:
+        return self.requests > 0
+
+    def before_after(
+        self, change: Change, segment_names: Mapping[str, str], topic_names: Mapping[str, str]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The changed fields before and after; a value the mirror does not know is left
+        out of `before` (topics always are: the run reads them)."""
+        contact = self.contact
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        if change.unsubscribed is not None:
+            before["unsubscribed"] = contact.unsubscribed
+            after["unsubscribed"] = contact.unsubscribed if self.refused else change.unsubscribed
+        for key, value in change.properties.items():
+            if contact.properties is not None:
+                before[key] = contact.properties.get(key)
+            after[key] = value
+        if change.join or change.leave:
+            now = set(self.segments)
+            before["segments"] = sorted(segment_names.get(s, s) for s in now)
+            later = now if self.refused else (now | set(change.join)) - set(change.leave)
+            after["segments"] = sorted(segment_names.get(s, s) for s in later)
+        if change.topics:
+            after["topics"] = {topic_names.get(t, t): sub for t, sub in change.topics.items()}
+        return before, after
+
+
+def plan_for(contact: MirroredContact, segments: Sequence[str], change: Change) -> ContactPlan:
+    """What `contact` (with its segment ids) needs for `change`."""
+    refused = None
+    if change.unsubscribed is False and contact.unsubscribed and not change.resubscribe:
+        refused = f"unsubscribed from all broadcasts; {RESUBSCRIBE_HINT}"
+    fields: dict[str, Any] = {}
+    if change.unsubscribed is not None and change.unsubscribed != contact.unsubscribed:
+        fields["unsubscribed"] = change.unsubscribed
+    known = contact.properties
+    values = {
+        key: value
+        for key, value in change.properties.items()
+        if known is None or not _same(known.get(key), value)
+    }
+    if values:
+        fields["properties"] = values
+    member = set(segments)
+    return ContactPlan(
+        contact=contact,
+        segments=list(segments),
+        fields=fields,
+        join=[s for s in change.join if s not in member],
+        leave=[s for s in change.leave if s in member],
+        write_topics=bool(change.topics),
+        check_topics=not change.resubscribe and "opt_in" in change.topics.values(),
+        refused=refused,
+    )
+
+
+def _same(current: object, wanted: PropertyInput) -> bool:
+    if wanted is None or current is None:
+        return wanted is None and current is None
+    if isinstance(wanted, str) or isinstance(current, str | bool):
+        return current == wanted
+    return float(current) == float(wanted)  # type: ignore[arg-type]  # a number
+
+
+# -- the run ------------------------------------------------------------------------------
+
+
+async def apply_change(
+    client: ResendClient,
+    sets: ContactsSets,
+    selected: Selected,
+    change: Change,
+    failures_path: Path,
+    progress: Progress,
+) -> BulkOutcome:
+    """Apply `change` to every selected contact that needs it, 8 at a time (the client's
+    pacer keeps the account's rate); what each did is counted, failures written out."""
+    started, sent_before = time.monotonic(), client.requests_sent
+    plans = [plan_for(contact, segments, change) for contact, segments in selected.contacts]
+    failures: list[tuple[str, str]] = [(p.contact.email, p.refused) for p in plans if p.refused]
+    counts = {"done": 0, "unchanged": sum(1 for p in plans if not p.needed and not p.refused)}
+    refused = len(failures)
+
+    async def one(plan: ContactPlan) -> None:
+        nonlocal refused
+        outcome = await _apply_one(client, sets, plan, change)
+        if outcome is None:
+            counts["done"] += 1
+        elif outcome.startswith("refused"):
+            refused += 1
+            failures.append((plan.contact.email, outcome))
+        elif outcome == "unchanged":
+            counts["unchanged"] += 1
+        else:
+            failures.append((plan.contact.email, outcome))
+
+    await each([p for p in plans if p.needed], one, progress, "updated")
+    return BulkOutcome(
+        action="update",
+        selected=len(selected.contacts),
+        done=counts["done"],
+        unchanged=counts["unchanged"],
+        refused=refused,
+        failed=len(failures) - refused,
+        requests=client.requests_sent - sent_before,
+        seconds=round(time.monotonic() - started, 2),
+        failures_file=write_failures(failures_path, failures),
+    )
+
+
+async def _apply_one(
+    client: ResendClient, sets: ContactsSets, plan: ContactPlan, change: Change
+) -> str | None:
+    """None when the contact now is as asked; "unchanged" when it already was (its topics,
+    read for the consent guard); otherwise why not ("refused: …" for the guard)."""
+    contact = plan.contact
+    write_topics = plan.write_topics
+    if plan.check_topics:
+        try:
+            current = await patiently(partial(client.list_contact_topics, contact.id))
+        except NotFoundError:
+            return "the contact no longer exists"
+        except ResendError as exc:
+            return f"could not read its topics: {explain(exc)}"
+        opted_out = {t.id: t.name for t in current if t.subscription == "opt_out"}
+        blocked = [opted_out[t] for t, sub in change.topics.items()
+                   if sub == "opt_in" and t in opted_out]  # fmt: skip
+        if blocked:
+            return f"refused: opted out of topic {blocked[0]!r}; {RESUBSCRIBE_HINT}"
+        now = {t.id: t.subscription for t in current}
+        write_topics = any(now.get(t) != sub for t, sub in change.topics.items())
+        if not (plan.fields or plan.join or plan.leave or write_topics):
+            return "unchanged"
+    steps: list[tuple[str, Callable[[], Awaitable[object]], Callable[[], None]]] = []
+    if plan.fields:
+        steps.append(("fields", partial(_patch, client, contact.id, plan.fields),
+                      partial(_mirror_fields, sets, contact, plan.fields)))  # fmt: skip
+    for segment_id in plan.join:
+        steps.append((f"joined {segment_id}",
+                      partial(client.add_contact_to_segment, contact.id, segment_id),
+                      partial(sets.mirror.set_member, contact.id, segment_id, True)))  # fmt: skip
+    for segment_id in plan.leave:
+        steps.append((f"left {segment_id}",
+                      partial(client.remove_contact_from_segment, contact.id, segment_id),
+                      partial(sets.mirror.set_member, contact.id, segment_id, False)))  # fmt: skip
+    if write_topics:
+        steps.append(("topics", partial(client.update_contact_topics, contact.id, change.topics),
+                      lambda: None))  # fmt: skip
+    applied: list[str] = []
+    for name, call, remember in steps:
+        reason = await attempts(call)
+        if reason == "gone":
+            reason = "the contact (or a segment) no longer exists"
+        if reason is not None:
+            return reason + (f" (already applied: {', '.join(applied)})" if applied else "")
+        remember()
+        applied.append(name)
+    return None
+
+
+async def _patch(client: ResendClient, contact_id: str, fields: Mapping[str, Any]) -> None:
+    await client.update_contact(
+        contact_id,
+        unsubscribed=fields.get("unsubscribed", UNSET),
+        properties=fields.get("properties", UNSET),
+    )
+
+
+def _mirror_fields(sets: ContactsSets, contact: MirroredContact, fields: Mapping[str, Any]) -> None:
+    """Write the change through to the mirror, so searches see it at once."""
+    properties = None
+    if contact.properties is not None:  # known: keep them known
+        merged = dict(contact.properties)
+        for key, value in fields.get("properties", {}).items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        properties = merged
+    sets.mirror.upsert(
+        MirroredContact(
+            id=contact.id,
+            email=contact.email,
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            unsubscribed=fields.get("unsubscribed", contact.unsubscribed),
+            created_at=contact.created_at,
+            properties=properties,
+        )
+    )

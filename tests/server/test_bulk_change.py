@@ -1,0 +1,294 @@
+"""update_contacts: one change to many contacts, previewed and confirmed by the server
+(past 10 contacts), planned per contact from the mirror, with the consent guard applied
+contact by contact. Both protocol eras."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp.client import ClientRequestContext
+from mcp.types import ElicitRequestParams, ElicitResult
+
+from contacts_mcp.emulator import EmulatorOptions
+from contacts_mcp.services import bulk
+from tests.server.conftest import Harness, open_harness
+from tests.server.test_bulk import ACME, account, read_csv, selection, settings, state_of
+
+pytestmark = pytest.mark.anyio
+
+# Contacts in the faults test (kept small: every 429 pauses all requests for a second).
+FAULTY_SET = 60
+CHANGE = {"add_segments": ["VIP"], "unsubscribed": True, "properties": {"plan": "pro"}}
+
+
+@pytest.fixture
+async def h(era: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    async for harness in open_harness(era, None, settings(tmp_path)):
+        yield harness
+
+
+async def states(h: Harness) -> dict[str, dict[str, Any]]:
+    return {c["email"]: await state_of(h, c["id"]) for c in await h.all_contacts()}
+
+
+async def finish(h: Harness, run: dict[str, Any]) -> dict[str, Any]:
+    while run["status"] == "working":
+        run = (await h.call("get_job", {"job_id": run["job_id"]}))["job"]
+    assert run["status"] == "completed", run
+    result: dict[str, Any] = run["result"]
+    return result
+
+
+async def test_a_change_previews_then_does_exactly_what_it_showed(h: Harness) -> None:
+    await account(h)  # 15 at acme.com: every 3rd in VIP, every 4th unsubscribed
+    before = await states(h)
+    search = await selection(h, ACME)
+    preview = (await h.call("update_contacts", {"search": search, **CHANGE}))["preview"]
+    assert await states(h) == before  # a preview writes nothing
+    assert (preview["count"], preview["to_change"], preview["already"]) == (15, 15, 0)
+    assert preview["refused"] == 0
+    assert preview["change"] == "unsubscribe, set plan = 'pro', add to 'VIP'"
+    # Per contact: 1 PATCH (property values are not mirrored, so written unseen), plus
+    # 1 POST for each of the 10 not yet in VIP.
+    assert preview["requests"] == 15 + 10
+    first = preview["sample"][0]
+    assert first["email"] == "user14@acme.com"
+    assert first["before"] == {"unsubscribed": False, "segments": []}
+    assert first["after"] == {"unsubscribed": True, "plan": "pro", "segments": ["VIP"]}
+    assert any("property values are not known locally" in n for n in preview["notes"])
+
+    confirmed = {"search": search, **CHANGE, "confirm": preview["confirm"]}
+    outcome = await finish(h, (await h.call("update_contacts", confirmed))["run"])
+    assert (outcome["done"], outcome["unchanged"], outcome["failed"]) == (15, 0, 0)
+    assert outcome["requests"] == preview["requests"]
+    after = await states(h)
+    for email, state in after.items():
+        if email.endswith("@acme.com"):
+            assert state["unsubscribed"] is True
+            assert state["properties"]["plan"]["value"] == "pro"
+            assert state["segments"] == ["VIP"]
+        else:
+            assert state == before[email]
+    # The mirror saw it at once: the search needs no refresh.
+    vip = [{"field": "segment", "op": "in", "value": "VIP"}]
+    found = await h.call("search_contacts", {"where": vip, "count_only": True})
+    assert found["count"] == 15
+
+    # Replayed after the run: refused (property values are written unseen, so the
+    # contacts still "need" a request), and nothing is written.
+    again = {"search": search, **CHANGE, "confirm": preview["confirm"]}
+    assert "That confirmation was already used" in await h.error("update_contacts", again)
+
+
+async def test_contacts_already_as_asked_cost_no_request(h: Harness) -> None:
+    await account(h)
+    search = await selection(h, ACME)
+    preview = (await h.call("update_contacts", {"search": search, "add_segments": ["vip"]}))[
+        "preview"
+    ]
+    assert (preview["to_change"], preview["already"], preview["requests"]) == (10, 5, 10)
+    confirmed = {"search": search, "add_segments": ["vip"], "confirm": preview["confirm"]}
+    outcome = await finish(h, (await h.call("update_contacts", confirmed))["run"])
+    assert (outcome["done"], outcome["unchanged"], outcome["requests"]) == (10, 5, 10)
+
+
+async def test_a_few_contacts_change_at_once_with_the_consent_guard_per_contact(
+    h: Harness,
+) -> None:
+    await account(h, acme=6, others=1)  # user0 and user4 unsubscribed
+    named = [f"user{i}@acme.com" for i in range(6)]
+    noop = await h.error("update_contacts", {"contacts": named, "unsubscribed": False})
+    assert "4 of the 6 contacts are already as asked, and 2 are held back" in noop
+    assert "resubscribe=true" in noop
+    change = {"contacts": named, "unsubscribed": False, "properties": {"plan": "basic"}}
+    outcome = await finish(h, (await h.call("update_contacts", change))["run"])
+    # ≤ 10 contacts: run at once, no preview needed; the guard holds back the whole
+    # contact (its plan is not changed either).
+    assert (outcome["done"], outcome["unchanged"], outcome["refused"]) == (4, 0, 2)
+    rows = read_csv(Path(outcome["failures_file"]))
+    assert sorted(row["email"] for row in rows) == ["user0@acme.com", "user4@acme.com"]
+    assert all("resubscribe=true" in row["reason"] for row in rows)
+    states_now = await states(h)
+    assert states_now["user0@acme.com"]["unsubscribed"] is True  # held back
+    assert states_now["user0@acme.com"]["properties"]["plan"]["value"] != "basic"
+    assert states_now["user1@acme.com"]["properties"]["plan"]["value"] == "basic"
+    # When the people asked: they are opted back in.
+    back = await h.call(
+        "update_contacts",
+        {"contacts": ["user0@acme.com", "user4@acme.com"], "unsubscribed": False,
+         "resubscribe": True},
+    )  # fmt: skip
+    assert (await finish(h, back["run"]))["done"] == 2
+    assert (await states(h))["user4@acme.com"]["unsubscribed"] is False
+
+
+async def test_topic_opt_ins_are_held_back_for_those_who_opted_out(h: Harness) -> None:
+    await account(h, acme=4, others=0)
+    news = await h.seed("POST", "/topics", {"name": "News", "default_subscription": "opt_in"})
+    contacts = await h.all_contacts()
+    out = next(c for c in contacts if c["email"] == "user1@acme.com")
+    choice = [{"id": news["id"], "subscription": "opt_out"}]
+    await h.seed("PATCH", f"/contacts/{out['id']}/topics", choice)
+    named = [c["email"] for c in contacts]
+    opt_in = await h.call("update_contacts", {"contacts": named, "topics": {"news": "opt_in"}})
+    outcome = await finish(h, opt_in["run"])
+    # Three are opted in by the topic's default already; user1 chose to opt out.
+    assert (outcome["done"], outcome["unchanged"], outcome["refused"]) == (0, 3, 1)
+    reason = read_csv(Path(outcome["failures_file"]))[0]["reason"]
+    assert reason.startswith("refused: opted out of topic 'News'")
+    opt_out = await h.call("update_contacts", {"contacts": named, "topics": {"News": "opt_out"}})
+    assert (await finish(h, opt_out["run"]))["done"] == 4
+    for contact in contacts:
+        topics = await h.seed("GET", f"/contacts/{contact['id']}/topics")
+        assert [t["subscription"] for t in topics["data"]] == ["opt_out"]
+
+
+async def test_bad_changes_are_refused_and_write_nothing(h: Harness) -> None:
+    await account(h, acme=12, others=2)
+    before = await states(h)
+    search = await selection(h, ACME)
+    assert "Nothing to change. Give" in await h.error("update_contacts", {"search": search})
+    assert "exactly one of `contacts`" in await h.error("update_contacts", {"unsubscribed": True})
+    assert "No segment" in await h.error(
+        "update_contacts", {"search": search, "add_segments": ["Nope"]}
+    )
+    assert "No topic" in await h.error(
+        "update_contacts", {"search": search, "topics": {"Nope": "opt_in"}}
+    )
+    assert "Unknown contact property" in await h.error(
+        "update_contacts", {"search": search, "properties": {"nope": 1}}
+    )
+    assert "in both add_segments and remove_segments" in await h.error(
+        "update_contacts", {"search": search, "add_segments": ["VIP"], "remove_segments": ["vip"]}
+    )
+    assert "No contacts to update" in await h.error(
+        "update_contacts", {"contacts": ["ghost@nowhere.io"], "unsubscribed": True}
+    )
+    too_many = [f"u{i}@example.com" for i in range(10_001)]
+    message = await h.error("update_contacts", {"contacts": too_many, "unsubscribed": True})
+    assert "at most 10000" in message
+    # A no-op for everyone: neither of the others is in VIP.
+    keep = [{"field": "domain", "op": "eq", "value": "example.org"}]
+    nobody = await h.error(
+        "update_contacts", {"search": await selection(h, keep), "remove_segments": ["VIP"]}
+    )
+    assert "Nothing to change: all 2 contacts are already as asked" in nobody
+    preview = (await h.call("update_contacts", {"search": search, "unsubscribed": True}))["preview"]
+    other_change = {"search": search, "add_segments": ["VIP"], "confirm": preview["confirm"]}
+    assert "for a different change" in await h.error("update_contacts", other_change)
+    forged = {"search": search, "unsubscribed": True, "confirm": preview["confirm"][:-3] + "xyz"}
+    assert "not one this server issued" in await h.error("update_contacts", forged)
+    other_action = {"search": search, "confirm": preview["confirm"]}
+    assert "not one this server issued for this action" in await h.error(
+        "delete_contacts", other_action
+    )
+    await h.call("create_contact", {"email": "late@acme.com"})
+    late = {"search": search, "unsubscribed": True, "confirm": preview["confirm"]}
+    assert "(12 contacts then, 13 now)" in await h.error("update_contacts", late)
+    after = await states(h)
+    del after["late@acme.com"]
+    assert after == before
+
+
+async def test_an_expired_confirmation_is_refused(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await account(h, acme=12, others=0)
+    before = await states(h)
+    search = await selection(h, ACME)
+    monkeypatch.setattr(bulk, "CONFIRM_SECONDS", -1)  # issued already expired
+    token = (await h.call("update_contacts", {"search": search, "unsubscribed": True}))["preview"][
+        "confirm"
+    ]
+    monkeypatch.undo()
+    message = await h.error(
+        "update_contacts", {"search": search, "unsubscribed": True, "confirm": token}
+    )
+    assert "expired" in message
+    assert await states(h) == before
+
+
+async def test_a_confirmation_is_used_once(h: Harness) -> None:
+    await account(h, acme=12, others=0)
+    news = await h.seed("POST", "/topics", {"name": "News", "default_subscription": "opt_in"})
+    search = await selection(h, ACME)
+    # Topics are always written (the mirror does not know them): a replay would write.
+    change = {"search": search, "topics": {news["id"]: "opt_out"}}
+    token = (await h.call("update_contacts", change))["preview"]["confirm"]
+    await finish(h, (await h.call("update_contacts", {**change, "confirm": token}))["run"])
+    assert "already used" in await h.error("update_contacts", {**change, "confirm": token})
+
+
+@pytest.mark.parametrize(
+    ("answer", "changed"),
+    [(ElicitResult(action="accept", content={"approve": True}), True),
+     (ElicitResult(action="accept", content={"approve": False}), False),
+     (ElicitResult(action="decline"), False),
+     (None, True)],  # the client cannot be asked: the confirmation alone decides
+)  # fmt: skip
+async def test_where_the_client_can_ask_the_person_decides(
+    era: str, tmp_path: Path, answer: ElicitResult | None, changed: bool
+) -> None:
+    asked: list[str] = []
+
+    async def person(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        assert answer is not None
+        return answer
+
+    callback = None if answer is None else person
+    async for h in open_harness(era, None, settings(tmp_path), elicitation_callback=callback):
+        await account(h, acme=12, others=0)
+        search = await selection(h, ACME)
+        change = {"search": search, "add_segments": ["VIP"]}
+        token = (await h.call("update_contacts", change))["preview"]["confirm"]
+        assert asked == []
+        result = await h.client.call_tool("update_contacts", {**change, "confirm": token})
+        assert asked == ([] if answer is None else ["Update 12 contacts: add to 'VIP'. Approve?"])
+        members = await h.seed("GET", "/segments")
+        vip = members["data"][0]["id"]
+        count = len((await h.seed("GET", f"/segments/{vip}/contacts?limit=100"))["data"])
+        if changed:
+            assert not result.is_error, result.content
+            assert count == 12
+        else:
+            assert result.is_error
+            text = result.content[0]
+            assert text.type == "text"
+            assert "nothing was changed" in text.text
+            assert count == 4
+
+
+async def test_a_change_under_injected_faults_ends_with_every_contact_as_asked(
+    tmp_path: Path,
+) -> None:
+    """20 % faults in all (429, 500, 503, and writes applied whose answer is lost)."""
+    era = "auto"
+    db = str(tmp_path / "account.db")
+    async for h in open_harness(era, EmulatorOptions(db_path=db), settings(tmp_path)):
+        await h.seed("POST", "/segments", {"name": "VIP"})
+        await h.seed("POST", "/contact-properties", {"key": "plan", "type": "string"})
+        await h.seed_contacts([f"u{i}@acme.com" for i in range(FAULTY_SET)])
+        await h.seed_contacts([f"keep{i}@example.org" for i in range(5)])
+    faults = EmulatorOptions(
+        db_path=db, fault_429=0.05, fault_500=0.05, fault_503=0.05, drop_after_write=0.05, seed=5
+    )
+    async for h in open_harness(era, faults, settings(tmp_path)):
+        search = await selection(h, ACME)
+        token = (await h.call("update_contacts", {"search": search, **CHANGE}))["preview"][
+            "confirm"
+        ]
+        run = await h.call("update_contacts", {"search": search, **CHANGE, "confirm": token})
+        outcome = await finish(h, run["run"])
+        assert (outcome["done"], outcome["failed"]) == (FAULTY_SET, 0), outcome
+        assert outcome["requests"] > 2 * FAULTY_SET  # the faults were met, and overcome
+    async for h in open_harness(era, EmulatorOptions(db_path=db), settings(tmp_path)):
+        wrong = [
+            email
+            for email, state in (await states(h)).items()
+            if email.endswith("@acme.com")
+            and (state["unsubscribed"], state["properties"], state["segments"])
+            != (True, {"plan": {"type": "string", "value": "pro"}}, ["VIP"])
+        ]
+        assert wrong == []
