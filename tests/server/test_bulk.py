@@ -345,3 +345,19 @@ async def test_many_named_contacts_are_found_by_filling_the_mirror_first(
     jobs = (await h.call("get_job", {}))["recent"]
     assert [(job["kind"], job["status"]) for job in jobs] == [("sync", "completed")]
     assert await h.count_contacts() == 150
+
+
+async def test_a_search_export_streams_in_chunks_with_every_contact_once(
+    harness_with_files: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contacts_mcp.services import bulk
+
+    h = harness_with_files
+    await account(h, acme=15, others=8)
+    monkeypatch.setattr(bulk, "EXPORT_CHUNK", 4)  # 23 contacts: 6 chunks, the last short
+    everyone = await selection(h, [])
+    done = await h.job("export_contacts", {"search": everyone, "path": str(tmp_path / "all.csv")})
+    assert done["rows"] == 23
+    rows = read_csv(tmp_path / "all.csv")
+    assert [row["email"] for row in rows] == [c["email"] for c in await h.all_contacts()]
+    assert sum(1 for row in rows if row["segments"] == "VIP") == 5

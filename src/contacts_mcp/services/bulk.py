@@ -19,7 +19,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -56,6 +56,7 @@ __all__ = [
     "READ_ONE_BY_ONE_UP_TO",
     "BulkOutcome",
     "Confirmations",
+    "ContactsCsv",
     "ExportOutcome",
     "Selected",
     "attempts",
@@ -351,6 +352,70 @@ async def complete_records(
     return [(c, s) for c, s in complete if c is not None], unreadable
 
 
+class ContactsCsv:
+    """Contacts written as RFC 4180 CSV (UTF-8, CRLF): built-in fields, `properties`, and
+    segment names; every cell formula-safe.
+
+    Rows go to a `.partial` file, renamed by `finish` when complete: a crash or a cancel
+    never leaves half a CSV under the name, and a resumed job simply writes it again.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        properties: Sequence[str],
+        segment_names: Mapping[str, str],
+        *,
+        overwrite: bool,
+    ) -> None:
+        self.path = path
+        self.rows = 0
+        self._partial = path.with_name(path.name + ".partial")
+        self._properties = list(properties)
+        self._names = segment_names
+        self._overwrite = overwrite
+        self._out = self._partial.open("w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._out, lineterminator="\r\n")
+        self._writer.writerow([*BUILT_IN_COLUMNS, *self._properties, "segments"])
+
+    def write(self, records: Iterable[tuple[MirroredContact, list[str]]]) -> None:
+        for contact, segments in records:
+            row = contact_row(contact, segments, self._properties, self._names)
+            self._writer.writerow([formula_safe(cell) for cell in row.values()])
+            self.rows += 1
+
+    def finish(self) -> None:
+        self._out.close()
+        if not self._overwrite and self.path.exists():  # appeared since it was checked
+            self._partial.unlink()
+            raise UserFacingError(
+                f"{self.path} exists now; nothing was replaced. Choose another name."
+            )
+        os.replace(self._partial, self.path)
+
+    def abandon(self) -> None:
+        self._out.close()
+        self._partial.unlink(missing_ok=True)
+
+
+def contact_row(
+    contact: MirroredContact,
+    segments: Sequence[str],
+    properties: Sequence[str],
+    segment_names: Mapping[str, str],
+) -> dict[str, str]:
+    """One contact as export columns (the raw values, before formula-safety)."""
+    values = contact.properties or {}
+    return {
+        "email": contact.email,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "unsubscribed": "true" if contact.unsubscribed else "false",
+        **{key: _cell(values.get(key)) for key in properties},
+        "segments": "; ".join(sorted(segment_names.get(s, s) for s in segments)),
+    }
+
+
 def write_contacts_csv(
     path: Path,
     records: Iterable[tuple[MirroredContact, list[str]]],
@@ -359,34 +424,15 @@ def write_contacts_csv(
     *,
     overwrite: bool,
 ) -> int:
-    """Write contacts as RFC 4180 CSV (UTF-8, CRLF): built-in fields, `properties`, and
-    segment names; every cell formula-safe. Returns the rows written.
-
-    The rows go to a `.partial` file first, renamed when complete: a crash or a cancel
-    never leaves half a CSV under the name, and a resumed job simply writes it again.
-    """
-    partial = path.with_name(path.name + ".partial")
-    rows = 0
-    with partial.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow([*BUILT_IN_COLUMNS, *properties, "segments"])
-        for contact, segments in records:
-            values = contact.properties or {}
-            cells = [
-                contact.email,
-                contact.first_name,
-                contact.last_name,
-                "true" if contact.unsubscribed else "false",
-                *(_cell(values.get(key)) for key in properties),
-                "; ".join(sorted(segment_names.get(s, s) for s in segments)),
-            ]
-            writer.writerow([formula_safe(cell) for cell in cells])
-            rows += 1
-    if not overwrite and path.exists():  # appeared since the request was checked
-        partial.unlink()
-        raise UserFacingError(f"{path} exists now; nothing was replaced. Choose another name.")
-    os.replace(partial, path)
-    return rows
+    """Write `records` whole as a `ContactsCsv`; returns the rows written."""
+    out = ContactsCsv(path, properties, segment_names, overwrite=overwrite)
+    try:
+        out.write(records)
+    except BaseException:
+        out.abandon()
+        raise
+    out.finish()
+    return out.rows
 
 
 def _cell(value: object) -> str:
@@ -414,6 +460,10 @@ class ExportOutcome(BaseModel):
     seconds: float = 0.0
 
 
+# Contacts read from the mirror (and written) at a time: memory stays flat at any size.
+EXPORT_CHUNK = 1000
+
+
 async def export_selected(
     client: ResendClient,
     sets: ContactsSets,
@@ -426,58 +476,94 @@ async def export_selected(
     progress: Progress,
 ) -> ExportOutcome:
     """Export the selection from a fresh mirror: built-in fields, `properties` (None: all
-    the account's), and segment names; to `path` and, for a few rows, inline."""
+    the account's), and segment names; to `path` and, for a few rows, inline.
+
+    A search's contacts are streamed from the mirror `EXPORT_CHUNK` at a time, so an
+    export has no size limit beyond the disk; named contacts are at most 10,000.
+    """
     started, sent_before = time.monotonic(), client.requests_sent
     state = await anyio.to_thread.run_sync(sets.mirror.state)
     refreshed = state.full_synced_at is None or time.time() - state.full_synced_at > FRESH_SECONDS
     if refreshed:
         await sets.sync("full", properties=False, progress=progress)
-    selected = await select(sets, client, contacts, where)
-    if path is None and len(selected.contacts) > INLINE_ROWS:
+    if where is not None:
+        total = (await sets.search(where, limit=1, after=None, count_only=True)).count
+        chunks = _matching_chunks(sets, where)
+    else:
+        selected = await select(sets, client, contacts, None)
+        total = len(selected.contacts)
+        chunks = _one_chunk(selected)
+    if path is None and total > INLINE_ROWS:
         raise UserFacingError(
-            f"{len(selected.contacts)} contacts are more than the {INLINE_ROWS} an answer can "
-            "hold: give a `path` (a new .csv in an import folder) to export them."
+            f"{total} contacts are more than the {INLINE_ROWS} an answer can hold: give a "
+            "`path` (a new .csv in an import folder) to export them."
         )
     keys = await sets.property_keys(properties)
-    records, unreadable = (
-        await complete_records(client, sets, selected, progress, "reading properties")
-        if keys
-        else (selected.contacts, [])
-    )
-    if unreadable:
-        raise UserFacingError(
-            f"{len(unreadable)} contacts could not be read ({unreadable[0][1]}); nothing was "
-            "exported. Try again shortly."
-        )
     names = await segment_names(client)
-    columns = [*BUILT_IN_COLUMNS, *keys, "segments"]
-    if path is not None:
-        await anyio.to_thread.run_sync(
-            lambda: write_contacts_csv(path, records, keys, names, overwrite=overwrite)
-        )
+    out = None if path is None else ContactsCsv(path, keys, names, overwrite=overwrite)
     inline: list[dict[str, str]] = []
-    if len(records) <= INLINE_ROWS:
-        for contact, segments in records:
-            values = contact.properties or {}
-            inline.append(
-                {
-                    "email": contact.email,
-                    "first_name": contact.first_name,
-                    "last_name": contact.last_name,
-                    "unsubscribed": "true" if contact.unsubscribed else "false",
-                    **{key: _cell(values.get(key)) for key in keys},
-                    "segments": "; ".join(sorted(names.get(s, s) for s in segments)),
-                }
-            )
+    written = 0
+    try:
+        async for chunk in chunks:
+            records = chunk.contacts
+            if keys and any(contact.properties is None for contact, _ in records):
+                records, unreadable = await complete_records(
+                    client, sets, chunk, progress, "reading properties"
+                )
+                if unreadable:
+                    raise UserFacingError(
+                        f"{len(unreadable)} contacts could not be read ({unreadable[0][1]}); "
+                        "nothing was exported. Try again shortly."
+                    )
+            if out is not None:
+                await anyio.to_thread.run_sync(out.write, records)
+            if total <= INLINE_ROWS:
+                inline.extend(contact_row(c, s, keys, names) for c, s in records)
+            written += len(records)
+            await progress(written, total, f"exported {written} of {total}")
+        if out is not None:
+            await anyio.to_thread.run_sync(out.finish)
+    except BaseException:
+        if out is not None:
+            out.abandon()
+        raise
     return ExportOutcome(
         file=None if path is None else str(path),
-        rows=len(records),
-        columns=columns,
+        rows=written,
+        columns=[*BUILT_IN_COLUMNS, *keys, "segments"],
         contacts=inline,
         refreshed=refreshed,
         requests=client.requests_sent - sent_before,
         seconds=round(time.monotonic() - started, 2),
     )
+
+
+async def _matching_chunks(
+    sets: ContactsSets, where: Sequence[Condition]
+) -> AsyncIterator[Selected]:
+    """The contacts matching `where`, newest first, `EXPORT_CHUNK` at a time (keyset
+    paging: stable while contacts come and go)."""
+    filters = await sets.filters(where)
+    after: str | None = None
+    while True:
+        try:
+            page = await anyio.to_thread.run_sync(
+                partial(sets.mirror.search, filters, limit=EXPORT_CHUNK, after=after)
+            )
+        except ValueError:  # the page's last contact left the mirror meanwhile
+            raise UserFacingError(
+                "Contacts were deleted while the export ran; nothing was exported. Export again."
+            ) from None
+        ids = [contact.id for contact in page.contacts]
+        if ids:
+            yield Selected(await anyio.to_thread.run_sync(sets.mirror.contacts, ids), [])
+        if page.next_after is None:
+            return
+        after = page.next_after
+
+
+async def _one_chunk(selected: Selected) -> AsyncIterator[Selected]:
+    yield selected
 
 
 async def segment_names(client: ResendClient) -> dict[str, str]:
