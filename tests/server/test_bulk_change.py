@@ -162,6 +162,9 @@ async def test_bad_changes_are_refused_and_write_nothing(h: Harness) -> None:
     assert "in both add_segments and remove_segments" in await h.error(
         "update_contacts", {"search": search, "add_segments": ["VIP"], "remove_segments": ["vip"]}
     )
+    assert "The selection is empty" in await h.error(
+        "update_contacts", {"contacts": [" "], "unsubscribed": True}
+    )
     assert "No contacts to update" in await h.error(
         "update_contacts", {"contacts": ["ghost@nowhere.io"], "unsubscribed": True}
     )
@@ -292,3 +295,55 @@ async def test_a_change_under_injected_faults_ends_with_every_contact_as_asked(
             != (True, {"plan": {"type": "string", "value": "pro"}}, ["VIP"])
         ]
         assert wrong == []
+
+
+async def test_a_cancelled_change_keeps_what_it_finished_and_a_new_preview_covers_the_rest(
+    era: str, tmp_path: Path
+) -> None:
+    # 80 contacts at 0.2 s a request, 8 at a time: at least 2 s of work; the call
+    # returns after 0.3 s and the job is cancelled at once.
+    slow = EmulatorOptions(latency=0.2)
+    async for h in open_harness(era, slow, settings(tmp_path), wait_seconds=0.3):
+        await h.seed("POST", "/segments", {"name": "VIP"})
+        await h.seed_contacts([f"u{i}@acme.com" for i in range(80)])
+        found = await h.client.call_tool("search_contacts", {"where": ACME, "count_only": True})
+        while found.is_error:  # the first fill outlasts a 0.3 s call: wait on its job
+            sync = (await h.call("get_job", {}))["recent"][0]
+            await h.call("get_job", {"job_id": sync["job_id"], "wait_seconds": 50})
+            found = await h.client.call_tool("search_contacts", {"where": ACME, "count_only": True})
+        assert found.structured_content is not None
+        search = found.structured_content["selection"]
+        change = {"search": search, "add_segments": ["VIP"]}
+        token = (await h.call("update_contacts", change))["preview"]["confirm"]
+        handle = (await h.call("update_contacts", {**change, "confirm": token}))["run"]
+        assert handle["status"] == "working"
+        stopped = (await h.call("get_job", {"job_id": handle["job_id"], "cancel": True}))["job"]
+        assert stopped["status"] == "cancelled"
+        segment = (await h.seed("GET", "/segments"))["data"][0]["id"]
+        members = await h.seed("GET", f"/segments/{segment}/contacts?limit=100")
+        added = len(members["data"])
+        assert added < 80
+        # The mirror saw each one done: a new preview plans exactly the rest.
+        again = (await h.call("update_contacts", change))["preview"]
+        assert (again["to_change"], again["already"]) == (80 - added, added)
+        assert "already used" in await h.error("update_contacts", {**change, "confirm": token})
+
+
+async def test_a_preview_on_a_stale_mirror_sees_changes_made_elsewhere(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await account(h)  # user0, 3, 6, 9 and 12 in VIP
+    search = await selection(h, ACME)  # the mirror is filled now
+    vip = (await h.seed("GET", "/segments"))["data"][0]["id"]
+    contacts = {c["email"]: c["id"] for c in await h.all_contacts()}
+    await h.seed("POST", f"/contacts/{contacts['user1@acme.com']}/segments/{vip}")  # elsewhere
+    fresh = await h.call("update_contacts", {"search": search, "add_segments": ["VIP"]})
+    assert fresh["preview"]["already"] == 5  # within 15 minutes: the mirror as it is
+    monkeypatch.setattr(bulk, "FRESH_SECONDS", -1)  # every sync is now too old
+    stale = await h.call("update_contacts", {"search": search, "add_segments": ["VIP"]})
+    assert stale["preview"]["already"] == 6  # synced again first
+    await h.seed("DELETE", f"/contacts/{contacts['user3@acme.com']}/segments/{vip}")
+    named = [f"user{i}@acme.com" for i in range(5)]
+    few = await h.call("update_contacts", {"contacts": named, "remove_segments": ["VIP"]})
+    outcome = await finish(h, few["run"])  # read from Resend: user3 left already
+    assert (outcome["done"], outcome["unchanged"], outcome["requests"]) == (2, 3, 2)
