@@ -361,3 +361,17 @@ async def test_a_search_export_streams_in_chunks_with_every_contact_once(
     rows = read_csv(tmp_path / "all.csv")
     assert [row["email"] for row in rows] == [c["email"] for c in await h.all_contacts()]
     assert sum(1 for row in rows if row["segments"] == "VIP") == 5
+
+
+async def test_a_snapshot_holds_the_latest_values_not_the_mirrors(
+    harness_with_files: Harness,
+) -> None:
+    h = harness_with_files
+    await account(h, acme=12, others=0)
+    await h.call("get_contact", {"contact": "user5@acme.com"})  # the mirror learns its plan
+    await h.seed("PATCH", "/contacts/user5@acme.com", {"properties": {"plan": "changed"}})
+    search = await selection(h, ACME)
+    token = (await h.call("delete_contacts", {"search": search}))["preview"]["confirm"]
+    run = (await h.call("delete_contacts", {"search": search, "confirm": token}))["run"]
+    rows = read_csv(Path(run["result"]["snapshot_file"]))
+    assert next(row for row in rows if row["email"] == "user5@acme.com")["plan"] == "changed"

@@ -321,9 +321,12 @@ async def complete_records(
     selected: Selected,
     progress: Progress,
     label: str,
+    *,
+    every: bool = False,
 ) -> tuple[list[tuple[MirroredContact, list[str]]], list[tuple[str, str]]]:
-    """The selection with every contact's properties known (read where the mirror does
-    not know them: one request each), in order; and (email, why) for those unreadable."""
+    """The selection with every contact's properties known, in order, read (one request
+    each) where the mirror does not know them, or for `every` contact; and (email, why)
+    for those unreadable. Contacts found gone are left out."""
     fresh: dict[str, MirroredContact | None] = {}
     unreadable: list[tuple[str, str]] = []
 
@@ -341,7 +344,7 @@ async def complete_records(
         sets.mirror.upsert(record, changed=False)
         fresh[contact.id] = record
 
-    unknown = [item for item in selected.contacts if item[0].properties is None]
+    unknown = [item for item in selected.contacts if every or item[0].properties is None]
     await each(unknown, read, progress, label)
     failed = {email for email, _ in unreadable}
     complete = [
@@ -583,8 +586,10 @@ async def delete_selected(
     """Snapshot every selected contact (fields, properties, segments) to `snapshot`,
     then delete them one by one; a contact already gone counts as done."""
     started, sent_before = time.monotonic(), client.requests_sent
+    # Every contact is read afresh: the mirror keeps property values from its last read
+    # (lists carry none), and the snapshot is the last copy of the latest ones.
     records, unreadable = await complete_records(
-        client, sets, selected, progress, "reading for the snapshot"
+        client, sets, selected, progress, "reading for the snapshot", every=True
     )
     names = await segment_names(client)
     keys = sorted({key for contact, _ in records for key in contact.properties or {}})

@@ -457,11 +457,8 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         change = {"delete": True}
         if confirm is None:
             summary = f"Delete {len(selected.contacts)} contacts"
-            requests = (
-                len(selected.contacts)
-                + sum(1 for c, _ in selected.contacts if c.properties is None)
-                + 1
-            )
+            # A read for the snapshot and a delete per contact, and the segment names.
+            requests = 2 * len(selected.contacts) + 1
             preview = BulkPreview(
                 action="delete",
                 count=len(selected.contacts),
