@@ -1,6 +1,8 @@
 """Command line: the stdio server, the standalone emulator, and one-off tool calls.
 
     contacts-mcp [--local [--db PATH] | --base-url URL]          stdio MCP server
+    contacts-mcp [backend flags] --transport http [--host H] [--port P]   Streamable HTTP
+    contacts-mcp token NAME                                       a new HTTP access token
     contacts-mcp call [backend flags] TOOL ['{"json": "args"}']   run one tool, print JSON
     contacts-mcp call [backend flags] --list                      list the tools
     contacts-mcp emulator [--host H] [--port P] [--db PATH] ...   Resend-compatible API
@@ -25,10 +27,13 @@ from contacts_mcp import __version__
 from contacts_mcp.text.sanitize import redact_secrets
 
 if TYPE_CHECKING:
+    from mcp.server.auth.settings import AuthSettings
     from mcp.types import CallToolResult
 
     from contacts_mcp.backends import BackendConfig
     from contacts_mcp.imports.settings import ImportSettings
+    from contacts_mcp.remote.access import JwtVerifier, StaticTokens
+    from contacts_mcp.server.surface import Surface
 
 __all__ = ["main"]
 
@@ -103,6 +108,115 @@ def _add_backend_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_list(name: str) -> list[str]:
+    return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+
+
+def _add_safety_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("safety (stdio and HTTP)")
+    group.add_argument(
+        "--read-only",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="expose only the read tools; wins over every other option "
+        "(default: $CONTACTS_MCP_READ_ONLY)",
+    )
+    group.add_argument(
+        "--toolsets",
+        metavar="LIST",
+        default=argparse.SUPPRESS,
+        help="expose just these groups: contacts,bulk,schema,imports "
+        "(default: $CONTACTS_MCP_TOOLSETS, else all)",
+    )
+    group.add_argument(
+        "--audit-log",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="append every write as a JSON line: time, caller, tool, target, outcome "
+        "(default: $CONTACTS_MCP_AUDIT_LOG)",
+    )
+
+
+def _add_http_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "HTTP transport (tokens: $CONTACTS_MCP_TOKENS as name=token,name=token)"
+    )
+    group.add_argument(
+        "--transport",
+        choices=["stdio", "http"],
+        default=os.environ.get("CONTACTS_MCP_TRANSPORT", "stdio"),
+        help="stdio (default) or http: Streamable HTTP at /mcp ($CONTACTS_MCP_TRANSPORT)",
+    )
+    group.add_argument(
+        "--host",
+        dest="http_host",
+        default=os.environ.get("CONTACTS_MCP_HOST", "127.0.0.1"),
+        help="bind address (default: 127.0.0.1; beyond loopback needs tokens or OAuth)",
+    )
+    group.add_argument(
+        "--port",
+        dest="http_port",
+        type=int,
+        default=int(os.environ.get("CONTACTS_MCP_PORT", "8000")),
+        help="port (default: $CONTACTS_MCP_PORT or 8000)",
+    )
+    group.add_argument(
+        "--token-file",
+        metavar="PATH",
+        default=os.environ.get("CONTACTS_MCP_TOKEN_FILE"),
+        help="file of name:sha256-hex lines (see `contacts-mcp token`); re-read when it "
+        "changes, so deleting a line revokes that name ($CONTACTS_MCP_TOKEN_FILE)",
+    )
+    group.add_argument(
+        "--oauth-issuer", metavar="URL", default=os.environ.get("CONTACTS_MCP_OAUTH_ISSUER")
+    )
+    group.add_argument(
+        "--oauth-jwks-url",
+        metavar="URL",
+        default=os.environ.get("CONTACTS_MCP_OAUTH_JWKS_URL"),
+        help="the issuer's JWKS: OAuth 2.1 resource-server mode, JWT access tokens",
+    )
+    group.add_argument(
+        "--resource-url",
+        metavar="URL",
+        default=os.environ.get("CONTACTS_MCP_RESOURCE_URL"),
+        help="this server's public URL, e.g. https://contacts.example.com/mcp: the tokens' "
+        "required audience",
+    )
+    group.add_argument(
+        "--oauth-scope",
+        metavar="SCOPE",
+        action="append",
+        default=_env_list("CONTACTS_MCP_OAUTH_SCOPES"),
+        help="a scope every access token must carry (repeatable)",
+    )
+    group.add_argument(
+        "--allowed-host",
+        metavar="HOST",
+        action="append",
+        default=_env_list("CONTACTS_MCP_ALLOWED_HOSTS"),
+        help="a Host header to accept besides loopback names, e.g. contacts.example.com "
+        "(repeatable; $CONTACTS_MCP_ALLOWED_HOSTS)",
+    )
+    group.add_argument(
+        "--allowed-origin",
+        metavar="ORIGIN",
+        action="append",
+        default=_env_list("CONTACTS_MCP_ALLOWED_ORIGINS"),
+        help="a browser Origin to accept, e.g. https://app.example.com (repeatable)",
+    )
+    group.add_argument(
+        "--stateless",
+        action="store_true",
+        default=_env_flag("CONTACTS_MCP_STATELESS"),
+        help="no MCP sessions (for several instances behind a load balancer; see README)",
+    )
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="contacts-mcp",
@@ -117,10 +231,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="stderr log level (default: $CONTACTS_MCP_LOG_LEVEL or WARNING)",
     )
     _add_backend_flags(parser)
-    commands = parser.add_subparsers(dest="command", metavar="{call,emulator}")
+    _add_safety_flags(parser)
+    _add_http_flags(parser)
+    commands = parser.add_subparsers(dest="command", metavar="{call,emulator,token}")
 
     call = commands.add_parser("call", help="run one tool in-process and print its result")
     _add_backend_flags(call)
+    _add_safety_flags(call)
     call.add_argument("tool", nargs="?", help="tool name, e.g. list_contacts")
     call.add_argument(
         "arguments",
@@ -162,6 +279,11 @@ def _build_parser() -> argparse.ArgumentParser:
         help="probability that a write is applied but its response is lost",
     )
     emulator.add_argument("--seed", type=int, help="seed for reproducible fault injection")
+
+    token = commands.add_parser(
+        "token", help="make a new access token for the HTTP transport, and its token-file line"
+    )
+    token.add_argument("name", help="who or what will use it (recorded in the audit log)")
     return parser
 
 
@@ -239,7 +361,26 @@ def _import_settings(args: argparse.Namespace) -> ImportSettings:
     )
 
 
-def _serve_stdio(args: argparse.Namespace) -> int:
+def _surface(args: argparse.Namespace) -> Surface:
+    from contacts_mcp.server.surface import AuditLog, Surface, parse_toolsets
+
+    read_only = bool(getattr(args, "read_only", False)) or _env_flag("CONTACTS_MCP_READ_ONLY")
+    raw = getattr(args, "toolsets", None) or os.environ.get("CONTACTS_MCP_TOOLSETS")
+    try:
+        toolsets = None if raw is None else parse_toolsets(raw)
+    except ValueError as exc:
+        raise UsageError(f"--toolsets: {exc}.") from None
+    path = getattr(args, "audit_log", None) or os.environ.get("CONTACTS_MCP_AUDIT_LOG")
+    try:
+        audit = None if not path else AuditLog(Path(path).expanduser())
+    except OSError as exc:
+        raise UsageError(f"Cannot open the audit log {path}: {exc.strerror}.") from None
+    return Surface(read_only=read_only, toolsets=toolsets, audit=audit)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.transport == "http":
+        return _serve_http(args)
     # Startup creates a few hundred thousand objects that live as long as the process
     # (the MCP SDK's models, every tool's schemas). Collecting while they are created
     # walks them again and again for nothing (about 30 ms, 6 % of startup); once built,
@@ -248,11 +389,105 @@ def _serve_stdio(args: argparse.Namespace) -> int:
     try:
         from contacts_mcp.server import build_server
 
-        server = build_server(_backend_config(args), _import_settings(args))
+        server = build_server(_backend_config(args), _import_settings(args), surface=_surface(args))
     finally:
         gc.freeze()
         gc.enable()
     server.run()
+    return 0
+
+
+def _serve_http(args: argparse.Namespace) -> int:
+    from contacts_mcp.remote.http import HttpSettings, serve_http
+    from contacts_mcp.server import build_server
+
+    settings = HttpSettings(
+        host=args.http_host,
+        port=args.http_port,
+        allowed_hosts=args.allowed_host,
+        allowed_origins=args.allowed_origin,
+        stateless=args.stateless,
+    )
+    verifier, auth = _oauth(args)
+    settings.oauth = verifier is not None
+    tokens = _static_tokens(args)
+    if tokens is not None and verifier is not None:
+        raise UsageError("Choose static tokens or OAuth, not both.")
+    settings.static = tokens
+    try:
+        settings.check()
+    except ValueError as exc:
+        raise UsageError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
+    server = build_server(
+        _backend_config(args),
+        _import_settings(args),
+        surface=_surface(args),
+        token_verifier=verifier,
+        auth=auth,
+    )
+    serve_http(server, settings)
+    return 0
+
+
+def _static_tokens(args: argparse.Namespace) -> StaticTokens | None:
+    from contacts_mcp.remote.access import StaticTokens, TokenSource, parse_token_pairs
+
+    try:
+        pairs = parse_token_pairs(os.environ.get("CONTACTS_MCP_TOKENS", ""))
+    except ValueError as exc:
+        raise UsageError(f"CONTACTS_MCP_TOKENS: {exc}.") from None
+    file = Path(args.token_file).expanduser() if args.token_file else None
+    if not pairs and file is None:
+        return None
+    try:
+        return StaticTokens(TokenSource(pairs, file))
+    except OSError as exc:
+        raise UsageError(f"Cannot read the token file {file}: {exc.strerror}.") from None
+    except ValueError as exc:
+        raise UsageError(f"Token file: {exc}.") from None
+
+
+def _oauth(args: argparse.Namespace) -> tuple[JwtVerifier | None, AuthSettings | None]:
+    given = [args.oauth_issuer, args.oauth_jwks_url, args.resource_url]
+    if not any(given):
+        return None, None
+    if not all(given):
+        raise UsageError(
+            "OAuth needs all three of --oauth-issuer, --oauth-jwks-url and --resource-url."
+        )
+    from mcp.server.auth.settings import AuthSettings
+    from pydantic import AnyHttpUrl, ValidationError
+
+    from contacts_mcp.remote.access import JwtVerifier
+
+    try:
+        auth = AuthSettings(
+            issuer_url=AnyHttpUrl(args.oauth_issuer),
+            resource_server_url=AnyHttpUrl(args.resource_url),
+            required_scopes=args.oauth_scope or None,
+            validate_token_resource=True,
+        )
+    except ValidationError:
+        raise UsageError("--oauth-issuer and --resource-url must be http(s) URLs.") from None
+    verifier = JwtVerifier(
+        issuer=args.oauth_issuer,
+        jwks_url=args.oauth_jwks_url,
+        audience=args.resource_url,
+    )
+    return verifier, auth
+
+
+def _new_token(args: argparse.Namespace) -> int:
+    from contacts_mcp.remote.access import hash_token, new_token
+
+    name = args.name.strip()
+    if not name or ":" in name or "=" in name or any(c.isspace() for c in name):
+        raise UsageError("A token's name is one word without ':' or '=', e.g. ci-agent.")
+    token = new_token()
+    print(f"token (give it to the client, as 'Authorization: Bearer <token>'): {token}")
+    print("token-file line (keep it in --token-file; the file never holds the token):")
+    print(f"{name}:{hash_token(token)}")
+    print(f"or in the environment: CONTACTS_MCP_TOKENS={name}={token}")
     return 0
 
 
@@ -315,7 +550,7 @@ async def _call(args: argparse.Namespace) -> int:
     if not args.list and not args.tool:
         raise UsageError("Name a tool to call (see `contacts-mcp call --list`).")
     arguments = {} if args.list else _parse_arguments(args.arguments)
-    server = build_server(_backend_config(args), _import_settings(args))
+    server = build_server(_backend_config(args), _import_settings(args), surface=_surface(args))
 
     async def show_progress(progress: float, total: float | None, message: str | None) -> None:
         shown = f"{progress:g}/{total:g}" if total else f"{progress:g}"
@@ -387,7 +622,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             import anyio
 
             return anyio.run(_call, args)
-        return _serve_stdio(args)
+        if args.command == "token":
+            return _new_token(args)
+        return _serve(args)
     except UsageError as exc:
         print(f"contacts-mcp: {exc}", file=sys.stderr)
         return EXIT_USAGE

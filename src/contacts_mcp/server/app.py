@@ -38,6 +38,7 @@ from contacts_mcp.imports.files import FilePolicy
 from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.server.prompts import register_prompts
 from contacts_mcp.server.resources import register_resources
+from contacts_mcp.server.surface import ALWAYS_EXPOSED, Surface
 from contacts_mcp.server.toolkit import State
 from contacts_mcp.server.tools.bulk import BULK_JOBS, register_bulk_tools, register_export_tool
 from contacts_mcp.server.tools.contacts import register_contact_tools
@@ -48,6 +49,9 @@ from contacts_mcp.server.tools.sets import SET_JOBS, register_set_tools
 from contacts_mcp.services.jobs import DEFAULT_WAIT_SECONDS
 
 if TYPE_CHECKING:
+    from mcp.server.auth.provider import TokenVerifier
+    from mcp.server.auth.settings import AuthSettings
+
     from contacts_mcp.services.jobs import Jobs
 
 __all__ = ["INSTRUCTIONS", "ContactsServer", "build_server"]
@@ -173,7 +177,16 @@ def _describe_validation(error: ValidationError) -> str:
 
 
 class ContactsServer(MCPServer[State]):
-    """`MCPServer` with compact tool schemas and short messages for argument mistakes."""
+    """`MCPServer` with compact tool schemas, short messages for argument mistakes, and
+    the surface it was given: the tools it exposes, and the audit of their writes."""
+
+    surface = Surface()
+    # "resend" or "local": what /healthz may say about the backend (never its address).
+    backend_kind = "resend"
+
+    def live_state(self) -> State:
+        """The running server's state (RuntimeError before its lifespan starts)."""
+        raise RuntimeError("the server is not running")
 
     async def list_tools(self) -> list[MCPTool]:
         # Docstrings keep their source indentation; the model reads every byte of it.
@@ -182,13 +195,39 @@ class ContactsServer(MCPServer[State]):
                 update={
                     "input_schema": _compact_schema(_inline_refs(tool.input_schema)),
                     "description": inspect.cleandoc(tool.description or ""),
+                    "annotations": self.surface.read_only_annotations(tool.annotations)
+                    if tool.name in ALWAYS_EXPOSED
+                    else tool.annotations,
                 }
             )
             for tool in await super().list_tools()
+            if self.surface.exposes(tool.name, tool.annotations)
         ]
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[State, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        tool = self._tool_manager.get_tool(name)
+        if tool is not None and not self.surface.exposes(name, tool.annotations):
+            raise ToolError(self.surface.refusal(name, tool.annotations))
+        writes = (
+            tool is not None
+            and name not in ALWAYS_EXPOSED
+            and not (tool.annotations is not None and tool.annotations.read_only_hint)
+        )
+        if not writes:
+            return await self._call_tool(name, arguments, context)
+        try:
+            answer = await self._call_tool(name, arguments, context)
+        except Exception as exc:
+            self.surface.record(name, arguments, exc)
+            raise
+        if isinstance(answer, CallToolResult):
+            self.surface.record(name, arguments, answer)
+        return answer
+
+    async def _call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[State, Any] | None
     ) -> CallToolResult | InputRequiredResult:
         schema = self._tool_input_schema(name)
         if schema is not None:
@@ -295,12 +334,18 @@ def build_server(
     imports: ImportSettings | None = None,
     *,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    surface: Surface | None = None,
+    token_verifier: TokenVerifier | None = None,
+    auth: AuthSettings | None = None,
 ) -> ContactsServer:
     """A contacts MCP server whose lifespan opens a client for `config`.
 
     `imports` says where CSV files may be read from and where journals, reports and the
     mirror go; by default no files can be read (inline CSV still works). A tool that
     starts a job waits up to `wait_seconds` for it before returning its handle.
+    `surface` says which tools are exposed and where writes are audited (default: all
+    tools, no audit). `token_verifier` and `auth` are the SDK's OAuth resource-server
+    settings, for the HTTP transport.
     """
     import_settings = imports or ImportSettings(
         files=FilePolicy(), state_dir=default_db_path().parent
@@ -355,7 +400,13 @@ def build_server(
         version=__version__,
         lifespan=lifespan,
         log_level="WARNING",
+        token_verifier=token_verifier,
+        auth=auth,
     )
+    if surface is not None:
+        server.surface = surface
+    server.backend_kind = "local" if config.local_db is not None else "resend"
+    server.live_state = live  # type: ignore[method-assign]
     # In the order hosts list them: contacts first, then their schema, then imports.
     register_contact_tools(server)
     register_set_tools(server)

@@ -1,0 +1,1 @@
+"""Serving MCP over the network: Streamable HTTP, and who may call it."""

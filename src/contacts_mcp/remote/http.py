@@ -1,0 +1,222 @@
+"""The Streamable HTTP server: `/mcp` behind access control, `/healthz`, graceful stops.
+
+Served by the MCP SDK's own transport (both protocol eras). What this module adds:
+
+- Access control. OAuth mode is the SDK's: its `TokenVerifier` hook with our JWT
+  verifier, its 401 with `WWW-Authenticate: Bearer … resource_metadata=…`, its Protected
+  Resource Metadata (RFC 9728). Static tokens go through `StaticBearer` below, which
+  publishes no OAuth metadata (there is no authorization server to point to) and marks
+  the request authenticated the way the SDK does, so the SDK binds each session to the
+  credential that opened it (another credential gets 404) and tools see the caller.
+- DNS-rebinding protection, always on: Host and Origin are checked against an
+  allow-list (loopback names by default, plus those given); the SDK answers 421 or 403.
+- Refusal to serve beyond loopback with no access control.
+- `/healthz`: liveness and whether the backend answers, without secrets.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.authentication import AuthCredentials
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from contacts_mcp import __version__
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from contacts_mcp.server.app import ContactsServer
+    from contacts_mcp.server.toolkit import State
+
+__all__ = ["HttpSettings", "StaticBearer", "build_http_app", "is_loopback"]
+
+logger = logging.getLogger(__name__)
+
+MCP_PATH = "/mcp"
+# Seconds a /healthz answer about the backend is reused: a health check every few
+# seconds must not spend the account's rate limit.
+HEALTH_CACHE_SECONDS = 30.0
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Static bearer tokens (StaticTokens), or None.
+    static: TokenVerifier | None = None
+    # OAuth: the server was built with the SDK's token verifier; only noted here.
+    oauth: bool = False
+    allowed_hosts: Sequence[str] = ()
+    allowed_origins: Sequence[str] = ()
+    stateless: bool = False
+    max_body_bytes: int = 4 * 1024 * 1024
+    # Seconds open requests get to finish after SIGTERM before they are cut.
+    graceful_seconds: int = 20
+    extra: dict[str, Any] = field(default_factory=dict[str, Any])
+
+    def check(self) -> None:
+        """Refuse settings that would expose the server (ValueError says what to do)."""
+        if not is_loopback(self.host) and self.static is None and not self.oauth:
+            raise ValueError(
+                f"refusing to serve on {self.host} with no access control: give tokens "
+                "(CONTACTS_MCP_TOKENS or --token-file) or OAuth (--oauth-issuer, "
+                "--oauth-jwks-url, --resource-url), or bind to 127.0.0.1"
+            )
+
+    def security(self) -> TransportSecuritySettings:
+        hosts = [f"{name}:*" for name in LOOPBACK_NAMES] + [*LOOPBACK_NAMES]
+        origins = [f"http://{name}:*" for name in LOOPBACK_NAMES]
+        if not is_loopback(self.host) and self.host not in ("0.0.0.0", "::"):  # noqa: S104
+            hosts += [self.host, f"{self.host}:*"]
+        for host in self.allowed_hosts:
+            hosts += [host] if ":" in host else [host, f"{host}:*"]
+        origins += list(self.allowed_origins)
+        return TransportSecuritySettings(
+            enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+        )
+
+
+class StaticBearer:
+    """Pure ASGI (SSE responses stream through): `/mcp` needs a known bearer token."""
+
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier) -> None:
+        self._app = AuthContextMiddleware(app)
+        self._verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].rstrip("/") != MCP_PATH:
+            await self._app(scope, receive, send)
+            return
+        header = Request(scope).headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            await _unauthorized("Authentication required", given=False)(scope, receive, send)
+            return
+        access = await self._verifier.verify_token(token.strip())
+        if access is None:
+            await _unauthorized("Invalid or revoked token", given=True)(scope, receive, send)
+            return
+        scope["user"] = AuthenticatedUser(access)
+        scope["auth"] = AuthCredentials(access.scopes)
+        await self._app(scope, receive, send)
+
+
+def _unauthorized(description: str, *, given: bool) -> Response:
+    challenge = 'Bearer realm="contacts-mcp"'
+    if given:
+        challenge += f', error="invalid_token", error_description="{description}"'
+    return JSONResponse(
+        {"error": "invalid_token" if given else "unauthorized", "error_description": description},
+        status_code=401,
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+class _Health:
+    """`/healthz`: the process answers; the backend's reachability, checked at most
+    every `HEALTH_CACHE_SECONDS` with one cheap request."""
+
+    def __init__(self, state: Callable[[], State], kind: str) -> None:
+        self._state = state
+        self._kind = kind
+        self._checked_at = 0.0
+        self._backend: dict[str, Any] = {}
+
+    async def __call__(self, request: Request) -> Response:
+        try:
+            state = self._state()
+        except RuntimeError:
+            return JSONResponse({"status": "starting", "version": __version__}, status_code=503)
+        if time.monotonic() - self._checked_at > HEALTH_CACHE_SECONDS or not self._backend:
+            self._backend = await _probe(state, self._kind)
+            self._checked_at = time.monotonic()
+        return JSONResponse({"status": "ok", "version": __version__, "backend": self._backend})
+
+
+async def _probe(state: State, kind: str) -> dict[str, Any]:
+    from contacts_mcp.api.errors import ResendError
+
+    started = time.monotonic()
+    try:
+        await state.client.list_contacts(limit=1)
+    except ResendError as exc:
+        # The error's class only: its text could name the account.
+        return {"kind": kind, "reachable": False, "problem": type(exc).__name__}
+    return {
+        "kind": kind,
+        "reachable": True,
+        "latency_ms": round((time.monotonic() - started) * 1000),
+    }
+
+
+def build_http_app(server: ContactsServer, settings: HttpSettings) -> Starlette | StaticBearer:
+    """The ASGI app: `/mcp` (the SDK's transport, behind access control) and `/healthz`."""
+    settings.check()
+    health = _Health(server.live_state, server.backend_kind)
+
+    # A function, not the instance: Starlette serves a callable object as a raw ASGI app.
+    async def healthz(request: Request) -> Response:
+        return await health(request)
+
+    server.custom_route("/healthz", methods=["GET"], include_in_schema=False)(healthz)
+    app = server.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        stateless_http=settings.stateless,
+        transport_security=settings.security(),
+        host=settings.host,
+        max_request_body_size=settings.max_body_bytes,
+    )
+    if settings.static is not None:
+        return StaticBearer(app, settings.static)
+    return app
+
+
+def serve_http(server: ContactsServer, settings: HttpSettings) -> None:
+    """Serve until SIGTERM or SIGINT: then stop accepting, give open requests
+    `graceful_seconds`, and stop the server's jobs at a checkpoint (journaled, resumed
+    by the next start)."""
+    import uvicorn
+
+    app = build_http_app(server, settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=settings.graceful_seconds,
+        # Behind a proxy the client's address is the proxy's; nothing here trusts it.
+        proxy_headers=False,
+        server_header=False,
+    )
+    logger.warning(
+        "contacts-mcp %s serving MCP at http://%s:%d%s (%s)",
+        __version__,
+        settings.host,
+        settings.port,
+        MCP_PATH,
+        "static tokens" if settings.static else "OAuth" if settings.oauth else "loopback, no auth",
+    )
+    uvicorn.Server(config).run()

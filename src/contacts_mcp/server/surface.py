@@ -1,0 +1,204 @@
+"""Which tools a server exposes, and the audit log of the writes it makes.
+
+`--read-only` exposes only the read tools and wins over every other option;
+`--toolsets` exposes just the named groups. A tool left out is neither listed nor
+callable: called by name anyway, it gets a clear error saying why. `get_job` is always
+there: it follows the jobs the exposed tools start (in read-only mode, previews and
+mirror refreshes, which write no contact data).
+
+The audit log is JSON Lines, one line per write a tool made or tried: the time, the
+caller (the token's name, the OAuth subject, or "local" on stdio), the tool, its target
+(a contact's id or email, a segment, topic or property name, a file's name, or how many
+contacts a bulk call named) and the outcome. Nothing else of the arguments is recorded:
+no field values, properties or secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mcp.types import CallToolResult, ToolAnnotations
+
+__all__ = [
+    "ALWAYS_EXPOSED",
+    "TOOLSETS",
+    "AuditLog",
+    "Surface",
+    "audit_target",
+    "parse_toolsets",
+]
+
+logger = logging.getLogger(__name__)
+
+TOOLSETS: Mapping[str, frozenset[str]] = {
+    "contacts": frozenset(
+        {
+            "create_contact",
+            "get_contact",
+            "update_contact",
+            "delete_contact",
+            "list_contacts",
+            "search_contacts",
+        }
+    ),
+    "bulk": frozenset({"update_contacts", "delete_contacts", "export_contacts"}),
+    "schema": frozenset(
+        {
+            "list_contact_properties",
+            "create_contact_property",
+            "update_contact_property",
+            "delete_contact_property",
+            "list_segments",
+            "create_segment",
+            "update_segment",
+            "delete_segment",
+            "list_topics",
+            "create_topic",
+            "update_topic",
+            "delete_topic",
+        }
+    ),
+    "imports": frozenset({"preview_import", "import_contacts"}),
+}
+ALWAYS_EXPOSED = frozenset({"get_job"})
+
+
+def parse_toolsets(raw: str) -> frozenset[str]:
+    """`contacts,schema` as a set of known toolset names, or ValueError naming the known."""
+    names = frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
+    unknown = sorted(names - TOOLSETS.keys())
+    if unknown or not names:
+        raise ValueError(
+            f"unknown toolset {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(TOOLSETS)}"
+        )
+    return names
+
+
+class AuditLog:
+    """Append-only JSON Lines, readable by the server's user only.
+
+    Each line is opened, written whole in one `write`, and closed: writes are rare
+    next to reads, the file needs no closing when the server stops, and lines from
+    several processes sharing the file (O_APPEND) never interleave.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+        self._lock = threading.Lock()
+
+    def record(self, caller: str, tool: str, target: str | None, outcome: str) -> None:
+        line = json.dumps(
+            {
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "caller": caller,
+                "tool": tool,
+                "target": target,
+                "outcome": outcome,
+            },
+            ensure_ascii=False,
+        )
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, (line + "\n").encode())
+            finally:
+                os.close(fd)
+
+
+def authenticated_caller() -> str:
+    """The caller of this request: the HTTP credential's name (a static token's name,
+    or the OAuth subject), or "local" on stdio and unauthenticated loopback HTTP."""
+    from mcp.server.auth.middleware.auth_context import get_access_token
+
+    token = get_access_token()
+    return token.client_id if token is not None else "local"
+
+
+@dataclass
+class Surface:
+    """What a server exposes (`read_only`, `toolsets`: None for all) and audits."""
+
+    read_only: bool = False
+    toolsets: frozenset[str] | None = None
+    audit: AuditLog | None = None
+    # Who is calling; the HTTP transport names the token or the OAuth subject.
+    caller: Callable[[], str] = field(default=authenticated_caller)
+
+    def exposes(self, name: str, annotations: ToolAnnotations | None) -> bool:
+        if name in ALWAYS_EXPOSED:
+            return True
+        if self.read_only and not (annotations is not None and annotations.read_only_hint):
+            return False
+        if self.toolsets is not None:
+            return any(name in TOOLSETS[toolset] for toolset in self.toolsets)
+        return True
+
+    def refusal(self, name: str, annotations: ToolAnnotations | None) -> str:
+        """Why a tool this server leaves out cannot be called."""
+        if self.read_only and not (annotations is not None and annotations.read_only_hint):
+            return (
+                f"{name} is not available: this server is read-only (--read-only), so it "
+                "changes nothing. Ask whoever runs it for a server that may write."
+            )
+        shown = ", ".join(sorted(self.toolsets or ()))
+        return f"{name} is not available: this server exposes only the {shown} tools (--toolsets)."
+
+    def read_only_annotations(self, annotations: ToolAnnotations | None) -> ToolAnnotations | None:
+        """`get_job` in a read-only server follows and stops read-only jobs only."""
+        if not self.read_only or annotations is None:
+            return annotations
+        return annotations.model_copy(update={"read_only_hint": True, "destructive_hint": None})
+
+    def record(
+        self,
+        name: str,
+        arguments: Mapping[str, Any],
+        outcome: CallToolResult | BaseException,
+    ) -> None:
+        """Audit a call of a write tool (not a preview, a dry run, or a read)."""
+        if self.audit is None:
+            return
+        if isinstance(outcome, BaseException) or outcome.is_error:
+            result = "error"
+        else:
+            data = outcome.structured_content or {}
+            if data.get("preview") is not None or arguments.get("dry_run"):
+                return  # nothing was written
+            job = data.get("run") or data
+            status = job.get("status") if isinstance(job, dict) else None
+            result = "ok" if status in (None, "completed") else f"{status} (job {job['job_id']})"
+        try:
+            self.audit.record(self.caller(), name, audit_target(arguments), result)
+        except OSError:
+            # A full disk must not turn a write that happened into an error the model
+            # retries; the server's log says the audit line was lost.
+            logger.exception("could not write the audit log line for %s", name)
+
+
+def audit_target(arguments: Mapping[str, Any]) -> str | None:
+    """What a write was about, without the values it wrote."""
+    for key in ("contact", "email", "property", "key", "segment", "topic", "job_id"):
+        value = arguments.get(key)
+        if isinstance(value, str):
+            return value[:320]
+    if isinstance(arguments.get("contacts"), list):
+        return f"{len(arguments['contacts'])} named contacts"
+    if arguments.get("search") is not None:
+        return "a search selection"
+    if isinstance(arguments.get("path"), str):
+        return Path(arguments["path"]).name
+    if arguments.get("csv_text") is not None:
+        return "inline CSV"
+    name = arguments.get("name")
+    return name[:100] if isinstance(name, str) else None

@@ -1,0 +1,239 @@
+"""The Streamable HTTP transport, on a real uvicorn server on loopback: both eras, static
+tokens, OAuth (JWTs against a JWKS served by the test), DNS-rebinding protection, bad
+requests, and the safety modes; none of the refused requests reaches a tool."""
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from mcp.server.auth.settings import AuthSettings
+from pydantic import AnyHttpUrl
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from contacts_mcp.remote.access import (
+    JwtVerifier,
+    StaticTokens,
+    TokenSource,
+    hash_token,
+    parse_token_pairs,
+)
+from contacts_mcp.remote.http import HttpSettings
+from contacts_mcp.server.surface import AuditLog, Surface
+from tests.remote.conftest import audit_lines, contacts_server, mcp_client, serving
+
+pytestmark = pytest.mark.anyio
+
+ALICE = "alice-token-0123456789abcdef"
+BOB = "bob-token-0123456789abcdef"
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"},
+    },
+}
+JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+
+async def post(url: str, body: Any = INIT, **headers: str) -> httpx.Response:
+    return await request("POST", f"{url}/mcp", json=body, headers={**JSON_HEADERS, **headers})
+
+
+async def request(method: str, url: str, **options: Any) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=30) as http:
+        return await http.request(method, url, **options)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def token_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tokens"
+    path.write_text(f"# name:sha256\nbob:{hash_token(BOB)}\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def static_server(tmp_path: Path, token_file: Path) -> Iterator[tuple[str, Path]]:
+    tokens = StaticTokens(TokenSource(parse_token_pairs(f"alice={ALICE}"), token_file))
+    audit = tmp_path / "audit.jsonl"
+    surface = Surface(audit=AuditLog(audit))
+    with contacts_server(tmp_path, HttpSettings(static=tokens), surface=surface) as url:
+        yield url, audit
+
+
+async def test_loopback_without_tokens_serves_both_eras_and_health(
+    era: str, tmp_path: Path
+) -> None:
+    with contacts_server(tmp_path) as url:
+        async with mcp_client(url, era) as client:
+            assert len((await client.list_tools()).tools) == 24
+            made = await client.call_tool("create_contact", {"email": "ada@example.com"})
+            assert not made.is_error, made.content
+            found = await client.call_tool("get_contact", {"contact": "ada@example.com"})
+            assert found.structured_content is not None
+            assert found.structured_content["email"] == "ada@example.com"
+        health = await request("GET", f"{url}/healthz")
+        assert health.status_code == 200
+        body = health.json()
+        assert body["status"] == "ok"
+        assert body["backend"] == {
+            "kind": "local", "reachable": True, "latency_ms": body["backend"]["latency_ms"]
+        }  # fmt: skip
+        assert "re_" not in health.text  # no key, no address
+
+
+async def test_static_tokens_let_in_their_owners_only(
+    era: str, static_server: tuple[str, Path], token_file: Path
+) -> None:
+    url, audit = static_server
+    missing = await post(url)
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    wrong = await post(url, **bearer("not-a-token-at-all-0000"))
+    assert wrong.status_code == 401
+    assert 'error="invalid_token"' in wrong.headers["WWW-Authenticate"]
+    async with mcp_client(url, era, token=ALICE) as client:
+        made = await client.call_tool("create_contact", {"email": "grace@example.com"})
+        assert not made.is_error
+    async with mcp_client(url, era, token=BOB) as client:  # from the file of hashes
+        assert len((await client.list_tools()).tools) == 24
+    assert [(line["caller"], line["tool"], line["target"], line["outcome"])
+            for line in audit_lines(audit)] == [
+        ("alice", "create_contact", "grace@example.com", "ok")
+    ]  # fmt: skip
+    # Revoked: its line leaves the file, and the next request is refused.
+    token_file.write_text("# nobody\n", encoding="utf-8")
+    assert (await post(url, **bearer(BOB))).status_code == 401
+    assert (await post(url, **bearer(ALICE))).status_code == 200
+
+
+async def test_a_session_is_bound_to_the_token_that_opened_it(
+    static_server: tuple[str, Path],
+) -> None:
+    url, _ = static_server
+    opened = await post(url, **bearer(ALICE))
+    session = opened.headers["mcp-session-id"]
+    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    other = await post(url, listing, **bearer(BOB), **{"mcp-session-id": session})
+    assert other.status_code == 404  # as if it did not exist
+    headers = {"mcp-session-id": session, "mcp-protocol-version": "2025-11-25"}
+    own = await post(url, listing, **bearer(ALICE), **headers)
+    assert own.status_code == 200
+
+
+async def test_bad_requests_get_their_status_and_reach_nothing(
+    static_server: tuple[str, Path],
+) -> None:
+    url, audit = static_server
+    auth = bearer(ALICE)
+    assert (await post(url, **auth, Host="evil.example")).status_code == 421
+    assert (await post(url, **auth, Origin="http://evil.example")).status_code == 403
+    oversized = {**INIT, "padding": "x" * (5 * 1024 * 1024)}
+    assert (await post(url, oversized, **auth)).status_code == 413
+    malformed = await request(
+        "POST", f"{url}/mcp", content=b"{not json", headers={**JSON_HEADERS, **auth}
+    )
+    assert malformed.status_code == 400
+    call = {"name": "create_contact", "arguments": {"email": "x@example.com"}}
+    create = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": call}
+    assert (await post(url, create, **bearer("wrong-token-0000000000"))).status_code == 401
+    assert (await post(url, create, Host="evil.example")).status_code == 401
+    assert audit_lines(audit) == []  # no tool ran
+
+
+# -- OAuth --------------------------------------------------------------------------------
+
+ISSUER = "https://auth.example.com/"
+
+
+class Issuer:
+    """An authorization server's signing key and its JWKS."""
+
+    def __init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
+        self.jwks = {"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]}
+
+    def token(self, audience: str, **claims: Any) -> str:
+        now = int(time.time())
+        body = {"iss": ISSUER, "aud": audience, "sub": "user-42", "iat": now, "exp": now + 300,
+                "scope": "contacts", **claims}  # fmt: skip
+        return jwt.encode(body, self.key, algorithm="RS256", headers={"kid": "k1"})
+
+
+@pytest.fixture
+def oauth_server(tmp_path: Path) -> Iterator[tuple[str, Issuer, Path]]:
+    issuer = Issuer()
+
+    async def jwks(request: Request) -> JSONResponse:
+        return JSONResponse(issuer.jwks)
+
+    with serving(Starlette(routes=[Route("/jwks", jwks)])) as jwks_url:
+        # The resource URL must be known before the port is: any loopback URL will do,
+        # as long as tokens name it as their audience.
+        resource = "http://127.0.0.1/mcp"
+        verifier = JwtVerifier(issuer=ISSUER, jwks_url=f"{jwks_url}/jwks", audience=resource)
+        auth = AuthSettings(
+            issuer_url=AnyHttpUrl(ISSUER),
+            resource_server_url=AnyHttpUrl(resource),
+            required_scopes=["contacts"],
+            validate_token_resource=True,
+        )
+        audit = tmp_path / "audit.jsonl"
+        with contacts_server(
+            tmp_path,
+            HttpSettings(oauth=True),
+            surface=Surface(audit=AuditLog(audit)),
+            token_verifier=verifier,
+            auth=auth,
+        ) as url:
+            yield url, issuer, audit
+
+
+async def test_oauth_access_tokens_are_checked_against_the_issuers_keys(
+    era: str, oauth_server: tuple[str, Issuer, Path]
+) -> None:
+    url, issuer, audit = oauth_server
+    audience = "http://127.0.0.1/mcp"
+    refused = await post(url)
+    assert refused.status_code == 401
+    challenge = refused.headers["WWW-Authenticate"]
+    assert "resource_metadata=" in challenge
+    metadata = (await request("GET", f"{url}/.well-known/oauth-protected-resource/mcp")).json()
+    assert metadata["resource"] == audience
+    assert metadata["authorization_servers"] == [ISSUER]
+    async with mcp_client(url, era, token=issuer.token(audience)) as client:
+        made = await client.call_tool("create_contact", {"email": "lin@example.com"})
+        assert not made.is_error
+    assert [line["caller"] for line in audit_lines(audit)] == ["user-42"]
+    expired = issuer.token(audience, exp=int(time.time()) - 3600)
+    assert (await post(url, **bearer(expired))).status_code == 401
+    assert (await post(url, **bearer(issuer.token("https://other.example/mcp")))).status_code == 401
+    assert (
+        await post(url, **bearer(issuer.token(audience, iss="https://evil.example/")))
+    ).status_code == 401
+    assert (await post(url, **bearer(issuer.token(audience, scope="other")))).status_code == 403
+    forged = Issuer().token(audience)  # signed by another key, same kid
+    assert (await post(url, **bearer(forged))).status_code == 401
+    assert len(audit_lines(audit)) == 1  # none of those reached a tool
+
+
+def test_beyond_loopback_access_control_is_required() -> None:
+    with pytest.raises(ValueError, match=r"refusing to serve on 0\.0\.0\.0 with no access control"):
+        HttpSettings(host="0.0.0.0").check()  # noqa: S104
+    tokens = StaticTokens(TokenSource(parse_token_pairs(f"alice={ALICE}")))
+    HttpSettings(host="0.0.0.0", static=tokens).check()  # noqa: S104
