@@ -1,0 +1,97 @@
+"""Safety modes, the same on stdio and HTTP: read-only, toolsets, and the audit log.
+In-process MCP client, both eras."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from contacts_mcp.backends import LOCAL_API_KEY, BackendConfig
+from contacts_mcp.imports.files import FilePolicy
+from contacts_mcp.imports.settings import ImportSettings
+from contacts_mcp.server import build_server
+from contacts_mcp.server.surface import TOOLSETS, AuditLog, Surface, parse_toolsets
+
+pytestmark = pytest.mark.anyio
+
+SECRET_FIRST_NAME = "Zebedee-Private"
+
+
+def server_with(tmp_path: Path, surface: Surface) -> Any:
+    config = BackendConfig(api_key=LOCAL_API_KEY, local_db=":memory:")
+    imports = ImportSettings(files=FilePolicy(allowed_dirs=(tmp_path,)), state_dir=tmp_path)
+    return build_server(config, imports, surface=surface)
+
+
+async def error_text(client: Client, tool: str, arguments: dict[str, Any]) -> str:
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error
+    text = result.content[0]
+    assert text.type == "text"
+    return text.text
+
+
+async def test_read_only_lists_no_write_tool_and_refuses_one_by_name(
+    era: str, tmp_path: Path
+) -> None:
+    # Read-only wins over toolsets that name write tools.
+    surface = Surface(read_only=True, toolsets=frozenset(TOOLSETS))
+    async with Client(server_with(tmp_path, surface), mode=era) as client:
+        tools = (await client.list_tools()).tools
+        names = {tool.name for tool in tools}
+        assert names == {
+            "get_contact", "list_contacts", "search_contacts", "list_contact_properties",
+            "list_segments", "list_topics", "preview_import", "get_job",
+        }  # fmt: skip
+        assert all(tool.annotations and tool.annotations.read_only_hint for tool in tools)
+        message = await error_text(client, "create_contact", {"email": "a@example.com"})
+        assert "create_contact is not available: this server is read-only" in message
+        message = await error_text(client, "delete_contacts", {"contacts": ["a@example.com"]})
+        assert "read-only" in message
+        found = await client.call_tool("list_contacts", {})
+        assert not found.is_error
+
+
+async def test_toolsets_expose_just_their_groups(era: str, tmp_path: Path) -> None:
+    surface = Surface(toolsets=parse_toolsets("contacts, schema"))
+    async with Client(server_with(tmp_path, surface), mode=era) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert names == TOOLSETS["contacts"] | TOOLSETS["schema"] | {"get_job"}
+        message = await error_text(client, "import_contacts", {})
+        assert "only the contacts, schema tools (--toolsets)" in message
+    with pytest.raises(ValueError, match="unknown toolset everything; choose from contacts"):
+        parse_toolsets("contacts,everything")
+
+
+async def test_the_audit_log_holds_each_write_once_and_no_values(era: str, tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    async with Client(server_with(tmp_path, Surface(audit=AuditLog(log))), mode=era) as client:
+        dry_run = {"csv_text": "email\nb@example.com\n", "columns": {"email": "email"},
+                   "on_conflict": "skip", "dry_run": True}  # fmt: skip
+        calls: list[tuple[str, dict[str, Any]]] = [
+            ("create_contact", {"email": "ada@example.com", "first_name": SECRET_FIRST_NAME}),
+            ("get_contact", {"contact": "ada@example.com"}),  # a read: not audited
+            ("update_contact", {"contact": "ada@example.com", "last_name": SECRET_FIRST_NAME}),
+            ("create_segment", {"name": "VIP"}),
+            ("update_contacts", {"contacts": ["ada@example.com"], "add_segments": ["VIP"]}),
+            ("update_contact", {"contact": "nobody@example.com", "last_name": "X"}),  # fails
+            ("import_contacts", dry_run),  # writes nothing
+            ("delete_contact", {"contact": "ada@example.com"}),
+        ]  # fmt: skip
+        for tool, arguments in calls:
+            await client.call_tool(tool, arguments)
+    lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [(line["caller"], line["tool"], line["target"], line["outcome"]) for line in lines] == [
+        ("local", "create_contact", "ada@example.com", "ok"),
+        ("local", "update_contact", "ada@example.com", "ok"),
+        ("local", "create_segment", "VIP", "ok"),
+        ("local", "update_contacts", "1 named contacts", "ok"),
+        ("local", "update_contact", "nobody@example.com", "error"),
+        ("local", "delete_contact", "ada@example.com", "ok"),
+    ]
+    text = log.read_text(encoding="utf-8")
+    assert SECRET_FIRST_NAME not in text
+    assert LOCAL_API_KEY not in text
+    assert log.stat().st_mode & 0o777 == 0o600
