@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -219,4 +220,24 @@ def serve_http(server: ContactsServer, settings: HttpSettings) -> None:
         MCP_PATH,
         "static tokens" if settings.static else "OAuth" if settings.oauth else "loopback, no auth",
     )
-    uvicorn.Server(config).run()
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again for whoever
+    # handles it next: here, that ends the serve as a normal exit (status 0).
+    previous = signal.signal(signal.SIGTERM, _stopped)
+    try:
+        uvicorn.Server(config).run()
+    except _StoppedBySignal:
+        logger.warning(
+            "contacts-mcp stopped on SIGTERM: open requests were finished (or cut after "
+            "%d s), running jobs paused at their last checkpoint",
+            settings.graceful_seconds,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _StoppedBySignal(Exception):  # noqa: N818 - a way out, not an error
+    """SIGTERM, after uvicorn's graceful stop."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise _StoppedBySignal
