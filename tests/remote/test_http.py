@@ -237,3 +237,19 @@ def test_beyond_loopback_access_control_is_required() -> None:
         HttpSettings(host="0.0.0.0").check()  # noqa: S104
     tokens = StaticTokens(TokenSource(parse_token_pairs(f"alice={ALICE}")))
     HttpSettings(host="0.0.0.0", static=tokens).check()  # noqa: S104
+
+
+async def test_stateless_mode_serves_without_sessions(era: str, tmp_path: Path) -> None:
+    with contacts_server(tmp_path, HttpSettings(stateless=True)) as url:
+        opened = await post(url)
+        assert opened.status_code == 200
+        assert "mcp-session-id" not in opened.headers
+        async with mcp_client(url, era) as client:
+            made = await client.call_tool("create_contact", {"email": "kay@example.com"})
+            assert not made.is_error, made.content
+            # A job started by one request is followed by the next (one instance).
+            found = await client.call_tool(
+                "search_contacts", {"where": [], "count_only": True, "refresh": "full"}
+            )
+            assert found.structured_content is not None
+            assert found.structured_content["count"] == 1
