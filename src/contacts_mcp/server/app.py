@@ -66,10 +66,11 @@ Manage the contacts of a Resend account (or of the local emulator).
 - For questions about many contacts ("everyone at acme.com", "how many unsubscribed"),
   use search_contacts: one call over the whole account, from a mirror whose freshness
   every answer states (refresh=new or full syncs it first).
-- To act on a set, pass delete_contacts or export_contacts a search's `selection` (or
-  `contacts`). delete_contacts previews first; show the preview to the user, and run it
-  only with its `confirm` once they agree.
-- Imports and syncs run as jobs. A result with status "working" is not finished: call
+- To act on a set, pass update_contacts, delete_contacts or export_contacts a search's
+  `selection` (or `contacts`) instead of calling a tool per contact. update_contacts
+  (past 10 contacts) and delete_contacts preview first; show the preview to the user,
+  and run it only with its `confirm` once they agree.
+- Imports, syncs and bulk runs are jobs. A result with status "working" is not finished: call
   get_job with its job_id (`next_call`) until it is.
 - list_contacts returns newest first, up to 100 per page. When `has_more` is true, call
   it again with `after` set to `next_after` for older contacts (`before` with

@@ -157,7 +157,9 @@ class SyncSummary(BaseModel):
 
 class SearchOut(BaseModel):
     count: int = Field(description="All matching contacts.")
-    selection: str = Field(description="This search, for delete_contacts or export_contacts.")
+    selection: str = Field(
+        description="This search, for update_contacts, delete_contacts, export_contacts."
+    )
     contacts: list[FoundContact] = Field(description="This page, newest first.")
     next_after: str | None = Field(description="Pass as `after` for the next page.")
     mirror: MirrorInfo
