@@ -11,6 +11,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from mcp import MCPError
 from mcp.server.auth.settings import AuthSettings
 from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
@@ -253,3 +254,27 @@ async def test_stateless_mode_serves_without_sessions(era: str, tmp_path: Path) 
             )
             assert found.structured_content is not None
             assert found.structured_content["count"] == 1
+
+
+async def test_the_sdk_client_with_a_wrong_token_never_connects(
+    era: str, static_server: tuple[str, Path]
+) -> None:
+    url, audit = static_server
+    # The SDK raises its MCPError inside (nested) exception groups.
+    with pytest.raises(ExceptionGroup) as refused:
+        async with mcp_client(url, era, token="wrong-token-0123456789") as client:
+            await client.list_tools()
+    assert refused.group_contains(MCPError, match="Server returned an error response")
+    assert audit_lines(audit) == []
+
+
+async def test_read_only_over_http_lists_and_runs_no_write_tool(era: str, tmp_path: Path) -> None:
+    with contacts_server(tmp_path, surface=Surface(read_only=True)) as url:
+        async with mcp_client(url, era) as client:
+            tools = (await client.list_tools()).tools
+            assert all(tool.annotations and tool.annotations.read_only_hint for tool in tools)
+            refused = await client.call_tool("delete_contact", {"contact": "a@example.com"})
+            assert refused.is_error
+            text = refused.content[0]
+            assert text.type == "text"
+            assert "read-only" in text.text
