@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import anyio
 import httpx
 from mcp import Client
 
-from bench.common import direct_emulator, finish_job
+from bench.common import direct_emulator, run_confirmed
 from contacts_mcp.backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
 from contacts_mcp.emulator import EmulatorOptions
 from contacts_mcp.imports.files import FilePolicy
@@ -92,18 +91,11 @@ async def main(contacts: int, already: int, limit: int) -> None:
             preview = answer.structured_content["preview"]
             counting.statuses.clear()
             counting.joined.clear()
-            started = time.perf_counter()
-            answer = await client.call_tool(
-                "update_contacts", {"search": search, **change, "confirm": preview["confirm"]}
-            )
-            assert answer.structured_content is not None, answer.content
-            result, calls = await finish_job(
+            outcome, calls, elapsed = await run_confirmed(
                 client,
-                answer.model_copy(update={"structured_content": answer.structured_content["run"]}),
+                "update_contacts",
+                {"search": search, **change, "confirm": preview["confirm"]},
             )
-            elapsed = time.perf_counter() - started
-            assert result.structured_content is not None, result.content
-            outcome = result.structured_content["result"]
         async with direct_emulator(EmulatorOptions(db_path=str(db))) as http:
             count, after = 0, ""
             while True:

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import anyio
 from mcp import Client
 
-from bench.common import direct_emulator, finish_job
+from bench.common import direct_emulator, run_confirmed
 from contacts_mcp.backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
 from contacts_mcp.emulator import EmulatorOptions
 from contacts_mcp.imports.files import FilePolicy
@@ -85,16 +84,9 @@ async def main(count: int, action: str) -> None:
             preview = await client.call_tool(tool, {"search": search, **change})
             assert preview.structured_content is not None, preview.content
             token = preview.structured_content["preview"]["confirm"]
-            started = time.perf_counter()
-            answer = await client.call_tool(tool, {"search": search, **change, "confirm": token})
-            assert answer.structured_content is not None, answer.content
-            result, calls = await finish_job(
-                client,
-                answer.model_copy(update={"structured_content": answer.structured_content["run"]}),
+            outcome, calls, elapsed = await run_confirmed(
+                client, tool, {"search": search, **change, "confirm": token}
             )
-            elapsed = time.perf_counter() - started
-            assert result.structured_content is not None, result.content
-            outcome = result.structured_content["result"]
             left = await client.call_tool(
                 "search_contacts", {"where": where, "count_only": True, "refresh": "full"}
             )

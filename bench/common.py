@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from mcp import Client
@@ -76,3 +78,20 @@ async def finish_job(client: Client, result: CallToolResult) -> tuple[CallToolRe
             return waited, calls
         result = waited.model_copy(update={"structured_content": waited.structured_content["job"]})
     return result, calls
+
+
+async def run_confirmed(
+    client: Client, tool: str, arguments: dict[str, Any]
+) -> tuple[dict[str, Any], int, float]:
+    """A bulk tool's confirmed run, waited for as a host would: its outcome, the calls
+    it took, and the seconds from the confirmed call to the end of the job."""
+    started = time.perf_counter()
+    answer = await client.call_tool(tool, arguments)
+    assert answer.structured_content is not None, answer.content
+    result, calls = await finish_job(
+        client, answer.model_copy(update={"structured_content": answer.structured_content["run"]})
+    )
+    elapsed = time.perf_counter() - started
+    assert result.structured_content is not None, result.content
+    outcome: dict[str, Any] = result.structured_content["result"]
+    return outcome, calls, elapsed

@@ -425,10 +425,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         else:  # a few contacts, changed at once (as update_contact would, one by one)
             nonce = secrets.token_hex(8)
         arguments = {"ids": selected.ids, "change": change.arguments(), "nonce": nonce}
-        answer = await start_and_wait(ctx, UPDATE_JOB, arguments)
-        assert isinstance(answer.structured_content, dict)
-        ran = JobOut[BulkOutcome].model_validate(answer.structured_content)
-        text = answer.content[0].text if answer.content[0].type == "text" else ""
+        text, ran = await _run(ctx, UPDATE_JOB, arguments)
         return result(text, UpdateAnswer(run=ran))
 
     @server.tool(annotations=hints("Delete contacts", "delete"))
@@ -478,10 +475,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         _refuse_reuse(state, DELETE_JOB, selected, checked.nonce)
         if _declined(person):
             raise ToolError("The person did not approve: nothing was deleted.")
-        answer = await start_and_wait(ctx, DELETE_JOB, arguments)
-        assert isinstance(answer.structured_content, dict)
-        ran = JobOut[BulkOutcome].model_validate(answer.structured_content)
-        text = answer.content[0].text if answer.content[0].type == "text" else ""
+        text, ran = await _run(ctx, DELETE_JOB, arguments)
         return result(text, DeleteAnswer(run=ran))
 
 
@@ -556,6 +550,16 @@ def _preview_text(preview: BulkPreview) -> str:
         f"and confirm={preview.confirm} (valid 10 minutes)."
     )
     return "\n".join(lines)
+
+
+async def _run(
+    ctx: ToolContext, kind: JobKind[BulkOutcome], arguments: Mapping[str, Any]
+) -> tuple[str, JobOut[BulkOutcome]]:
+    """Start (or join) a confirmed bulk job; its text and handle (or result)."""
+    answer = await start_and_wait(ctx, kind, arguments)
+    assert isinstance(answer.structured_content, dict)
+    text = answer.content[0].text if answer.content[0].type == "text" else ""
+    return text, JobOut[BulkOutcome].model_validate(answer.structured_content)
 
 
 def _refuse_reuse(
