@@ -161,7 +161,8 @@ def _add_http_flags(parser: argparse.ArgumentParser) -> None:
         "--port",
         dest="http_port",
         type=int,
-        default=int(os.environ.get("CONTACTS_MCP_PORT", "8000")),
+        # A string default goes through `type` too: a bad value is a usage error.
+        default=os.environ.get("CONTACTS_MCP_PORT", "8000"),
         help="port (default: $CONTACTS_MCP_PORT or 8000)",
     )
     group.add_argument(

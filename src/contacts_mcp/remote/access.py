@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 # would let anyone sign), as RFC 8725 advises.
 JWT_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA")
 JWKS_REFRESH_SECONDS = 60.0
+JWKS_RETRY_SECONDS = 5.0
 CLOCK_LEEWAY_SECONDS = 60
 
 
@@ -151,20 +152,22 @@ class JwtVerifier(TokenVerifier):
         self._jwks_url = jwks_url
         self._http = http
         self._keys: dict[str, jwt.PyJWK] = {}
+        # Key id → the "alg" its JWK states (keys that state none are left out).
+        self._algorithms: dict[str, str] = {}
         self._fetched_at = 0.0
         self._lock = anyio.Lock()
 
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError:
+        except jwt.PyJWTError:
             return None
         algorithm = header.get("alg")
         if algorithm not in JWT_ALGORITHMS:
             return None
         key = await self._key(header.get("kid"))
-        if key is None:
-            return None
+        if key is None or self._algorithms.get(key.key_id or "", algorithm) != algorithm:
+            return None  # a key is used only with the algorithm its JWK names, if it names one
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -175,7 +178,7 @@ class JwtVerifier(TokenVerifier):
                 leeway=CLOCK_LEEWAY_SECONDS,
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
-        except jwt.InvalidTokenError:
+        except jwt.PyJWTError:  # bad signature or claims, or a key unfit for the algorithm
             return None
         # Required scopes are the SDK's to check (AuthSettings): a valid token without
         # them gets 403 insufficient_scope, not 401.
@@ -195,8 +198,11 @@ class JwtVerifier(TokenVerifier):
         if found is not None:
             return found
         async with self._lock:
-            # An unknown key id may be a rotation: fetch again, but not on every request.
-            if time.monotonic() - self._fetched_at >= JWKS_REFRESH_SECONDS or not self._keys:
+            # An unknown key id may be a rotation: fetch again, but not on every request
+            # (a stream of made-up key ids must not become a stream of fetches); sooner
+            # while no key set was ever read.
+            wait = JWKS_REFRESH_SECONDS if self._keys else JWKS_RETRY_SECONDS
+            if time.monotonic() - self._fetched_at >= wait or self._fetched_at == 0.0:
                 await self._fetch()
         return self._pick(wanted)
 
@@ -215,8 +221,14 @@ class JwtVerifier(TokenVerifier):
                 async with httpx.AsyncClient(timeout=10, follow_redirects=False) as http:
                     response = await http.get(self._jwks_url)
             response.raise_for_status()
-            keys = jwt.PyJWKSet.from_dict(response.json()).keys
-        except (httpx.HTTPError, ValueError, jwt.PyJWKSetError) as exc:
+            document = response.json()
+            keys = jwt.PyJWKSet.from_dict(document).keys
+        except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
             logger.warning("the JWKS at %s could not be read: %s", self._jwks_url, exc)
             return
         self._keys = {key.key_id or f"key-{n}": key for n, key in enumerate(keys)}
+        self._algorithms = {
+            str(entry["kid"]): str(entry["alg"])
+            for entry in document.get("keys", [])
+            if isinstance(entry, dict) and "kid" in entry and "alg" in entry
+        }
