@@ -152,8 +152,6 @@ class JwtVerifier(TokenVerifier):
         self._jwks_url = jwks_url
         self._http = http
         self._keys: dict[str, jwt.PyJWK] = {}
-        # Key id → the "alg" its JWK states (keys that state none are left out).
-        self._algorithms: dict[str, str] = {}
         self._fetched_at = 0.0
         self._lock = anyio.Lock()
 
@@ -166,19 +164,22 @@ class JwtVerifier(TokenVerifier):
         if algorithm not in JWT_ALGORITHMS:
             return None
         key = await self._key(header.get("kid"))
-        if key is None or self._algorithms.get(key.key_id or "", algorithm) != algorithm:
-            return None  # a key is used only with the algorithm its JWK names, if it names one
+        if key is None:
+            return None
         try:
+            # The PyJWK itself, not its raw key: PyJWT then verifies with the algorithm
+            # the key is bound to (its JWK's "alg", or its type's), and refuses a token
+            # whose header names another.
             claims: dict[str, Any] = jwt.decode(
                 token,
-                key=key.key,
+                key=key,
                 algorithms=[algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=CLOCK_LEEWAY_SECONDS,
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
-        except jwt.PyJWTError:  # bad signature or claims, or a key unfit for the algorithm
+        except jwt.PyJWTError:  # bad signature or claims, or another algorithm than the key's
             return None
         # Required scopes are the SDK's to check (AuthSettings): a valid token without
         # them gets 403 insufficient_scope, not 401.
@@ -221,14 +222,8 @@ class JwtVerifier(TokenVerifier):
                 async with httpx.AsyncClient(timeout=10, follow_redirects=False) as http:
                     response = await http.get(self._jwks_url)
             response.raise_for_status()
-            document = response.json()
-            keys = jwt.PyJWKSet.from_dict(document).keys
+            keys = jwt.PyJWKSet.from_dict(response.json()).keys
         except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
             logger.warning("the JWKS at %s could not be read: %s", self._jwks_url, exc)
             return
         self._keys = {key.key_id or f"key-{n}": key for n, key in enumerate(keys)}
-        self._algorithms = {
-            str(entry["kid"]): str(entry["alg"])
-            for entry in document.get("keys", [])
-            if isinstance(entry, dict) and "kid" in entry and "alg" in entry
-        }
