@@ -5,9 +5,9 @@
 #     -e RESEND_API_KEY -e CONTACTS_MCP_TOKENS contacts-mcp
 #
 # Configuration comes from the environment at run time; nothing secret is in the image:
-#   RESEND_API_KEY             full-access Resend key; without it pass --local (built-in
-#                              emulator), repeating the default arguments:
-#                              ... contacts-mcp --local --transport http --host 0.0.0.0 --port 8000
+#   RESEND_API_KEY             full-access Resend key; without it pass --local (the
+#                              built-in emulator): docker run ... contacts-mcp --local
+#   CONTACTS_MCP_PORT          the port to serve (default 8000; the healthcheck follows it)
 #   CONTACTS_MCP_TOKENS        bearer tokens, comma-separated name=token pairs
 #   CONTACTS_MCP_TOKEN_FILE    or a file of name:sha256hex lines (mount it read-only)
 #   CONTACTS_MCP_OAUTH_ISSUER, CONTACTS_MCP_OAUTH_JWKS_URL, CONTACTS_MCP_RESOURCE_URL
@@ -38,8 +38,8 @@ WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
 
-# A venv without pip, filled by the base image's pip (`--python`): the final image
-# carries no installer. The wheel is built by hatchling in pip's isolated build
+# A venv without pip, filled by the base image's pip (`--python`): the venv carries no
+# installer (the base image keeps its own pip). The wheel is built by hatchling in pip's isolated build
 # environment, so no build tool stays behind either. Bytecode is compiled here, at
 # install time, so the read-only runtime never needs to write it.
 RUN python -m venv --without-pip /opt/venv \
@@ -79,7 +79,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     XDG_DATA_HOME=/data \
-    HOME=/data
+    HOME=/data \
+    CONTACTS_MCP_TRANSPORT=http \
+    CONTACTS_MCP_HOST=0.0.0.0 \
+    CONTACTS_MCP_PORT=8000
 
 # Declared after the chown, so a fresh named volume starts owned by the app user.
 VOLUME ["/data"]
@@ -93,14 +96,16 @@ EXPOSE 8000
 # Liveness over HTTP with the standard library (slim has no curl). /healthz answers 200
 # while the process serves, even if Resend is unreachable (that is reported in the body,
 # checked at most every 30 s, so probes don't spend the rate limit); anything else,
-# including 503 while starting, fails the probe. Port 8000 is the default command's:
-# change both together, or run with --no-healthcheck for stdio.
+# including 503 while starting, fails the probe. It probes $CONTACTS_MCP_PORT; run
+# with --no-healthcheck for stdio (CONTACTS_MCP_TRANSPORT=stdio).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
-  CMD ["python", "-c", "import sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4); sys.exit(0 if r.status == 200 else 1)"]
+  CMD ["python", "-c", "import os, sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('CONTACTS_MCP_PORT', '8000'), timeout=4); sys.exit(0 if r.status == 200 else 1)"]
 
 # Exec form: contacts-mcp is PID 1 and gets SIGTERM from `docker stop`, which it uses
 # for a graceful stop (open requests finish, running jobs stop at a checkpoint).
 ENTRYPOINT ["contacts-mcp"]
-# 0.0.0.0 because the port is published from outside the container's network
-# namespace; the server itself then insists on tokens or OAuth.
-CMD ["--transport", "http", "--host", "0.0.0.0", "--port", "8000"]
+# The transport, 0.0.0.0 and the port are in the environment above, not in CMD: flags
+# given to `docker run` (e.g. --local) add to them instead of replacing them. 0.0.0.0
+# because the port is published from outside the container's network namespace; the
+# server itself then insists on tokens or OAuth.
+CMD []
