@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from contacts_mcp.backends import LOCAL_API_KEY, BackendConfig
+from contacts_mcp.backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
+from contacts_mcp.emulator import EmulatorOptions
 from contacts_mcp.imports.files import FilePolicy
 from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.server import build_server
@@ -95,3 +96,33 @@ async def test_the_audit_log_holds_each_write_once_and_no_values(era: str, tmp_p
     assert SECRET_FIRST_NAME not in text
     assert LOCAL_API_KEY not in text
     assert log.stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_write_that_runs_as_a_job_is_audited_once_when_it_ends(
+    era: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    config = BackendConfig(
+        api_key=LOCAL_API_KEY,
+        base_url=LOCAL_BASE_URL,
+        transport=LocalTransport(EmulatorOptions(latency=0.05)),
+    )
+    imports = ImportSettings(files=FilePolicy(allowed_dirs=(tmp_path,)), state_dir=tmp_path)
+    server = build_server(config, imports, surface=Surface(audit=AuditLog(log)), wait_seconds=0.1)
+    rows = "email\n" + "".join(f"u{i}@example.com\n" for i in range(30))
+    arguments = {"csv_text": rows, "columns": {"email": "email"}, "on_conflict": "skip",
+                 "strategy": "rows"}  # fmt: skip
+    async with Client(server, mode=era) as client:
+        started = await client.call_tool("import_contacts", arguments)
+        assert started.structured_content is not None
+        job = started.structured_content
+        assert job["status"] == "working"
+        assert log.read_text(encoding="utf-8") == ""  # not yet: the write goes on
+        while job["status"] == "working":
+            waited = await client.call_tool("get_job", {"job_id": job["job_id"]})
+            assert waited.structured_content is not None
+            job = waited.structured_content["job"]
+    lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [(line["tool"], line["target"], line["outcome"]) for line in lines] == [
+        ("import_contacts", "inline CSV", f"ok (job {job['job_id']})")
+    ]

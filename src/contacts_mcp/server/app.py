@@ -46,6 +46,7 @@ from contacts_mcp.server.tools.imports import IMPORT_JOBS, register_import_tools
 from contacts_mcp.server.tools.jobs import JobKind, register_job_tools
 from contacts_mcp.server.tools.schema import UNCHANGEABLE, register_schema_tools
 from contacts_mcp.server.tools.sets import SET_JOBS, register_set_tools
+from contacts_mcp.services.explain import UserFacingError
 from contacts_mcp.services.jobs import DEFAULT_WAIT_SECONDS
 
 if TYPE_CHECKING:
@@ -224,8 +225,27 @@ class ContactsServer(MCPServer[State]):
             self.surface.record(name, arguments, exc)
             raise
         if isinstance(answer, CallToolResult):
-            self.surface.record(name, arguments, answer)
+            job_id = self.surface.record(name, arguments, answer)
+            if job_id is not None and context is not None:
+                self._audit_when_ended(context, name, arguments, job_id)
         return answer
+
+    def _audit_when_ended(
+        self, context: Context[State, Any], name: str, arguments: dict[str, Any], job_id: str
+    ) -> None:
+        jobs = context.request_context.lifespan_context.jobs
+        caller = self.surface.caller()  # now, while the request says who is calling
+        try:
+            job = jobs.find(job_id)
+        except UserFacingError:  # gone from this server already: audit what is known
+            self.surface.record_job_end(caller, name, arguments, job_id, "unknown")
+            return
+        jobs.when_ended(
+            job,
+            lambda ended: self.surface.record_job_end(
+                caller, name, arguments, job_id, ended.status
+            ),
+        )
 
     async def _call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[State, Any] | None

@@ -165,21 +165,41 @@ class Surface:
         name: str,
         arguments: Mapping[str, Any],
         outcome: CallToolResult | BaseException,
+    ) -> str | None:
+        """Audit a call of a write tool (not a preview, a dry run, or a read). A write
+        that goes on as a job is audited when the job ends: its id is returned, for the
+        caller to pass to `record_job_end`."""
+        if self.audit is None:
+            return None
+        if isinstance(outcome, BaseException) or outcome.is_error:
+            self._write(self.caller(), name, arguments, "error")
+            return None
+        data = outcome.structured_content or {}
+        if data.get("preview") is not None or arguments.get("dry_run"):
+            return None  # nothing was written
+        job = data.get("run") or data
+        status = job.get("status") if isinstance(job, dict) else None
+        if status == "working":
+            return str(job["job_id"])
+        self._write(
+            self.caller(), name, arguments, "ok" if status in (None, "completed") else status
+        )
+        return None
+
+    def record_job_end(
+        self, caller: str, name: str, arguments: Mapping[str, Any], job_id: str, status: str
     ) -> None:
-        """Audit a call of a write tool (not a preview, a dry run, or a read)."""
+        """The one audit line of a write that ran as a job: how it ended."""
+        outcome = "ok" if status == "completed" else status
+        if status == "working":  # the server stopped first; the next one resumes it
+            outcome = "interrupted"
+        self._write(caller, name, arguments, f"{outcome} (job {job_id})")
+
+    def _write(self, caller: str, name: str, arguments: Mapping[str, Any], outcome: str) -> None:
         if self.audit is None:
             return
-        if isinstance(outcome, BaseException) or outcome.is_error:
-            result = "error"
-        else:
-            data = outcome.structured_content or {}
-            if data.get("preview") is not None or arguments.get("dry_run"):
-                return  # nothing was written
-            job = data.get("run") or data
-            status = job.get("status") if isinstance(job, dict) else None
-            result = "ok" if status in (None, "completed") else f"{status} (job {job['job_id']})"
         try:
-            self.audit.record(self.caller(), name, audit_target(arguments), result)
+            self.audit.record(caller, name, audit_target(arguments), outcome)
         except OSError:
             # A full disk must not turn a write that happened into an error the model
             # retries; the server's log says the audit line was lost.

@@ -422,6 +422,18 @@ class Jobs:
         listed.update({job.id: job for job in self._live.values() if job.id in listed})
         return sorted(listed.values(), key=lambda job: job.created, reverse=True)
 
+    def when_ended(self, job: Job, callback: Callable[[Job], None]) -> None:
+        """Call `callback(job)` once the job stops here: ended (completed, failed or
+        cancelled), or left working for the next server because this one stops."""
+
+        async def follow() -> None:
+            try:
+                await job.finished.wait()
+            finally:  # a server stopping cancels this too: report the job as it is
+                callback(job)
+
+        self._task_group.start_soon(follow, name=f"follow {job.id}")
+
     def _launch(self, job: Job, work: Work) -> None:
         job.status, job.error, job.result, job.cancel_requested = "working", None, None, False
         job.finished = anyio.Event()
