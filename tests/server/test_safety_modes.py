@@ -13,7 +13,7 @@ from contacts_mcp.emulator import EmulatorOptions
 from contacts_mcp.imports.files import FilePolicy
 from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.server import build_server
-from contacts_mcp.server.surface import TOOLSETS, AuditLog, Surface, parse_toolsets
+from contacts_mcp.server.surface import ALWAYS_EXPOSED, TOOLSETS, AuditLog, Surface, parse_toolsets
 
 pytestmark = pytest.mark.anyio
 
@@ -126,3 +126,10 @@ async def test_a_write_that_runs_as_a_job_is_audited_once_when_it_ends(
     assert [(line["tool"], line["target"], line["outcome"]) for line in lines] == [
         ("import_contacts", "inline CSV", f"ok (job {job['job_id']})")
     ]
+
+
+async def test_every_tool_belongs_to_a_toolset(tmp_path: Path) -> None:
+    async with Client(server_with(tmp_path, Surface())) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+    grouped = set().union(*TOOLSETS.values())
+    assert names - ALWAYS_EXPOSED == grouped  # a new tool must be given a group
