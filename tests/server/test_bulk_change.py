@@ -347,3 +347,25 @@ async def test_a_preview_on_a_stale_mirror_sees_changes_made_elsewhere(
     few = await h.call("update_contacts", {"contacts": named, "remove_segments": ["VIP"]})
     outcome = await finish(h, few["run"])  # read from Resend: user3 left already
     assert (outcome["done"], outcome["unchanged"], outcome["requests"]) == (2, 3, 2)
+
+
+async def test_nobody_is_asked_about_an_expired_confirmation(
+    era: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+
+    async def person(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"approve": True})
+
+    async for h in open_harness(era, None, settings(tmp_path), elicitation_callback=person):
+        await account(h, acme=12, others=0)
+        search = await selection(h, ACME)
+        monkeypatch.setattr(bulk, "CONFIRM_SECONDS", -1)
+        token = (await h.call("update_contacts", {"search": search, "unsubscribed": True}))[
+            "preview"
+        ]["confirm"]
+        monkeypatch.undo()
+        confirmed = {"search": search, "unsubscribed": True, "confirm": token}
+        assert "expired" in await h.error("update_contacts", confirmed)
+        assert asked == []

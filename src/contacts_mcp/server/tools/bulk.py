@@ -150,7 +150,10 @@ def ask_person(ctx: ToolContext, confirm: str | None) -> Elicit[Approval] | NotA
     """Ask the person to approve a confirmed run, where the client can ask them."""
     state = services(ctx)
     found = state.confirmations.read(confirm) if confirm else None
-    if found is None or not _can_elicit(ctx):
+    # A forged or expired confirmation is refused by the tool itself: nobody is asked
+    # about a run that cannot happen. (The selection is checked after the person
+    # answers: resolvers run before the tool, and resolving it needs the tool's work.)
+    if found is None or found.expires < time.time() or not _can_elicit(ctx):
         return NotAsked()
     if found.action == "delete":
         message = (
