@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from mcp import MCPError
+from mcp import Client, MCPError
+from mcp.client.streamable_http import streamable_http_client
 from mcp.server.auth.settings import AuthSettings
+from mcp.types import ElicitResult
 from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -278,3 +281,34 @@ async def test_read_only_over_http_lists_and_runs_no_write_tool(era: str, tmp_pa
             text = refused.content[0]
             assert text.type == "text"
             assert "read-only" in text.text
+
+
+async def test_a_bulk_run_over_http_asks_the_person(era: str, tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    async def person(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="decline")
+
+    with contacts_server(tmp_path) as url:
+        async with (
+            httpx2.AsyncClient(timeout=30) as http,
+            Client(
+                streamable_http_client(f"{url}/mcp", http_client=http),
+                mode=era,
+                elicitation_callback=person,
+            ) as client,
+        ):
+            named = [f"u{i}@example.com" for i in range(3)]
+            for email in named:
+                await client.call_tool("create_contact", {"email": email})
+            preview = await client.call_tool("delete_contacts", {"contacts": named})
+            assert preview.structured_content is not None
+            token = preview.structured_content["preview"]["confirm"]
+            run = await client.call_tool("delete_contacts", {"contacts": named, "confirm": token})
+            assert run.is_error
+            assert asked == ["Delete 3 contacts. This cannot be undone; a snapshot is kept for "
+                             "re-import. Approve?"]  # fmt: skip
+            left = await client.call_tool("list_contacts", {})
+            assert left.structured_content is not None
+            assert len(left.structured_content["contacts"]) == 3
