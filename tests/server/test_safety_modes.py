@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client
 
@@ -133,3 +134,41 @@ async def test_every_tool_belongs_to_a_toolset(tmp_path: Path) -> None:
         names = {tool.name for tool in (await client.list_tools()).tools}
     grouped = set().union(*TOOLSETS.values())
     assert names - ALWAYS_EXPOSED == grouped  # a new tool must be given a group
+
+
+async def test_a_read_only_server_never_resumes_a_write_job(tmp_path: Path) -> None:
+    """A bulk run left working by a stopped server is resumed by the next writer only."""
+    slow = EmulatorOptions(latency=0.05)
+    config = BackendConfig(
+        api_key=LOCAL_API_KEY, local_db=str(tmp_path / "db.sqlite"), emulator=slow
+    )
+    imports = ImportSettings(files=FilePolicy(allowed_dirs=(tmp_path,)), state_dir=tmp_path)
+    named = [f"u{i}@example.com" for i in range(10)]
+    async with Client(build_server(config, imports, wait_seconds=0.05)) as client:
+        for email in named:
+            await client.call_tool("create_contact", {"email": email})
+        started = await client.call_tool(
+            "update_contacts", {"contacts": named, "unsubscribed": True}
+        )
+        assert started.structured_content is not None
+        job = started.structured_content["run"]
+        assert job["status"] == "working"
+    # The server stopped mid-run: the job waits, working, in the journal.
+    read_only = build_server(config, imports, surface=Surface(read_only=True), wait_seconds=0.05)
+    async with Client(read_only) as client:
+        seen = await client.call_tool("get_job", {"job_id": job["job_id"], "wait_seconds": 1})
+        assert seen.structured_content is not None
+        assert seen.structured_content["job"]["status"] == "working"
+        done_before = seen.structured_content["job"]["done"]
+        await anyio.sleep(0.5)
+        again = await client.call_tool("get_job", {"job_id": job["job_id"], "wait_seconds": 0})
+        assert again.structured_content is not None
+        assert again.structured_content["job"]["done"] == done_before  # nothing ran
+        stop = {"job_id": job["job_id"], "cancel": True}
+        assert "this server is read-only (--read-only): it cannot stop it" in await error_text(
+            client, "get_job", stop
+        )
+    async with Client(build_server(config, imports)) as client:
+        resumed = await client.call_tool("get_job", {"job_id": job["job_id"], "wait_seconds": 30})
+        assert resumed.structured_content is not None
+        assert resumed.structured_content["job"]["status"] == "completed"

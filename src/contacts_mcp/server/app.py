@@ -43,7 +43,7 @@ from contacts_mcp.server.toolkit import State
 from contacts_mcp.server.tools.bulk import BULK_JOBS, register_bulk_tools, register_export_tool
 from contacts_mcp.server.tools.contacts import register_contact_tools
 from contacts_mcp.server.tools.imports import IMPORT_JOBS, register_import_tools
-from contacts_mcp.server.tools.jobs import JobKind, register_job_tools
+from contacts_mcp.server.tools.jobs import READ_ONLY_JOB_KINDS, JobKind, register_job_tools
 from contacts_mcp.server.tools.schema import UNCHANGEABLE, register_schema_tools
 from contacts_mcp.server.tools.sets import SET_JOBS, register_set_tools
 from contacts_mcp.services.explain import UserFacingError
@@ -301,7 +301,7 @@ def _deadline_for(context: Context[State, Any] | None) -> float | None:
         return None
 
 
-def _open_jobs(state: State, task_group: TaskGroup) -> Jobs:
+def _open_jobs(state: State, task_group: TaskGroup, *, read_only: bool = False) -> Jobs:
     from contacts_mcp.services.jobs import JobJournal, Jobs
 
     path = ":memory:" if state.ephemeral else state.state_dir / "jobs.sqlite"
@@ -309,6 +309,8 @@ def _open_jobs(state: State, task_group: TaskGroup) -> Jobs:
     resumers = {
         name: (lambda arguments, kind=kind: kind.work(state, arguments))
         for name, kind in JOB_KINDS.items()
+        # A write job left working by an earlier server is never taken up by a read-only one.
+        if not read_only or name in READ_ONLY_JOB_KINDS
     }
     return Jobs(task_group, journal, resumers)
 
@@ -395,7 +397,8 @@ def build_server(
             )
             try:
                 async with anyio.create_task_group() as jobs_group:
-                    state.jobs = _open_jobs(state, jobs_group)
+                    state.read_only = server.surface.read_only
+                    state.jobs = _open_jobs(state, jobs_group, read_only=state.read_only)
                     jobs_group.start_soon(state.jobs.heartbeat)
                     running.append(state)
                     try:

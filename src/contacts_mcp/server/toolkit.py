@@ -68,6 +68,8 @@ class State:
         self.api_deadline = api_deadline
         self.wait_seconds = wait_seconds
         self.backend_id = backend_id
+        # A read-only server (--read-only) takes up and stops only jobs that read.
+        self.read_only = False
         self._import_settings = import_settings
 
     @property

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["JobKind", "JobOut", "register_job_tools", "start_and_wait"]
 
+# Jobs that only read: a read-only server resumes and stops these, and no others.
+READ_ONLY_JOB_KINDS = frozenset({"preview", "sync"})
+
 R = TypeVar("R", bound=BaseModel)
 T = TypeVar("T")
 
@@ -157,6 +160,11 @@ def register_job_tools(server: MCPServer[State], kinds: Mapping[str, JobKind[Any
             return result(_api_import_line(found), JobsOut(api_import=found))
         job = await run(_find(state, job_id))
         if cancel:
+            if state.read_only and job.kind not in READ_ONLY_JOB_KINDS:
+                raise ToolError(
+                    f"Job {job.id} ({job.kind}) writes, and this server is read-only "
+                    "(--read-only): it cannot stop it. Ask a server that may write."
+                )
             await state.jobs.cancel(job)
         else:
             await state.jobs.wait(job, min(wait_seconds, MAX_WAIT_SECONDS), increasing(ctx))
