@@ -18,6 +18,7 @@
 #   CONTACTS_MCP_READ_ONLY     1/true: only the read tools
 #   CONTACTS_MCP_TOOLSETS      e.g. contacts,schema (default: all)
 #   CONTACTS_MCP_AUDIT_LOG     e.g. /data/audit.jsonl
+#   CONTACTS_MCP_IMPORT_DIRS   folders CSV imports may read (mount them), e.g. /imports
 #   CONTACTS_MCP_LOG_LEVEL     DEBUG, INFO, WARNING (default), ERROR
 # Bound to 0.0.0.0 the server refuses to start without tokens or OAuth: set one of them.
 
@@ -86,8 +87,10 @@ ENV PATH=/opt/venv/bin:$PATH \
 
 # Declared after the chown, so a fresh named volume starts owned by the app user.
 VOLUME ["/data"]
-# The working folder is one of the default CSV import folders: put CSVs on the volume
-# (or name others with CONTACTS_MCP_IMPORT_DIRS).
+# /data is also the home folder, so it is not a default import folder: reading CSV
+# files is off until a folder is mounted and named, e.g. -v ./csv:/imports:ro
+# -e CONTACTS_MCP_IMPORT_DIRS=/imports (inline CSV works regardless). Imports and
+# exports never touch the server's own data under /data/contacts-mcp.
 WORKDIR /data
 USER 10001:10001
 

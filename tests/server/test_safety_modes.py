@@ -172,3 +172,24 @@ async def test_a_read_only_server_never_resumes_a_write_job(tmp_path: Path) -> N
         resumed = await client.call_tool("get_job", {"job_id": job["job_id"], "wait_seconds": 30})
         assert resumed.structured_content is not None
         assert resumed.structured_content["job"]["status"] == "completed"
+
+
+async def test_imports_and_exports_never_touch_the_servers_own_data(
+    era: str, tmp_path: Path
+) -> None:
+    """Even inside an import folder: over HTTP, callers are not the server's operator."""
+    data = tmp_path / "data"  # the server's key, journals and mirror live here
+    config = BackendConfig(api_key=LOCAL_API_KEY, local_db=":memory:")
+    imports = ImportSettings(files=FilePolicy(allowed_dirs=(tmp_path,)), state_dir=data)
+    data.mkdir()
+    (data / "confirm.key").write_bytes(b"k" * 32)
+    (data / "planted.csv").write_text("email\na@example.com\n", encoding="utf-8")
+    async with Client(build_server(config, imports), mode=era) as client:
+        for name in ("confirm.key", "planted.csv"):
+            message = await error_text(client, "preview_import", {"path": str(data / name)})
+            assert "in the server's own data folder" in message
+        export = {"contacts": ["a@example.com"], "path": str(data / "out.csv")}
+        assert "in the server's own data folder" in await error_text(
+            client, "export_contacts", export
+        )
+    assert sorted(p.name for p in data.iterdir()) == ["confirm.key", "planted.csv"]

@@ -45,6 +45,10 @@ class FilePolicy:
     # Folders the server writes files to that import may read back by absolute path
     # (bulk delete snapshots); they never turn reading on, nor take relative paths.
     also_readable: tuple[Path, ...] = ()
+    # The server's own data (its key, journals, mirror, emulator database): never read
+    # or written through imports and exports, even inside an import folder, except
+    # where `also_readable` says (snapshots). Over HTTP, callers are not the operator.
+    private: tuple[Path, ...] = ()
 
     def describe(self) -> str:
         return ", ".join(str(d) for d in self.allowed_dirs) or "none"
@@ -129,6 +133,7 @@ def open_for_import(path: str, policy: FilePolicy) -> tuple[BinaryIO, int, str]:
             f"{shown} is not inside an allowed import folder ({policy.describe()}). "
             "Move the file there, or ask the user to add its folder with --import-dir."
         )
+    _refuse_private(real, policy, shown)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     try:
@@ -174,6 +179,17 @@ def open_for_import(path: str, policy: FilePolicy) -> tuple[BinaryIO, int, str]:
     return io.BufferedReader(capped, _BUFFER), info.st_size, real
 
 
+def _refuse_private(real: str, policy: FilePolicy, shown: str) -> None:
+    readable = [os.path.realpath(d) for d in policy.also_readable]
+    if any(_inside(real, os.path.realpath(d)) for d in policy.private) and not any(
+        _inside(real, d) for d in readable
+    ):
+        raise FileAccessError(
+            f"{shown} is in the server's own data folder, which imports and exports never "
+            "touch. Use a file in an import folder."
+        )
+
+
 def path_for_export(path: str, policy: FilePolicy, *, overwrite: bool) -> Path:
     """Where an export may write `path`: a new .csv file inside an allowed folder (the
     import folders, so the export can be imported again). An existing file is refused
@@ -199,6 +215,7 @@ def path_for_export(path: str, policy: FilePolicy, *, overwrite: bool) -> Path:
         )
     if not os.path.isdir(folder):
         raise FileAccessError(f"The folder of {shown} does not exist.")
+    _refuse_private(os.path.join(folder, candidate.name), policy, shown)
     target = Path(folder) / candidate.name
     if os.path.islink(target):
         raise FileAccessError(f"{shown} is a link; give the name of a new file.")

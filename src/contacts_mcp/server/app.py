@@ -379,6 +379,7 @@ def build_server(
         files=replace(
             import_settings.files,
             also_readable=(import_settings.state_dir / "snapshots",),
+            private=(import_settings.state_dir,),
         ),
     )
 
