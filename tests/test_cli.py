@@ -315,3 +315,16 @@ def test_every_log_line_is_redacted() -> None:
     assert "key re_[redacted] in https://[redacted]@api.example.com" in result.stderr
     assert "1234567890abcdef" not in result.stderr
     assert "hunter2" not in result.stderr
+
+
+def test_call_on_a_read_only_server_says_why_a_write_tool_is_missing() -> None:
+    result = run_cli(
+        "--local", "--db", ":memory:", "call", "--read-only", "create_contact",
+        '{"email": "ada@example.com"}',
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "create_contact is not available: this server is read-only" in result.stderr
+    listed = run_cli("--local", "--db", ":memory:", "--read-only", "call", "--list")
+    names = {tool["name"] for tool in json.loads(listed.stdout)}
+    assert "create_contact" not in names
+    assert "search_contacts" in names

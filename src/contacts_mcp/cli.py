@@ -565,7 +565,8 @@ async def _call(args: argparse.Namespace) -> int:
         known = [tool.name for tool in tools]
         if args.list:
             listing = [{"name": tool.name, "description": tool.description} for tool in tools]
-        elif args.tool in known:
+        elif args.tool in known or server.surface.hides(args.tool):
+            # A tool this server hides (--read-only, --toolsets) answers why itself.
             result = await client.call_tool(args.tool, arguments, progress_callback=show_progress)
             # A tool that started a job answered within its wait budget; a terminal has
             # no 60 s timeout, so wait here until the job ends (it ends with the process).

@@ -144,6 +144,11 @@ class Surface:
             return any(name in TOOLSETS[toolset] for toolset in self.toolsets)
         return True
 
+    def hides(self, name: str) -> bool:
+        """Whether `name` is one of this product's tools that this surface leaves out."""
+        known = name in ALWAYS_EXPOSED or any(name in group for group in TOOLSETS.values())
+        return known and (self.read_only or self.toolsets is not None)
+
     def refusal(self, name: str, annotations: ToolAnnotations | None) -> str:
         """Why a tool this server leaves out cannot be called."""
         if self.read_only and not (annotations is not None and annotations.read_only_hint):
