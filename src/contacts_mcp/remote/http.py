@@ -21,7 +21,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
@@ -75,7 +75,6 @@ class HttpSettings:
     max_body_bytes: int = 4 * 1024 * 1024
     # Seconds open requests get to finish after SIGTERM before they are cut.
     graceful_seconds: int = 20
-    extra: dict[str, Any] = field(default_factory=dict[str, Any])
 
     def check(self) -> None:
         """Refuse settings that would expose the server (ValueError says what to do)."""
@@ -145,7 +144,7 @@ class _Health:
         self._checked_at = 0.0
         self._backend: dict[str, Any] = {}
 
-    async def __call__(self, request: Request) -> Response:
+    async def respond(self, request: Request) -> Response:
         try:
             state = self._state()
         except RuntimeError:
@@ -175,13 +174,9 @@ async def _probe(state: State, kind: str) -> dict[str, Any]:
 def build_http_app(server: ContactsServer, settings: HttpSettings) -> Starlette | StaticBearer:
     """The ASGI app: `/mcp` (the SDK's transport, behind access control) and `/healthz`."""
     settings.check()
+    # A bound method: Starlette would serve a callable instance as a raw ASGI app.
     health = _Health(server.live_state, server.backend_kind)
-
-    # A function, not the instance: Starlette serves a callable object as a raw ASGI app.
-    async def healthz(request: Request) -> Response:
-        return await health(request)
-
-    server.custom_route("/healthz", methods=["GET"], include_in_schema=False)(healthz)
+    server.custom_route("/healthz", methods=["GET"], include_in_schema=False)(health.respond)
     app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         stateless_http=settings.stateless,

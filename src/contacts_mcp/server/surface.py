@@ -157,7 +157,10 @@ class Surface:
                 "changes nothing. Ask whoever runs it for a server that may write."
             )
         shown = ", ".join(sorted(self.toolsets or ()))
-        return f"{name} is not available: this server exposes only the {shown} tools (--toolsets)."
+        return (
+            f"{name} is not available: this server exposes only the {shown} tools "
+            "(--toolsets). Ask whoever runs it to add that tool's group."
+        )
 
     def read_only_annotations(self, annotations: ToolAnnotations | None) -> ToolAnnotations | None:
         """`get_job` in a read-only server follows and stops read-only jobs only."""

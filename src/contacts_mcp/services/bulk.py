@@ -60,6 +60,7 @@ __all__ = [
     "ExportOutcome",
     "Selected",
     "attempts",
+    "check_selection",
     "each",
     "select",
     "write_contacts_csv",
@@ -93,6 +94,15 @@ class Selected:
         return hashlib.sha256("\n".join(sorted(self.ids)).encode()).hexdigest()[:32]
 
 
+def check_selection(contacts: Sequence[str] | None, where: Sequence[Condition] | None) -> None:
+    """Exactly one way of selecting contacts must be given."""
+    if (contacts is None) == (where is None):
+        raise UserFacingError(
+            "Select contacts with exactly one of `contacts` (ids or emails) or `search` "
+            "(the selection of a search_contacts answer)."
+        )
+
+
 async def select(
     sets: ContactsSets,
     client: ResendClient,
@@ -106,21 +116,18 @@ async def select(
     Named contacts the mirror does not hold (all of them, if `reread`) are read from the
     API: two requests each, the contact and its segments.
     """
-    if (contacts is None) == (where is None):
-        raise UserFacingError(
-            "Select contacts with exactly one of `contacts` (ids or emails) or `search` "
-            "(the selection of a search_contacts answer)."
-        )
+    check_selection(contacts, where)
     if where is not None:
-        found = await sets.search(where, limit=MAX_SELECTION, after=None, count_only=True)
+        # One search gives both the count and (within the limit) every id.
+        found = await sets.search(where, limit=MAX_SELECTION, after=None, count_only=False)
         if found.count > MAX_SELECTION:
             raise UserFacingError(
                 f"{found.count} contacts match; one call takes at most {MAX_SELECTION}. "
                 "Split the selection, e.g. by adding a created_at condition (before or "
                 "after a date), and run each part."
             )
-        matched = await sets.matching_ids(where)
-        return Selected(await anyio.to_thread.run_sync(lambda: sets.mirror.contacts(matched)), [])
+        matched = [contact.id for contact in found.contacts]
+        return Selected(await anyio.to_thread.run_sync(sets.mirror.contacts, matched), [])
     named = list(dict.fromkeys(ref.strip() for ref in contacts or () if ref.strip()))
     if not named:
         raise UserFacingError("The selection is empty: name at least one contact.")
@@ -134,7 +141,7 @@ async def select(
     for ref in named:
         found_id = None if reread else ref if is_uuid(ref) else sets.mirror.find_id(ref)
         (ids if found_id else unknown).append(found_id or ref)
-    known = await anyio.to_thread.run_sync(lambda: sets.mirror.contacts(ids))
+    known = await anyio.to_thread.run_sync(sets.mirror.contacts, ids)
     held = {contact.id for contact, _ in known}
     unknown.extend(i for i in ids if i not in held)
     missing: list[str] = []
@@ -149,8 +156,9 @@ async def select(
             continue
         except ResendError as exc:
             raise explain(exc) from None
-        if any(contact.id == held.id for held, _ in known):
+        if contact.id in held:
             continue  # named twice (by id and by email)
+        held.add(contact.id)
         record = mirrored(contact, contact_values(contact))
         sets.mirror.upsert(record, changed=False)
         sets.mirror.set_memberships(contact.id, [s.id for s in segments])
@@ -347,12 +355,12 @@ async def complete_records(
     unknown = [item for item in selected.contacts if every or item[0].properties is None]
     await each(unknown, read, progress, label)
     failed = {email for email, _ in unreadable}
-    complete = [
-        (fresh.get(contact.id, contact), segments)
-        for contact, segments in selected.contacts
-        if contact.email not in failed and fresh.get(contact.id, contact) is not None
-    ]
-    return [(c, s) for c, s in complete if c is not None], unreadable
+    complete: list[tuple[MirroredContact, list[str]]] = []
+    for contact, segments in selected.contacts:
+        record = fresh.get(contact.id, contact)
+        if record is not None and contact.email not in failed:
+            complete.append((record, segments))
+    return complete, unreadable
 
 
 class ContactsCsv:

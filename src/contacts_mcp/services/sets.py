@@ -133,6 +133,17 @@ class FoundContact(BaseModel):
     unsubscribed: bool
     created_at: str
 
+    @classmethod
+    def of(cls, contact: MirroredContact) -> FoundContact:
+        return cls(
+            id=contact.id,
+            email=contact.email,
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            unsubscribed=contact.unsubscribed,
+            created_at=contact.created_at,
+        )
+
 
 class MirrorInfo(BaseModel):
     """How fresh the mirror behind an answer is."""
@@ -203,11 +214,6 @@ class ContactsSets:
     @property
     def mirror(self) -> Mirror:
         return self._mirror
-
-    async def matching_ids(self, conditions: Sequence[Condition], limit: int = 10_001) -> list[str]:
-        """The ids of up to `limit` contacts matching `conditions`, newest first."""
-        found = await self.search(conditions, limit=limit, after=None, count_only=False)
-        return [contact.id for contact in found.contacts]
 
     async def property_keys(self, wanted: Sequence[str] | None) -> list[str]:
         """`wanted` checked against the account's properties (None: all of them)."""
@@ -524,17 +530,7 @@ class ContactsSets:
         return SearchOut(
             count=page.count,
             selection=encode_search(conditions),
-            contacts=[
-                FoundContact(
-                    id=c.id,
-                    email=c.email,
-                    first_name=c.first_name,
-                    last_name=c.last_name,
-                    unsubscribed=c.unsubscribed,
-                    created_at=c.created_at,
-                )
-                for c in page.contacts
-            ],
+            contacts=[FoundContact.of(contact) for contact in page.contacts],
             next_after=page.next_after,
             mirror=self.info(state),
         )

@@ -179,22 +179,20 @@ def _estimate(state: State, requests: int) -> int:
 
 
 def _sample(selected: Selected) -> list[FoundContact]:
-    return [
-        FoundContact(
-            id=c.id, email=c.email, first_name=c.first_name, last_name=c.last_name,
-            unsubscribed=c.unsubscribed, created_at=c.created_at,
-        )
-        for c, _ in selected.contacts[:SAMPLE]
-    ]  # fmt: skip
+    return [FoundContact.of(contact) for contact, _ in selected.contacts[:SAMPLE]]
 
 
-def _conditions(search: str | None) -> list[Condition] | None:
-    if search is None:
-        return None
+def _conditions(contacts: list[str] | None, search: str | None) -> list[Condition] | None:
+    """The search's conditions (None when contacts are named), once the call is known to
+    select in exactly one way; refused before any work otherwise."""
+    from contacts_mcp.services.bulk import check_selection
+
     try:
-        return decode_search(search)
+        where = None if search is None else decode_search(search)
+        check_selection(contacts, where)
     except UserFacingError as exc:
         raise ToolError(str(exc)) from None
+    return where
 
 
 def _selection_args(contacts: list[str] | None, where: list[Condition] | None) -> dict[str, Any]:
@@ -219,11 +217,6 @@ async def _selection(
     """
     from contacts_mcp.services.bulk import FRESH_SECONDS, select
 
-    if (contacts is None) == (where is None):
-        raise ToolError(
-            "Select contacts with exactly one of `contacts` (ids or emails) or `search` "
-            "(the selection of a search_contacts answer)."
-        )
     if where is not None or len(contacts or ()) > READ_ONE_BY_ONE_UP_TO:
         # A search needs the mirror; so do many named contacts: paging the account
         # (100 a request) beats reading each one it does not hold (2 requests each).
@@ -354,7 +347,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         from contacts_mcp.services.bulk_change import plan_for, resolve_change
 
         state = services(ctx)
-        where = _conditions(search)
+        where = _conditions(contacts, search)
         change = await run(
             resolve_change(
                 state.schema,
@@ -443,7 +436,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         nothing; show it to the user, then call again with its `confirm`.
         """
         state = services(ctx)
-        where = _conditions(search)
+        where = _conditions(contacts, search)
         selected = await _selection(ctx, state, contacts, where, fresh=confirm is None)
         if not selected.contacts:
             raise ToolError(
@@ -503,12 +496,7 @@ def register_export_tool(server: MCPServer[State]) -> None:
         from contacts_mcp.imports.files import path_for_export
 
         state = services(ctx)
-        where = _conditions(search)
-        if (contacts is None) == (where is None):
-            raise ToolError(
-                "Select contacts with exactly one of `contacts` (ids or emails) or `search` "
-                "(the selection of a search_contacts answer)."
-            )
+        where = _conditions(contacts, search)
         await run(state.sets.property_keys(properties))  # unknown keys: refused now
         try:
             target = (
