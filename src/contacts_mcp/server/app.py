@@ -43,7 +43,7 @@ from contacts_mcp.server.toolkit import State
 from contacts_mcp.server.tools.bulk import BULK_JOBS, register_bulk_tools, register_export_tool
 from contacts_mcp.server.tools.contacts import register_contact_tools
 from contacts_mcp.server.tools.imports import IMPORT_JOBS, register_import_tools
-from contacts_mcp.server.tools.jobs import READ_ONLY_JOB_KINDS, JobKind, register_job_tools
+from contacts_mcp.server.tools.jobs import JobKind, register_job_tools
 from contacts_mcp.server.tools.schema import UNCHANGEABLE, register_schema_tools
 from contacts_mcp.server.tools.sets import SET_JOBS, register_set_tools
 from contacts_mcp.services.explain import UserFacingError
@@ -310,7 +310,7 @@ def _open_jobs(state: State, task_group: TaskGroup, *, read_only: bool = False) 
         name: (lambda arguments, kind=kind: kind.work(state, arguments))
         for name, kind in JOB_KINDS.items()
         # A write job left working by an earlier server is never taken up by a read-only one.
-        if not read_only or name in READ_ONLY_JOB_KINDS
+        if not (read_only and kind.writes)
     }
     return Jobs(task_group, journal, resumers)
 

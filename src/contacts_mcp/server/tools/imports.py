@@ -153,7 +153,7 @@ def _import_work(state: State, arguments: Mapping[str, Any]) -> Work:
     return work
 
 
-PREVIEW_JOB = JobKind("preview", PreviewOut, _preview_work, _preview_text)
+PREVIEW_JOB = JobKind("preview", PreviewOut, _preview_work, _preview_text, writes=False)
 IMPORT_JOB = JobKind("import", ImportSummary, _import_work, _summary_text)
 IMPORT_JOBS: tuple[JobKind[Any], ...] = (PREVIEW_JOB, IMPORT_JOB)
 

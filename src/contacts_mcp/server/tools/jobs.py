@@ -28,9 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["JobKind", "JobOut", "register_job_tools", "start_and_wait"]
 
-# Jobs that only read: a read-only server resumes and stops these, and no others.
-READ_ONLY_JOB_KINDS = frozenset({"preview", "sync"})
-
 R = TypeVar("R", bound=BaseModel)
 T = TypeVar("T")
 
@@ -43,6 +40,9 @@ class JobKind(Generic[R]):
     result: type[R]
     work: Callable[[State, Mapping[str, Any]], Work]
     text: Callable[[R], str]
+    # Whether the work writes to the account; a read-only server resumes and stops only
+    # jobs that do not.
+    writes: bool = True
 
 
 class JobOut(JobView, Generic[T]):
@@ -159,8 +159,9 @@ def register_job_tools(server: MCPServer[State], kinds: Mapping[str, JobKind[Any
             found = await run(state.imports.status(job_id))
             return result(_api_import_line(found), JobsOut(api_import=found))
         job = await run(_find(state, job_id))
+        kind = kinds.get(job.kind)
         if cancel:
-            if state.read_only and job.kind not in READ_ONLY_JOB_KINDS:
+            if state.read_only and (kind is None or kind.writes):
                 raise ToolError(
                     f"Job {job.id} ({job.kind}) writes, and this server is read-only "
                     "(--read-only): it cannot stop it. Ask a server that may write."
@@ -168,7 +169,6 @@ def register_job_tools(server: MCPServer[State], kinds: Mapping[str, JobKind[Any
             await state.jobs.cancel(job)
         else:
             await state.jobs.wait(job, min(wait_seconds, MAX_WAIT_SECONDS), increasing(ctx))
-        kind = kinds.get(job.kind)
         if kind is None:  # a kind this version no longer has: report it as data
             answer = JobOut[dict[str, Any]](**job.view().model_dump(), result=job.result)
             return result(_view_line(job.view()), JobsOut(job=answer))

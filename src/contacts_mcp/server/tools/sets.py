@@ -47,7 +47,7 @@ def _sync_text(summary: SyncSummary) -> str:
     return "\n".join([text, *(f"- {note}" for note in summary.notes)])
 
 
-SYNC_JOB = JobKind("sync", SyncSummary, _sync_work, _sync_text)
+SYNC_JOB = JobKind("sync", SyncSummary, _sync_work, _sync_text, writes=False)
 SET_JOBS: tuple[JobKind[Any], ...] = (SYNC_JOB,)
 
 
