@@ -494,7 +494,7 @@ async def export_selected(
     """
     started, sent_before = time.monotonic(), client.requests_sent
     state = await anyio.to_thread.run_sync(sets.mirror.state)
-    refreshed = state.full_synced_at is None or time.time() - state.full_synced_at > FRESH_SECONDS
+    refreshed = not state.fully_synced_within(FRESH_SECONDS)
     if refreshed:
         await sets.sync("full", properties=False, progress=progress)
     if where is not None:

@@ -46,6 +46,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -229,6 +230,10 @@ class MirrorState:
     stale: str | None = None
     """What this server changed without updating the mirror (an import's updates), until
     the next full sync."""
+
+    def fully_synced_within(self, seconds: float) -> bool:
+        """Whether the last full sync ended less than `seconds` ago."""
+        return self.full_synced_at is not None and time.time() - self.full_synced_at <= seconds
 
 
 @dataclass(frozen=True)

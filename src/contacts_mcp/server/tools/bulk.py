@@ -222,9 +222,14 @@ async def _selection(
         # (100 a request) beats reading each one it does not hold (2 requests each).
         await fill_mirror(ctx, state, max_age=FRESH_SECONDS if fresh else None)
         return await run(select(state.sets, state.client, contacts, where))
-    synced = state.sets.state().full_synced_at
-    stale = fresh and (synced is None or time.time() - synced > FRESH_SECONDS)
+    stale = fresh and not state.sets.state().fully_synced_within(FRESH_SECONDS)
     return await run(select(state.sets, state.client, contacts, None, reread=stale))
+
+
+def _run_file(state: State, action: str, arguments: Mapping[str, Any], suffix: str) -> Path:
+    """A file of a bulk run in the snapshots folder: its action, when, and its nonce."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return state.snapshots / f"{action}-{stamp}-{arguments['nonce']}{suffix}"
 
 
 def _delete_work(state: State, arguments: Mapping[str, Any]) -> Work:
@@ -233,8 +238,7 @@ def _delete_work(state: State, arguments: Mapping[str, Any]) -> Work:
 
         # Exactly the contacts previewed (their ids were checked against the confirmation).
         selected = await select(state.sets, state.client, arguments["ids"], None)
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        snapshot = state.snapshots / f"deleted-{stamp}-{arguments['nonce']}.csv"
+        snapshot = _run_file(state, "deleted", arguments, ".csv")
         return await delete_selected(state.client, state.sets, selected, snapshot, progress)
 
     return work
@@ -262,8 +266,7 @@ def _update_work(state: State, arguments: Mapping[str, Any]) -> Work:
 
         # Exactly the contacts previewed (their ids were checked against the confirmation).
         selected = await select(state.sets, state.client, arguments["ids"], None)
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        failures = state.snapshots / f"updated-{stamp}-{arguments['nonce']}-failures.csv"
+        failures = _run_file(state, "updated", arguments, "-failures.csv")
         change = Change.from_arguments(arguments["change"])
         return await apply_change(state.client, state.sets, selected, change, failures, progress)
 

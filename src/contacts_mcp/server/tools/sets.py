@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -138,10 +137,7 @@ async def fill_mirror(ctx: ToolContext, state: State, *, max_age: float | None =
     ago), so a first search (or selection) can answer if that ends within the wait
     budget; otherwise say which job is filling it."""
     mirror = state.sets.state()
-    if mirror.synced_at is not None and (
-        max_age is None
-        or (mirror.full_synced_at is not None and time.time() - mirror.full_synced_at <= max_age)
-    ):
+    if mirror.synced_at is not None and (max_age is None or mirror.fully_synced_within(max_age)):
         return
     arguments = {"mode": "full", "properties": False}
     # A sync already running (a refresh) fills it too: wait for that one.
