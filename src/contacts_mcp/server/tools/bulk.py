@@ -226,6 +226,14 @@ async def _selection(
     return await run(select(state.sets, state.client, contacts, None, reread=stale))
 
 
+def _nothing_selected(action: str, selected: Selected) -> str:
+    missing = f" ({len(selected.missing)} named contacts do not exist)" if selected.missing else ""
+    return (
+        f"No contacts to {action}: the selection matches none{missing}. Check the ids or "
+        "emails, or search_contacts with refresh=new if they were added elsewhere."
+    )
+
+
 def _run_file(state: State, action: str, arguments: Mapping[str, Any], suffix: str) -> Path:
     """A file of a bulk run in the snapshots folder: its action, when, and its nonce."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -364,11 +372,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         )
         selected = await _selection(ctx, state, contacts, where, fresh=confirm is None)
         if not selected.contacts:
-            raise ToolError(
-                "No contacts to update: the selection matches none"
-                + (f" ({len(selected.missing)} named contacts do not exist)." if selected.missing
-                   else ".")
-            )  # fmt: skip
+            raise ToolError(_nothing_selected("update", selected))
         plans = [plan_for(contact, segments, change) for contact, segments in selected.contacts]
         needed = [plan for plan in plans if plan.needed]
         refused = [plan for plan in plans if plan.refused]
@@ -442,14 +446,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         where = _conditions(contacts, search)
         selected = await _selection(ctx, state, contacts, where, fresh=confirm is None)
         if not selected.contacts:
-            raise ToolError(
-                "No contacts to delete: the selection matches none"
-                + (
-                    f" ({len(selected.missing)} named contacts do not exist)."
-                    if selected.missing
-                    else "."
-                )
-            )
+            raise ToolError(_nothing_selected("delete", selected))
         change = {"delete": True}
         if confirm is None:
             summary = f"Delete {len(selected.contacts)} contacts"
