@@ -562,7 +562,7 @@ def test_new_contacts_are_added_and_become_the_newest(
     mirror.close()
 
 
-def test_the_properties_pass_fills_in_unknown_contacts_newest_first(
+def test_the_properties_pass_reads_unknown_values_first_then_those_past_a_horizon(
     small: tuple[list[MirroredContact], Members],
 ) -> None:
     contacts, members = small
@@ -571,14 +571,68 @@ def test_the_properties_pass_fills_in_unknown_contacts_newest_first(
     assert mirror.state().properties_known == 0
     assert mirror.search([Filter("property", "empty", key="plan")], limit=5).count == 0
 
-    todo = mirror.contacts_without_properties(5)
-    assert todo == [c.id for c in contacts[:5]]
-    for cid in todo:
-        mirror.set_properties(cid, {"plan": "pro", "score": 7})
-    assert mirror.contacts_without_properties(1) == [contacts[5].id]
+    todo = mirror.properties_to_read(5)
+    assert len(set(todo)) == 5
+    for moment, cid in enumerate(todo, 100):
+        mirror.set_properties(cid, {"plan": "pro", "score": 7}, at=float(moment))
     assert mirror.state().properties_known == 5
-    assert ids_of(mirror, [Filter("property", "eq", 7, key="score")]) == todo
+    assert mirror.state().properties_oldest == 100.0
+    assert ids_of(mirror, [Filter("property", "eq", 7, key="score")]) == [
+        c.id for c in contacts if c.id in todo
+    ]
     assert mirror.state().changed_here == 0
+    # Never-read values come before old ones; a horizon adds those read before it.
+    unknown = len(contacts) - 5
+    assert mirror.count_properties_to_read() == unknown
+    assert mirror.count_properties_to_read(read_before=102.0) == unknown + 2
+    everything = mirror.properties_to_read(len(contacts), read_before=102.0)
+    assert everything[-2:] == todo[:2]
+    assert set(everything[:-2]).isdisjoint(todo)
+    mirror.close()
+
+
+def test_a_written_value_is_known_on_its_own_and_a_doubted_contact_is_not_vouched_for(
+    small: tuple[list[MirroredContact], Members],
+) -> None:
+    contacts, members = small
+    mirror = Mirror(":memory:")
+    full_sync(mirror, [listed(c) for c in contacts], members)
+    first, second = contacts[0].id, contacts[1].id
+    mirror.write_values(first, {"plan": "pro"}, at=50.0)
+    # The written key is searchable; the contact's other values stay unknown.
+    assert ids_of(mirror, [Filter("property", "eq", "pro", key="plan")]) == [first]
+    assert mirror.state().properties_known == 0
+    mirror.set_properties(second, {"plan": "free"}, at=60.0)
+    assert mirror.doubt([second, "not-mirrored"]) == 1
+    state = mirror.state()
+    assert (state.properties_known, state.fields_in_doubt) == (0, 1)
+    [(doubted, _)] = mirror.contacts([second])
+    assert (doubted.seen_at, doubted.properties, doubted.properties_at) == (None, None, None)
+    assert ids_of(mirror, [Filter("property", "eq", "free", key="plan")]) == []
+    # A later observation vouches for it again; an older one does not overwrite a newer.
+    mirror.upsert(replace(contacts[1], first_name="Newer"), changed=False, at=80.0)
+    mirror.upsert(replace(contacts[1], first_name="Older"), changed=False, at=70.0)
+    [(seen, _)] = mirror.contacts([second])
+    assert (seen.first_name, seen.seen_at) == ("Newer", 80.0)
+    assert mirror.state().fields_in_doubt == 0
+    mirror.close()
+
+
+def test_a_segment_observed_whole_replaces_its_memberships_but_keeps_later_writes(
+    small: tuple[list[MirroredContact], Members],
+) -> None:
+    contacts, members = small
+    mirror = Mirror(":memory:")
+    full_sync(mirror, [listed(c) for c in contacts], members)
+    segment = next(s for s, ids in members.items() if len(ids) >= 2)
+    stayed, *_ = sorted(members[segment])
+    joined = next(c.id for c in contacts if c.id not in members[segment])
+    written = next(c.id for c in contacts if c.id not in members[segment] and c.id != joined)
+    mirror.set_member(written, segment, True, at=200.0)  # written after the paging began
+    changed = mirror.observe_segment(segment, [stayed, joined], at=100.0)
+    found = set(ids_of(mirror, [Filter("segment", "in", segment)]))
+    assert found == {stayed, joined, written}
+    assert changed == len(members[segment]) - 1 + 1
     mirror.close()
 
 

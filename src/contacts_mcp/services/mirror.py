@@ -15,12 +15,21 @@ memberships are rebuilt from the staged ones, joined to the new contacts), all i
 transaction, so no reader ever sees half of one sync and half of another; the live indexes
 are built then, in one sorted pass each, which is faster than maintaining them row by row.
 
-What is known about properties: each contact has a `properties_known` flag. Contacts from
-list pages arrive without properties; properties learnt once (from a single-contact read,
-or this server's own writes) stay known until the contact is read again, so a list-only
-resync does not erase them. Property rows exist only for contacts whose properties are
-known, so property filters match only those: a filter never guesses about the others, and
-`state()` says how many contacts are covered, for the caller to qualify an answer.
+Where every fact came from, and when (the truth model). Each fact carries its source
+(`Source`: a list page, a contact read, our own write, an import, a webhook) and the time
+it was observed or written:
+- a contact's fields (email, names, `unsubscribed`): `seen_at`/`seen_by`. `seen_at` is
+  NULL when an import may have changed them without our learning how (Resend's Contact
+  Imports API reports counts only): the fields are then not vouched for;
+- its property values, as a set: `props_at`/`props_by`, when all of them were last read
+  (NULL: the set is not known). Each value also has its own `at`/`by`: a write of one key
+  makes that value known without making the others so. List pages carry no values, so a
+  value is only ever as fresh as its last read or write, and a full sync does not renew it;
+- each membership: `at`/`by`, NULL meaning "from the segment lists of the last full sync".
+Only list pages and contact reads observe Resend; anything observed may have changed there
+since, which is why the tools re-check what they act on. Property filters match only values
+the mirror holds: a filter never guesses about the others, and `state()` says how many
+contacts are covered, for the caller to qualify an answer.
 
 Write-through: the server's own writes go to the live tables and, while a full sync is
 staged, to the staged ones too, so that finishing a sync that was listed before a write
@@ -49,12 +58,13 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
+    "SOURCES",
     "Filter",
     "FilterField",
     "FilterOp",
@@ -63,12 +73,15 @@ __all__ = [
     "MirroredContact",
     "PropertyValue",
     "SearchPage",
+    "Source",
     "SyncCheckpoint",
     "SyncPhase",
 ]
 
 PropertyValue = str | int | float | bool
 SyncPhase = Literal["contacts", "segments", "done"]
+Source = Literal["list", "read", "write", "import", "webhook"]
+SOURCES: tuple[Source, ...] = ("list", "read", "write", "import", "webhook")
 FilterField = Literal[
     "email", "domain", "first_name", "last_name", "unsubscribed", "created_at", "segment",
     "property",
@@ -85,7 +98,7 @@ _PHASES: dict[str | int | float | None, SyncPhase] = {
     "done": "done",
 }
 # The mirror is a cache that a full sync rebuilds: a file of another version is emptied.
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 
 # `{p}` is the table prefix: live and staged tables have the same shape (but for
 # memberships), since finishing a sync renames the one into the other. Only keys here:
@@ -103,11 +116,11 @@ CREATE TABLE IF NOT EXISTS {p}contacts (
     email_lower TEXT NOT NULL, domain TEXT NOT NULL, first_name TEXT NOT NULL,
     first_lower TEXT NOT NULL, last_name TEXT NOT NULL, last_lower TEXT NOT NULL,
     unsubscribed INTEGER NOT NULL, created_at TEXT NOT NULL, created_key TEXT NOT NULL,
-    properties_known INTEGER NOT NULL
+    seen_at REAL, seen_by TEXT NOT NULL, props_at REAL, props_by TEXT
 );
 CREATE TABLE IF NOT EXISTS {p}properties (
     n INTEGER NOT NULL, key TEXT NOT NULL, raw TEXT NOT NULL, text TEXT NOT NULL, num REAL,
-    PRIMARY KEY (n, key)
+    at REAL NOT NULL, by TEXT NOT NULL, PRIMARY KEY (n, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS {p}segments (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, position INTEGER NOT NULL
@@ -115,29 +128,37 @@ CREATE TABLE IF NOT EXISTS {p}segments (
 """
 _LIVE_MEMBERS = """
 CREATE TABLE IF NOT EXISTS members (
-    n INTEGER NOT NULL, segment_id TEXT NOT NULL, PRIMARY KEY (n, segment_id)
+    n INTEGER NOT NULL, segment_id TEXT NOT NULL, at REAL, by TEXT, PRIMARY KEY (n, segment_id)
 ) WITHOUT ROWID;
 """
 # Staged memberships name contacts by id: a contact created during the sync can be in a
 # segment without being in the contact pages already read.
 _STAGED_MEMBERS = """
 CREATE TABLE IF NOT EXISTS staged_members (
-    contact_id TEXT NOT NULL, segment_id TEXT NOT NULL, PRIMARY KEY (contact_id, segment_id)
+    contact_id TEXT NOT NULL, segment_id TEXT NOT NULL, at REAL, by TEXT,
+    PRIMARY KEY (contact_id, segment_id)
 ) WITHOUT ROWID;
 """
 _LIVE_INDEXES = """
 CREATE INDEX IF NOT EXISTS contacts_by_age ON contacts (created_key, id);
 CREATE INDEX IF NOT EXISTS contacts_by_email ON contacts (email_lower);
 CREATE INDEX IF NOT EXISTS contacts_by_domain ON contacts (domain);
-CREATE INDEX IF NOT EXISTS contacts_without_properties ON contacts (created_key, id)
-    WHERE properties_known = 0;
+CREATE INDEX IF NOT EXISTS contacts_by_properties_age ON contacts (props_at);
+CREATE INDEX IF NOT EXISTS contacts_in_doubt ON contacts (n) WHERE seen_at IS NULL;
 CREATE INDEX IF NOT EXISTS properties_by_text ON properties (key, text);
 CREATE INDEX IF NOT EXISTS properties_by_num ON properties (key, num);
 CREATE INDEX IF NOT EXISTS members_by_segment ON members (segment_id, n);
 """
 _META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)"
+# What an import wrote (or asked Resend to write), by address, until it ends and is settled:
+# its new contacts reach the mirror only when a list page shows them (with their ids).
+_IMPORTED = """
+CREATE TABLE IF NOT EXISTS imported (
+    email_lower TEXT PRIMARY KEY, segments TEXT NOT NULL, vals TEXT
+) WITHOUT ROWID;
+"""
 _ALL_TABLES = (
-    "meta", "contacts", "properties", "segments", "members", "staged_contacts",
+    "meta", "imported", "contacts", "properties", "segments", "members", "staged_contacts",
     "staged_properties", "staged_segments", "staged_members",
 )  # fmt: skip
 _SYNC_KEYS = ("sync_phase", "sync_cursor", "sync_segment_index")
@@ -149,48 +170,53 @@ _CACHE_KIB = 65536
 # cut back to this after the checkpoint that follows.
 _WAL_LIMIT_BYTES = 16 * 2**20
 
-# Leaves `properties_known` alone on conflict: knowledge is the caller's to give, not a
-# list page's to take away.
+# Leaves the property values' provenance alone on conflict: knowledge is the caller's to
+# give, not a list page's to take away. An observation older than the one held does not
+# overwrite it (a webhook delivered late, a page read before our own write).
 _UPSERT_CONTACT = (
     "INSERT INTO {p}contacts (n, id, email, email_lower, domain, first_name, first_lower, "
-    "last_name, last_lower, unsubscribed, created_at, created_key, properties_known) "
-    "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) "
+    "last_name, last_lower, unsubscribed, created_at, created_key, seen_at, seen_by) "
+    "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (id) DO UPDATE SET email = excluded.email, "
     "email_lower = excluded.email_lower, domain = excluded.domain, "
     "first_name = excluded.first_name, first_lower = excluded.first_lower, "
     "last_name = excluded.last_name, last_lower = excluded.last_lower, "
     "unsubscribed = excluded.unsubscribed, created_at = excluded.created_at, "
-    "created_key = excluded.created_key"
+    "created_key = excluded.created_key, seen_at = excluded.seen_at, "
+    "seen_by = excluded.seen_by "
+    "WHERE {p}contacts.seen_at IS NULL OR excluded.seen_at >= {p}contacts.seen_at"
 )
 _NUMBER = "SELECT n FROM {p}contacts WHERE id = ?"
-_MARK_KNOWN = "UPDATE {p}contacts SET properties_known = 1 WHERE n = ?"
+_MARK_KNOWN = "UPDATE {p}contacts SET props_at = ?, props_by = ? WHERE n = ?"
 _PUT_PROPERTY = (
-    "INSERT OR REPLACE INTO {p}properties (n, key, raw, text, num) VALUES (?, ?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO {p}properties (n, key, raw, text, num, at, by) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _CLEAR_PROPERTIES = "DELETE FROM {p}properties WHERE n = ?"
 _REMOVE_CONTACT = "DELETE FROM {p}contacts WHERE n = ?"
-# For list pages staged without properties: those known live stay known, unless staging
-# already has them (set during this sync, so newer). Ids come as one JSON array parameter.
+# For list pages staged without properties: the values known live stay known, with their
+# provenance, unless staging already read them (during this sync, so newer). Ids come as
+# one JSON array parameter.
 _CARRY_PROPERTIES = (
-    "INSERT OR IGNORE INTO staged_properties (n, key, raw, text, num) "
-    "SELECT s.n, p.key, p.raw, p.text, p.num FROM staged_contacts s "
+    "INSERT OR IGNORE INTO staged_properties (n, key, raw, text, num, at, by) "
+    "SELECT s.n, p.key, p.raw, p.text, p.num, p.at, p.by FROM staged_contacts s "
     "JOIN contacts c ON c.id = s.id JOIN properties p ON p.n = c.n "
-    "WHERE s.id IN (SELECT value FROM json_each(?)) "
-    "AND s.properties_known = 0 AND c.properties_known = 1"
+    "WHERE s.id IN (SELECT value FROM json_each(?)) AND s.props_at IS NULL"
 )
 _CARRY_KNOWN = (
-    "UPDATE staged_contacts SET properties_known = 1 "
-    "WHERE id IN (SELECT value FROM json_each(?)) AND properties_known = 0 AND EXISTS "
-    "(SELECT 1 FROM contacts c WHERE c.id = staged_contacts.id AND c.properties_known = 1)"
+    "UPDATE staged_contacts SET (props_at, props_by) = "
+    "(SELECT c.props_at, c.props_by FROM contacts c WHERE c.id = staged_contacts.id) "
+    "WHERE id IN (SELECT value FROM json_each(?)) AND props_at IS NULL AND EXISTS "
+    "(SELECT 1 FROM contacts c WHERE c.id = staged_contacts.id AND c.props_at IS NOT NULL)"
 )
 # Memberships of contacts the sync never saw fall out of the join.
 _SWAP_MEMBERS = (
-    "INSERT INTO members (n, segment_id) SELECT c.n, m.segment_id FROM staged_members m "
-    "JOIN contacts c ON c.id = m.contact_id ORDER BY c.n, m.segment_id"
+    "INSERT INTO members (n, segment_id, at, by) SELECT c.n, m.segment_id, m.at, m.by "
+    "FROM staged_members m JOIN contacts c ON c.id = m.contact_id ORDER BY c.n, m.segment_id"
 )
 _PAGE_COLUMNS = (
     "c.n, c.id, c.email, c.first_name, c.last_name, c.unsubscribed, c.created_at, "
-    "c.properties_known"
+    "c.props_at, c.seen_at"
 )
 _ORDERED_SCAN = (
     "SELECT {columns} FROM contacts c INDEXED BY contacts_by_age WHERE {where} "
@@ -213,6 +239,12 @@ class MirroredContact:
     created_at: str
     properties: Mapping[str, PropertyValue] | None = None
     """None: not known (list endpoints omit properties); a mapping, possibly empty: known."""
+    # Provenance, given by the mirror: not part of what the contact is.
+    seen_at: float | None = field(default=None, compare=False)
+    """When the mirror last observed or wrote the fields (None: an import may have changed
+    them). Given by the mirror; ignored when the contact is written to it."""
+    properties_at: float | None = field(default=None, compare=False)
+    """When all property values were last read (None: not known). Given by the mirror."""
 
 
 @dataclass(frozen=True)
@@ -222,14 +254,20 @@ class MirrorState:
     full_synced_at: float | None
     contacts: int
     properties_known: int
+    """Contacts whose property values were all read (or written on creation)."""
+    properties_oldest: float | None
+    """When the longest-unread of those values were read."""
+    fields_in_doubt: int
+    """Contacts whose fields an import may have changed, unseen since."""
     segments: int
     sync_in_progress: bool
     """A full sync is staged and can be resumed or finished."""
     changed_here: int
     """Writes applied through write-through since the last full sync."""
-    stale: str | None = None
-    """What this server changed without updating the mirror (an import's updates), until
-    the next full sync."""
+
+    @property
+    def properties_unknown(self) -> int:
+        return self.contacts - self.properties_known
 
     def fully_synced_within(self, seconds: float) -> bool:
         """Whether the last full sync ended less than `seconds` ago."""
@@ -300,7 +338,9 @@ class Mirror:
                 for table in _ALL_TABLES:
                     self._db.execute(f"DROP TABLE IF EXISTS {table}")
                 self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
-            self._script(_META + ";" + _on(_LIVE, _TABLES) + _LIVE_MEMBERS + _LIVE_INDEXES)
+            self._script(
+                _META + ";" + _IMPORTED + _on(_LIVE, _TABLES) + _LIVE_MEMBERS + _LIVE_INDEXES
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -311,16 +351,20 @@ class Mirror:
     def state(self) -> MirrorState:
         with self._lock:
             contacts = self._scalar("SELECT COUNT(*) FROM contacts")
-            unknown = self._scalar("SELECT COUNT(*) FROM contacts WHERE properties_known = 0")
+            unknown = self._scalar("SELECT COUNT(*) FROM contacts WHERE props_at IS NULL")
+            oldest = self._db.execute(
+                "SELECT MIN(props_at) FROM contacts WHERE props_at IS NOT NULL"
+            ).fetchone()[0]
             return MirrorState(
                 synced_at=self._meta_float("synced_at"),
                 full_synced_at=self._meta_float("full_synced_at"),
                 contacts=contacts,
                 properties_known=contacts - unknown,
+                properties_oldest=None if oldest is None else float(oldest),
+                fields_in_doubt=self._scalar("SELECT COUNT(*) FROM contacts WHERE seen_at IS NULL"),
                 segments=self._scalar("SELECT COUNT(*) FROM segments"),
                 sync_in_progress=self._syncing(),
                 changed_here=self._meta_int("changed_here"),
-                stale=_text_or_none(self._meta("stale")),
             )
 
     # -- full sync --------------------------------------------------------------------
@@ -342,12 +386,15 @@ class Mirror:
                 staged=self._scalar("SELECT COUNT(*) FROM staged_contacts"),
             )
 
-    def stage_contacts(self, contacts: Sequence[MirroredContact], *, cursor: str | None) -> None:
-        """Stage one page of the contacts list and its cursor, in one transaction."""
+    def stage_contacts(
+        self, contacts: Sequence[MirroredContact], *, cursor: str | None, at: float | None = None
+    ) -> None:
+        """Stage one page of the contacts list (read at `at`) and its cursor, in one
+        transaction."""
         with self._lock:
             self._require_sync()
             with self._transaction():
-                self._write_contacts(_STAGED, contacts)
+                self._write_contacts(_STAGED, contacts, _when(at), "list")
                 self._set_meta("sync_cursor", cursor)
 
     def start_segments(self, segments: Sequence[tuple[str, str]]) -> None:
@@ -410,7 +457,6 @@ class Mirror:
                 self._set_meta("synced_at", now)
                 self._set_meta("full_synced_at", now)
                 self._set_meta("changed_here", 0)
-                self._set_meta("stale", None)
                 for key in _SYNC_KEYS:
                     self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
                 # The contents changed wholesale: the planner needs fresh statistics to
@@ -428,43 +474,116 @@ class Mirror:
             return {str(cid) for (cid,) in self._db.execute(query, (n,))}
 
     def add_contacts(self, contacts: Sequence[MirroredContact], now: float) -> None:
-        """Upsert contacts read from the API (also into a staged sync); mark the sync time."""
+        """Upsert contacts read from a list page at `now` (also into a staged sync); mark
+        the sync time."""
         with self._lock, self._transaction():
-            self._write_contacts(_LIVE, contacts)
+            self._write_contacts(_LIVE, contacts, now, "list")
             if self._syncing():
                 # The staged sync may have read the top of the list before these existed.
-                self._write_contacts(_STAGED, contacts)
+                self._write_contacts(_STAGED, contacts, now, "list")
             self._set_meta("synced_at", now)
 
     # -- properties pass --------------------------------------------------------------
 
-    def contacts_without_properties(self, limit: int) -> list[str]:
-        """Ids of live contacts whose properties are not known, newest first."""
+    def properties_to_read(self, limit: int, *, read_before: float | None = None) -> list[str]:
+        """Ids of live contacts whose property values are not known or, given
+        `read_before`, were last read before it: those never read first."""
         with self._lock:
-            query = (
-                "SELECT id FROM contacts WHERE properties_known = 0 "
-                "ORDER BY created_key DESC, id DESC LIMIT ?"
-            )
-            return [str(cid) for (cid,) in self._db.execute(query, (limit,))]
+            ids = [
+                str(cid)
+                for (cid,) in self._db.execute(
+                    "SELECT id FROM contacts WHERE props_at IS NULL LIMIT ?", (limit,)
+                )
+            ]
+            if read_before is not None and len(ids) < limit:
+                ids += [
+                    str(cid)
+                    for (cid,) in self._db.execute(
+                        "SELECT id FROM contacts WHERE props_at < ? ORDER BY props_at LIMIT ?",
+                        (read_before, limit - len(ids)),
+                    )
+                ]
+            return ids
 
-    def set_properties(self, contact_id: str, properties: Mapping[str, PropertyValue]) -> None:
-        """Record a contact's properties as read from the API; they are then known."""
+    def count_properties_to_read(self, *, read_before: float | None = None) -> int:
+        """How many contacts `properties_to_read` would give in all (one read each)."""
+        with self._lock:
+            unknown = self._scalar("SELECT COUNT(*) FROM contacts WHERE props_at IS NULL")
+            if read_before is None:
+                return unknown
+            older = "SELECT COUNT(*) FROM contacts WHERE props_at < ?"
+            return unknown + self._scalar(older, (read_before,))
+
+    def set_properties(
+        self,
+        contact_id: str,
+        properties: Mapping[str, PropertyValue],
+        *,
+        at: float | None = None,
+        by: Source = "read",
+    ) -> None:
+        """Record all of a contact's property values, read from the API at `at`."""
         with self._lock, self._transaction():
             for prefix in self._sides():
-                self._replace_properties(prefix, contact_id, properties)
+                self._replace_properties(prefix, contact_id, properties, _when(at), by)
 
     # -- write-through ----------------------------------------------------------------
 
-    def upsert(self, contact: MirroredContact, *, changed: bool = True) -> None:
-        """Apply a contact this server created or updated (`changed`), or just read.
+    def upsert(
+        self,
+        contact: MirroredContact,
+        *,
+        changed: bool = True,
+        by: Source | None = None,
+        at: float | None = None,
+    ) -> None:
+        """Apply a contact this server created or updated (`changed`), or just read, at
+        `at` (now); `by` defaults to "write" for a change and "read" otherwise.
 
         `properties` None keeps the known ones; a mapping replaces them and marks them known.
         """
+        source: Source = by or ("write" if changed else "read")
         with self._lock, self._transaction():
             for prefix in self._sides():
-                self._write_contacts(prefix, [contact])
+                self._write_contacts(prefix, [contact], _when(at), source)
             if changed:
                 self._count_change()
+
+    def write_values(
+        self,
+        contact_id: str,
+        values: Mapping[str, PropertyValue | None],
+        *,
+        by: Source = "write",
+        at: float | None = None,
+    ) -> None:
+        """Record property values written to one contact (None: the key was cleared). The
+        other values keep their own provenance; the set stays unknown if it was."""
+        moment = _when(at)
+        with self._lock, self._transaction():
+            for prefix in self._sides():
+                found = self._db.execute(_on(prefix, _NUMBER), (contact_id,)).fetchone()
+                if found is None:
+                    continue
+                n = int(found[0])
+                for key, value in values.items():
+                    if value is None:
+                        self._db.execute(
+                            _on(prefix, "DELETE FROM {p}properties WHERE n = ? AND key = ?"),
+                            (n, key),
+                        )
+                    else:
+                        self._db.execute(
+                            _on(prefix, _PUT_PROPERTY), _property_row(n, key, value, moment, by)
+                        )
+
+    def doubt(self, contact_ids: Sequence[str], *, by: Source = "import") -> int:
+        """Mark contacts changed by `by` in ways the server could not read back (an upsert
+        through Resend's Contact Imports API): their fields are no longer vouched for and
+        their property values become unknown, until they are read again. Returns how many
+        of them the mirror holds."""
+        with self._lock, self._transaction():
+            return self._doubt("id", list(contact_ids), by)
 
     def remove(self, contact_id: str) -> None:
         with self._lock, self._transaction():
@@ -479,13 +598,23 @@ class Mirror:
                 self._db.execute("DELETE FROM staged_members WHERE contact_id = ?", (contact_id,))
             self._count_change()
 
-    def set_member(self, contact_id: str, segment_id: str, member: bool) -> None:
+    def set_member(
+        self,
+        contact_id: str,
+        segment_id: str,
+        member: bool,
+        *,
+        by: Source = "write",
+        at: float | None = None,
+    ) -> None:
+        """Record one membership written (or learnt) at `at`: joined, or left."""
+        moment = _when(at)
         with self._lock, self._transaction():
             if member:
                 self._db.execute(
-                    "INSERT OR IGNORE INTO members (n, segment_id) "
-                    "SELECT n, ? FROM contacts WHERE id = ?",
-                    (segment_id, contact_id),
+                    "INSERT OR REPLACE INTO members (n, segment_id, at, by) "
+                    "SELECT n, ?, ?, ? FROM contacts WHERE id = ?",
+                    (segment_id, moment, by, contact_id),
                 )
             else:
                 self._db.execute(
@@ -494,38 +623,175 @@ class Mirror:
                     (segment_id, contact_id),
                 )
             if self._syncing():
-                self._db.execute(
-                    "INSERT OR IGNORE INTO staged_members (segment_id, contact_id) VALUES (?, ?)"
-                    if member
-                    else "DELETE FROM staged_members WHERE segment_id = ? AND contact_id = ?",
-                    (segment_id, contact_id),
-                )
-            self._count_change()
+                if member:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO staged_members (segment_id, contact_id, at, by) "
+                        "VALUES (?, ?, ?, ?)",
+                        (segment_id, contact_id, moment, by),
+                    )
+                else:
+                    self._db.execute(
+                        "DELETE FROM staged_members WHERE segment_id = ? AND contact_id = ?",
+                        (segment_id, contact_id),
+                    )
+            if by in ("write", "import"):
+                self._count_change()
 
-    def set_memberships(self, contact_id: str, segment_ids: Sequence[str]) -> None:
-        """Record a contact's segments as read from the API, replacing those mirrored.
+    def set_memberships(
+        self, contact_id: str, segment_ids: Sequence[str], *, at: float | None = None
+    ) -> None:
+        """Record a contact's segments as read from the API at `at`, replacing those
+        mirrored.
 
         An observation, like `set_properties`: it does not count in `changed_here`.
         """
+        moment = _when(at)
         with self._lock, self._transaction():
             found = self._db.execute(_on(_LIVE, _NUMBER), (contact_id,)).fetchone()
             if found is not None:
                 self._db.execute("DELETE FROM members WHERE n = ?", (found[0],))
                 self._db.executemany(
-                    "INSERT OR IGNORE INTO members (n, segment_id) VALUES (?, ?)",
-                    ((found[0], sid) for sid in segment_ids),
+                    "INSERT OR IGNORE INTO members (n, segment_id, at, by) VALUES (?, ?, ?, ?)",
+                    ((found[0], sid, moment, "read") for sid in segment_ids),
                 )
             if self._syncing():
                 self._db.execute("DELETE FROM staged_members WHERE contact_id = ?", (contact_id,))
                 self._db.executemany(
-                    "INSERT OR IGNORE INTO staged_members (contact_id, segment_id) VALUES (?, ?)",
-                    ((contact_id, sid) for sid in segment_ids),
+                    "INSERT OR IGNORE INTO staged_members (contact_id, segment_id, at, by) "
+                    "VALUES (?, ?, ?, ?)",
+                    ((contact_id, sid, moment, "read") for sid in segment_ids),
                 )
 
-    def mark_stale(self, note: str) -> None:
-        """Record a change this server made without updating the mirror, until a full sync."""
+    def observe_segment(self, segment_id: str, member_ids: Sequence[str], at: float) -> int:
+        """Record a segment's whole member list, paged from the API starting at `at`:
+        the mirrored contacts listed are members, the others are not (unless a write since
+        `at` made them so). Returns how many memberships changed."""
+        ids = json.dumps(list(member_ids))
         with self._lock, self._transaction():
-            self._set_meta("stale", note)
+            left = self._db.execute(
+                "DELETE FROM members WHERE segment_id = ? AND (at IS NULL OR at < ?) AND n NOT IN "
+                "(SELECT n FROM contacts WHERE id IN (SELECT value FROM json_each(?)))",
+                (segment_id, at, ids),
+            ).rowcount
+            joined = self._db.execute(
+                "INSERT OR IGNORE INTO members (n, segment_id, at, by) "
+                "SELECT n, ?, ?, 'list' FROM contacts WHERE id IN (SELECT value FROM json_each(?))",
+                (segment_id, at, ids),
+            ).rowcount
+            self._db.execute(
+                "UPDATE members SET at = ?, by = 'list' WHERE segment_id = ? AND (at IS NULL OR "
+                "at < ?) AND n IN (SELECT n FROM contacts WHERE id IN "
+                "(SELECT value FROM json_each(?)))",
+                (at, segment_id, at, ids),
+            )
+            return left + joined
+
+    def write_fields(
+        self,
+        contact_id: str,
+        fields: Mapping[str, str | bool],
+        *,
+        by: Source = "write",
+        at: float | None = None,
+    ) -> None:
+        """Record some fields (`first_name`, `last_name`, `unsubscribed`) written to one
+        contact. The others were not observed: `seen_at` stays as it was."""
+        sets: list[str] = []
+        params: list[object] = []
+        for name, value in fields.items():
+            if name == "unsubscribed":
+                sets.append("unsubscribed = ?")
+                params.append(int(bool(value)))
+            elif name in ("first_name", "last_name") and isinstance(value, str):
+                lowered = "first_lower" if name == "first_name" else "last_lower"
+                sets.append(f"{name} = ?, {lowered} = ?")
+                params += [value, value.lower()]
+        if not sets:
+            return
+        with self._lock, self._transaction():
+            for prefix in self._sides():
+                self._db.execute(
+                    _on(prefix, f"UPDATE {{p}}contacts SET {', '.join(sets)} WHERE id = ?"),  # noqa: S608
+                    (*params, contact_id),
+                )
+            if by in ("write", "import"):
+                self._count_change()
+
+    # -- imports ----------------------------------------------------------------------
+
+    def begin_import(self) -> None:
+        """Forget what an earlier import that never ended expected (its doubts stay)."""
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM imported")
+
+    def expect_import(
+        self,
+        rows: Sequence[tuple[str, Sequence[str], Mapping[str, PropertyValue] | None]],
+        *,
+        doubt_existing: bool,
+    ) -> None:
+        """Record what an import is about to write, per address: the segments each contact
+        joins and, where known, the property values it is created with. With
+        `doubt_existing` (an upsert whose result Resend does not report), the mirrored
+        contacts among them are no longer vouched for, from now on."""
+        entries = [
+            (email.lower(), json.dumps(list(segments)), None if vals is None else json.dumps(vals))
+            for email, segments, vals in rows
+        ]
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO imported (email_lower, segments, vals) VALUES (?, ?, ?)",
+                entries,
+            )
+            if doubt_existing:
+                self._doubt("email_lower", [entry[0] for entry in entries], "import")
+
+    def settle_import(self, at: float, *, existing: bool) -> int:
+        """Apply what the ended import wrote to the mirrored contacts it names: their
+        segments joined and the values they were created with (`existing`: also to those
+        that existed before it). Returns how many were settled; the rest stay expected."""
+        with self._lock, self._transaction():
+            rows = self._db.execute(
+                "SELECT c.n, c.id, c.email_lower, i.segments, i.vals FROM imported i "
+                "JOIN contacts c ON c.email_lower = i.email_lower"
+            ).fetchall()
+            settled: list[str] = []
+            for n, contact_id, email_lower, segments, vals in rows:
+                new = vals is not None
+                if not (new or existing):
+                    continue
+                for segment_id in json.loads(segments):
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO members (n, segment_id, at, by) "
+                        "VALUES (?, ?, ?, 'import')",
+                        (n, segment_id, at),
+                    )
+                    if self._syncing():
+                        self._db.execute(
+                            "INSERT OR REPLACE INTO staged_members (contact_id, segment_id, at, "
+                            "by) VALUES (?, ?, ?, 'import')",
+                            (contact_id, segment_id, at),
+                        )
+                if new:
+                    for key, value in json.loads(vals).items():
+                        row = _property_row(int(n), key, value, at, "import")
+                        self._db.execute(_on(_LIVE, _PUT_PROPERTY), row)
+                settled.append(str(email_lower))
+            self._db.execute(
+                "DELETE FROM imported WHERE email_lower IN (SELECT value FROM json_each(?))",
+                (json.dumps(settled),),
+            )
+            return len(settled)
+
+    def is_expected(self, emails: Sequence[str]) -> set[str]:
+        """Which of these addresses (lower-cased) an import still expects."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT email_lower FROM imported WHERE email_lower IN "
+                "(SELECT value FROM json_each(?))",
+                (json.dumps([e.lower() for e in emails]),),
+            )
+            return {str(email) for (email,) in found}
 
     def find_id(self, email: str) -> str | None:
         """The id of the live contact with this address, case-insensitively."""
@@ -548,24 +814,14 @@ class Mirror:
                 (json.dumps(list(ids)),),
             ).fetchall()
             numbers = [int(r[0]) for r in rows]
-            known = self._properties_of([int(r[0]) for r in rows if r[7]])
+            known = self._properties_of([int(r[0]) for r in rows if r[7] is not None])
             segments: dict[int, list[str]] = {}
             for n, segment_id in self._db.execute(
                 "SELECT n, segment_id FROM members WHERE n IN (SELECT value FROM json_each(?))",
                 (json.dumps(numbers),),
             ):
                 segments.setdefault(int(n), []).append(str(segment_id))
-        return [
-            (
-                MirroredContact(
-                    id=str(cid), email=str(email), first_name=str(first), last_name=str(last),
-                    unsubscribed=bool(unsubscribed), created_at=str(created_at),
-                    properties=known.get(int(n), {}) if is_known else None,
-                ),
-                sorted(segments.get(int(n), [])),
-            )
-            for n, cid, email, first, last, unsubscribed, created_at, is_known in rows
-        ]  # fmt: skip
+        return [(_contact_of(row, known), sorted(segments.get(int(row[0]), []))) for row in rows]
 
     def segment_names(self) -> dict[str, str]:
         """Segment id → name, as of the last full sync."""
@@ -626,19 +882,8 @@ class Mirror:
             rows = self._db.execute(query, [*params, limit + 1]).fetchall()
             more = len(rows) > limit
             rows = rows[:limit]
-            known = self._properties_of([int(r[0]) for r in rows if r[7]])
-            contacts = [
-                MirroredContact(
-                    id=str(cid),
-                    email=str(email),
-                    first_name=str(first),
-                    last_name=str(last),
-                    unsubscribed=bool(unsubscribed),
-                    created_at=str(created_at),
-                    properties=known.get(int(n), {}) if is_known else None,
-                )
-                for n, cid, email, first, last, unsubscribed, created_at, is_known in rows
-            ]
+            known = self._properties_of([int(r[0]) for r in rows if r[7] is not None])
+            contacts = [_contact_of(row, known) for row in rows]
         return SearchPage(
             count=count,
             contacts=contacts,
@@ -701,11 +946,34 @@ class Mirror:
         for key in _SYNC_KEYS:
             self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
 
-    def _write_contacts(self, prefix: str, contacts: Sequence[MirroredContact]) -> None:
-        self._db.executemany(_on(prefix, _UPSERT_CONTACT), (_contact_row(c) for c in contacts))
+    def _doubt(self, column: Literal["id", "email_lower"], keys: list[str], by: Source) -> int:
+        """See `doubt`: the contacts whose `column` is among `keys`; how many are live."""
+        listed = json.dumps(keys)
+        held = 0
+        for prefix in self._sides():
+            # `column` is one of two names; the keys are a parameter.
+            chosen = (
+                f"SELECT n FROM {prefix}contacts WHERE {column} IN (SELECT value FROM json_each(?))"  # noqa: S608
+            )
+            self._db.execute(f"DELETE FROM {prefix}properties WHERE n IN ({chosen})", (listed,))  # noqa: S608
+            cursor = self._db.execute(
+                f"UPDATE {prefix}contacts SET seen_at = NULL, seen_by = ?, props_at = NULL, "  # noqa: S608
+                f"props_by = NULL WHERE n IN ({chosen})",
+                (by, listed),
+            )
+            if prefix == _LIVE:
+                held = cursor.rowcount
+        return held
+
+    def _write_contacts(
+        self, prefix: str, contacts: Sequence[MirroredContact], at: float, by: Source
+    ) -> None:
+        self._db.executemany(
+            _on(prefix, _UPSERT_CONTACT), (_contact_row(c, at, by) for c in contacts)
+        )
         for contact in contacts:
             if contact.properties is not None:
-                self._replace_properties(prefix, contact.id, contact.properties)
+                self._replace_properties(prefix, contact.id, contact.properties, at, by)
         listed = [c.id for c in contacts if c.properties is None]
         if prefix == _STAGED and listed:
             ids = json.dumps(listed)
@@ -713,17 +981,22 @@ class Mirror:
             self._db.execute(_CARRY_KNOWN, (ids,))
 
     def _replace_properties(
-        self, prefix: str, contact_id: str, properties: Mapping[str, PropertyValue]
+        self,
+        prefix: str,
+        contact_id: str,
+        properties: Mapping[str, PropertyValue],
+        at: float,
+        by: Source,
     ) -> None:
         found = self._db.execute(_on(prefix, _NUMBER), (contact_id,)).fetchone()
         if found is None:
             return
         n = int(found[0])
-        self._db.execute(_on(prefix, _MARK_KNOWN), (n,))
+        self._db.execute(_on(prefix, _MARK_KNOWN), (at, by, n))
         self._db.execute(_on(prefix, _CLEAR_PROPERTIES), (n,))
         self._db.executemany(
             _on(prefix, _PUT_PROPERTY),
-            (_property_row(n, key, value) for key, value in properties.items()),
+            (_property_row(n, key, value, at, by) for key, value in properties.items()),
         )
 
     def _properties_of(self, numbers: Sequence[int]) -> dict[int, dict[str, PropertyValue]]:
@@ -744,7 +1017,29 @@ def _on(prefix: str, template: str) -> str:
     return template.replace("{p}", prefix)
 
 
-def _contact_row(contact: MirroredContact) -> tuple[object, ...]:
+def _when(at: float | None) -> float:
+    return time.time() if at is None else at
+
+
+def _contact_of(
+    row: Sequence[Any], known: Mapping[int, dict[str, PropertyValue]]
+) -> MirroredContact:
+    """A contact from the `_PAGE_COLUMNS` of a row, with its values from `known`."""
+    n, cid, email, first, last, unsubscribed, created_at, props_at, seen_at = row
+    return MirroredContact(
+        id=str(cid),
+        email=str(email),
+        first_name=str(first),
+        last_name=str(last),
+        unsubscribed=bool(unsubscribed),
+        created_at=str(created_at),
+        properties=None if props_at is None else known.get(int(n), {}),
+        seen_at=None if seen_at is None else float(seen_at),
+        properties_at=None if props_at is None else float(props_at),
+    )
+
+
+def _contact_row(contact: MirroredContact, at: float, by: Source) -> tuple[object, ...]:
     email_lower = contact.email.lower()
     return (
         contact.id,
@@ -758,20 +1053,22 @@ def _contact_row(contact: MirroredContact) -> tuple[object, ...]:
         int(contact.unsubscribed),
         contact.created_at,
         _stored_time_key(contact.created_at),
+        at,
+        by,
     )
 
 
 def _property_row(
-    n: int, key: str, value: PropertyValue
-) -> tuple[int, str, str, str, float | None]:
+    n: int, key: str, value: PropertyValue, at: float, by: Source
+) -> tuple[int, str, str, str, float | None, float, str]:
     # `raw` gives the value back with its type (SQLite would turn a bool into 1); `text`
     # is what text filters compare; `num` what numeric ones do.
     raw = json.dumps(value)
     if isinstance(value, bool):
-        return n, key, raw, "true" if value else "false", None
+        return n, key, raw, "true" if value else "false", None, at, by
     if isinstance(value, int | float):
-        return n, key, raw, raw, float(value)
-    return n, key, raw, value.lower(), None
+        return n, key, raw, raw, float(value), at, by
+    return n, key, raw, value.lower(), None, at, by
 
 
 def _time_key(value: str) -> str:
@@ -909,7 +1206,7 @@ def _property_condition(f: Filter) -> _Term:
     if f.op != "empty":
         return term
     # Only contacts whose properties are known can be said to lack one.
-    known = "c.properties_known = 1 AND "
+    known = "c.props_at IS NOT NULL AND "
     return _Term(known + term.sql, known + term.per_row, term.params)
 
 
