@@ -1,7 +1,7 @@
 """A bulk add-to-segment of 5,000 contacts, through update_contacts, against the emulator
-limited to 10 requests/s.
+limited to 5 requests/s (a Resend team's default; `--limit` changes it).
 
-    python -m bench.bulk_change [--contacts 5000] [--already 500] [--limit 10]
+    python -m bench.bulk_change [--contacts 5000] [--already 500] [--limit 5]
 
 The account holds `contacts` at acme.com, `already` of them in the segment, and a few
 others. The bench searches them (which fills the mirror), previews the change, then runs
@@ -22,7 +22,7 @@ import anyio
 import httpx
 from mcp import Client
 
-from bench.common import direct_emulator, run_confirmed
+from bench.common import add_limit_flag, direct_emulator, run_confirmed
 from contacts_mcp.backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
 from contacts_mcp.emulator import EmulatorOptions
 from contacts_mcp.imports.files import FilePolicy
@@ -136,6 +136,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--contacts", type=int, default=5000)
     parser.add_argument("--already", type=int, default=500)
-    parser.add_argument("--limit", type=int, default=10)
+    add_limit_flag(parser)
     args = parser.parse_args()
     anyio.run(main, args.contacts, args.already, args.limit)

@@ -1,7 +1,8 @@
-"""Helpers shared by the benchmark scripts (statistics and an in-process server)."""
+"""Helpers shared by the benchmark scripts (statistics, an in-process server, the rate flag)."""
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -14,6 +15,7 @@ from mcp.types import CallToolResult
 
 from contacts_mcp.backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
 from contacts_mcp.emulator import EmulatorOptions
+from contacts_mcp.emulator.options import RESEND_DEFAULT_RATE_LIMIT
 from contacts_mcp.server import build_server
 
 
@@ -30,6 +32,18 @@ def percentile(samples: Sequence[float], q: float) -> float:
 
 def median(samples: Sequence[float]) -> float:
     return statistics.median(samples)
+
+
+def add_limit_flag(parser: argparse.ArgumentParser) -> None:
+    """`--limit N`, the requests/s the bench's emulator enforces: by default a Resend
+    team's default as the emulator states it, so figures are those of a real account."""
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=RESEND_DEFAULT_RATE_LIMIT,
+        metavar="N",
+        help=f"requests/s the emulator enforces (default: {RESEND_DEFAULT_RATE_LIMIT})",
+    )
 
 
 @asynccontextmanager

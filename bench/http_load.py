@@ -7,7 +7,8 @@ Each server is a real `contacts-mcp` process on a seeded emulator database (200
 contacts, 3 segments). The mix per session: reads (get_contact, list_contacts,
 search_contacts counts, list_segments) and writes (create_contact, update_contact), in
 a fixed rotation. Printed: p50 and p99 latency per call, errors (goal 0), calls/s, and
-the server's peak RSS. The clients run in this process, on the same 2 cores.
+the server's peak RSS. The clients run in this process, on the same 2 cores. No rate
+limit, deliberately (`--local` states 10,000 requests/s): this bench loads the server.
 """
 
 from __future__ import annotations
@@ -197,7 +198,10 @@ async def main(sessions: int, calls: int) -> None:
         stdio = await over_stdio(folder, sessions, calls)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    print(f"{sessions} sessions x {calls} mixed calls, local emulator (seeded {SEEDED} contacts):")
+    print(
+        f"{sessions} sessions x {calls} mixed calls, local emulator "
+        f"(seeded {SEEDED} contacts, no rate limit):"
+    )
     report(f"HTTP, {sessions} concurrent sessions", http)
     report("stdio, 1 session, same calls", stdio)
 

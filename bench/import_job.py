@@ -1,14 +1,14 @@
 """A long import as a host sees it: every call must answer within the host's 60 s.
 
-    python -m bench.import_job [--rows 700] [--limit 10] [--timeout 60] [--no-baseline]
+    python -m bench.import_job [--rows 700] [--limit 5] [--timeout 60] [--no-baseline]
 
-A standalone emulator enforcing `--limit` requests/s stands in for Resend; the server
-runs as a real stdio subprocess (`contacts-mcp`, as hosts spawn it), and the client
-gives each request `--timeout` seconds, as the TypeScript SDK in Claude Desktop, VS Code
-and Cursor does (60 s). Printed: when `import_contacts` returned (goal ≤ 25 s), the
-longest call, how many calls the import took, and its total time. The baseline is the
-same import run to its end in one go (no job, no host timeout), as the tool did before
-jobs: a host gave up on it at 60 s.
+A standalone emulator enforcing `--limit` requests/s (default 5, a Resend team's default)
+stands in for Resend; the server runs as a real stdio subprocess (`contacts-mcp`, as
+hosts spawn it), and the client gives each request `--timeout` seconds, as the
+TypeScript SDK in Claude Desktop, VS Code and Cursor does (60 s). Printed: when
+`import_contacts` returned (goal ≤ 25 s), the longest call, how many calls the import
+took, and its total time. The baseline is the same import run to its end in one go (no
+job, no host timeout), as the tool did before jobs: a host gave up on it at 60 s.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
+from bench.common import add_limit_flag
 from bench.import_api import free_port, wait_for
 
 COLUMNS = {"email": "email", "first_name": "first_name"}
@@ -173,7 +174,7 @@ def main(rows: int, limit: int, timeout: float, baseline: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=700)
-    parser.add_argument("--limit", type=int, default=10)
+    add_limit_flag(parser)
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--no-baseline", action="store_true")
     args = parser.parse_args()

@@ -1,4 +1,6 @@
-"""Tool latency on the local backend (in-process emulator, in-process MCP client).
+"""Tool latency on the local backend (in-process emulator, in-process MCP client), with
+no rate limit, deliberately: `--local` states 10,000 requests/s, and this bench measures
+the server's own time, not pacing.
 
 python -m bench.latency [--calls 200]
 """
@@ -37,7 +39,8 @@ async def measure(mode: str, calls: int) -> None:
 
 async def main(calls: int) -> None:
     print(
-        f"tool latency, local backend, {calls} calls each (auto = 2026-07-28, legacy = 2025-11-25):"
+        f"tool latency, local backend (no rate limit), {calls} calls each "
+        "(auto = 2026-07-28, legacy = 2025-11-25):"
     )
     for mode in ("auto", "legacy"):
         await measure(mode, calls)

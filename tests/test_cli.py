@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
 from contacts_mcp.cli import main
+from contacts_mcp.emulator.options import RESEND_DEFAULT_RATE_LIMIT
 
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("RESEND_")}
 
@@ -78,6 +80,7 @@ def test_call_reports_a_tool_error_on_stderr_with_exit_status_1(tmp_path: Path) 
         (["call", "--local", "--db", ":memory:", "list_contacts", "[1]"], "must be a JSON object"),
         (["call", "--local", "--db", ":memory:", "no_such_tool"], "Unknown tool 'no_such_tool'"),
         (["call", "--local", "--db", ":memory:"], "Name a tool"),
+        (["emulator", "--rate-limit", "-1"], "or 0 to enforce none"),
     ],
 )
 def test_call_usage_errors_exit_2_with_a_message(
@@ -171,6 +174,11 @@ def test_standalone_emulator_serves_the_resend_backend(tmp_path: Path) -> None:
     ) as emulator:
         try:
             wait_for_port(port, emulator)
+            stated = httpx.get(
+                f"http://127.0.0.1:{port}/contacts",
+                headers={"Authorization": "Bearer re_standalone_key"},
+            )
+            assert stated.headers["ratelimit-limit"] == str(RESEND_DEFAULT_RATE_LIMIT)
             env = {
                 **CLEAN_ENV,
                 "RESEND_API_KEY": "re_standalone_key",
@@ -190,6 +198,31 @@ def test_standalone_emulator_serves_the_resend_backend(tmp_path: Path) -> None:
             stdout, stderr = emulator.communicate(timeout=30)
     assert stdout == ""
     assert f"http://127.0.0.1:{port}" in stderr
+    assert f"{RESEND_DEFAULT_RATE_LIMIT} requests/s enforced" in stderr
+
+
+def test_standalone_emulator_with_rate_limit_0_enforces_none(tmp_path: Path) -> None:
+    port = free_port()
+    command = [
+        sys.executable, "-m", "contacts_mcp", "emulator", "--port", str(port),
+        "--db", str(tmp_path / "unlimited.db"), "--rate-limit", "0",
+    ]  # fmt: skip
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CLEAN_ENV
+    ) as emulator:
+        try:
+            wait_for_port(port, emulator)
+            with httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer re_any"}
+            ) as http:
+                answers = [http.get("/contacts") for _ in range(3 * RESEND_DEFAULT_RATE_LIMIT)]
+        finally:
+            emulator.terminate()
+            _, stderr = emulator.communicate(timeout=30)
+    assert {answer.status_code for answer in answers} == {200}
+    # Still stated, as Resend states it, so clients that pace by the headers still do.
+    assert answers[0].headers["ratelimit-limit"] == str(RESEND_DEFAULT_RATE_LIMIT)
+    assert "no rate limit enforced" in stderr
 
 
 def journaled_rows(data_home: Path) -> int:

@@ -47,7 +47,7 @@ LOCAL_API_KEY = "re_local_emulator"
 LOCAL_BASE_URL = "http://emulator.local"
 # The limit the in-process emulator states in its `ratelimit-*` headers unless told
 # otherwise (and the client then paces at): it serves one person in one process, so local
-# work is not slowed to a team's 10 requests/s. The standalone emulator states Resend's.
+# work is not slowed to a team's 5 requests/s (which the standalone emulator enforces).
 LOCAL_RATE_LIMIT = 10_000
 
 

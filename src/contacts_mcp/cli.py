@@ -258,7 +258,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "--api-key", metavar="KEY", help="accept only this key (default: any re_ key)"
     )
     emulator.add_argument(
-        "--rate-limit", metavar="N", type=int, help="requests per second (default: unlimited)"
+        "--rate-limit",
+        metavar="N",
+        type=int,
+        help="requests per second, stated in the ratelimit-* headers and enforced with 429s "
+        "(default: 5, a Resend team's default); 0 enforces none (the headers still state 5)",
     )
     emulator.add_argument(
         "--fault-429", metavar="P", type=float, default=0.0, help="probability of an injected 429"
@@ -496,17 +500,19 @@ def _run_emulator(args: argparse.Namespace) -> int:
     import uvicorn
 
     from contacts_mcp.emulator import EmulatorOptions, create_app
+    from contacts_mcp.emulator.options import RESEND_DEFAULT_RATE_LIMIT
 
     for name in ("fault_429", "fault_500", "fault_503", "drop_after_write"):
         value = getattr(args, name)
         if not 0.0 <= value <= 1.0:
             raise UsageError(f"--{name.replace('_', '-')} must be a probability between 0 and 1.")
-    if args.rate_limit is not None and args.rate_limit <= 0:
-        raise UsageError("--rate-limit must be a positive integer.")
+    rate_limit = RESEND_DEFAULT_RATE_LIMIT if args.rate_limit is None else args.rate_limit
+    if rate_limit < 0:
+        raise UsageError("--rate-limit must be a positive integer, or 0 to enforce none.")
     options = EmulatorOptions(
         db_path=_resolve_db(args.db),
         api_key=args.api_key,
-        rate_limit=args.rate_limit,
+        rate_limit=rate_limit or None,
         fault_429=args.fault_429,
         fault_500=args.fault_500,
         fault_503=args.fault_503,
@@ -514,10 +520,15 @@ def _run_emulator(args: argparse.Namespace) -> int:
         drop_after_write=args.drop_after_write,
         seed=args.seed,
     )
+    limit = (
+        f"{rate_limit} requests/s enforced"
+        if rate_limit
+        else f"no rate limit enforced, {RESEND_DEFAULT_RATE_LIMIT} requests/s stated"
+    )
     print(
         f"Resend-compatible emulator on http://{args.host}:{args.port} "
-        f"(database: {options.db_path}). Point an SDK at it with its base-URL setting, "
-        f"e.g. RESEND_BASE_URL=http://{args.host}:{args.port}",
+        f"(database: {options.db_path}; {limit}). Point an SDK at it with its base-URL "
+        f"setting, e.g. RESEND_BASE_URL=http://{args.host}:{args.port}",
         file=sys.stderr,
     )
     uvicorn.run(create_app(options), host=args.host, port=args.port, log_level="warning")

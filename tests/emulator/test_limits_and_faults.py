@@ -110,17 +110,17 @@ async def test_errors_carry_the_rate_limit_headers_too() -> None:
 
 async def test_an_unlimited_emulator_states_resends_default_limit_without_enforcing_it() -> None:
     # Resend sends ratelimit-* on every response (all 190 recorded in resend-node's HARs);
-    # its documented default is 10/s (newest docs; older ones said 2, then 5).
+    # its docs have said 2, then 5, then 10 requests/s: the emulator states 5.
     app = create_app(EmulatorOptions(clock=FakeClock()))
     async with client_for(app) as client:
         responses = [await client.get("/contacts") for _ in range(50)]
 
     assert {r.status_code for r in responses} == {200}
     assert rate_headers(responses[0]) == {
-        "ratelimit-limit": "10",
-        "ratelimit-remaining": "9",
+        "ratelimit-limit": "5",
+        "ratelimit-remaining": "4",
         "ratelimit-reset": "1",
-        "ratelimit-policy": "10;w=1",
+        "ratelimit-policy": "5;w=1",
     }
     assert rate_headers(responses[-1])["ratelimit-remaining"] == "0"
 
