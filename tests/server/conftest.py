@@ -111,9 +111,10 @@ async def open_harness(
     *,
     wait_seconds: float = 20.0,
     elicitation_callback: Any = None,
+    transport: LocalTransport | None = None,
     **config: Any,
 ) -> AsyncIterator[Harness]:
-    transport = LocalTransport(options or EmulatorOptions())
+    transport = transport or LocalTransport(options or EmulatorOptions())
     backend = BackendConfig(
         api_key=config.pop("api_key", LOCAL_API_KEY),
         base_url=LOCAL_BASE_URL,

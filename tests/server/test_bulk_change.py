@@ -49,14 +49,15 @@ async def test_a_change_previews_then_does_exactly_what_it_showed(h: Harness) ->
     assert (preview["count"], preview["to_change"], preview["already"]) == (15, 15, 0)
     assert preview["refused"] == 0
     assert preview["change"] == "unsubscribe, set plan = 'pro', add to 'VIP'"
-    # Per contact: 1 PATCH (property values are not mirrored, so written unseen), plus
-    # 1 POST for each of the 10 not yet in VIP.
-    assert preview["requests"] == 15 + 10
+    # Per contact: 1 PATCH (property values are written unseen), plus 1 POST for each of
+    # the 10 not yet in VIP, and 1 page of VIP's members re-checked at run time.
+    assert preview["requests"] == 15 + 10 + 1
     first = preview["sample"][0]
     assert first["email"] == "user14@acme.com"
     assert first["before"] == {"unsubscribed": False, "segments": []}
     assert first["after"] == {"unsubscribed": True, "plan": "pro", "segments": ["VIP"]}
-    assert any("property values are not known locally" in n for n in preview["notes"])
+    assert any("Property values are written to every contact" in n for n in preview["notes"])
+    assert any("segment 'VIP''s members are re-checked" in n for n in preview["notes"])
 
     confirmed = {"search": search, **CHANGE, "confirm": preview["confirm"]}
     outcome = await finish(h, (await h.call("update_contacts", confirmed))["run"])
@@ -87,10 +88,11 @@ async def test_contacts_already_as_asked_cost_no_request(h: Harness) -> None:
     preview = (await h.call("update_contacts", {"search": search, "add_segments": ["vip"]}))[
         "preview"
     ]
-    assert (preview["to_change"], preview["already"], preview["requests"]) == (10, 5, 10)
+    # 1 request re-checks VIP's members at run time; the 5 members then cost none.
+    assert (preview["to_change"], preview["already"], preview["requests"]) == (10, 5, 11)
     confirmed = {"search": search, "add_segments": ["vip"], "confirm": preview["confirm"]}
     outcome = await finish(h, (await h.call("update_contacts", confirmed))["run"])
-    assert (outcome["done"], outcome["unchanged"], outcome["requests"]) == (10, 5, 10)
+    assert (outcome["done"], outcome["unchanged"], outcome["requests"]) == (10, 5, 11)
 
 
 async def test_a_few_contacts_change_at_once_with_the_consent_guard_per_contact(
@@ -345,8 +347,8 @@ async def test_a_preview_on_a_stale_mirror_sees_changes_made_elsewhere(
     await h.seed("DELETE", f"/contacts/{contacts['user3@acme.com']}/segments/{vip}")
     named = [f"user{i}@acme.com" for i in range(5)]
     few = await h.call("update_contacts", {"contacts": named, "remove_segments": ["VIP"]})
-    outcome = await finish(h, few["run"])  # read from Resend: user3 left already
-    assert (outcome["done"], outcome["unchanged"], outcome["requests"]) == (2, 3, 2)
+    outcome = await finish(h, few["run"])  # VIP re-checked at run time: user3 left already
+    assert (outcome["done"], outcome["unchanged"], outcome["requests"]) == (2, 3, 1 + 2)
 
 
 async def test_nobody_is_asked_about_an_expired_confirmation(

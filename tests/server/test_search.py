@@ -196,7 +196,9 @@ async def test_a_first_search_fills_the_mirror_and_says_how_fresh_it_is(
     block = result.content[0]
     assert block.type == "text"
     assert f"{len(truth)} contacts match." in block.text
-    assert "not seen: search with refresh=new" in block.text
+    assert "Changes made elsewhere since are not seen: refresh=new" in block.text
+    assert "Property values: not read" in block.text
+    assert data["mirror"]["refresh_requests"]["properties"] == len(truth)
 
 
 async def test_property_filters_need_property_values_and_say_what_that_costs(
@@ -249,8 +251,8 @@ async def test_changes_made_elsewhere_show_after_a_refresh(harness: Harness) -> 
     assert (await harness.call("search_contacts", everyone))["count"] == 30
     refreshed = await refresh(harness, "new")
     assert (refreshed["mode"], refreshed["new_contacts"]) == ("new", 5)
-    # One page of contacts reaches known ones; then one segments read per new contact.
-    assert refreshed["requests"] == 1 + 5
+    # One page of contacts reaches known ones; the account has no segment to read.
+    assert refreshed["requests"] == 1
     assert (await harness.call("search_contacts", everyone))["count"] == 35
     await harness.seed("DELETE", "/contacts/old0@example.com")
     assert (await harness.call("search_contacts", everyone))["count"] == 35  # not seen yet
@@ -329,7 +331,7 @@ async def test_created_at_compares_as_time(harness: Harness) -> None:
     assert (await harness.call("search_contacts", {"where": nobody}))["count"] == 0
 
 
-async def test_an_import_shows_in_search_and_says_what_it_cannot(harness: Harness) -> None:
+async def test_a_row_by_row_import_writes_through_to_search(harness: Harness) -> None:
     await harness.seed("POST", "/contacts", {"email": "old@example.com", "first_name": "Old"})
     await refresh(harness, "full")
     csv_text = "email,first_name\nold@example.com,Renamed\nnew1@acme.com,A\nnew2@acme.com,B\n"
@@ -347,12 +349,36 @@ async def test_an_import_shows_in_search_and_says_what_it_cannot(harness: Harnes
     acme = [{"field": "domain", "op": "eq", "value": "acme.com"}]
     found = await harness.call("search_contacts", {"where": acme})
     assert sorted(c["email"] for c in found["contacts"]) == ["new1@acme.com", "new2@acme.com"]
-    assert "An import updated 1 contacts" in found["mirror"]["note"]
-    await refresh(harness, "full")
+    # The row's update was recorded as written: no refresh needed, nothing in doubt.
     renamed = [{"field": "first_name", "op": "eq", "value": "Renamed"}]
     found = await harness.call("search_contacts", {"where": renamed})
     assert found["count"] == 1
-    assert "An import" not in found["mirror"]["note"]
+    assert found["mirror"]["in_doubt"] == 0
+
+
+async def test_an_api_import_says_which_contacts_it_cannot_vouch_for(harness: Harness) -> None:
+    await harness.seed("POST", "/contacts", {"email": "old@example.com", "first_name": "Old"})
+    await refresh(harness, "full")
+    csv_text = "email,first_name\nold@example.com,Renamed\nnew1@acme.com,A\n"
+    summary = await harness.job(
+        "import_contacts",
+        {
+            "csv_text": csv_text,
+            "columns": {"email": "email", "first_name": "first_name"},
+            "on_conflict": "upsert",
+            "strategy": "api",
+        },
+    )
+    assert (summary["created"], summary["updated"]) == (1, 1)
+    assert any("not vouched for" in note for note in summary["notes"])
+    found = await harness.call("search_contacts", {"where": [], "count_only": True})
+    assert (found["count"], found["mirror"]["in_doubt"]) == (2, 1)
+    assert "1 contacts were changed by an import" in found["mirror"]["note"]
+    await refresh(harness, "full")
+    renamed = [{"field": "first_name", "op": "eq", "value": "Renamed"}]
+    found = await harness.call("search_contacts", {"where": renamed})
+    assert (found["count"], found["mirror"]["in_doubt"]) == (1, 0)
+    assert "changed by an import" not in found["mirror"]["note"]
 
 
 async def test_a_sync_under_injected_faults_mirrors_the_account_exactly(

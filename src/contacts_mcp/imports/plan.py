@@ -28,6 +28,7 @@ from contacts_mcp.imports.mapping import SEGMENT_SEPARATOR
 from contacts_mcp.imports.models import ImportSummary
 from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.services.explain import explain
+from contacts_mcp.services.mirror import Mirror
 from contacts_mcp.text.sanitize import formula_safe
 
 __all__ = [
@@ -181,6 +182,8 @@ class ImportPlan:
     journal: Journal
     progress: Progress
     notes: list[str] = field(default_factory=list)
+    # The account's mirror, when it has been filled: what the import writes goes there too.
+    mirror: Mirror | None = None
 
     @property
     def report_dir(self) -> Path:

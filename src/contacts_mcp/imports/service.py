@@ -45,6 +45,7 @@ from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.imports.strategy_api import run_api
 from contacts_mcp.imports.strategy_rows import run_rows
 from contacts_mcp.services.explain import NothingFoundError, UserFacingError, api_errors, show
+from contacts_mcp.services.mirror import Mirror
 from contacts_mcp.services.schema import SchemaService
 from contacts_mcp.text.sanitize import clean
 
@@ -75,14 +76,23 @@ class ImportService:
         settings: ImportSettings,
         *,
         backend: str = "",
+        mirror: Mirror | None = None,
     ) -> None:
         self._client = client
         self._schema = schema
         self._settings = settings
         self._backend = backend
+        self._mirror = mirror
         # Keys of imports running in this process: the same import twice at once would
         # share one journal and both do every row.
         self._running: set[str] = set()
+
+    async def _filled_mirror(self) -> Mirror | None:
+        """The account's mirror, if it has been filled: an import writes through to it."""
+        if self._mirror is None:
+            return None
+        state = await anyio.to_thread.run_sync(self._mirror.state)
+        return self._mirror if state.full_synced_at is not None else None
 
     # -- preview ----------------------------------------------------------------------
 
@@ -253,6 +263,7 @@ class ImportService:
                 total_rows=total,
                 journal=journal,
                 progress=progress,
+                mirror=await self._filled_mirror(),
             )
             runner = run_api if chosen == "api" else run_rows
             try:

@@ -96,6 +96,7 @@ def _write_parts(plan: ImportPlan, consent_check: bool) -> tuple[list[PartRecord
     first_seen = FirstSeen()
     tally: Counter[str] = Counter()
     journal = plan.journal
+    expected = _Expected(plan)
     try:
         with plan.source.table(plan.settings.files) as table:
             for mapped in iter_mapped_rows(table, plan.columns, plan.property_types):
@@ -115,10 +116,39 @@ def _write_parts(plan: ImportPlan, consent_check: bool) -> tuple[list[PartRecord
                 # Existing contacts are uploaded apart when the file opts people in to
                 # topics: that upload carries only the opt-outs.
                 writer.write("existing" if existing and opt_ins else "new", values)
+                expected.add(mapped.email or "", mapped.properties)
     finally:
         writer.close()
         journal.flush()
+        expected.flush()
     return writer.parts, tally
+
+
+class _Expected:
+    """What the upload will ask Resend to write, told to the mirror in batches (see
+    `Mirror.expect_import`): Resend reports only counts, so an upsert's existing contacts
+    stop being vouched for as soon as they are written into a part."""
+
+    BATCH = 1000
+
+    def __init__(self, plan: ImportPlan) -> None:
+        self._plan = plan
+        self._rows: list[tuple[str, list[str], dict[str, Any]]] = []
+        if plan.mirror is not None and not plan.dry_run:
+            plan.mirror.begin_import()
+
+    def add(self, email: str, values: dict[str, Any]) -> None:
+        if self._plan.mirror is None or self._plan.dry_run:
+            return
+        self._rows.append((email, self._plan.segment_ids, values))
+        if len(self._rows) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._plan.mirror is not None and self._rows:
+            upsert = self._plan.on_conflict == "upsert"
+            self._plan.mirror.expect_import(self._rows, upsert=upsert)
+        self._rows = []
 
 
 def _route(

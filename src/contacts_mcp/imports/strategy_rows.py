@@ -60,6 +60,8 @@ async def run_rows(client: ResendClient, plan: ImportPlan) -> ImportSummary:
     requests_before = client.requests_sent
     journal = plan.journal
     await plan.progress(0, plan.total_rows, "looking up existing contacts")
+    if plan.mirror is not None and not plan.dry_run:
+        plan.mirror.begin_import()
     scanned = await scan_existing(client, journal)
     plan.notes.insert(0, f"{scanned} contacts existed before this run.")
     # A resumed import trusts only rows whose contact is really there now.
@@ -226,6 +228,10 @@ async def _apply(client: ResendClient, plan: ImportPlan, job: _Job) -> Outcome:
             topics=plan.topics,
         )
         plan.journal.mark_existing(row.email, created.id, fields.get("unsubscribed") is True)
+        if plan.mirror is not None:
+            # Resend answers a create with the id alone: the contact reaches the mirror
+            # from the next list page, and takes these from the import then.
+            plan.mirror.expect_import([(row.email, segment_ids, row.properties)], upsert=False)
         return "created"
     assert job.contact_id is not None
     changes: dict[str, Any] = {}
@@ -238,12 +244,19 @@ async def _apply(client: ResendClient, plan: ImportPlan, job: _Job) -> Outcome:
     if row.properties:
         changes["properties"] = row.properties
     sent = False
+    mirror = plan.mirror
     if changes:
         await client.update_contact(job.contact_id, **changes)
         sent = True
+        if mirror is not None:
+            written = {k: v for k, v in changes.items() if k != "properties"}
+            mirror.write_fields(job.contact_id, written, by="import")
+            mirror.write_values(job.contact_id, row.properties, by="import")
     for segment_id in segment_ids:
         await client.add_contact_to_segment(job.contact_id, segment_id)
         sent = True
+        if mirror is not None:
+            mirror.set_member(job.contact_id, segment_id, True, by="import")
     # Existing contacts keep their own topic choices: only opt-outs are applied.
     opt_outs = {tid: sub for tid, sub in plan.topics.items() if sub == "opt_out"}
     if opt_outs:

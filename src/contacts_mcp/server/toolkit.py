@@ -137,7 +137,11 @@ class State:
         from contacts_mcp.imports.service import ImportService
 
         return ImportService(
-            self.client, self.schema, self._import_settings, backend=self.backend_id
+            self.client,
+            self.schema,
+            self._import_settings,
+            backend=self.backend_id,
+            mirror=self.mirror,
         )
 
 

@@ -39,7 +39,15 @@ from contacts_mcp.api.errors import (
 from contacts_mcp.api.models import is_uuid
 from contacts_mcp.services.explain import UserFacingError, explain
 from contacts_mcp.services.jobs import Progress
-from contacts_mcp.services.mirror import MirroredContact
+from contacts_mcp.services.mirror import Filter, MirroredContact
+from contacts_mcp.services.recheck import (
+    Needs,
+    complete_records,
+    each,
+    needs_for,
+    observe,
+    still_matching,
+)
 from contacts_mcp.services.sets import (
     Condition,
     ContactsSets,
@@ -61,7 +69,6 @@ __all__ = [
     "Selected",
     "attempts",
     "check_selection",
-    "each",
     "select",
     "write_contacts_csv",
     "write_failures",
@@ -77,6 +84,8 @@ CONFIRM_SECONDS = 600
 # change reads the contacts' state from it.
 FRESH_SECONDS = 15 * 60
 BUILT_IN_COLUMNS = ("email", "first_name", "last_name", "unsubscribed")
+# Contacts a result names by email, at most.
+SAMPLE = 10
 
 
 @dataclass(frozen=True)
@@ -291,76 +300,16 @@ class BulkOutcome(BaseModel):
     done: int = Field(description="Contacts changed (or deleted).")
     unchanged: int = Field(default=0, description="Already as asked (or already gone).")
     refused: int = Field(default=0, description="Held back by the consent guard.")
+    no_longer_matching: int = Field(
+        default=0, description="Left untouched: no longer met the search at run time."
+    )
+    no_longer_matching_sample: list[str] = Field(default_factory=list[str])
     failed: int = 0
     requests: int = 0
     seconds: float = 0.0
     snapshot_file: str | None = Field(default=None, description="Deleted contacts, re-importable.")
     failures_file: str | None = None
     notes: list[str] = Field(default_factory=list)
-
-
-# Contacts worked on at once: the client's pacer still keeps to the account's rate.
-CONCURRENCY = 8
-
-
-async def each(
-    items: Sequence[T], work: Callable[[T], Awaitable[None]], progress: Progress, label: str
-) -> None:
-    """`work(item)` for every item, `CONCURRENCY` at a time, reporting as they end."""
-    done = 0
-    limiter = anyio.CapacityLimiter(CONCURRENCY)
-
-    async def one(item: T) -> None:
-        nonlocal done
-        async with limiter:
-            await work(item)
-        done += 1
-        if done % 20 == 0 or done == len(items):
-            await progress(done, len(items), f"{label}: {done} of {len(items)}")
-
-    async with anyio.create_task_group() as group:
-        for item in items:
-            group.start_soon(one, item)
-
-
-async def complete_records(
-    client: ResendClient,
-    sets: ContactsSets,
-    selected: Selected,
-    progress: Progress,
-    label: str,
-    *,
-    every: bool = False,
-) -> tuple[list[tuple[MirroredContact, list[str]]], list[tuple[str, str]]]:
-    """The selection with every contact's properties known, in order, read (one request
-    each) where the mirror does not know them, or for `every` contact; and (email, why)
-    for those unreadable. Contacts found gone are left out."""
-    fresh: dict[str, MirroredContact | None] = {}
-    unreadable: list[tuple[str, str]] = []
-
-    async def read(item: tuple[MirroredContact, list[str]]) -> None:
-        contact = item[0]
-        try:
-            found = await patiently(partial(client.get_contact, contact.id))
-        except NotFoundError:
-            fresh[contact.id] = None  # gone already: nothing to record
-            return
-        except ResendError as exc:
-            unreadable.append((contact.email, str(explain(exc))))
-            return
-        record = mirrored(found, contact_values(found))
-        sets.mirror.upsert(record, changed=False)
-        fresh[contact.id] = record
-
-    unknown = [item for item in selected.contacts if every or item[0].properties is None]
-    await each(unknown, read, progress, label)
-    failed = {email for email, _ in unreadable}
-    complete: list[tuple[MirroredContact, list[str]]] = []
-    for contact, segments in selected.contacts:
-        record = fresh.get(contact.id, contact)
-        if record is not None and contact.email not in failed:
-            complete.append((record, segments))
-    return complete, unreadable
 
 
 class ContactsCsv:
@@ -519,7 +468,7 @@ async def export_selected(
             records = chunk.contacts
             if keys and any(contact.properties is None for contact, _ in records):
                 records, unreadable = await complete_records(
-                    client, sets, chunk, progress, "reading properties"
+                    client, sets, chunk.contacts, progress, "reading properties"
                 )
                 if unreadable:
                     raise UserFacingError(
@@ -584,21 +533,35 @@ async def segment_names(client: ResendClient) -> dict[str, str]:
         raise explain(exc) from None
 
 
+def delete_needs(where: Sequence[Filter] | None) -> Needs:
+    """What a delete observes at run time: every contact read (the snapshot is the last
+    copy of the latest values) and every membership, which re-checks a search's
+    conditions too."""
+    return Needs(
+        segments=needs_for(where).segments, fields=True, values=True, every_membership=True
+    )
+
+
 async def delete_selected(
     client: ResendClient,
     sets: ContactsSets,
     selected: Selected,
     snapshot: Path,
     progress: Progress,
+    where: Sequence[Condition] | None = None,
 ) -> BulkOutcome:
-    """Snapshot every selected contact (fields, properties, segments) to `snapshot`,
-    then delete them one by one; a contact already gone counts as done."""
+    """Snapshot every selected contact (fields, properties, segments, read afresh) to
+    `snapshot`, then delete them one by one; a contact already gone counts as done. With
+    `where` (a search's conditions), a contact that no longer meets them is left alone."""
     started, sent_before = time.monotonic(), client.requests_sent
-    # Every contact is read afresh: the mirror keeps property values from its last read
-    # (lists carry none), and the snapshot is the last copy of the latest ones.
-    records, unreadable = await complete_records(
-        client, sets, selected, progress, "reading for the snapshot", every=True
+    filters = None if where is None else await sets.filters(where)
+    records, observed = await observe(
+        client, sets, selected.contacts, delete_needs(filters), progress
     )
+    unreadable = observed.unreadable
+    dropped: list[tuple[str, str]] = []
+    if where is not None:
+        records, dropped = await still_matching(sets, where, records)
     names = await segment_names(client)
     keys = sorted({key for contact, _ in records for key in contact.properties or {}})
     snapshot.parent.mkdir(parents=True, exist_ok=True)
@@ -620,13 +583,17 @@ async def delete_selected(
         sets.mirror.remove(contact.id)
 
     await each(records, delete, progress, "deleted")
-    gone = counts["gone"] + len(selected.contacts) - len(records) - len(unreadable)
-    failures_file = write_failures(snapshot.with_name(snapshot.stem + "-failures.csv"), failures)
+    gone = counts["gone"] + len(selected.contacts) - len(records) - len(unreadable) - len(dropped)
+    failures_file = write_failures(
+        snapshot.with_name(snapshot.stem + "-failures.csv"), failures + dropped
+    )
     return BulkOutcome(
         action="delete",
         selected=len(selected.contacts),
         done=counts["deleted"],
         unchanged=gone,
+        no_longer_matching=len(dropped),
+        no_longer_matching_sample=[f"{email}: {why}" for email, why in dropped[:SAMPLE]],
         failed=len(failures),
         requests=client.requests_sent - sent_before,
         seconds=round(time.monotonic() - started, 2),

@@ -1,11 +1,14 @@
-"""One change applied to many contacts: planned per contact from what the mirror knows,
-previewed, then applied as a job.
+"""One change applied to many contacts: planned per contact, previewed, then applied as
+a job.
 
 A change is any of: unsubscribed, property values (set, or cleared with null), segments
 joined or left, topic subscriptions. Each contact gets only the requests its own state
-needs: a contact already in a segment costs no request to be "added" to it. What the
-mirror cannot know (property values it never read, topic subscriptions) is written
-without looking, which costs the same one request as a read would.
+needs: a contact already in a segment costs no request to be "added" to it. But a run
+skips a contact as "already as asked" only on a fact it observed afresh (see
+`services.recheck`): the members of the segments joined or left are paged at run time;
+names and unsubscribes are re-read when the consent guard or a search condition needs
+them. What it did not observe (property values, topic subscriptions) is written without
+looking: the write is idempotent and costs the one request a read would.
 
 The consent guard of `update_contact` applies contact by contact: a contact who
 unsubscribed, or opted out of a topic, is not opted back in unless the person asked
@@ -26,15 +29,23 @@ from contacts_mcp.api.base import UNSET, PropertyInput
 from contacts_mcp.api.client import ResendClient
 from contacts_mcp.api.errors import NotFoundError, ResendError
 from contacts_mcp.api.models import Subscription
-from contacts_mcp.services.bulk import BulkOutcome, Selected, attempts, each, write_failures
+from contacts_mcp.services.bulk import SAMPLE, BulkOutcome, Selected, attempts, write_failures
 from contacts_mcp.services.contacts import check_property_input
 from contacts_mcp.services.explain import UserFacingError, explain
 from contacts_mcp.services.jobs import Progress
-from contacts_mcp.services.mirror import MirroredContact
+from contacts_mcp.services.mirror import Filter, MirroredContact
+from contacts_mcp.services.recheck import Needs, Trust, each, needs_for, observe, still_matching
 from contacts_mcp.services.schema import SchemaService
-from contacts_mcp.services.sets import ContactsSets, patiently
+from contacts_mcp.services.sets import Condition, ContactsSets, patiently
 
-__all__ = ["Change", "ContactPlan", "apply_change", "plan_for", "resolve_change"]
+__all__ = [
+    "Change",
+    "ContactPlan",
+    "apply_change",
+    "change_needs",
+    "plan_for",
+    "resolve_change",
+]
 
 RESUBSCRIBE_HINT = "opt them back in only if they asked to (resubscribe=true)"
 
@@ -164,15 +175,32 @@ class ContactPlan:
         return before, after
 
 
-def plan_for(contact: MirroredContact, segments: Sequence[str], change: Change) -> ContactPlan:
-    """What `contact` (with its segment ids) needs for `change`."""
+def change_needs(change: Change, where: Sequence[Filter] | None) -> Needs:
+    """What a run of `change` observes first: the members of every segment it joins or
+    leaves, what its search's conditions stand on, and names and unsubscribes when the
+    consent guard must check that nobody unsubscribed since (a re-subscribe)."""
+    conditions = needs_for(where)
+    return Needs(
+        segments=conditions.segments | set(change.join) | set(change.leave),
+        fields=conditions.fields or (change.unsubscribed is False and not change.resubscribe),
+        values=conditions.values,
+    )
+
+
+def plan_for(
+    contact: MirroredContact, segments: Sequence[str], change: Change, trust: Trust
+) -> ContactPlan:
+    """What `contact` (with its segment ids) needs for `change`: a fact `trust` does not
+    vouch for is written, whatever the mirror holds."""
     refused = None
     if change.unsubscribed is False and contact.unsubscribed and not change.resubscribe:
         refused = f"unsubscribed from all broadcasts; {RESUBSCRIBE_HINT}"
     fields: dict[str, Any] = {}
-    if change.unsubscribed is not None and change.unsubscribed != contact.unsubscribed:
+    if change.unsubscribed is not None and (
+        change.unsubscribed != contact.unsubscribed or not trust.trusts_fields(contact)
+    ):
         fields["unsubscribed"] = change.unsubscribed
-    known = contact.properties
+    known = contact.properties if trust.trusts_values(contact) else None
     values = {
         key: value
         for key, value in change.properties.items()
@@ -185,8 +213,8 @@ def plan_for(contact: MirroredContact, segments: Sequence[str], change: Change) 
         contact=contact,
         segments=list(segments),
         fields=fields,
-        join=[s for s in change.join if s not in member],
-        leave=[s for s in change.leave if s in member],
+        join=[s for s in change.join if s not in member or not trust.trusts_segment(s)],
+        leave=[s for s in change.leave if s in member or not trust.trusts_segment(s)],
         write_topics=bool(change.topics),
         check_topics=not change.resubscribe and "opt_in" in change.topics.values(),
         refused=refused,
@@ -211,14 +239,35 @@ async def apply_change(
     change: Change,
     failures_path: Path,
     progress: Progress,
+    where: Sequence[Condition] | None = None,
 ) -> BulkOutcome:
     """Apply `change` to every selected contact that needs it, 8 at a time (the client's
-    pacer keeps the account's rate); what each did is counted, failures written out."""
+    pacer keeps the account's rate); what each did is counted, failures written out.
+
+    First the run observes what its decisions stand on (`change_needs`): a contact is
+    skipped as already as asked only on a fact observed since the run began, and with
+    `where` (a search's conditions) a contact that no longer meets them is left alone."""
     started, sent_before = time.monotonic(), client.requests_sent
-    plans = [plan_for(contact, segments, change) for contact, segments in selected.contacts]
+    filters = None if where is None else await sets.filters(where)
+    items, observed = await observe(
+        client, sets, selected.contacts, change_needs(change, filters), progress
+    )
+    dropped: list[tuple[str, str]] = []
+    if where is not None:
+        items, dropped = await still_matching(sets, where, items)
+    plans = [plan_for(contact, segments, change, observed) for contact, segments in items]
     failures: list[tuple[str, str]] = [(p.contact.email, p.refused) for p in plans if p.refused]
-    counts = {"done": 0, "unchanged": sum(1 for p in plans if not p.needed and not p.refused)}
     refused = len(failures)
+    failures += [(email, f"could not re-check it: {why}") for email, why in observed.unreadable]
+    acted = {p.contact.id for p in plans} | {email for email, _ in observed.unreadable}
+    failures += [
+        (contact.email, "the contact no longer exists")
+        for contact, _ in selected.contacts
+        if contact.id not in acted
+        and contact.email not in acted
+        and contact.email not in {email for email, _ in dropped}
+    ]
+    counts = {"done": 0, "unchanged": sum(1 for p in plans if not p.needed and not p.refused)}
 
     async def one(plan: ContactPlan) -> None:
         nonlocal refused
@@ -240,11 +289,23 @@ async def apply_change(
         done=counts["done"],
         unchanged=counts["unchanged"],
         refused=refused,
+        no_longer_matching=len(dropped),
+        no_longer_matching_sample=[f"{email}: {why}" for email, why in dropped[:SAMPLE]],
         failed=len(failures) - refused,
         requests=client.requests_sent - sent_before,
         seconds=round(time.monotonic() - started, 2),
-        failures_file=write_failures(failures_path, failures),
+        failures_file=write_failures(failures_path, failures + dropped),
+        notes=_observed_notes(observed.requests),
     )
+
+
+def _observed_notes(requests: int) -> list[str]:
+    if not requests:
+        return []
+    return [
+        f"{requests} requests re-checked at run time what the run's decisions stand on; "
+        "a contact was skipped as already as asked only on what they found."
+    ]
 
 
 async def _apply_one(

@@ -154,11 +154,16 @@ _META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)"
 # its new contacts reach the mirror only when a list page shows them (with their ids).
 _IMPORTED = """
 CREATE TABLE IF NOT EXISTS imported (
-    email_lower TEXT PRIMARY KEY, segments TEXT NOT NULL, vals TEXT
+    email_lower TEXT PRIMARY KEY, segments TEXT NOT NULL, vals TEXT NOT NULL,
+    existed INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
+# Contacts removed, and when: a webhook event older than the removal must not bring one
+# back. Kept `_TOMBSTONE_DAYS`, past any delivery retry.
+_GONE = "CREATE TABLE IF NOT EXISTS gone (id TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;"
+_TOMBSTONE_DAYS = 7
 _ALL_TABLES = (
-    "meta", "imported", "contacts", "properties", "segments", "members", "staged_contacts",
+    "meta", "imported", "gone", "contacts", "properties", "segments", "members", "staged_contacts",
     "staged_properties", "staged_segments", "staged_members",
 )  # fmt: skip
 _SYNC_KEYS = ("sync_phase", "sync_cursor", "sync_segment_index")
@@ -264,6 +269,9 @@ class MirrorState:
     """A full sync is staged and can be resumed or finished."""
     changed_here: int
     """Writes applied through write-through since the last full sync."""
+    events_since: float | None = None
+    """When the first webhook event reached this mirror."""
+    last_event_at: float | None = None
 
     @property
     def properties_unknown(self) -> int:
@@ -339,7 +347,13 @@ class Mirror:
                     self._db.execute(f"DROP TABLE IF EXISTS {table}")
                 self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
             self._script(
-                _META + ";" + _IMPORTED + _on(_LIVE, _TABLES) + _LIVE_MEMBERS + _LIVE_INDEXES
+                _META
+                + ";"
+                + _IMPORTED
+                + _GONE
+                + _on(_LIVE, _TABLES)
+                + _LIVE_MEMBERS
+                + _LIVE_INDEXES
             )
 
     def close(self) -> None:
@@ -365,6 +379,8 @@ class Mirror:
                 segments=self._scalar("SELECT COUNT(*) FROM segments"),
                 sync_in_progress=self._syncing(),
                 changed_here=self._meta_int("changed_here"),
+                events_since=self._meta_float("events_since"),
+                last_event_at=self._meta_float("last_event_at"),
             )
 
     # -- full sync --------------------------------------------------------------------
@@ -457,6 +473,12 @@ class Mirror:
                 self._set_meta("synced_at", now)
                 self._set_meta("full_synced_at", now)
                 self._set_meta("changed_here", 0)
+                self._db.execute("DELETE FROM gone WHERE at < ?", (now - _TOMBSTONE_DAYS * 86400,))
+                sizes = self._db.execute(
+                    "SELECT s.id, COUNT(m.n) FROM segments s "
+                    "LEFT JOIN members m ON m.segment_id = s.id GROUP BY s.id"
+                )
+                self._set_meta("segment_sizes", json.dumps(dict(sizes.fetchall())))
                 for key in _SYNC_KEYS:
                     self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
                 # The contents changed wholesale: the planner needs fresh statistics to
@@ -585,18 +607,72 @@ class Mirror:
         with self._lock, self._transaction():
             return self._doubt("id", list(contact_ids), by)
 
+    def apply_event(
+        self,
+        contact: MirroredContact,
+        segment_ids: Sequence[str] | None,
+        *,
+        deleted: bool,
+        at: float,
+    ) -> bool:
+        """Apply a contact as a webhook reported it at `at`: its fields (and its segments,
+        when the event lists them), or its deletion. A fact observed or written after `at`
+        is kept: an event delivered late or twice changes nothing. Returns whether it
+        changed the mirror's facts (False for a stale event)."""
+        with self._lock, self._transaction():
+            held = self._db.execute(
+                "SELECT n, seen_at FROM contacts WHERE id = ?", (contact.id,)
+            ).fetchone()
+            if held is not None and held[1] is not None and float(held[1]) > at:
+                return False
+            removed = self._db.execute("SELECT at FROM gone WHERE id = ?", (contact.id,))
+            if (row := removed.fetchone()) is not None and float(row[0]) >= at:
+                return False
+            self._set_meta("last_event_at", time.time())
+            if self._meta("events_since") is None:
+                self._set_meta("events_since", time.time())
+            if deleted:
+                if held is not None:
+                    self._forget(contact.id)
+                return held is not None
+            for prefix in self._sides():
+                self._write_contacts(prefix, [contact], at, "webhook")
+            if segment_ids is not None:
+                n = self._scalar("SELECT n FROM contacts WHERE id = ?", (contact.id,))
+                listed = json.dumps(list(segment_ids))
+                self._db.execute(
+                    "DELETE FROM members WHERE n = ? AND (at IS NULL OR at <= ?) AND segment_id "
+                    "NOT IN (SELECT value FROM json_each(?))",
+                    (n, at, listed),
+                )
+                for segment_id in segment_ids:
+                    self._db.execute(
+                        "INSERT INTO members (n, segment_id, at, by) VALUES (?, ?, ?, 'webhook') "
+                        "ON CONFLICT (n, segment_id) DO UPDATE SET at = excluded.at, "
+                        "by = excluded.by WHERE members.at IS NULL OR members.at <= excluded.at",
+                        (n, segment_id, at),
+                    )
+            return True
+
     def remove(self, contact_id: str) -> None:
         with self._lock, self._transaction():
-            for prefix in self._sides():
-                found = self._db.execute(_on(prefix, _NUMBER), (contact_id,)).fetchone()
-                if found is not None:
-                    self._db.execute(_on(prefix, _REMOVE_CONTACT), (found[0],))
-                    self._db.execute(_on(prefix, _CLEAR_PROPERTIES), (found[0],))
-                    if prefix == _LIVE:
-                        self._db.execute("DELETE FROM members WHERE n = ?", (found[0],))
-            if self._syncing():
-                self._db.execute("DELETE FROM staged_members WHERE contact_id = ?", (contact_id,))
+            self._forget(contact_id)
             self._count_change()
+
+    def _forget(self, contact_id: str) -> None:
+        """Remove a contact from the live and staged tables (the lock is held)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO gone (id, at) VALUES (?, ?)", (contact_id, time.time())
+        )
+        for prefix in self._sides():
+            found = self._db.execute(_on(prefix, _NUMBER), (contact_id,)).fetchone()
+            if found is not None:
+                self._db.execute(_on(prefix, _REMOVE_CONTACT), (found[0],))
+                self._db.execute(_on(prefix, _CLEAR_PROPERTIES), (found[0],))
+                if prefix == _LIVE:
+                    self._db.execute("DELETE FROM members WHERE n = ?", (found[0],))
+        if self._syncing():
+            self._db.execute("DELETE FROM staged_members WHERE contact_id = ?", (contact_id,))
 
     def set_member(
         self,
@@ -720,68 +796,60 @@ class Mirror:
     # -- imports ----------------------------------------------------------------------
 
     def begin_import(self) -> None:
-        """Forget what an earlier import that never ended expected (its doubts stay)."""
+        """Forget what an earlier import that never ended expected (its doubts stay): its
+        rows will be read like anybody else's."""
         with self._lock, self._transaction():
             self._db.execute("DELETE FROM imported")
 
     def expect_import(
         self,
-        rows: Sequence[tuple[str, Sequence[str], Mapping[str, PropertyValue] | None]],
+        rows: Sequence[tuple[str, Sequence[str], Mapping[str, PropertyValue]]],
         *,
-        doubt_existing: bool,
+        upsert: bool,
     ) -> None:
-        """Record what an import is about to write, per address: the segments each contact
-        joins and, where known, the property values it is created with. With
-        `doubt_existing` (an upsert whose result Resend does not report), the mirrored
-        contacts among them are no longer vouched for, from now on."""
+        """Record what an import is about to write, per address: the segments the contact
+        joins and the property values it has in the file. With `upsert` (existing contacts
+        updated in ways Resend does not report), the mirrored contacts among them are no
+        longer vouched for, from now on."""
         entries = [
-            (email.lower(), json.dumps(list(segments)), None if vals is None else json.dumps(vals))
+            (email.lower(), json.dumps(list(segments)), json.dumps(dict(vals)))
             for email, segments, vals in rows
         ]
         with self._lock, self._transaction():
             self._db.executemany(
-                "INSERT OR REPLACE INTO imported (email_lower, segments, vals) VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO imported (email_lower, segments, vals, existed) "
+                "VALUES (?, ?, ?, EXISTS (SELECT 1 FROM contacts WHERE email_lower = ?1))",
                 entries,
             )
-            if doubt_existing:
+            if upsert:
                 self._doubt("email_lower", [entry[0] for entry in entries], "import")
 
-    def settle_import(self, at: float, *, existing: bool) -> int:
-        """Apply what the ended import wrote to the mirrored contacts it names: their
-        segments joined and the values they were created with (`existing`: also to those
-        that existed before it). Returns how many were settled; the rest stay expected."""
+    def settle_import(self, at: float, *, upsert: bool) -> int:
+        """Apply what the ended import wrote to the mirrored contacts it names: a new
+        contact joined its segments and holds the file's values (all it has); an existing
+        one, with
+        `upsert`, joined its segments (its values were doubted). Returns how many new
+        contacts were settled. Then the import is forgotten: an address it expected that
+        no list page showed was not created (a row Resend refused)."""
         with self._lock, self._transaction():
             rows = self._db.execute(
-                "SELECT c.n, c.id, c.email_lower, i.segments, i.vals FROM imported i "
+                "SELECT c.n, c.id, i.segments, i.vals, i.existed FROM imported i "
                 "JOIN contacts c ON c.email_lower = i.email_lower"
             ).fetchall()
-            settled: list[str] = []
-            for n, contact_id, email_lower, segments, vals in rows:
-                new = vals is not None
-                if not (new or existing):
-                    continue
+            created = 0
+            for n, contact_id, segments, vals, existed in rows:
+                if existed and not upsert:
+                    continue  # left untouched (on_conflict=skip)
                 for segment_id in json.loads(segments):
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO members (n, segment_id, at, by) "
-                        "VALUES (?, ?, ?, 'import')",
-                        (n, segment_id, at),
-                    )
-                    if self._syncing():
-                        self._db.execute(
-                            "INSERT OR REPLACE INTO staged_members (contact_id, segment_id, at, "
-                            "by) VALUES (?, ?, ?, 'import')",
-                            (contact_id, segment_id, at),
-                        )
-                if new:
-                    for key, value in json.loads(vals).items():
-                        row = _property_row(int(n), key, value, at, "import")
-                        self._db.execute(_on(_LIVE, _PUT_PROPERTY), row)
-                settled.append(str(email_lower))
-            self._db.execute(
-                "DELETE FROM imported WHERE email_lower IN (SELECT value FROM json_each(?))",
-                (json.dumps(settled),),
-            )
-            return len(settled)
+                    self._join(int(n), str(contact_id), str(segment_id), at, "import")
+                if not existed:
+                    # Created by the import: its values are the file's, all of them.
+                    created += 1
+                    values = json.loads(vals)
+                    for prefix in self._sides():
+                        self._replace_properties(prefix, str(contact_id), values, at, "import")
+            self._db.execute("DELETE FROM imported")
+            return created
 
     def is_expected(self, emails: Sequence[str]) -> set[str]:
         """Which of these addresses (lower-cased) an import still expects."""
@@ -822,6 +890,36 @@ class Mirror:
             ):
                 segments.setdefault(int(n), []).append(str(segment_id))
         return [(_contact_of(row, known), sorted(segments.get(int(row[0]), []))) for row in rows]
+
+    def observe_contacts(self, contacts: Sequence[MirroredContact], at: float) -> None:
+        """Record contacts' fields as a list page showed them at `at` (not a sync)."""
+        with self._lock, self._transaction():
+            for prefix in self._sides():
+                self._write_contacts(prefix, contacts, at, "list")
+
+    def matching(self, filters: Sequence[Filter], ids: Sequence[str]) -> set[str]:
+        """Which of these live contacts meet every filter."""
+        terms = [_condition(f) for f in filters]
+        where = " AND ".join(term.sql for term in terms) or "1"
+        # `where` is made of this module's fixed fragments; values are parameters.
+        listed = "c.id IN (SELECT value FROM json_each(?))"
+        query = f"SELECT c.id FROM contacts c WHERE {listed} AND {where}"  # noqa: S608
+        params = [json.dumps(list(ids)), *(p for term in terms for p in term.params)]
+        with self._lock:
+            return {str(cid) for (cid,) in self._db.execute(query, params)}
+
+    def segment_sizes(self) -> dict[str, int]:
+        """Segment id → members, as the last full sync counted them (an estimate since:
+        counting them on every answer would cost more than the answer)."""
+        with self._lock:
+            sizes = json.loads(str(self._meta("segment_sizes") or "{}"))
+            return {str(sid): int(size) for sid, size in sizes.items()}
+
+    def full_sync_requests(self, page: int) -> int:
+        """What a full sync would cost now: the contact pages, the segment list, and each
+        segment's member pages (at least one each)."""
+        pages = 1 + -(-self.state().contacts // page)
+        return pages + sum(max(1, -(-size // page)) for size in self.segment_sizes().values())
 
     def segment_names(self) -> dict[str, str]:
         """Segment id → name, as of the last full sync."""
@@ -945,6 +1043,18 @@ class Mirror:
             self._db.execute(f"DROP TABLE IF EXISTS {_STAGED}{table}")
         for key in _SYNC_KEYS:
             self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+    def _join(self, n: int, contact_id: str, segment_id: str, at: float, by: Source) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO members (n, segment_id, at, by) VALUES (?, ?, ?, ?)",
+            (n, segment_id, at, by),
+        )
+        if self._syncing():
+            self._db.execute(
+                "INSERT OR REPLACE INTO staged_members (contact_id, segment_id, at, by) "
+                "VALUES (?, ?, ?, ?)",
+                (contact_id, segment_id, at, by),
+            )
 
     def _doubt(self, column: Literal["id", "email_lower"], keys: list[str], by: Source) -> int:
         """See `doubt`: the contacts whose `column` is among `keys`; how many are live."""

@@ -13,14 +13,18 @@ What a sync reads, and what needs which kind of refresh:
   resumes from its cursor after a crash. It is the only refresh that sees contacts
   deleted elsewhere, names or unsubscribes changed elsewhere, and membership changes.
 - **new**: contacts arrive newest first, so paging stops at the first page that
-  reaches a contact the mirror has; each new contact's segments are then read (one
-  request each). More than `MAX_NEW_BEFORE_FULL` new contacts switch to a full sync.
+  reaches a contact the mirror has. The new contacts' segments come from the import that
+  created them, when one did; the others' are read the cheaper way: one request per
+  contact, or every segment's list paged whole. More than `MAX_NEW_BEFORE_FULL` new
+  contacts switch to a full sync.
 - **properties**: list pages carry no property values, and Resend returns them one
   contact at a time. With `properties=True` a sync reads them for every contact whose
-  values the mirror does not know yet (one request each, at the paced rate).
+  values the mirror does not know, and with a horizon also those read before it (a full
+  sync's horizon is its own start: it re-reads them all). One request each.
 
-Writes made through this server (create, update, delete, membership changes, and any
-contact read with `get_contact`) update the mirror at once.
+Writes made through this server (create, update, delete, membership changes, imports,
+and any contact read with `get_contact`) update the mirror at once, each fact with its
+source and time (see `services.mirror`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -49,9 +54,11 @@ from contacts_mcp.services.explain import UserFacingError, api_errors, show
 from contacts_mcp.services.jobs import JobView, Progress, spoken_duration, utc_iso
 from contacts_mcp.services.mirror import Filter, Mirror, MirroredContact, MirrorState
 from contacts_mcp.services.schema import SchemaService
+from contacts_mcp.services.webhook_events import ContactEvent
 
 __all__ = [
     "BUILT_IN_FIELDS",
+    "PAGE",
     "Condition",
     "ContactsSets",
     "FoundContact",
@@ -146,12 +153,17 @@ class FoundContact(BaseModel):
 
 
 class MirrorInfo(BaseModel):
-    """How fresh the mirror behind an answer is."""
+    """How fresh the mirror behind an answer is, fact by fact."""
 
     synced_at: str | None = Field(description="Last completed sync (UTC).")
     age_seconds: int | None
     contacts: int
     properties_known: int = Field(description="Contacts whose property values are mirrored.")
+    properties_oldest: str | None = Field(default=None, description="Oldest value read (UTC).")
+    in_doubt: int = Field(default=0, description="Contacts an import changed, unseen since.")
+    refresh_requests: dict[str, int] = Field(
+        default_factory=dict[str, int], description="Cost of refresh=full, and of properties."
+    )
     note: str
 
 
@@ -234,6 +246,8 @@ class ContactsSets:
         return self._mirror.state()
 
     def info(self, state: MirrorState | None = None) -> MirrorInfo:
+        """What an answer from the mirror vouches for: each kind of fact, as of when, and
+        what re-reading the rest would cost."""
         state = state or self._mirror.state()
         if state.synced_at is None:
             return MirrorInfo(
@@ -243,56 +257,149 @@ class ContactsSets:
                 properties_known=state.properties_known,
                 note="The mirror has not been synced yet: search with refresh=full.",
             )
-        age = max(0, round(time.time() - state.synced_at))
-        note = (
-            f"Mirror synced {spoken_duration(age)} ago. Changes made outside this server since "
-            "then are not seen: search with refresh=new (new contacts) or full (all changes)."
-        )
+        now = time.time()
+        age = max(0, round(now - state.synced_at))
+        costs = {
+            "full": self._mirror.full_sync_requests(PAGE),
+            "properties": state.contacts,
+        }
+        full_age = None if state.full_synced_at is None else round(now - state.full_synced_at)
+        notes = [
+            "Names, unsubscribes and segments as of the full sync "
+            + ("(none yet)" if full_age is None else f"{spoken_duration(max(0, full_age))} ago")
+            + (
+                f"; new contacts as of {spoken_duration(age)} ago."
+                if full_age is None or age < full_age
+                else "."
+            )
+        ]
         if state.changed_here:
-            note += f" {state.changed_here} change(s) made here since are included."
-        if state.stale:
-            note += f" {state.stale}"
+            notes.append(f"{state.changed_here} change(s) made here since are included.")
+        if state.events_since is not None and state.last_event_at is not None:
+            notes.append(_live_note(state.events_since, state.last_event_at, state, now))
+        if state.fields_in_doubt:
+            notes.append(
+                f"{state.fields_in_doubt} contacts were changed by an import whose outcome Resend "
+                "does not report: their fields and property values are not vouched for until "
+                "refresh=full with properties=true."
+            )
+        notes.append(self._properties_note(state, now))
+        notes.append(
+            "Changes made elsewhere since are not seen: refresh=new finds new contacts; "
+            f"refresh=full re-reads names, unsubscribes and segments ({costs['full']} requests)."
+        )
+        oldest = state.properties_oldest
         return MirrorInfo(
             synced_at=utc_iso(state.synced_at),
             age_seconds=age,
             contacts=state.contacts,
             properties_known=state.properties_known,
-            note=note,
+            properties_oldest=None if oldest is None else utc_iso(oldest),
+            in_doubt=state.fields_in_doubt,
+            refresh_requests=costs,
+            note=" ".join(notes),
+        )
+
+    @staticmethod
+    def _properties_note(state: MirrorState, now: float) -> str:
+        # List pages carry no values: a full sync does not renew them, only reads do.
+        if state.properties_known == 0:
+            return (
+                "Property values: not read (properties=true reads them, 1 request per contact: "
+                f"{state.contacts})."
+            )
+        oldest = state.properties_oldest or now
+        text = (
+            f"Property values: read for {state.properties_known} of {state.contacts} "
+            f"contacts, the oldest {spoken_duration(max(0, round(now - oldest)))} ago"
+        )
+        if state.properties_unknown:
+            text += f"; {state.properties_unknown} never read"
+        return (
+            text + f". Re-reading all takes refresh=full with properties=true ({state.contacts} "
+            "requests); properties_max_age re-reads only older ones."
+        )
+
+    # -- webhooks -------------------------------------------------------------------
+
+    async def apply_event(self, event: ContactEvent) -> bool:
+        """Apply a verified webhook event to the mirror, idempotently and by the time of
+        the change: an event older than what the mirror holds changes nothing. Returns
+        whether it changed anything."""
+        at = _event_time(event)
+        contact = MirroredContact(
+            id=event.id,
+            email=event.email,
+            first_name=event.first_name,
+            last_name=event.last_name,
+            unsubscribed=event.unsubscribed,
+            created_at=event.created_at,
+        )
+        return await anyio.to_thread.run_sync(
+            partial(
+                self._mirror.apply_event,
+                contact,
+                event.segment_ids,
+                deleted=event.type == "contact.deleted",
+                at=at,
+            )
         )
 
     # -- sync -------------------------------------------------------------------------
 
-    async def after_import(self, *, created: int, updated: int, progress: Progress) -> str | None:
-        """Bring an import's changes into a mirror that has been filled; say what was done.
-
-        New contacts come in with a refresh of new contacts (cheap: they are the newest).
-        Updated ones would need a full sync, so the mirror says so until one runs.
-        """
+    async def after_import(
+        self, *, created: int, updated: int, upsert: bool, progress: Progress
+    ) -> str | None:
+        """Bring an ended import's writes into a mirror that has been filled; say what was
+        done. The import recorded what it wrote as it went (`Mirror.expect_import`, or
+        each row's write for the row-by-row strategy); new contacts come in with a refresh
+        of new contacts (a page per 100: they are the newest), and take their segments and
+        values from the import, with no read per contact."""
         state = await anyio.to_thread.run_sync(self._mirror.state)
         if state.full_synced_at is None:
             return None  # no mirror to keep up to date yet
         notes: list[str] = []
+        requests = 0
         if created:
             summary = await self.sync("new", properties=False, progress=progress)
+            requests = summary.requests
+        settled = await anyio.to_thread.run_sync(
+            partial(self._mirror.settle_import, time.time(), upsert=upsert)
+        )
+        if created:
             notes.append(
-                f"The search mirror now has the {created} created contacts "
-                f"({summary.requests} requests)."
+                f"The search mirror now has the {settled} created contacts "
+                f"({requests} requests), with the segments and values the import gave them."
             )
-        if updated:
-            stale = (
-                f"An import updated {updated} contacts after the last full sync: until "
-                "a search with refresh=full, searches show their old values."
+        doubted = (await anyio.to_thread.run_sync(self._mirror.state)).fields_in_doubt
+        if updated and doubted:
+            notes.append(
+                f"Resend does not report how an import changed existing contacts: the "
+                f"{doubted} it may have updated are not vouched for in searches until a "
+                "search with refresh=full and properties=true re-reads them."
             )
-            await anyio.to_thread.run_sync(lambda: self._mirror.mark_stale(stale))
-            notes.append(stale)
         return " ".join(notes) or None
 
-    async def sync(self, mode: SyncMode, *, properties: bool, progress: Progress) -> SyncSummary:
+    async def sync(
+        self,
+        mode: SyncMode,
+        *,
+        properties: bool,
+        progress: Progress,
+        properties_max_age: float | None = None,
+    ) -> SyncSummary:
+        """Sync the mirror (`mode`), then with `properties` read the values not known, those
+        read over `properties_max_age` seconds ago, and after a full sync all of them."""
         async with self._syncing:
-            return await self._sync(mode, properties=properties, progress=progress)
+            return await self._sync(
+                mode, properties=properties, max_age=properties_max_age, progress=progress
+            )
 
-    async def _sync(self, mode: SyncMode, *, properties: bool, progress: Progress) -> SyncSummary:
+    async def _sync(
+        self, mode: SyncMode, *, properties: bool, max_age: float | None, progress: Progress
+    ) -> SyncSummary:
         started, sent_before = time.monotonic(), self._client.requests_sent
+        began = time.time()
         state = self._mirror.state()
         notes: list[str] = []
         new = 0
@@ -313,7 +420,10 @@ class ContactsSets:
                 new = found
         if mode == "full":
             await self._full(progress)
-        read = await self._properties(progress) if properties else 0
+        horizon = began if mode == "full" else None
+        if max_age is not None:
+            horizon = max(horizon or 0.0, began - max_age)
+        read = await self._properties(progress, read_before=horizon) if properties else 0
         state = self._mirror.state()
         return SyncSummary(
             mode=mode,
@@ -344,7 +454,7 @@ class ContactsSets:
                 next_cursor = items[-1].id if items else cursor
                 if items and next_cursor == cursor:
                     raise UnexpectedResponseError(200, "GET /contacts", "the same page twice")
-                mirror.stage_contacts(items, cursor=next_cursor)
+                mirror.stage_contacts(items, cursor=next_cursor, at=time.time())
                 staged += len(items)
                 await progress(staged, expected, f"read {staged} contacts")
                 if not page.has_more or not items:
@@ -409,37 +519,107 @@ class ContactsSets:
             if reached or not page.has_more or not page.data:
                 break
             cursor = page.data[-1].id
-        memberships: list[tuple[str, str]] = []
-        for number, contact in enumerate(found, 1):
+        listed_at = time.time()
+        # An import's new contacts take their segments from it (`settle_import`).
+        expected = self._mirror.is_expected([c.email for c in found])
+        unknown = [c for c in found if c.email.lower() not in expected]
+        self._mirror.add_contacts([mirrored(c) for c in found], listed_at)
+        await self.read_memberships([c.id for c in unknown], progress)
+        return len(found)
+
+    async def observe_contacts(self, progress: Progress) -> int:
+        """Page the whole account and record each contact's fields as listed (no sync
+        time is set: deletions and memberships are not observed). Returns the count."""
+        seen = 0
+        cursor: str | None = None
+        while True:
+            listed_at = time.time()
+            with api_errors():
+                page = await patiently(
+                    partial(self._client.list_contacts, limit=PAGE, after=cursor)
+                )
+            items = [mirrored(c) for c in page.data]
+            if items and items[-1].id == cursor:
+                raise UnexpectedResponseError(200, "GET /contacts", "the same page twice")
+            await anyio.to_thread.run_sync(self._mirror.observe_contacts, items, listed_at)
+            seen += len(items)
+            await progress(seen, None, f"re-read {seen} contacts")
+            if not page.has_more or not items:
+                return seen
+            cursor = items[-1].id
+
+    async def read_memberships(self, ids: Sequence[str], progress: Progress) -> None:
+        """Learn the segments of these mirrored contacts afresh, the cheaper way: one
+        request per contact, or every segment's member list paged whole."""
+        if not ids:
+            return
+        sizes = await anyio.to_thread.run_sync(self._mirror.segment_sizes)
+        paging = sum(max(1, -(-size // PAGE)) for size in sizes.values())
+        if paging < len(ids):
+            for number, segment_id in enumerate(sizes, 1):
+                await progress(number, len(sizes), f"reading segment {number} of {len(sizes)}")
+                await self.observe_segment(segment_id)
+            return
+        for number, contact_id in enumerate(ids, 1):
+            read_at = time.time()
             with api_errors():
                 try:
                     segments = await patiently(
-                        partial(self._client.list_contact_segments, contact.id)
+                        partial(self._client.list_contact_segments, contact_id)
                     )
                 except NotFoundError:
-                    continue  # deleted since it was listed
-            memberships.extend((contact.id, s.id) for s in segments)
-            await progress(number, len(found), f"reading segments of new contact {number}")
-        self._mirror.add_contacts([mirrored(c) for c in found], time.time())
-        for contact_id, segment_id in memberships:
-            self._mirror.set_member(contact_id, segment_id, True)
-        return len(found)
+                    self._mirror.remove(contact_id)  # deleted since it was listed
+                    continue
+            self._mirror.set_memberships(contact_id, [s.id for s in segments], at=read_at)
+            await progress(number, len(ids), f"reading the segments of {number} of {len(ids)}")
 
-    async def _properties(self, progress: Progress) -> int:
+    async def observe_segment(self, segment_id: str) -> set[str]:
+        """Page one segment's member list whole and record it: the ids of its members now.
+        A segment deleted meanwhile has none."""
+        started = time.time()
+        members: list[str] = []
+        cursor: str | None = None
+        while True:
+            with api_errors():
+                try:
+                    page = await patiently(
+                        partial(
+                            self._client.list_contacts,
+                            limit=PAGE,
+                            after=cursor,
+                            segment_id=segment_id,
+                        )
+                    )
+                except NotFoundError:
+                    members = []
+                    break
+            ids = [c.id for c in page.data]
+            if ids and ids[-1] == cursor:
+                raise UnexpectedResponseError(
+                    200, "GET /segments/{id}/contacts", "the same page twice"
+                )
+            members += ids
+            if not page.has_more or not ids:
+                break
+            cursor = ids[-1]
+        await anyio.to_thread.run_sync(self._mirror.observe_segment, segment_id, members, started)
+        return set(members)
+
+    async def _properties(self, progress: Progress, *, read_before: float | None) -> int:
         if not await self._schema.properties(fresh=True):
             return 0  # no custom properties: nothing to read
-        total = self._mirror.state()
-        todo = total.contacts - total.properties_known
+        todo = self._mirror.count_properties_to_read(read_before=read_before)
         read = 0
-        while batch := self._mirror.contacts_without_properties(PAGE):
+        while batch := self._mirror.properties_to_read(PAGE, read_before=read_before):
             for contact_id in batch:
+                read_at = time.time()
                 with api_errors():
                     try:
                         contact = await patiently(partial(self._client.get_contact, contact_id))
                     except NotFoundError:
                         self._mirror.remove(contact_id)
                         continue
-                self._mirror.set_properties(contact.id, contact_values(contact))
+                self._mirror.set_properties(contact.id, contact_values(contact), at=read_at)
                 read += 1
                 await progress(read, todo, f"read the properties of {read} of {todo} contacts")
         return read
@@ -502,7 +682,11 @@ class ContactsSets:
         limit: int,
         after: str | None,
         count_only: bool,
+        partial: bool = False,
     ) -> SearchOut:
+        """Search the mirror. A property condition needs every contact's values; with
+        `partial` (values being read by a running refresh), it answers over those known
+        and says so, rather than refusing."""
         filters = await self.filters(conditions)
         state = await anyio.to_thread.run_sync(self._mirror.state)
         if state.synced_at is None:
@@ -510,8 +694,15 @@ class ContactsSets:
                 "The mirror of this account has not been filled yet: search with refresh=full, "
                 "then search again."
             )
+        covered = ""
         if any(f.field == "property" for f in filters) and state.properties_known < state.contacts:
             missing = state.contacts - state.properties_known
+            covered = (
+                f"Property values are still being read: this answer covers the "
+                f"{state.properties_known} of {state.contacts} contacts whose values are known "
+                f"(and values written here for the other {missing}). "
+            )
+        if covered and not partial:
             raise UserFacingError(
                 f"Property values are mirrored for {state.properties_known} of "
                 f"{state.contacts} contacts. Resend returns them one contact at a time: "
@@ -527,13 +718,41 @@ class ContactsSets:
                     "pass the next_after of the previous page."
                 ) from None
             raise UserFacingError(f"The search cannot run: {exc}.") from None
+        info = self.info(state)
         return SearchOut(
             count=page.count,
             selection=encode_search(conditions),
             contacts=[FoundContact.of(contact) for contact in page.contacts],
             next_after=page.next_after,
-            mirror=self.info(state),
+            mirror=info.model_copy(update={"note": covered + info.note}),
         )
+
+
+def _live_note(since: float, last: float, state: MirrorState, now: float) -> str:
+    text = (
+        f"Live from Resend's webhooks since {utc_iso(since)} (last event "
+        f"{spoken_duration(max(0, round(now - last)))} ago): contacts created, changed or "
+        "deleted since are applied as they happen (names, unsubscribes, and segments where "
+        "the event lists them)."
+    )
+    if state.full_synced_at is None or state.full_synced_at < since:
+        text += (
+            " Changes made between the last full sync and the first event are not seen "
+            "until refresh=full; imports send no events."
+        )
+    return text
+
+
+def _event_time(event: ContactEvent) -> float:
+    """When the change happened: Resend's `updated_at`, never later than its arrival (a
+    clock ahead of ours must not outrank what we observe after it)."""
+    try:
+        moment = datetime.fromisoformat((event.updated_at or "").replace("Z", "+00:00"))
+    except ValueError:
+        return event.received_at
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return min(moment.timestamp(), event.received_at)
 
 
 async def patiently(call: Callable[[], Awaitable[T]]) -> T:

@@ -103,6 +103,7 @@ class BulkPreview(BaseModel):
     sample: list[FoundContact] = Field(description=f"Up to {SAMPLE} of them.")
     requests: int = Field(description="API requests the run needs.")
     estimated_seconds: int
+    notes: list[str] = Field(default_factory=list[str])
     confirm: str = Field(description="Pass as `confirm` to run exactly this.")
     expires_at: str
 
@@ -244,12 +245,30 @@ def _delete_work(state: State, arguments: Mapping[str, Any]) -> Work:
     async def work(progress: Progress) -> BulkOutcome:
         from contacts_mcp.services.bulk import delete_selected, select
 
-        # Exactly the contacts previewed (their ids were checked against the confirmation).
+        # Exactly the contacts previewed (their ids were checked against the confirmation);
+        # a search's are re-checked against its conditions.
         selected = await select(state.sets, state.client, arguments["ids"], None)
         snapshot = _run_file(state, "deleted", arguments, ".csv")
-        return await delete_selected(state.client, state.sets, selected, snapshot, progress)
+        return await delete_selected(
+            state.client, state.sets, selected, snapshot, progress, _where(arguments)
+        )
 
     return work
+
+
+def _where(arguments: Mapping[str, Any]) -> list[Condition] | None:
+    """A bulk job's search conditions, when it acts on a search."""
+    where = arguments.get("where")
+    return None if where is None else [Condition.model_validate(c) for c in where]
+
+
+def _left_alone(outcome: BulkOutcome) -> str:
+    if not outcome.no_longer_matching:
+        return ""
+    return (
+        f"\n{outcome.no_longer_matching} left untouched, no longer matching the search at run "
+        "time: " + "; ".join(map(label, outcome.no_longer_matching_sample))
+    )
 
 
 def _outcome_text(outcome: BulkOutcome) -> str:
@@ -257,6 +276,7 @@ def _outcome_text(outcome: BulkOutcome) -> str:
         f"Deleted {outcome.done} of {outcome.selected} contacts ({outcome.unchanged} already "
         f"gone, {outcome.failed} failed); {outcome.requests} requests in {outcome.seconds:.1f} s."
     )
+    text += _left_alone(outcome)
     if outcome.snapshot_file:
         text += f"\nSnapshot (re-import with import_contacts): {outcome.snapshot_file}"
     if outcome.failures_file:
@@ -272,11 +292,14 @@ def _update_work(state: State, arguments: Mapping[str, Any]) -> Work:
         from contacts_mcp.services.bulk import select
         from contacts_mcp.services.bulk_change import Change, apply_change
 
-        # Exactly the contacts previewed (their ids were checked against the confirmation).
+        # Exactly the contacts previewed (their ids were checked against the confirmation);
+        # a search's are re-checked against its conditions.
         selected = await select(state.sets, state.client, arguments["ids"], None)
         failures = _run_file(state, "updated", arguments, "-failures.csv")
         change = Change.from_arguments(arguments["change"])
-        return await apply_change(state.client, state.sets, selected, change, failures, progress)
+        return await apply_change(
+            state.client, state.sets, selected, change, failures, progress, _where(arguments)
+        )
 
     return work
 
@@ -287,6 +310,8 @@ def _update_text(outcome: BulkOutcome) -> str:
         f"as asked, {outcome.refused} held back by the consent guard, {outcome.failed} failed); "
         f"{outcome.requests} requests in {outcome.seconds:.1f} s."
     )
+    text += _left_alone(outcome)
+    text += "".join(f"\n- {note}" for note in outcome.notes)
     if outcome.failures_file:
         text += f"\nNot changed, with reasons: {outcome.failures_file}"
     return text
@@ -299,12 +324,11 @@ def _export_work(state: State, arguments: Mapping[str, Any]) -> Work:
     async def work(progress: Progress) -> ExportOutcome:
         from contacts_mcp.services.bulk import export_selected
 
-        where = arguments.get("where")
         return await export_selected(
             state.client,
             state.sets,
             arguments.get("contacts"),
-            None if where is None else [Condition.model_validate(c) for c in where],
+            _where(arguments),
             arguments.get("properties"),
             Path(arguments["file"]) if arguments.get("file") else None,
             overwrite=arguments.get("overwrite", False),
@@ -355,7 +379,8 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         is a preview that writes nothing; show it to the user, then call again with its
         `confirm`.
         """
-        from contacts_mcp.services.bulk_change import plan_for, resolve_change
+        from contacts_mcp.services.bulk_change import change_needs, plan_for, resolve_change
+        from contacts_mcp.services.recheck import observe
 
         state = services(ctx)
         where = _conditions(contacts, search)
@@ -373,20 +398,23 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         selected = await _selection(ctx, state, contacts, where, fresh=confirm is None)
         if not selected.contacts:
             raise ToolError(_nothing_selected("update", selected))
-        plans = [plan_for(contact, segments, change) for contact, segments in selected.contacts]
+        needs = change_needs(
+            change, None if where is None else await run(state.sets.filters(where))
+        )
+        # Planned as the run will: what it re-checks as the mirror holds it, the rest written.
+        plans = [plan_for(c, segments, change, needs) for c, segments in selected.contacts]
         needed = [plan for plan in plans if plan.needed]
-        refused = [plan for plan in plans if plan.refused]
         if not needed:
-            held = (
-                f", and {len(refused)} are held back by the consent guard ({refused[0].refused})"
-                if refused
-                else ""
+            # "Nothing to change" is said only on facts observed now, never on the mirror's.
+            items, observed = await run(
+                observe(state.client, state.sets, selected.contacts, needs, _silent)
             )
-            share = f"{len(plans) - len(refused)} of the" if refused else "all"
-            raise ToolError(
-                f"Nothing to change: {share} {len(plans)} contacts are already as asked{held}. "
-                "Nothing was written."
-            )
+            plans = [plan_for(c, segments, change, observed) for c, segments in items]
+            needed = [plan for plan in plans if plan.needed]
+            if not needed:
+                raise ToolError(_nothing_to_change(plans, observed.requests))
+        refused = [plan for plan in plans if plan.refused]
+        recheck = needs.requests(state.sets, len(plans))
         segment_names = {s.id: s.name for s in await run(state.schema.segments())}
         topic_names = (
             {t.id: t.name for t in await run(state.schema.topics())} if change.topics else {}
@@ -394,7 +422,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         described = change.describe(segment_names, topic_names)
         summary = f"Update {len(plans)} contacts: {described}"
         if confirm is None and len(plans) > SKIP_CONFIRM_UP_TO:
-            requests = sum(plan.requests for plan in plans)
+            requests = sum(plan.requests for plan in plans) + recheck
             preview = ChangePreview(
                 change=described,
                 count=len(plans),
@@ -410,7 +438,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
                 ],
                 requests=requests,
                 estimated_seconds=_estimate(state, requests),
-                notes=_change_notes(plans, change),
+                notes=_change_notes(plans, change, needs.describe(segment_names), recheck),
                 confirm=state.confirmations.issue("update", selected, change.arguments(), summary),
                 expires_at=utc_iso(time.time() + CONFIRM_SECONDS),
             )
@@ -422,12 +450,16 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
                 ).nonce
             except UserFacingError as exc:  # refused: nothing is written
                 raise ToolError(str(exc)) from None
-            _refuse_reuse(state, UPDATE_JOB, selected, nonce, change.arguments())
+            _refuse_reuse(state, UPDATE_JOB, selected, nonce, where, change.arguments())
             if _declined(person):
                 raise ToolError("The person did not approve: nothing was changed.")
         else:  # a few contacts, changed at once (as update_contact would, one by one)
             nonce = secrets.token_hex(8)
-        arguments = {"ids": selected.ids, "change": change.arguments(), "nonce": nonce}
+        arguments = {
+            **_job_selection(selected, where),
+            "change": change.arguments(),
+            "nonce": nonce,
+        }
         text, ran = await _run(ctx, UPDATE_JOB, arguments)
         return result(text, UpdateAnswer(run=ran))
 
@@ -449,9 +481,25 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
             raise ToolError(_nothing_selected("delete", selected))
         change = {"delete": True}
         if confirm is None:
+            from contacts_mcp.services.bulk import delete_needs
+
             summary = f"Delete {len(selected.contacts)} contacts"
-            # A read for the snapshot and a delete per contact, and the segment names.
-            requests = 2 * len(selected.contacts) + 1
+            needs = delete_needs(None if where is None else await run(state.sets.filters(where)))
+            # A read of each contact and its segments (for the snapshot, and to re-check a
+            # search), the segment names, and a delete each.
+            requests = needs.requests(state.sets, len(selected.contacts)) + 1
+            requests += len(selected.contacts)
+            names = {s.id: s.name for s in await run(state.schema.segments())}
+            rechecked = ", ".join(needs.describe(names))
+            notes = [
+                f"At run time, {rechecked} are read afresh first: the snapshot holds the "
+                "latest values"
+                + (
+                    ", and a contact that no longer matches the search is left untouched."
+                    if where is not None
+                    else "."
+                )
+            ]
             preview = BulkPreview(
                 action="delete",
                 count=len(selected.contacts),
@@ -459,6 +507,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
                 sample=_sample(selected),
                 requests=requests,
                 estimated_seconds=_estimate(state, requests),
+                notes=notes,
                 confirm=state.confirmations.issue("delete", selected, change, summary),
                 expires_at=utc_iso(time.time() + CONFIRM_SECONDS),
             )
@@ -467,8 +516,8 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
             checked = state.confirmations.check(confirm, "delete", selected, change)
         except UserFacingError as exc:  # refused: nothing is written
             raise ToolError(str(exc)) from None
-        arguments = {"ids": selected.ids, "nonce": checked.nonce}
-        _refuse_reuse(state, DELETE_JOB, selected, checked.nonce)
+        arguments = {**_job_selection(selected, where), "nonce": checked.nonce}
+        _refuse_reuse(state, DELETE_JOB, selected, checked.nonce, where)
         if _declined(person):
             raise ToolError("The person did not approve: nothing was deleted.")
         text, ran = await _run(ctx, DELETE_JOB, arguments)
@@ -536,6 +585,7 @@ def _preview_text(preview: BulkPreview) -> str:
         lines.append(f"{len(preview.missing)} named contacts do not exist.")
     lines.append(f"First {len(preview.sample)} ({LIST_COLUMNS}):")
     lines.extend(contact_row(c) for c in preview.sample)
+    lines.extend(f"- {note}" for note in preview.notes)
     lines.append(
         "Show this to the user. To run exactly this, call again with the same selection "
         f"and confirm={preview.confirm} (valid 10 minutes)."
@@ -553,15 +603,43 @@ async def _run(
     return text, JobOut[BulkOutcome].model_validate(answer.structured_content)
 
 
+def _job_selection(selected: Selected, where: list[Condition] | None) -> dict[str, Any]:
+    """What a bulk job acts on: the previewed ids, and a search's conditions to re-check."""
+    arguments: dict[str, Any] = {"ids": selected.ids}
+    if where is not None:
+        arguments["where"] = [c.model_dump(exclude_none=True) for c in where]
+    return arguments
+
+
+async def _silent(done: float, total: float | None, message: str) -> None:
+    """Progress nobody follows (a preview's quick re-check)."""
+
+
+def _nothing_to_change(plans: list[ContactPlan], requests: int) -> str:
+    refused = [plan for plan in plans if plan.refused]
+    held = (
+        f", and {len(refused)} are held back by the consent guard ({refused[0].refused})"
+        if refused
+        else ""
+    )
+    share = f"{len(plans) - len(refused)} of the" if refused else "all"
+    checked = f" (checked against Resend just now: {requests} requests)" if requests else ""
+    return (
+        f"Nothing to change: {share} {len(plans)} contacts are already as asked{held}"
+        f"{checked}. Nothing was written."
+    )
+
+
 def _refuse_reuse(
     state: State,
     kind: JobKind[Any],
     selected: Selected,
     nonce: str,
+    where: list[Condition] | None,
     change: Mapping[str, Any] | None = None,
 ) -> None:
     """Refuse a confirmation whose run already ended (one still working is joined)."""
-    arguments: dict[str, Any] = {"ids": selected.ids}
+    arguments = _job_selection(selected, where)
     if change is not None:
         arguments["change"] = change
     earlier = state.jobs.previous(kind.name, {**arguments, "nonce": nonce})
@@ -572,13 +650,20 @@ def _refuse_reuse(
         )
 
 
-def _change_notes(plans: list[ContactPlan], change: Change) -> list[str]:
+def _change_notes(
+    plans: list[ContactPlan], change: Change, rechecked: list[str], recheck: int
+) -> list[str]:
     notes: list[str] = []
-    unknown = sum(1 for plan in plans if plan.contact.properties is None)
-    if change.properties and unknown:
+    if rechecked:
         notes.append(
-            f"{unknown} contacts' property values are not known locally: each is written "
-            "(1 request) rather than compared first."
+            f"At run time, {', '.join(rechecked)} are re-checked against Resend first "
+            f"({recheck} requests): a contact is skipped as already as asked, or left out of "
+            "the search, only on what that finds."
+        )
+    if change.properties and not any(plan.fields.get("properties") is None for plan in plans):
+        notes.append(
+            "Property values are written to every contact (1 request each) rather than "
+            "compared first: Resend may hold other values than the mirror's last read."
         )
     if change.topics:
         note = "Topic subscriptions are not known locally: the run writes them (1 request each)"

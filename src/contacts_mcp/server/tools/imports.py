@@ -144,7 +144,10 @@ def _import_work(state: State, arguments: Mapping[str, Any]) -> Work:
         if not summary.dry_run:
             # An import is a write through this server: searches should see it.
             note = await state.sets.after_import(
-                created=summary.created, updated=summary.updated, progress=progress
+                created=summary.created,
+                updated=summary.updated,
+                upsert=arguments["on_conflict"] == "upsert",
+                progress=progress,
             )
             if note:
                 summary.notes.append(note)

@@ -28,6 +28,7 @@ def _sync_work(state: State, arguments: Mapping[str, Any]) -> Work:
         return await state.sets.sync(
             arguments.get("mode", "new"),
             properties=arguments.get("properties", False),
+            properties_max_age=arguments.get("properties_max_age"),
             progress=progress,
         )
 
@@ -92,8 +93,15 @@ def register_set_tools(server: MCPServer[State]) -> None:
             Field(description="Sync the mirror first: new contacts, or everything."),
         ] = None,
         properties: Annotated[
-            bool, Field(description="With refresh: read property values (1 request/contact).")
+            bool,
+            Field(
+                description="Read property values not known (refresh=full: all); 1 request each."
+            ),
         ] = False,
+        max_age_minutes: Annotated[
+            int | SkipJsonSchema[None],
+            Field(description="With properties: also re-read values older than this.", ge=0),
+        ] = None,
     ) -> Annotated[CallToolResult, SearchOut]:
         """Find or count contacts across the whole account in one call, from a mirror
         of it. Prefer it to paging list_contacts. Topics are not searchable.
@@ -105,14 +113,21 @@ def register_set_tools(server: MCPServer[State]) -> None:
             await fill_mirror(ctx, state)
         else:
             never_filled = state.sets.state().synced_at is None
-            job = await _refresh(ctx, state, {"mode": refresh or "new", "properties": properties})
+            arguments: dict[str, Any] = {"mode": refresh or "new", "properties": properties}
+            if properties and max_age_minutes is not None:
+                arguments["properties_max_age"] = max_age_minutes * 60
+            job = await _refresh(ctx, state, arguments)
             if job.status == "completed" and job.result is not None:
                 synced = SyncSummary.model_validate(job.result)
             elif never_filled:
                 raise ToolError(_filling(job, state))
             else:
                 running = job.view()
-        found = await run(state.sets.search(where, limit=limit, after=after, count_only=count_only))
+        found = await run(
+            state.sets.search(
+                where, limit=limit, after=after, count_only=count_only, partial=running is not None
+            )
+        )
         found = found.model_copy(update={"synced": synced, "refresh_job": running})
         text = _search_text(found, count_only)
         if synced is not None:
@@ -124,8 +139,27 @@ def register_set_tools(server: MCPServer[State]) -> None:
         return result(text, found)
 
 
+def _covers(running: Mapping[str, Any], asked: Mapping[str, Any]) -> bool:
+    """Whether a sync already running does all the asked one would."""
+    if asked.get("properties_max_age") is not None:
+        return running == asked
+    mode_covered = running.get("mode") == "full" or asked.get("mode") == "new"
+    values_covered = running.get("properties", False) or not asked.get("properties", False)
+    return mode_covered and values_covered and running.get("properties_max_age") is None
+
+
 async def _refresh(ctx: ToolContext, state: State, arguments: dict[str, Any]) -> Job:
-    job = state.jobs.start(SYNC_JOB.name, arguments, _sync_work(state, arguments))
+    """The sync asked for, joined if one that covers it is running (a second search during
+    a sync follows that job, rather than failing or starting another); then waited on."""
+    running = next(
+        (
+            job
+            for job in state.jobs.running()
+            if job.kind == SYNC_JOB.name and _covers(job.arguments, arguments)
+        ),
+        None,
+    )
+    job = running or state.jobs.start(SYNC_JOB.name, arguments, _sync_work(state, arguments))
     await state.jobs.wait(job, state.wait_seconds, increasing(ctx))
     if job.status == "failed":
         raise ToolError(f"The refresh failed: {job.error}")
