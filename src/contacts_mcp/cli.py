@@ -216,6 +216,13 @@ def _add_http_flags(parser: argparse.ArgumentParser) -> None:
         default=_env_flag("CONTACTS_MCP_STATELESS"),
         help="no MCP sessions (for several instances behind a load balancer; see README)",
     )
+    group.add_argument(
+        "--webhook-secret-file",
+        metavar="PATH",
+        default=os.environ.get("CONTACTS_MCP_WEBHOOK_SECRET_FILE"),
+        help="file holding the whsec_ signing secret of a Resend webhook: serves its "
+        "contact events at /webhooks/resend (or $CONTACTS_MCP_WEBHOOK_SECRET; see README)",
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -412,6 +419,7 @@ def _serve_http(args: argparse.Namespace) -> int:
         allowed_hosts=args.allowed_host,
         allowed_origins=args.allowed_origin,
         stateless=args.stateless,
+        webhook_secret=_webhook_secret(args),
     )
     verifier, auth = _oauth(args)
     settings.oauth = verifier is not None
@@ -432,6 +440,28 @@ def _serve_http(args: argparse.Namespace) -> int:
     )
     serve_http(server, settings)
     return 0
+
+
+def _webhook_secret(args: argparse.Namespace) -> str | None:
+    """Resend's signing secret, from --webhook-secret-file or the environment (never
+    repeated in a message)."""
+    from contacts_mcp.remote.webhooks import SECRET_ENV, check_secret
+
+    if args.webhook_secret_file:
+        path = Path(args.webhook_secret_file).expanduser()
+        try:
+            raw, where = path.read_text(encoding="utf-8"), f"The file {path}"
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise UsageError(f"Cannot read the webhook secret file {path}: {reason}.") from None
+    else:
+        raw, where = os.environ.get(SECRET_ENV, ""), SECRET_ENV
+        if not raw.strip():
+            return None
+    try:
+        return check_secret(raw)
+    except ValueError as exc:
+        raise UsageError(f"{where}: {exc}.") from None
 
 
 def _static_tokens(args: argparse.Namespace) -> StaticTokens | None:

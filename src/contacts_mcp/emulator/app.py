@@ -20,7 +20,9 @@ from contacts_mcp.emulator.routes import imports as imports
 from contacts_mcp.emulator.routes import properties as properties
 from contacts_mcp.emulator.routes import segments as segments
 from contacts_mcp.emulator.routes import topics as topics
+from contacts_mcp.emulator.routes import webhooks as webhooks
 from contacts_mcp.emulator.store import Store
+from contacts_mcp.emulator.webhooks import Deliveries
 from contacts_mcp.emulator.wire import ApiError, error_response
 
 __all__ = ["create_app"]
@@ -67,6 +69,11 @@ ROUTES = [
     Route("/topics/{topic_id}", topics.get_topic, methods=["GET"]),
     Route("/topics/{topic_id}", topics.update_topic, methods=["PATCH"]),
     Route("/topics/{topic_id}", topics.delete_topic, methods=["DELETE"]),
+    Route("/webhooks", webhooks.create_webhook, methods=["POST"]),
+    Route("/webhooks", webhooks.list_webhooks, methods=["GET"]),
+    Route("/webhooks/{webhook_id}", webhooks.get_webhook, methods=["GET"]),
+    Route("/webhooks/{webhook_id}", webhooks.update_webhook, methods=["PATCH"]),
+    Route("/webhooks/{webhook_id}", webhooks.delete_webhook, methods=["DELETE"]),
 ]
 
 
@@ -117,15 +124,22 @@ def create_app(options: EmulatorOptions | None = None) -> Starlette:
     Cheap: the database is opened by the lifespan or, where no lifespan runs (as under
     `httpx.ASGITransport`), by the first request. `app.state.store` is the store; closing
     it also stops the contact imports running in the background (`store.imports`).
+    `app.state.webhooks` (`Deliveries`) sends webhook events: the lifespan runs it; an
+    in-process caller runs `app.state.webhooks.running()` itself.
     """
     options = options or EmulatorOptions()
     store = Store(options.db_path, import_delay=options.import_delay)
+    deliveries = Deliveries(
+        store, sender=options.webhook_sender, retry_delays=options.webhook_retry_delays
+    )
+    store.contact_listener = deliveries.contact_changed
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store.open()  # fail at startup, not at the first request, if the file is unusable
         try:
-            yield
+            async with deliveries.running():
+                yield
         finally:
             store.close()
 
@@ -143,4 +157,5 @@ def create_app(options: EmulatorOptions | None = None) -> Starlette:
     app.router.redirect_slashes = False
     app.state.store = store
     app.state.options = options
+    app.state.webhooks = deliveries
     return app

@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["RESEND_DEFAULT_RATE_LIMIT", "EmulatorOptions"]
 
@@ -57,6 +60,11 @@ class EmulatorOptions:
     OpenAPI spec and Python SDK "skip", so clients should always send it."""
     import_delay: float = 0.0
     """Seconds each import stays `queued` before it is processed, so tests can see it."""
+    webhook_sender: httpx.AsyncClient | None = None
+    """The client webhook events are posted with, owned by the caller (tests: one over
+    `httpx.ASGITransport` to the receiving app); None: the emulator's own client."""
+    webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0)
+    """Seconds before each retry of a failed webhook delivery (then it is dropped)."""
 
     def __post_init__(self) -> None:
         for name in ("fault_429", "fault_500", "fault_503", "drop_after_write"):
@@ -83,3 +91,7 @@ class EmulatorOptions:
             )
         if self.import_delay < 0:
             raise ValueError(f"import_delay must not be negative, got {self.import_delay!r}")
+        if any(delay < 0 for delay in self.webhook_retry_delays):
+            raise ValueError(
+                f"webhook_retry_delays must not be negative: {self.webhook_retry_delays!r}"
+            )

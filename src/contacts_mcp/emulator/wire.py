@@ -200,9 +200,10 @@ def paged(
     fetch: Callable[[PageRequest], Page[T]],
     render: Callable[[T], dict[str, Any]],
     *,
-    default_limit: int = DEFAULT_PAGE_SIZE,
+    default_limit: int | None = DEFAULT_PAGE_SIZE,
 ) -> JSON:
-    """A list envelope for one page of `limit` items (`default_limit` when not given)."""
+    """A list envelope for one page of `limit` items (`default_limit` when not given;
+    None: every item)."""
     page_request = _page_request(request, default_limit)
     try:
         page = fetch(page_request)

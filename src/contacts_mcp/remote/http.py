@@ -12,6 +12,9 @@ Served by the MCP SDK's own transport (both protocol eras). What this module add
   allow-list (loopback names by default, plus those given); the SDK answers 421 or 403.
 - Refusal to serve beyond loopback with no access control.
 - `/healthz`: liveness and whether the backend answers, without secrets.
+- `/webhooks/resend`, when a signing secret is configured: Resend's contact events,
+  verified and written through to the mirror (`remote.webhooks`). No bearer token there:
+  the signature is the credential.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
@@ -34,12 +37,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contacts_mcp import __version__
+from contacts_mcp.remote.webhooks import WEBHOOK_PATH, OnEvent, ResendWebhook
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from contacts_mcp.server.app import ContactsServer
     from contacts_mcp.server.toolkit import State
+    from contacts_mcp.services.webhook_events import ContactEvent
 
 __all__ = ["HttpSettings", "StaticBearer", "build_http_app", "is_loopback"]
 
@@ -75,6 +80,8 @@ class HttpSettings:
     max_body_bytes: int = 4 * 1024 * 1024
     # Seconds open requests get to finish after SIGTERM before they are cut.
     graceful_seconds: int = 20
+    # Resend's `whsec_…` signing secret: serves /webhooks/resend (none: not served).
+    webhook_secret: str | None = field(default=None, repr=False)
 
     def check(self) -> None:
         """Refuse settings that would expose the server (ValueError says what to do)."""
@@ -138,9 +145,10 @@ class _Health:
     """`/healthz`: the process answers; the backend's reachability, checked at most
     every `HEALTH_CACHE_SECONDS` with one cheap request."""
 
-    def __init__(self, state: Callable[[], State], kind: str) -> None:
+    def __init__(self, state: Callable[[], State], kind: str, *, webhooks: bool) -> None:
         self._state = state
         self._kind = kind
+        self._webhooks = "on" if webhooks else "off"
         self._checked_at = 0.0
         self._backend: dict[str, Any] = {}
 
@@ -148,11 +156,21 @@ class _Health:
         try:
             state = self._state()
         except RuntimeError:
-            return JSONResponse({"status": "starting", "version": __version__}, status_code=503)
+            return JSONResponse(
+                {"status": "starting", "version": __version__, "webhooks": self._webhooks},
+                status_code=503,
+            )
         if time.monotonic() - self._checked_at > HEALTH_CACHE_SECONDS or not self._backend:
             self._backend = await _probe(state, self._kind)
             self._checked_at = time.monotonic()
-        return JSONResponse({"status": "ok", "version": __version__, "backend": self._backend})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "version": __version__,
+                "backend": self._backend,
+                "webhooks": self._webhooks,
+            }
+        )
 
 
 async def _probe(state: State, kind: str) -> dict[str, Any]:
@@ -171,12 +189,29 @@ async def _probe(state: State, kind: str) -> dict[str, Any]:
     }
 
 
-def build_http_app(server: ContactsServer, settings: HttpSettings) -> Starlette | StaticBearer:
-    """The ASGI app: `/mcp` (the SDK's transport, behind access control) and `/healthz`."""
+def _mirror_writer(state: Callable[[], State]) -> OnEvent:
+    """Apply a webhook's contact event to the running server's mirror."""
+
+    async def apply(event: ContactEvent) -> None:
+        await state().sets.apply_event(event)
+
+    return apply
+
+
+def build_http_app(
+    server: ContactsServer, settings: HttpSettings, *, on_event: OnEvent | None = None
+) -> Starlette | StaticBearer:
+    """The ASGI app: `/mcp` (the SDK's transport, behind access control), `/healthz`, and
+    `/webhooks/resend` when `settings.webhook_secret` is set. Its events go to `on_event`
+    (default: the running server's mirror)."""
     settings.check()
-    # A bound method: Starlette would serve a callable instance as a raw ASGI app.
-    health = _Health(server.live_state, server.backend_kind)
+    # Bound methods: Starlette would serve a callable instance as a raw ASGI app.
+    webhooks = settings.webhook_secret is not None
+    health = _Health(server.live_state, server.backend_kind, webhooks=webhooks)
     server.custom_route("/healthz", methods=["GET"], include_in_schema=False)(health.respond)
+    if settings.webhook_secret is not None:
+        hook = ResendWebhook(settings.webhook_secret, on_event or _mirror_writer(server.live_state))
+        server.custom_route(WEBHOOK_PATH, methods=["POST"], include_in_schema=False)(hook.receive)
     app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         stateless_http=settings.stateless,
@@ -208,12 +243,15 @@ def serve_http(server: ContactsServer, settings: HttpSettings) -> None:
         server_header=False,
     )
     logger.warning(
-        "contacts-mcp %s serving MCP at http://%s:%d%s (%s)",
+        "contacts-mcp %s serving MCP at http://%s:%d%s (%s; %s)",
         __version__,
         settings.host,
         settings.port,
         MCP_PATH,
         "static tokens" if settings.static else "OAuth" if settings.oauth else "loopback, no auth",
+        f"Resend webhooks at {WEBHOOK_PATH}"
+        if settings.webhook_secret is not None
+        else "Resend webhooks off: no signing secret",
     )
     # uvicorn stops gracefully on SIGTERM, then raises the signal again for whoever
     # handles it next: here, that ends the serve as a normal exit (status 0).

@@ -1,14 +1,19 @@
 """The emulator's data on SQLite: the schema and every query, nothing about HTTP.
 
 `Store` gathers the per-resource query classes (`contacts`, `segments`, `properties`,
-`topics`, `imports`) over one `Database` (`sqlite`), and owns the `ImportRunner`
+`topics`, `imports`, `webhooks`) over one `Database` (`sqlite`), and owns the `ImportRunner`
 (`import_runner`) that applies contact imports in the background. Every public method is
 atomic: writes run in one `BEGIN IMMEDIATE` transaction.
 """
 
 from __future__ import annotations
 
-from contacts_mcp.emulator.store.contacts import CONTACTS_SCHEMA, Contact, ContactQueries
+from contacts_mcp.emulator.store.contacts import (
+    CONTACTS_SCHEMA,
+    Contact,
+    ContactListener,
+    ContactQueries,
+)
 from contacts_mcp.emulator.store.import_runner import (
     Columns,
     ImportRunner,
@@ -37,12 +42,19 @@ from contacts_mcp.emulator.store.sqlite import (
     is_uuid,
 )
 from contacts_mcp.emulator.store.topics import TOPICS_SCHEMA, ContactTopic, Topic, TopicQueries
+from contacts_mcp.emulator.store.webhooks import (
+    WEBHOOKS_SCHEMA,
+    Webhook,
+    WebhookQueries,
+    WebhookStatus,
+)
 
 __all__ = [
     "IMPORT_STATUSES",
     "Columns",
     "Contact",
     "ContactImport",
+    "ContactListener",
     "ContactTopic",
     "ImportPlan",
     "Page",
@@ -54,6 +66,8 @@ __all__ = [
     "Topic",
     "UnknownCursorError",
     "UnreadableCsv",
+    "Webhook",
+    "WebhookStatus",
     "is_email",
     "is_uuid",
     "read_header",
@@ -61,10 +75,19 @@ __all__ = [
 
 # `seq` in each table is the insertion order: it breaks ties between rows created in the
 # same microsecond, so (created_at, seq) is a total order that cursors can point into.
-_SCHEMA = CONTACTS_SCHEMA + SEGMENTS_SCHEMA + PROPERTIES_SCHEMA + TOPICS_SCHEMA + IMPORTS_SCHEMA
+_SCHEMA = (
+    CONTACTS_SCHEMA
+    + SEGMENTS_SCHEMA
+    + PROPERTIES_SCHEMA
+    + TOPICS_SCHEMA
+    + IMPORTS_SCHEMA
+    + WEBHOOKS_SCHEMA
+)
 
 
-class Store(ContactQueries, SegmentQueries, PropertyQueries, TopicQueries, ImportQueries):
+class Store(
+    ContactQueries, SegmentQueries, PropertyQueries, TopicQueries, ImportQueries, WebhookQueries
+):
     """The emulator's data. Opens its SQLite connection on first use, not on creation.
 
     `import_delay` is how long each import stays queued before the runner starts it.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from contacts_mcp.emulator.store.properties import PropertyValue
 from contacts_mcp.emulator.store.sqlite import Database, Page, PageRequest, is_uuid, new_id, now
 
-__all__ = ["CONTACTS_SCHEMA", "Contact", "ContactQueries"]
+__all__ = ["CONTACTS_SCHEMA", "Contact", "ContactListener", "ContactQueries"]
 
 # `email_key` is the lower-cased email: one contact per address, whatever its case.
 CONTACTS_SCHEMA = """
@@ -44,13 +44,25 @@ def _contact(row: sqlite3.Row) -> Contact:
     return Contact(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
 
 
+# Told of a change ("contact.created", "contact.updated" or "contact.deleted"), the contact
+# after it (before it, for a delete) and its segment ids, once the change is committed.
+ContactListener = Callable[[str, Contact, list[str]], None]
+
+
 # Segments of more members are listed by walking the contacts in age order (where one in
 # ten or more is a member); smaller ones by sorting their members.
 WALK_SEGMENTS_ABOVE = 10_000
 
 
 class ContactQueries(Database):
-    """The `contacts` queries of `Store`, with the contact's property values."""
+    """The `contacts` queries of `Store`, with the contact's property values.
+
+    `contact_listener` hears of each create, update and delete made through these
+    methods (webhook events). Imports write their rows in bulk, not through them, and
+    so fire nothing: Resend sends no contact events for imports either.
+    """
+
+    contact_listener: ContactListener | None = None
 
     def find_contact(self, ref: str) -> Contact | None:
         """Look a contact up by id or, when `ref` contains "@", by email (case-insensitive)."""
@@ -88,11 +100,11 @@ class ContactQueries(Database):
             ).fetchone()
             if row is not None:
                 return str(row[0]), False
-            contact_id = new_id()
+            contact_id, created_at = new_id(), now()
             db.execute(
                 "INSERT INTO contacts (id, email, email_key, first_name, last_name, unsubscribed,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (contact_id, email, email.lower(), first_name, last_name, unsubscribed, now()),
+                (contact_id, email, email.lower(), first_name, last_name, unsubscribed, created_at),
             )
             self._set_values(db, contact_id, values)
             db.executemany(
@@ -104,6 +116,8 @@ class ContactQueries(Database):
                 " VALUES (?, ?, ?)",
                 [(contact_id, topic_id, choice) for topic_id, choice in subscriptions.items()],
             )
+        contact = Contact(contact_id, email, first_name, last_name, unsubscribed, created_at)
+        self._changed("contact.created", contact, list(dict.fromkeys(segment_ids)))
         return contact_id, True
 
     def update_contact(self, contact: Contact, values: Mapping[str, PropertyValue | None]) -> None:
@@ -114,6 +128,7 @@ class ContactQueries(Database):
                 (contact.first_name, contact.last_name, contact.unsubscribed, contact.id),
             )
             self._set_values(db, contact.id, values)
+        self._changed("contact.updated", contact)
 
     @staticmethod
     def _set_values(
@@ -137,7 +152,29 @@ class ContactQueries(Database):
     def delete_contact(self, contact_id: str) -> None:
         """Delete a contact; its values, memberships and subscriptions go by cascade."""
         with self._write() as db:
+            row = db.execute(
+                f"SELECT {_CONTACT_COLUMNS} FROM contacts c WHERE c.id = ?",  # noqa: S608
+                (contact_id,),
+            ).fetchone()
+            segments = [] if row is None else self._segments_of(db, contact_id)
             db.execute("DELETE FROM contacts WHERE id = ?", (contact_id,))
+        if row is not None:
+            self._changed("contact.deleted", _contact(row), segments)
+
+    def _changed(self, kind: str, contact: Contact, segments: list[str] | None = None) -> None:
+        if self.contact_listener is None:
+            return
+        if segments is None:
+            with self._read() as db:
+                segments = self._segments_of(db, contact.id)
+        self.contact_listener(kind, contact, segments)
+
+    @staticmethod
+    def _segments_of(db: sqlite3.Connection, contact_id: str) -> list[str]:
+        rows = db.execute(
+            "SELECT segment_id FROM segment_members WHERE contact_id = ?", (contact_id,)
+        ).fetchall()
+        return [row[0] for row in rows]
 
     def contact_values(self, contact_id: str) -> list[tuple[str, str, PropertyValue]]:
         """(key, type, value) of every property the contact has set, oldest property first."""
