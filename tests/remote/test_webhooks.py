@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -448,3 +449,29 @@ def test_the_cli_refuses_a_secret_that_is_not_one_without_repeating_it(tmp_path:
         assert "Traceback" not in result.stderr
     assert "CONTACTS_MCP_WEBHOOK_SECRET: the webhook secret must be" in from_env.stderr
     assert "Cannot read the webhook secret file" in missing.stderr
+
+
+@pytest.mark.parametrize("era", ["auto", "legacy"])
+async def test_an_event_shows_in_search_at_once_and_the_note_says_live(
+    tmp_path: Path, era: str
+) -> None:
+    with contacts_server(tmp_path, HttpSettings(webhook_secret=SECRET)) as url:
+        async with mcp_client(url, era) as client:
+            made = await client.call_tool("create_contact", {"email": "ada@example.com"})
+            assert made.structured_content is not None
+            opted_out = [{"field": "unsubscribed", "op": "eq", "value": True}]
+            before = await client.call_tool("search_contacts", {"where": opted_out})
+            assert before.structured_content is not None
+            assert before.structured_content["count"] == 0
+            # Ada unsubscribes in an email footer: Resend tells us, nobody syncs.
+            now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            body = event_body(id=made.structured_content["id"], unsubscribed=True, updated_at=now)
+            assert (await post(url, **signed(body, "msg_live"))).status_code == 200
+            # The same event again, and an older one, change nothing.
+            assert (await post(url, **signed(body, "msg_live"))).status_code == 200
+            older = event_body(id=made.structured_content["id"], unsubscribed=False)
+            assert (await post(url, **signed(older, "msg_older"))).status_code == 200
+            after = await client.call_tool("search_contacts", {"where": opted_out})
+            assert after.structured_content is not None
+    assert after.structured_content["count"] == 1
+    assert "Live from Resend's webhooks since" in after.structured_content["mirror"]["note"]

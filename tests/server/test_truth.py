@@ -254,3 +254,23 @@ async def test_an_import_brings_its_new_contacts_in_without_reading_each_ones_se
     pro = await h.call("search_contacts", {"where": PLAN_PRO, "count_only": True})
     assert pro["count"] == 150
     assert transport.requests["GET /contacts/{id}"] == 0
+
+
+async def test_an_export_says_how_fresh_each_column_is_or_reads_it_fresh(
+    harness: Harness,
+) -> None:
+    h = harness
+    segment = await h.seed("POST", "/segments", {"name": "VIP"})
+    await h.seed("POST", "/contact-properties", {"key": "plan", "type": "string"})
+    await h.seed("POST", "/contacts", {"email": "ada@acme.com", "properties": {"plan": "free"}})
+    await refresh(h, "full", properties=True)
+    # The dashboard, behind the server's back.
+    await h.seed("PATCH", "/contacts/ada@acme.com", {"properties": {"plan": "pro"}})
+    await h.seed("POST", f"/contacts/ada@acme.com/segments/{segment['id']}")
+    mirrored = await h.job("export_contacts", {"contacts": ["ada@acme.com"]})
+    assert [(r["plan"], r["segments"]) for r in mirrored["contacts"]] == [("free", "")]
+    assert "as last read from Resend" in mirrored["freshness"]["plan"]
+    assert "as of the last full sync" in mirrored["freshness"]["segments"]
+    fresh = await h.job("export_contacts", {"contacts": ["ada@acme.com"], "fresh": True})
+    assert [(r["plan"], r["segments"]) for r in fresh["contacts"]] == [("pro", "VIP")]
+    assert fresh["freshness"]["plan"] == "read from Resend during this export"

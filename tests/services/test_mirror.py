@@ -660,3 +660,62 @@ def test_properties_keep_their_types(small: tuple[list[MirroredContact], Members
         k: type(v) for k, v in values.items()
     }
     mirror.close()
+
+
+def test_webhook_events_apply_by_the_time_of_the_change_not_of_arrival(
+    small: tuple[list[MirroredContact], Members],
+) -> None:
+    contacts, members = small
+    mirror = Mirror(":memory:")
+    full_sync(mirror, [listed(c) for c in contacts], members)
+    target = contacts[0]
+    segment = next(iter(members))
+    seen = replace(listed(target), first_name="Ten")
+    later = replace(listed(target), first_name="Twenty")
+    # Delivered out of order: the newer change first; the older one then changes nothing.
+    assert mirror.apply_event(later, [segment], deleted=False, at=2e9 + 20)
+    assert not mirror.apply_event(seen, [], deleted=False, at=2e9 + 10)
+    # The same event again (a retry) leaves the mirror as it is.
+    assert mirror.apply_event(later, [segment], deleted=False, at=2e9 + 20)
+    [(now, segments)] = mirror.contacts([target.id])
+    assert (now.first_name, segments) == ("Twenty", [segment])
+    assert mirror.state().events_since is not None
+    # A contact the mirror never saw arrives whole; a delete removes it for good, and a
+    # late update from before the delete does not bring it back.
+    stranger = replace(listed(target), id="new-contact", email="new@example.com")
+    assert mirror.apply_event(stranger, None, deleted=False, at=2e9 + 30)
+    assert mirror.find_id("new@example.com") == "new-contact"
+    assert mirror.apply_event(stranger, None, deleted=True, at=2e9 + 40)
+    assert mirror.find_id("new@example.com") is None
+    assert not mirror.apply_event(stranger, None, deleted=False, at=2e9 + 35)
+    assert mirror.find_id("new@example.com") is None
+    # An unknown contact's delete changes nothing.
+    assert not mirror.apply_event(replace(stranger, id="ghost"), None, deleted=True, at=2e9)
+    mirror.close()
+
+
+def test_an_import_is_expected_by_address_then_settled_once_its_contacts_are_listed(
+    small: tuple[list[MirroredContact], Members],
+) -> None:
+    contacts, members = small
+    mirror = Mirror(":memory:")
+    full_sync(mirror, [listed(c) for c in contacts], members)
+    existing = contacts[0]
+    mirror.set_properties(existing.id, {"plan": "free"}, at=10.0)
+    mirror.expect_import(
+        [(existing.email.upper(), ["seg-c"], {"plan": "pro"}), ("new@x.io", ["seg-c"], {})],
+        upsert=True,
+    )
+    # The upsert's outcome is not reported: the existing contact is in doubt at once.
+    assert mirror.state().fields_in_doubt == 1
+    assert mirror.is_expected(["NEW@x.io", "other@x.io"]) == {"new@x.io"}
+    new = replace(listed(contacts[1]), id="imported", email="new@x.io", created_at="2030-01-01")
+    mirror.add_contacts([new], now=20.0)
+    assert mirror.settle_import(30.0, upsert=True) == 1
+    [(created, segments)] = mirror.contacts(["imported"])
+    assert (created.properties, segments) == ({}, ["seg-c"])
+    [(updated, joined)] = mirror.contacts([existing.id])
+    assert updated.properties is None
+    assert "seg-c" in joined
+    assert mirror.is_expected(["new@x.io"]) == set()
+    mirror.close()

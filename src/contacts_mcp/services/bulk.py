@@ -38,7 +38,7 @@ from contacts_mcp.api.errors import (
 )
 from contacts_mcp.api.models import is_uuid
 from contacts_mcp.services.explain import UserFacingError, explain
-from contacts_mcp.services.jobs import Progress
+from contacts_mcp.services.jobs import Progress, utc_iso
 from contacts_mcp.services.mirror import Filter, MirroredContact
 from contacts_mcp.services.recheck import (
     Needs,
@@ -416,12 +416,61 @@ class ExportOutcome(BaseModel):
         default_factory=list, description=f"The rows themselves, for up to {INLINE_ROWS}."
     )
     refreshed: bool = Field(description="The mirror was synced first, to be fresh.")
+    freshness: dict[str, str] = Field(
+        default_factory=dict[str, str], description="Per column: as of when its values are."
+    )
     requests: int = 0
     seconds: float = 0.0
 
 
 # Contacts read from the mirror (and written) at a time: memory stays flat at any size.
 EXPORT_CHUNK = 1000
+
+
+class _Freshness:
+    """As of when an export's values are, column by column, gathered as rows go out."""
+
+    def __init__(self) -> None:
+        self.fields: float | None = None
+        self.values: float | None = None
+        self.doubted = 0
+
+    def add(self, records: Sequence[tuple[MirroredContact, list[str]]]) -> None:
+        for contact, _ in records:
+            self.doubted += contact.seen_at is None
+            self.fields = _earliest(self.fields, contact.seen_at)
+            self.values = _earliest(self.values, contact.properties_at)
+
+    def columns(
+        self, keys: Sequence[str], *, synced_at: float | None, read_now: bool
+    ) -> dict[str, str]:
+        def since(moment: float | None, what: str) -> str:
+            return f"{what} at {utc_iso(moment)} or later" if moment else f"{what}"
+
+        fields = ", ".join(BUILT_IN_COLUMNS[1:])
+        columns = {fields: since(self.fields, "as Resend listed or returned them")}
+        if self.doubted:
+            columns[fields] += (
+                f"; {self.doubted} were changed since by an import Resend does not report on"
+            )
+        if keys:
+            columns[", ".join(keys)] = (
+                "read from Resend during this export"
+                if read_now
+                else since(self.values, "as last read from Resend (or written here),")
+            )
+        columns["segments"] = (
+            "read from Resend during this export"
+            if read_now
+            else since(synced_at, "as of the last full sync (and changes made here since),")
+        )
+        return columns
+
+
+def _earliest(current: float | None, moment: float | None) -> float | None:
+    if moment is None:
+        return current
+    return moment if current is None else min(current, moment)
 
 
 async def export_selected(
@@ -434,9 +483,13 @@ async def export_selected(
     *,
     overwrite: bool,
     progress: Progress,
+    fresh: bool = False,
 ) -> ExportOutcome:
     """Export the selection from a fresh mirror: built-in fields, `properties` (None: all
-    the account's), and segment names; to `path` and, for a few rows, inline.
+    the account's), and segment names; to `path` and, for a few rows, inline. The outcome
+    says per column as of when its values are; with `fresh`, every contact's fields,
+    values and segments are read from Resend first (one request each, and the cheaper
+    of one more each or every segment paged).
 
     A search's contacts are streamed from the mirror `EXPORT_CHUNK` at a time, so an
     export has no size limit beyond the disk; named contacts are at most 10,000.
@@ -463,18 +516,31 @@ async def export_selected(
     out = None if path is None else ContactsCsv(path, keys, names, overwrite=overwrite)
     inline: list[dict[str, str]] = []
     written = 0
+    freshness = _Freshness()
+    every_membership = fresh
+    if fresh and sum(max(1, -(-n // 100)) for n in sets.mirror.segment_sizes().values()) < total:
+        # Cheaper paged whole once than read contact by contact, chunk after chunk.
+        for segment_id in sets.mirror.segment_sizes():
+            await sets.observe_segment(segment_id)
+        every_membership = False
     try:
         async for chunk in chunks:
             records = chunk.contacts
-            if keys and any(contact.properties is None for contact, _ in records):
+            unreadable: list[tuple[str, str]] = []
+            if fresh:
+                needs = Needs(values=True, every_membership=every_membership)
+                records, observed = await observe(client, sets, records, needs, progress)
+                unreadable = observed.unreadable
+            elif keys and any(contact.properties is None for contact, _ in records):
                 records, unreadable = await complete_records(
                     client, sets, chunk.contacts, progress, "reading properties"
                 )
-                if unreadable:
-                    raise UserFacingError(
-                        f"{len(unreadable)} contacts could not be read ({unreadable[0][1]}); "
-                        "nothing was exported. Try again shortly."
-                    )
+            if unreadable:
+                raise UserFacingError(
+                    f"{len(unreadable)} contacts could not be read ({unreadable[0][1]}); "
+                    "nothing was exported. Try again shortly."
+                )
+            freshness.add(records)
             if out is not None:
                 await anyio.to_thread.run_sync(out.write, records)
             if total <= INLINE_ROWS:
@@ -493,6 +559,11 @@ async def export_selected(
         columns=[*BUILT_IN_COLUMNS, *keys, "segments"],
         contacts=inline,
         refreshed=refreshed,
+        freshness=freshness.columns(
+            keys,
+            synced_at=(await anyio.to_thread.run_sync(sets.mirror.state)).full_synced_at,
+            read_now=fresh,
+        ),
         requests=client.requests_sent - sent_before,
         seconds=round(time.monotonic() - started, 2),
     )

@@ -58,7 +58,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -621,7 +621,7 @@ class Mirror:
         changed the mirror's facts (False for a stale event)."""
         with self._lock, self._transaction():
             held = self._db.execute(
-                "SELECT n, seen_at FROM contacts WHERE id = ?", (contact.id,)
+                "SELECT n, seen_at, created_at FROM contacts WHERE id = ?", (contact.id,)
             ).fetchone()
             if held is not None and held[1] is not None and float(held[1]) > at:
                 return False
@@ -633,8 +633,12 @@ class Mirror:
                 self._set_meta("events_since", time.time())
             if deleted:
                 if held is not None:
-                    self._forget(contact.id)
+                    self._forget(contact.id, at)
                 return held is not None
+            if held is not None:
+                # Events write times as ISO 8601, the API as it stores them: keep the
+                # API's form of a time that never changes.
+                contact = replace(contact, created_at=str(held[2]))
             for prefix in self._sides():
                 self._write_contacts(prefix, [contact], at, "webhook")
             if segment_ids is not None:
@@ -659,10 +663,10 @@ class Mirror:
             self._forget(contact_id)
             self._count_change()
 
-    def _forget(self, contact_id: str) -> None:
-        """Remove a contact from the live and staged tables (the lock is held)."""
+    def _forget(self, contact_id: str, at: float | None = None) -> None:
+        """Remove a contact from the live and staged tables, as of `at` (now)."""
         self._db.execute(
-            "INSERT OR REPLACE INTO gone (id, at) VALUES (?, ?)", (contact_id, time.time())
+            "INSERT OR REPLACE INTO gone (id, at) VALUES (?, ?)", (contact_id, _when(at))
         )
         for prefix in self._sides():
             found = self._db.execute(_on(prefix, _NUMBER), (contact_id,)).fetchone()

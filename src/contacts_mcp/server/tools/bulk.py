@@ -333,6 +333,7 @@ def _export_work(state: State, arguments: Mapping[str, Any]) -> Work:
             Path(arguments["file"]) if arguments.get("file") else None,
             overwrite=arguments.get("overwrite", False),
             progress=progress,
+            fresh=arguments.get("fresh", False),
         )
 
     return work
@@ -343,6 +344,7 @@ def _export_text(outcome: ExportOutcome) -> str:
     text += f" to {outcome.file}." if outcome.file else "."
     if outcome.refreshed:
         text += " The mirror was synced first."
+    text += "".join(f"\n- {columns}: {when}." for columns, when in outcome.freshness.items())
     if outcome.contacts:
         shown = outcome.contacts[:SAMPLE]
         text += (
@@ -540,6 +542,7 @@ def register_export_tool(server: MCPServer[State]) -> None:
             Field(description="New .csv in an import folder; ≤ 50 rows also come inline."),
         ] = None,
         overwrite: Annotated[bool, Field(description="Replace an existing file.")] = False,
+        fresh: Annotated[bool, Field(description="Read each contact from Resend first.")] = False,
     ) -> Annotated[CallToolResult, JobOut[ExportOutcome]]:
         """Export contacts as formula-safe CSV that import_contacts reads back unchanged."""
         from contacts_mcp.imports.files import path_for_export
@@ -558,6 +561,7 @@ def register_export_tool(server: MCPServer[State]) -> None:
             "properties": properties,
             "file": None if target is None else str(target),
             "overwrite": overwrite,
+            "fresh": fresh,
         }
         answer = await start_and_wait(ctx, EXPORT_JOB, arguments)
         if (
