@@ -1,14 +1,19 @@
-"""A full sync of a large account into the mirror, from a standalone emulator.
+"""Full syncs of large accounts into the mirror, from a standalone emulator: does it scale?
 
-    python -m bench.sync [--contacts 100000] [--segments 20]
+    python -m bench.sync [--contacts 100000,300000,1000000] [--segments 20] [--searches 30]
 
-The emulator's database is filled directly (fast), then served over HTTP by
-`contacts-mcp emulator` with no effective rate limit, deliberately: this bench measures
-raw sync speed, not pacing (at a team's 5 requests/s the ~3,200 pages of the default
-account take about 11 minutes). The sync runs in a child process, through the same
-code as `sync_contacts`, so its peak RSS is its own. Printed: seconds;
-requests against the pages the account needs (goal ≤ 1.05x); peak RSS (goal ≤ 200 MB);
-then a refresh of new contacts after 250 more were added elsewhere.
+For each size, the emulator's database is written directly (fast), then served over HTTP
+by `contacts-mcp emulator` with no effective rate limit, deliberately: this bench measures
+raw sync speed, not pacing (at a team's 5 requests/s, 100,000 contacts in 20 segments are
+about 3,200 pages: 11 minutes). The sync runs in a child process, through the same code as
+`search_contacts` with `refresh: "full"`, so its CPU time and peak RSS are its own (the
+emulator's work is in the wall time, not in the CPU time). Then another child searches the
+synced mirror the way `search_contacts` does (state, note, search) for p50/p95.
+
+Printed per size: wall seconds and contacts/s; the sync process's CPU seconds (linear in
+contacts is the goal); requests against the pages the account needs (goal ≤ 1.05x); peak
+RSS of the sync process (goal flat in account size, ≤ 200 MB at 1M); search p95 (goal
+≤ 100 ms at 1M). Then, for the first size, a refresh of new contacts after 250 were added.
 """
 
 from __future__ import annotations
@@ -18,48 +23,81 @@ import json
 import math
 import random
 import resource
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import anyio
 
+from bench.common import percentile
 from bench.import_api import free_port, wait_for
 
 # Stated and enforced, but far above what one client sends: "no limit" for the bench.
 NO_LIMIT = 1_000_000
+BATCH = 20_000
 
 
 def fill(db: Path, contacts: int, segments: int) -> list[int]:
-    """The account, written straight into the emulator's store; members per segment."""
+    """The account, written straight into the emulator's tables in large transactions
+    (its schema made by the store itself); members per segment."""
     from contacts_mcp.emulator.store import Store
 
-    rng = random.Random(3)
     store = Store(str(db))
-    ids = [store.create_segment(f"Segment {i}").id for i in range(segments)]
-    members = [0] * segments
-    for i in range(contacts):
-        # Segments of very different sizes: a few big ones, many small ones.
-        chosen = [n for n in range(segments) if rng.random() < 0.6 / (n + 1)]
-        for n in chosen:
-            members[n] += 1
-        store.create_contact(
-            email=f"person{i}@example{i % 97}.com",
-            first_name="Person",
-            last_name=f"Number {i}",
-            unsubscribed=rng.random() < 0.05,
-            values={},
-            segment_ids=[ids[n] for n in chosen],
-            subscriptions={},
-        )
+    store.open()  # creates the schema
     store.close()
+    rng = random.Random(3)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    segment_ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(segments)]
+    members = [0] * segments
+    connection = sqlite3.connect(db, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=OFF")
+    connection.execute("BEGIN")
+    connection.executemany(
+        "INSERT INTO segments (id, name, created_at) VALUES (?, ?, ?)",
+        [(sid, f"Segment {i}", _stamp(start)) for i, sid in enumerate(segment_ids)],
+    )
+    rows: list[tuple[object, ...]] = []
+    memberships: list[tuple[str, str]] = []
+    for i in range(contacts):
+        contact_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        email = f"person{i}@example{i % 97}.com"
+        created = _stamp(start + timedelta(seconds=i))
+        rows.append(
+            (contact_id, email, email, "Person", f"Number {i}", rng.random() < 0.05, created)
+        )
+        # Segments of very different sizes: a few big ones, many small ones.
+        for n in range(segments):
+            if rng.random() < 0.6 / (n + 1):
+                members[n] += 1
+                memberships.append((segment_ids[n], contact_id))
+        if len(rows) >= BATCH or i == contacts - 1:
+            connection.executemany(
+                "INSERT INTO contacts (id, email, email_key, first_name, last_name, "
+                "unsubscribed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            connection.executemany(
+                "INSERT INTO segment_members (segment_id, contact_id) VALUES (?, ?)", memberships
+            )
+            rows.clear()
+            memberships.clear()
+    connection.execute("COMMIT")
+    connection.close()
     return members
 
 
-async def child(port: int, folder: Path, mode: str) -> None:
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f+00")
+
+
+async def sync_child(port: int, folder: Path, mode: str) -> None:
     from contacts_mcp.backends import BackendConfig, open_client
     from contacts_mcp.services.mirror import Mirror
     from contacts_mcp.services.schema import SchemaService
@@ -77,13 +115,53 @@ async def child(port: int, folder: Path, mode: str) -> None:
         summary = await sets.sync(mode, properties=False, progress=progress)  # type: ignore[arg-type]
         seconds = time.perf_counter() - started
     mirror.close()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, **summary.model_dump()}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "cpu": usage.ru_utime + usage.ru_stime,
+                "peak_mb": usage.ru_maxrss / 1024,
+                **summary.model_dump(),
+            }
+        )
+    )
 
 
-def run_child(port: int, folder: Path, mode: str) -> dict[str, Any]:
+def search_child(folder: Path, runs: int) -> None:
+    """p50/p95 of what `search_contacts` does on the mirror: its state, its note, the
+    search (a count and a page, for a few kinds of condition)."""
+    from contacts_mcp.services.mirror import Filter, Mirror
+    from contacts_mcp.services.sets import ContactsSets
+
+    mirror = Mirror(folder / "mirror.sqlite")
+    segment = next(iter(mirror.segment_sizes()))
+    small = list(mirror.segment_sizes())[-1]
+    kinds = [
+        [],
+        [Filter("domain", "eq", "example5.com")],
+        [Filter("segment", "in", segment)],
+        [Filter("segment", "in", small), Filter("unsubscribed", "eq", False)],
+        [Filter("first_name", "contains", "pers"), Filter("segment", "not_in", segment)],
+    ]
+    sets = ContactsSets.__new__(ContactsSets)
+    sets._mirror = mirror
+    samples: list[float] = []
+    for _ in range(runs):
+        for filters in kinds:
+            for count_only in (True, False):
+                started = time.perf_counter()
+                state = mirror.state()
+                sets.info(state)
+                mirror.search(filters, limit=50, count_only=count_only)
+                samples.append((time.perf_counter() - started) * 1000)
+    mirror.close()
+    print(json.dumps({"p50": percentile(samples, 50), "p95": percentile(samples, 95)}))
+
+
+def run_child(*args: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-m", "bench.sync", "--child", str(port), str(folder), mode],
+        [sys.executable, "-m", "bench.sync", "--child", *args],
         capture_output=True,
         text=True,
         check=False,
@@ -106,7 +184,7 @@ def add_contacts(db: Path, count: int) -> None:
     store.close()
 
 
-def main(contacts: int, segments: int) -> None:
+def one_size(contacts: int, segments: int, searches: int, *, refresh: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         db = folder / "emulator.db"
@@ -114,7 +192,8 @@ def main(contacts: int, segments: int) -> None:
         members = fill(db, contacts, segments)
         print(
             f"filled the emulator: {contacts:,} contacts, {segments} segments, "
-            f"{sum(members):,} memberships in {time.perf_counter() - started:.1f} s"
+            f"{sum(members):,} memberships in {time.perf_counter() - started:.1f} s",
+            flush=True,
         )
         port = free_port()
         emulator = subprocess.Popen(
@@ -124,31 +203,47 @@ def main(contacts: int, segments: int) -> None:
         )  # fmt: skip
         try:
             wait_for(port)
-            full = run_child(port, folder, "full")
-            add_contacts(db, 250)
-            new = run_child(port, folder, "new")
+            full = run_child("sync", str(port), str(folder), "full")
+            full["search"] = run_child("search", str(searches), str(folder), "-")
+            if refresh:
+                add_contacts(db, 250)
+                full["new"] = run_child("sync", str(port), str(folder), "new")
         finally:
             emulator.terminate()
             emulator.wait(timeout=60)
     # Pages the account needs: its contacts, one list of segments (up to 100 a page)
     # and each segment's members, 100 a page (an empty segment still takes one request).
-    needed = (
+    full["needed"] = (
         math.ceil(contacts / 100)
         + math.ceil(segments / 100)
         + sum(max(1, math.ceil(n / 100)) for n in members)
     )
+    full["size"] = contacts
+    return full
+
+
+def main(sizes: list[int], segments: int, searches: int) -> None:
+    results = [one_size(n, segments, searches, refresh=i == 0) for i, n in enumerate(sizes)]
     print(
-        f"full sync of {contacts:,} contacts in {segments} segments "
-        "(standalone emulator, no rate limit: raw speed):"
+        f"\nfull syncs, {segments} segments (standalone emulator, no rate limit: raw speed; "
+        "CPU is the sync process's own):"
     )
-    print(f"  time       : {full['seconds']:.1f} s  ({contacts / full['seconds']:,.0f} contacts/s)")
     print(
-        f"  requests   : {full['requests']:,} for {needed:,} pages needed = "
-        f"{full['requests'] / needed:.3f}x  (goal ≤ 1.05x)"
+        f"  {'contacts':>9} | {'wall s':>7} | {'contacts/s':>10} | {'CPU s':>6} | "
+        f"{'CPU µs/contact':>14} | {'requests/pages':>14} | {'peak RSS':>8} | "
+        f"{'search p50':>10} | {'search p95':>10}"
     )
-    print(f"  peak RSS   : {full['peak_mb']:.0f} MB  (goal ≤ 200 MB)")
-    print(f"  mirrored   : {full['contacts']:,} contacts, {full['segments']} segments")
-    print("refresh of new contacts after 250 were added elsewhere:")
+    for r in results:
+        print(
+            f"  {r['size']:>9,} | {r['seconds']:>7.1f} | {r['size'] / r['seconds']:>10,.0f} | "
+            f"{r['cpu']:>6.1f} | {r['cpu'] / r['size'] * 1e6:>14.0f} | "
+            f"{r['requests'] / r['needed']:>13.3f}x | {r['peak_mb']:>5.0f} MB | "
+            f"{r['search']['p50']:>7.1f} ms | {r['search']['p95']:>7.1f} ms"
+        )
+    print("  goals: CPU µs/contact flat (time linear), ≤ 1.05x, peak RSS flat and ≤ 200 MB at 1M,")
+    print("         search p95 ≤ 100 ms at 1M")
+    new = results[0]["new"]
+    print(f"refresh of new contacts after 250 were added elsewhere ({results[0]['size']:,}):")
     print(
         f"  {new['seconds']:.2f} s, {new['requests']} requests, {new['new_contacts']} new, "
         f"{new['contacts']:,} contacts mirrored"
@@ -157,11 +252,16 @@ def main(contacts: int, segments: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--contacts", default="100000", help="sizes, comma-separated")
     parser.add_argument("--segments", type=int, default=20)
-    parser.add_argument("--child", nargs=3, metavar=("PORT", "DIR", "MODE"))
+    parser.add_argument("--searches", type=int, default=30, help="runs of each search")
+    parser.add_argument("--child", nargs=4, metavar=("KIND", "A", "B", "C"))
     args = parser.parse_args()
     if args.child:
-        anyio.run(child, int(args.child[0]), Path(args.child[1]), args.child[2])
+        kind, a, b, c = args.child
+        if kind == "sync":
+            anyio.run(sync_child, int(a), Path(b), c)
+        else:
+            search_child(Path(b), int(a))
     else:
-        main(args.contacts, args.segments)
+        main([int(n) for n in args.contacts.split(",")], args.segments, args.searches)

@@ -633,6 +633,8 @@ async def delete_selected(
     dropped: list[tuple[str, str]] = []
     if where is not None:
         records, dropped = await still_matching(sets, where, records)
+    emails = {contact.id: contact.email for contact, _ in selected.contacts}
+    left = [(emails[contact_id], why) for contact_id, why in dropped]
     names = await segment_names(client)
     keys = sorted({key for contact, _ in records for key in contact.properties or {}})
     snapshot.parent.mkdir(parents=True, exist_ok=True)
@@ -656,7 +658,7 @@ async def delete_selected(
     await each(records, delete, progress, "deleted")
     gone = counts["gone"] + len(selected.contacts) - len(records) - len(unreadable) - len(dropped)
     failures_file = write_failures(
-        snapshot.with_name(snapshot.stem + "-failures.csv"), failures + dropped
+        snapshot.with_name(snapshot.stem + "-failures.csv"), failures + left
     )
     return BulkOutcome(
         action="delete",
@@ -664,7 +666,7 @@ async def delete_selected(
         done=counts["deleted"],
         unchanged=gone,
         no_longer_matching=len(dropped),
-        no_longer_matching_sample=[f"{email}: {why}" for email, why in dropped[:SAMPLE]],
+        no_longer_matching_sample=[f"{email}: {why}" for email, why in left[:SAMPLE]],
         failed=len(failures),
         requests=client.requests_sent - sent_before,
         seconds=round(time.monotonic() - started, 2),

@@ -255,17 +255,19 @@ async def apply_change(
     dropped: list[tuple[str, str]] = []
     if where is not None:
         items, dropped = await still_matching(sets, where, items)
+    emails = {contact.id: contact.email for contact, _ in selected.contacts}
+    left = [(emails[contact_id], why) for contact_id, why in dropped]
     plans = [plan_for(contact, segments, change, observed) for contact, segments in items]
     failures: list[tuple[str, str]] = [(p.contact.email, p.refused) for p in plans if p.refused]
     refused = len(failures)
     failures += [(email, f"could not re-check it: {why}") for email, why in observed.unreadable]
-    acted = {p.contact.id for p in plans} | {email for email, _ in observed.unreadable}
+    # The others are accounted for; those left were found deleted by the re-check.
+    accounted = {p.contact.id for p in plans} | {contact_id for contact_id, _ in dropped}
+    accounted |= {email for email, _ in observed.unreadable}
     failures += [
         (contact.email, "the contact no longer exists")
         for contact, _ in selected.contacts
-        if contact.id not in acted
-        and contact.email not in acted
-        and contact.email not in {email for email, _ in dropped}
+        if contact.id not in accounted and contact.email not in accounted
     ]
     counts = {"done": 0, "unchanged": sum(1 for p in plans if not p.needed and not p.refused)}
 
@@ -290,11 +292,11 @@ async def apply_change(
         unchanged=counts["unchanged"],
         refused=refused,
         no_longer_matching=len(dropped),
-        no_longer_matching_sample=[f"{email}: {why}" for email, why in dropped[:SAMPLE]],
+        no_longer_matching_sample=[f"{email}: {why}" for email, why in left[:SAMPLE]],
         failed=len(failures) - refused,
         requests=client.requests_sent - sent_before,
         seconds=round(time.monotonic() - started, 2),
-        failures_file=write_failures(failures_path, failures + dropped),
+        failures_file=write_failures(failures_path, failures + left),
         notes=_observed_notes(observed.requests),
     )
 

@@ -246,7 +246,7 @@ async def still_matching(
     sets: ContactsSets, where: Sequence[Condition], items: Sequence[Item]
 ) -> tuple[list[Item], list[tuple[str, str]]]:
     """The contacts that still meet every condition, as the mirror now holds them, and
-    (email, why) for each that does not."""
+    (id, why) for each that does not."""
     filters = await sets.filters(where)
     ids = [contact.id for contact, _ in items]
     failing: dict[str, str] = {}
@@ -256,9 +256,7 @@ async def still_matching(
             if contact_id not in meeting and contact_id not in failing:
                 failing[contact_id] = f"no longer matches: {_spoken(condition)}"
     kept = [item for item in items if item[0].id not in failing]
-    dropped = [
-        (contact.email, failing[contact.id]) for contact, _ in items if contact.id in failing
-    ]
+    dropped = [(contact.id, failing[contact.id]) for contact, _ in items if contact.id in failing]
     return kept, dropped
 
 
