@@ -719,3 +719,24 @@ def test_an_import_is_expected_by_address_then_settled_once_its_contacts_are_lis
     assert "seg-c" in joined
     assert mirror.is_expected(["new@x.io"]) == set()
     mirror.close()
+
+
+def test_an_import_still_running_has_its_listed_new_contacts_settled_and_the_rest_expected(
+    small: tuple[list[MirroredContact], Members],
+) -> None:
+    contacts, members = small
+    mirror = Mirror(":memory:")
+    full_sync(mirror, [listed(c) for c in contacts], members)
+    mirror.begin_import()
+    rows = [("first@x.io", ["seg-c"], {"plan": "pro"}), ("second@x.io", ["seg-c"], {})]
+    mirror.expect_import(rows, upsert=False)
+    first = replace(listed(contacts[1]), id="first", email="first@x.io", created_at="2030-01-01")
+    mirror.add_contacts([first], now=20.0)
+    # A refresh found one while the import runs: it takes its segments now...
+    assert mirror.settle_import(21.0, upsert=None) == 1
+    assert mirror.contacts(["first"])[0][1] == ["seg-c"]
+    # ...and the other is still expected, until the import ends.
+    assert mirror.is_expected(["second@x.io", "first@x.io"]) == {"second@x.io"}
+    assert mirror.settle_import(22.0, upsert=False) == 0
+    assert mirror.is_expected(["second@x.io"]) == set()
+    mirror.close()

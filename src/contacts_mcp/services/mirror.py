@@ -828,22 +828,27 @@ class Mirror:
             if upsert:
                 self._doubt("email_lower", [entry[0] for entry in entries], "import")
 
-    def settle_import(self, at: float, *, upsert: bool) -> int:
-        """Apply what the ended import wrote to the mirrored contacts it names: a new
-        contact joined its segments and holds the file's values (all it has); an existing
-        one, with
-        `upsert`, joined its segments (its values were doubted). Returns how many new
-        contacts were settled. Then the import is forgotten: an address it expected that
-        no list page showed was not created (a row Resend refused)."""
+    def settle_import(self, at: float, *, upsert: bool | None) -> int:
+        """Apply what an import wrote to the mirrored contacts it names: a new contact
+        joined its segments and holds the file's values (all it has); an existing one,
+        with `upsert`, joined its segments (its values were doubted). Returns how many new
+        contacts were settled.
+
+        `upsert` None: the import may still be running (a refresh found some of its new
+        contacts): only those are settled, the rest stays expected. Otherwise the import
+        ended and is forgotten: an address it expected that no list page showed was not
+        created (a row Resend refused)."""
         with self._lock, self._transaction():
             rows = self._db.execute(
-                "SELECT c.n, c.id, i.segments, i.vals, i.existed FROM imported i "
+                "SELECT c.n, c.id, i.segments, i.vals, i.existed, i.email_lower FROM imported i "
                 "JOIN contacts c ON c.email_lower = i.email_lower"
             ).fetchall()
             created = 0
-            for n, contact_id, segments, vals, existed in rows:
+            settled: list[str] = []
+            for n, contact_id, segments, vals, existed, email_lower in rows:
                 if existed and not upsert:
-                    continue  # left untouched (on_conflict=skip)
+                    continue  # not ended yet, or left untouched (on_conflict=skip)
+                settled.append(str(email_lower))
                 for segment_id in json.loads(segments):
                     self._join(int(n), str(contact_id), str(segment_id), at, "import")
                 if not existed:
@@ -852,7 +857,13 @@ class Mirror:
                     values = json.loads(vals)
                     for prefix in self._sides():
                         self._replace_properties(prefix, str(contact_id), values, at, "import")
-            self._db.execute("DELETE FROM imported")
+            if upsert is None:
+                self._db.execute(
+                    "DELETE FROM imported WHERE email_lower IN (SELECT value FROM json_each(?))",
+                    (json.dumps(settled),),
+                )
+            else:
+                self._db.execute("DELETE FROM imported")
             return created
 
     def is_expected(self, emails: Sequence[str]) -> set[str]:

@@ -359,18 +359,18 @@ class ContactsSets:
         if state.full_synced_at is None:
             return None  # no mirror to keep up to date yet
         notes: list[str] = []
-        requests = 0
         if created:
             summary = await self.sync("new", properties=False, progress=progress)
-            requests = summary.requests
-        settled = await anyio.to_thread.run_sync(
+            notes.append(
+                f"The search mirror now has the {summary.new_contacts} new contacts "
+                f"({summary.requests} requests), with the segments and values the import "
+                "gave them."
+                if summary.mode == "new"
+                else f"The search mirror was synced in full ({summary.requests} requests)."
+            )
+        await anyio.to_thread.run_sync(
             partial(self._mirror.settle_import, time.time(), upsert=upsert)
         )
-        if created:
-            notes.append(
-                f"The search mirror now has the {settled} created contacts "
-                f"({requests} requests), with the segments and values the import gave them."
-            )
         doubted = (await anyio.to_thread.run_sync(self._mirror.state)).fields_in_doubt
         if updated and doubted:
             notes.append(
@@ -524,6 +524,7 @@ class ContactsSets:
         expected = self._mirror.is_expected([c.email for c in found])
         unknown = [c for c in found if c.email.lower() not in expected]
         self._mirror.add_contacts([mirrored(c) for c in found], listed_at)
+        self._mirror.settle_import(listed_at, upsert=None)
         await self.read_memberships([c.id for c in unknown], progress)
         return len(found)
 
