@@ -37,6 +37,7 @@ from contacts_mcp.services.sets import (
     Condition,
     ContactsSets,
     contact_values,
+    membership_requests,
     mirrored,
     patiently,
 )
@@ -158,14 +159,12 @@ class Needs:
     def requests(self, sets: ContactsSets, contacts: int) -> int:
         """What observing this costs for `contacts` selected contacts, at most."""
         sizes = sets.mirror.segment_sizes()
-        cost = sum(_pages(sizes.get(s, 0)) for s in self.segments)
+        wanted = sizes if self.every_membership else {s: sizes.get(s, 0) for s in self.segments}
+        cost = membership_requests(contacts, list(wanted.values())) if wanted else 0
         if self.values:
             cost += contacts
         elif self.fields:
             cost += min(contacts, 1 + _pages(sets.mirror.state().contacts))
-        if self.every_membership:
-            rest = [size for sid, size in sizes.items() if sid not in self.segments]
-            cost += min(contacts, sum(_pages(size) for size in rest))
         return cost
 
     def describe(self, segment_names: dict[str, str]) -> list[str]:
@@ -221,21 +220,20 @@ async def observe(
     as the mirror now holds them (those found gone left out), and what was observed."""
     observed = Observed(since=time.time())
     sent_before = client.requests_sent
-    for number, segment_id in enumerate(sorted(needs.segments), 1):
-        await progress(0, None, f"re-checking segment {number} of {len(needs.segments)}")
-        await sets.observe_segment(segment_id)
-        observed.segments.add(segment_id)
     ids = [contact.id for contact, _ in items]
+    if needs.segments or needs.every_membership:
+        await sets.read_memberships(
+            ids, progress, None if needs.every_membership else sorted(needs.segments)
+        )
+        observed.segments.update(needs.segments)
+        if needs.every_membership:
+            observed.segments.update(sets.mirror.segment_sizes())
     if needs.values or (needs.fields and len(items) <= 1 + _pages(sets.mirror.state().contacts)):
         _, observed.unreadable = await complete_records(
             client, sets, items, progress, "re-checking contacts", every=True
         )
     elif needs.fields:
         await sets.observe_contacts(progress)
-    if needs.every_membership:
-        held = await anyio.to_thread.run_sync(sets.mirror.contacts, ids)
-        await sets.read_memberships([contact.id for contact, _ in held], progress)
-        observed.segments.update(sets.mirror.segment_sizes())
     observed.requests = client.requests_sent - sent_before
     unreadable = {email for email, _ in observed.unreadable}
     now = await anyio.to_thread.run_sync(sets.mirror.contacts, ids)

@@ -33,7 +33,7 @@ import base64
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
@@ -69,6 +69,7 @@ __all__ = [
     "contact_values",
     "decode_search",
     "encode_search",
+    "membership_requests",
     "mirrored",
     "patiently",
 ]
@@ -549,29 +550,32 @@ class ContactsSets:
                 return seen
             cursor = items[-1].id
 
-    async def read_memberships(self, ids: Sequence[str], progress: Progress) -> None:
-        """Learn the segments of these mirrored contacts afresh, the cheaper way: one
-        request per contact, or every segment's member list paged whole."""
+    async def read_memberships(
+        self, ids: Sequence[str], progress: Progress, segments: Iterable[str] | None = None
+    ) -> None:
+        """Learn afresh these mirrored contacts' memberships of `segments` (None: of every
+        segment), the cheaper way: one request per contact (it shows all of a contact's
+        segments), or each of those segments' member lists paged whole."""
         if not ids:
             return
         sizes = await anyio.to_thread.run_sync(self._mirror.segment_sizes)
-        paging = sum(max(1, -(-size // PAGE)) for size in sizes.values())
-        if paging < len(ids):
-            for number, segment_id in enumerate(sizes, 1):
-                await progress(number, len(sizes), f"reading segment {number} of {len(sizes)}")
+        wanted = list(sizes) if segments is None else list(dict.fromkeys(segments))
+        if membership_requests(len(ids), [sizes.get(s, 0) for s in wanted]) < len(ids):
+            for number, segment_id in enumerate(wanted, 1):
+                await progress(number, len(wanted), f"reading segment {number} of {len(wanted)}")
                 await self.observe_segment(segment_id)
             return
         for number, contact_id in enumerate(ids, 1):
             read_at = time.time()
             with api_errors():
                 try:
-                    segments = await patiently(
+                    listed = await patiently(
                         partial(self._client.list_contact_segments, contact_id)
                     )
                 except NotFoundError:
                     self._mirror.remove(contact_id)  # deleted since it was listed
                     continue
-            self._mirror.set_memberships(contact_id, [s.id for s in segments], at=read_at)
+            self._mirror.set_memberships(contact_id, [s.id for s in listed], at=read_at)
             await progress(number, len(ids), f"reading the segments of {number} of {len(ids)}")
 
     async def observe_segment(self, segment_id: str) -> set[str]:
@@ -754,6 +758,12 @@ def _event_time(event: ContactEvent) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return min(moment.timestamp(), event.received_at)
+
+
+def membership_requests(contacts: int, segment_sizes: Sequence[int]) -> int:
+    """The fewest requests that show `contacts` contacts' memberships of segments of
+    these sizes: one per contact, or each segment paged whole (at least one page each)."""
+    return min(contacts, sum(max(1, -(-size // PAGE)) for size in segment_sizes))
 
 
 async def patiently(call: Callable[[], Awaitable[T]]) -> T:
