@@ -97,12 +97,12 @@ class ImportsAPI(APIBase):
             await self._call(Page[ContactImport], "GET", "/contacts/imports", params=params)
         ).data
 
-    async def contact_imports_available(self) -> bool:
-        """Whether this account has the Contact Imports API (a beta not every team has)."""
+    async def recent_contact_imports(self, limit: int = 20) -> list[ContactImport] | None:
+        """The most recent imports, newest first; None when this account does not have
+        the Contact Imports API (a beta not every team has)."""
         try:
-            await self._request("GET", "/contacts/imports", params={"limit": 1})
+            return await self.list_contact_imports(limit=limit)
         except APIError as exc:
             if exc.status_code in (403, 404, 405):
-                return False
+                return None
             raise
-        return True

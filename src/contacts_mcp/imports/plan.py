@@ -184,6 +184,9 @@ class ImportPlan:
     notes: list[str] = field(default_factory=list)
     # The account's mirror, when it has been filled: what the import writes goes there too.
     mirror: Mirror | None = None
+    # Ids of the Contact Imports jobs known before this import's uploads (and of those it
+    # made since): a lost upload's answer is found as the one new job, not uploaded twice.
+    imports_before: set[str] = field(default_factory=set[str])
 
     @property
     def report_dir(self) -> Path:

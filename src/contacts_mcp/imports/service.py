@@ -200,7 +200,10 @@ class ImportService:
                 "Resend's Contact Imports API takes one list of segments per import, not a "
                 "segments column: use strategy 'rows' (or 'auto', which picks it)."
             )
-        chosen = "rows" if segments_column is not None else await self._choose(strategy)
+        # A segments column needs the rows strategy: the API takes one list per import.
+        chosen, recent_imports = await self._choose(
+            "rows" if segments_column is not None else strategy
+        )
         options = {
             "columns": dict(columns),
             "types": property_types,
@@ -220,7 +223,7 @@ class ImportService:
         try:
             return await self._run_plan(
                 source, key, total, chosen, columns, property_types, on_conflict,
-                segment_ids, topic_ids, dry_run, progress, row_segments,
+                segment_ids, topic_ids, dry_run, progress, row_segments, recent_imports,
             )  # fmt: skip
         finally:
             self._running.discard(key)
@@ -239,6 +242,7 @@ class ImportService:
         dry_run: bool,
         progress: Progress,
         row_segments: dict[str, str],
+        recent_imports: frozenset[str],
     ) -> ImportSummary:
         imports_dir = self._settings.state_dir / "imports"
         await _off_loop(lambda: _forget_old_imports(imports_dir))
@@ -264,6 +268,7 @@ class ImportService:
                 journal=journal,
                 progress=progress,
                 mirror=await self._filled_mirror(),
+                imports_before=set(recent_imports),
             )
             runner = run_api if chosen == "api" else run_rows
             try:
@@ -298,17 +303,23 @@ class ImportService:
 
     # -- helpers ----------------------------------------------------------------------
 
-    async def _choose(self, strategy: StrategyChoice) -> Literal["api", "rows"]:
+    async def _choose(
+        self, strategy: StrategyChoice
+    ) -> tuple[Literal["api", "rows"], frozenset[str]]:
+        """The strategy, and for "api" the account's recent imports: the one request that
+        shows the API is there also tells a lost upload's job from those before it."""
         if strategy == "rows":
-            return "rows"
+            return "rows", frozenset()
         with api_errors():
-            available = await self._client.contact_imports_available()
-        if strategy == "api" and not available:
+            recent = await self._client.recent_contact_imports()
+        if strategy == "api" and recent is None:
             raise UserFacingError(
                 "This account does not have Resend's Contact Imports API (a beta). "
                 "Use strategy 'rows' (or 'auto', which picks it by itself)."
             )
-        return "api" if available else "rows"
+        if recent is None:
+            return "rows", frozenset()
+        return "api", frozenset(job.id for job in recent)
 
     async def _check_columns(
         self,
@@ -353,7 +364,8 @@ class ImportService:
         return types
 
     async def _create_properties(self, types: Mapping[str, PropertyType]) -> None:
-        existing = {p.key for p in await self._schema.properties(fresh=True)}
+        # The schema was just read afresh to check the columns: the cached copy is current.
+        existing = {p.key for p in await self._schema.properties()}
         for key, type_ in types.items():
             if key not in existing:
                 await self._schema.create_property(key, type_)

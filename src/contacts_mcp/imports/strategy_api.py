@@ -179,7 +179,7 @@ async def _upload(client: ResendClient, plan: ImportPlan, part: PartRecord) -> s
         for name in ("email", *BUILT_IN)
         if name == "email" or name in plan.columns.values()
     }
-    before = {job.id for job in await client.list_contact_imports(limit=20)}
+    before = plan.imports_before or {j.id for j in await client.list_contact_imports(limit=20)}
     for attempt in range(2):
         try:
             with part_path(plan, part.number).open("rb") as file:
@@ -192,6 +192,7 @@ async def _upload(client: ResendClient, plan: ImportPlan, part: PartRecord) -> s
                     segments=plan.segment_ids,
                     topics=topics,
                 )
+            plan.imports_before = before | {created.id}
             return created.id
         except (TransportError, APIError) as exc:
             if isinstance(exc, APIError) and exc.status_code < 500:
@@ -200,6 +201,7 @@ async def _upload(client: ResendClient, plan: ImportPlan, part: PartRecord) -> s
             recent = await client.list_contact_imports(limit=20)
             new = [job.id for job in recent if job.id not in before]
             if len(new) == 1:
+                plan.imports_before = before | {new[0]}
                 return new[0]
             if attempt == 1:
                 raise
