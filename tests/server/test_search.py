@@ -345,7 +345,7 @@ async def test_a_row_by_row_import_writes_through_to_search(harness: Harness) ->
         },
     )
     assert (summary["created"], summary["updated"]) == (2, 1)
-    assert any("now has the 2 new contacts" in note for note in summary["notes"])
+    assert any("2 contacts it created reach the search mirror" in n for n in summary["notes"])
     acme = [{"field": "domain", "op": "eq", "value": "acme.com"}]
     found = await harness.call("search_contacts", {"where": acme})
     assert sorted(c["email"] for c in found["contacts"]) == ["new1@acme.com", "new2@acme.com"]

@@ -150,20 +150,26 @@ CREATE INDEX IF NOT EXISTS properties_by_num ON properties (key, num);
 CREATE INDEX IF NOT EXISTS members_by_segment ON members (segment_id, n);
 """
 _META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)"
-# What an import wrote (or asked Resend to write), by address, until it ends and is settled:
-# its new contacts reach the mirror only when a list page shows them (with their ids).
-_IMPORTED = """
-CREATE TABLE IF NOT EXISTS imported (
+# What an import wrote (or asked Resend to write), by address, until it is settled: its new
+# contacts reach the mirror only when a list page shows them (with their ids), which may be
+# after the import ended (the next search lists them). Kept `_EXPECT_SECONDS` at most: an
+# address never listed by then was not created (a row Resend refused).
+_EXPECTED = """
+CREATE TABLE IF NOT EXISTS expected (
     email_lower TEXT PRIMARY KEY, segments TEXT NOT NULL, vals TEXT NOT NULL,
-    existed INTEGER NOT NULL
+    existed INTEGER NOT NULL, expected_at REAL NOT NULL
 ) WITHOUT ROWID;
 """
 # Contacts removed, and when: a webhook event older than the removal must not bring one
 # back. Kept `_TOMBSTONE_DAYS`, past any delivery retry.
+_EXPECT_SECONDS = 86400.0
+# A contact listed with a `created_at` this long before an import expected it existed
+# before: it is not one the import created.
+_CLOCK_SLACK_SECONDS = 600.0
 _GONE = "CREATE TABLE IF NOT EXISTS gone (id TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;"
 _TOMBSTONE_DAYS = 7
 _ALL_TABLES = (
-    "meta", "imported", "gone", "contacts", "properties", "segments", "members", "staged_contacts",
+    "meta", "expected", "gone", "contacts", "properties", "segments", "members", "staged_contacts",
     "staged_properties", "staged_segments", "staged_members",
 )  # fmt: skip
 _SYNC_KEYS = ("sync_phase", "sync_cursor", "sync_segment_index")
@@ -269,6 +275,8 @@ class MirrorState:
     """A full sync is staged and can be resumed or finished."""
     changed_here: int
     """Writes applied through write-through since the last full sync."""
+    imports_pending: int = 0
+    """Contacts imports created that no list page has shown yet (the next refresh)."""
     events_since: float | None = None
     """When the first webhook event reached this mirror."""
     last_event_at: float | None = None
@@ -349,7 +357,7 @@ class Mirror:
             self._script(
                 _META
                 + ";"
-                + _IMPORTED
+                + _EXPECTED
                 + _GONE
                 + _on(_LIVE, _TABLES)
                 + _LIVE_MEMBERS
@@ -379,6 +387,7 @@ class Mirror:
                 segments=self._scalar("SELECT COUNT(*) FROM segments"),
                 sync_in_progress=self._syncing(),
                 changed_here=self._meta_int("changed_here"),
+                imports_pending=self._scalar("SELECT COUNT(*) FROM expected WHERE existed = 0"),
                 events_since=self._meta_float("events_since"),
                 last_event_at=self._meta_float("last_event_at"),
             )
@@ -800,10 +809,11 @@ class Mirror:
     # -- imports ----------------------------------------------------------------------
 
     def begin_import(self) -> None:
-        """Forget what an earlier import that never ended expected (its doubts stay): its
-        rows will be read like anybody else's."""
+        """Forget what imports expected longer ago than `_EXPECT_SECONDS` (their doubts
+        stay): contacts that appear later are read like anybody else's."""
         with self._lock, self._transaction():
-            self._db.execute("DELETE FROM imported")
+            cutoff = time.time() - _EXPECT_SECONDS
+            self._db.execute("DELETE FROM expected WHERE expected_at < ?", (cutoff,))
 
     def expect_import(
         self,
@@ -815,14 +825,16 @@ class Mirror:
         joins and the property values it has in the file. With `upsert` (existing contacts
         updated in ways Resend does not report), the mirrored contacts among them are no
         longer vouched for, from now on."""
+        now = time.time()
         entries = [
-            (email.lower(), json.dumps(list(segments)), json.dumps(dict(vals)))
+            (email.lower(), json.dumps(list(segments)), json.dumps(dict(vals)), now)
             for email, segments, vals in rows
         ]
         with self._lock, self._transaction():
             self._db.executemany(
-                "INSERT OR REPLACE INTO imported (email_lower, segments, vals, existed) "
-                "VALUES (?, ?, ?, EXISTS (SELECT 1 FROM contacts WHERE email_lower = ?1))",
+                "INSERT OR REPLACE INTO expected (email_lower, segments, vals, existed, "
+                "expected_at) VALUES "
+                "(?1, ?2, ?3, EXISTS (SELECT 1 FROM contacts WHERE email_lower = ?1), ?4)",
                 entries,
             )
             if upsert:
@@ -835,20 +847,23 @@ class Mirror:
         contacts were settled.
 
         `upsert` None: the import may still be running (a refresh found some of its new
-        contacts): only those are settled, the rest stays expected. Otherwise the import
-        ended and is forgotten: an address it expected that no list page showed was not
-        created (a row Resend refused)."""
+        contacts): only those are settled. Otherwise the import ended: its existing
+        contacts are settled and forgotten; new ones not listed yet stay expected, for the
+        refresh that lists them."""
         with self._lock, self._transaction():
             rows = self._db.execute(
-                "SELECT c.n, c.id, i.segments, i.vals, i.existed, i.email_lower FROM imported i "
+                "SELECT c.n, c.id, i.segments, i.vals, i.existed, i.email_lower, "
+                "c.created_key, i.expected_at FROM expected i "
                 "JOIN contacts c ON c.email_lower = i.email_lower"
             ).fetchall()
             created = 0
             settled: list[str] = []
-            for n, contact_id, segments, vals, existed, email_lower in rows:
+            for n, contact_id, segments, vals, existed, email_lower, key, expected in rows:
                 if existed and not upsert:
                     continue  # not ended yet, or left untouched (on_conflict=skip)
                 settled.append(str(email_lower))
+                if not existed and _before(str(key), float(expected) - _CLOCK_SLACK_SECONDS):
+                    continue  # it was there before the import: not one it created
                 for segment_id in json.loads(segments):
                     self._join(int(n), str(contact_id), str(segment_id), at, "import")
                 if not existed:
@@ -857,20 +872,19 @@ class Mirror:
                     values = json.loads(vals)
                     for prefix in self._sides():
                         self._replace_properties(prefix, str(contact_id), values, at, "import")
-            if upsert is None:
-                self._db.execute(
-                    "DELETE FROM imported WHERE email_lower IN (SELECT value FROM json_each(?))",
-                    (json.dumps(settled),),
-                )
-            else:
-                self._db.execute("DELETE FROM imported")
+            self._db.execute(
+                "DELETE FROM expected WHERE email_lower IN (SELECT value FROM json_each(?))",
+                (json.dumps(settled),),
+            )
+            if upsert is not None:
+                self._db.execute("DELETE FROM expected WHERE existed = 1")
             return created
 
     def is_expected(self, emails: Sequence[str]) -> set[str]:
         """Which of these addresses (lower-cased) an import still expects."""
         with self._lock:
             found = self._db.execute(
-                "SELECT email_lower FROM imported WHERE email_lower IN "
+                "SELECT email_lower FROM expected WHERE email_lower IN "
                 "(SELECT value FROM json_each(?))",
                 (json.dumps([e.lower() for e in emails]),),
             )
@@ -1140,6 +1154,15 @@ class Mirror:
 def _on(prefix: str, template: str) -> str:
     """A statement template for the live (`_LIVE`) or the staged (`_STAGED`) tables."""
     return template.replace("{p}", prefix)
+
+
+def _before(created_key: str, moment: float) -> bool:
+    """Whether a contact's `created_key` (UTC, naive ISO) is before the Unix time `moment`."""
+    try:
+        created = datetime.fromisoformat(created_key).replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    return created.timestamp() < moment
 
 
 def _when(at: float | None) -> float:

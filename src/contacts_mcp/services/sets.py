@@ -276,6 +276,11 @@ class ContactsSets:
         ]
         if state.changed_here:
             notes.append(f"{state.changed_here} change(s) made here since are included.")
+        if state.imports_pending:
+            notes.append(
+                f"{state.imports_pending} contacts created by an import are not in the mirror "
+                "yet: a search brings them in first."
+            )
         if state.events_since is not None and state.last_event_at is not None:
             notes.append(_live_note(state.events_since, state.last_event_at, state, now))
         if state.fields_in_doubt:
@@ -360,18 +365,18 @@ class ContactsSets:
         if state.full_synced_at is None:
             return None  # no mirror to keep up to date yet
         notes: list[str] = []
-        if created:
-            summary = await self.sync("new", properties=False, progress=progress)
-            notes.append(
-                f"The search mirror now has the {summary.new_contacts} new contacts "
-                f"({summary.requests} requests), with the segments and values the import "
-                "gave them."
-                if summary.mode == "new"
-                else f"The search mirror was synced in full ({summary.requests} requests)."
-            )
         await anyio.to_thread.run_sync(
             partial(self._mirror.settle_import, time.time(), upsert=upsert)
         )
+        pending = (await anyio.to_thread.run_sync(self._mirror.state)).imports_pending
+        if created and pending:
+            # Brought in when a search needs them: an import nobody searches after costs
+            # nothing more.
+            notes.append(
+                f"The {pending} contacts it created reach the search mirror with the next "
+                f"search (about {-(-pending // PAGE) + 1} requests: their list pages), with "
+                "the segments and values the import gave them."
+            )
         doubted = (await anyio.to_thread.run_sync(self._mirror.state)).fields_in_doubt
         if updated and doubted:
             notes.append(

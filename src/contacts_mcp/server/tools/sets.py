@@ -172,6 +172,9 @@ async def fill_mirror(ctx: ToolContext, state: State, *, max_age: float | None =
     budget; otherwise say which job is filling it."""
     mirror = state.sets.state()
     if mirror.synced_at is not None and (max_age is None or mirror.fully_synced_within(max_age)):
+        if mirror.imports_pending:
+            # An import's new contacts: one list page per 100 brings them in.
+            await _refresh(ctx, state, {"mode": "new", "properties": False})
         return
     arguments = {"mode": "full", "properties": False}
     # A sync already running (a refresh) fills it too: wait for that one.
