@@ -261,7 +261,7 @@ class ContactsSets:
         now = time.time()
         age = max(0, round(now - state.synced_at))
         costs = {
-            "full": self._mirror.full_sync_requests(PAGE),
+            "full": self._mirror.full_sync_requests(PAGE, state.contacts),
             "properties": state.contacts,
         }
         full_age = None if state.full_synced_at is None else round(now - state.full_synced_at)
@@ -323,7 +323,7 @@ class ContactsSets:
             text += f"; {state.properties_unknown} never read"
         return (
             text + f". Re-reading all takes refresh=full with properties=true ({state.contacts} "
-            "requests); properties_max_age re-reads only older ones."
+            "requests); max_age_minutes re-reads only older ones."
         )
 
     # -- webhooks -------------------------------------------------------------------
