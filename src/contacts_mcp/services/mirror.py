@@ -177,6 +177,7 @@ _SYNC_KEYS = ("sync_phase", "sync_cursor", "sync_segment_index")
 # the time it would add to every finish.
 _ANALYSIS_LIMIT = 1000
 _CACHE_KIB = 65536
+_FINISH_CACHE_KIB = 8192
 # The write-ahead log grows to the size of a finishing sync (all tables rewritten); it is
 # cut back to this after the checkpoint that follows.
 _WAL_LIMIT_BYTES = 16 * 2**20
@@ -470,31 +471,45 @@ class Mirror:
         """Replace the live data with the staged data, in one transaction."""
         with self._lock:
             self._require_sync()
-            with self._transaction():
-                for table in ("contacts", "properties", "segments"):
-                    self._db.execute(f"DROP TABLE {table}")
-                    self._db.execute(f"ALTER TABLE {_STAGED}{table} RENAME TO {table}")
-                self._db.execute("DROP TABLE members")
-                self._script(_LIVE_MEMBERS)
-                self._db.execute(_SWAP_MEMBERS)
-                self._db.execute("DROP TABLE staged_members")
-                self._script(_LIVE_INDEXES)
-                self._set_meta("synced_at", now)
-                self._set_meta("full_synced_at", now)
-                self._set_meta("changed_here", 0)
-                self._db.execute("DELETE FROM gone WHERE at < ?", (now - _TOMBSTONE_DAYS * 86400,))
-                sizes = self._db.execute(
-                    "SELECT s.id, COUNT(m.n) FROM segments s "
-                    "LEFT JOIN members m ON m.segment_id = s.id GROUP BY s.id"
-                )
-                self._set_meta("segment_sizes", json.dumps(dict(sizes.fetchall())))
-                for key in _SYNC_KEYS:
-                    self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
-                # The contents changed wholesale: the planner needs fresh statistics to
-                # choose which filter drives a query.
-                self._db.execute("ANALYZE")
+            # The swap sorts every membership and builds every index: in temporary files,
+            # through a small cache, so the peak memory does not grow with the account
+            # (with the usual cache and in-memory temporaries it grew 0.3 KB a contact).
+            self._db.execute("PRAGMA temp_store=FILE")
+            self._db.execute(f"PRAGMA cache_size=-{_FINISH_CACHE_KIB}")
+            try:
+                self._swap(now)
+            finally:
+                self._db.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+                self._db.execute("PRAGMA temp_store=MEMORY")
             # The log now holds a copy of every table; written back already, it can go.
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _swap(self, now: float) -> None:
+        """The live tables replaced by the staged ones, in one transaction (the lock is
+        held)."""
+        with self._transaction():
+            for table in ("contacts", "properties", "segments"):
+                self._db.execute(f"DROP TABLE {table}")
+                self._db.execute(f"ALTER TABLE {_STAGED}{table} RENAME TO {table}")
+            self._db.execute("DROP TABLE members")
+            self._script(_LIVE_MEMBERS)
+            self._db.execute(_SWAP_MEMBERS)
+            self._db.execute("DROP TABLE staged_members")
+            self._script(_LIVE_INDEXES)
+            self._set_meta("synced_at", now)
+            self._set_meta("full_synced_at", now)
+            self._set_meta("changed_here", 0)
+            self._db.execute("DELETE FROM gone WHERE at < ?", (now - _TOMBSTONE_DAYS * 86400,))
+            sizes = self._db.execute(
+                "SELECT s.id, COUNT(m.n) FROM segments s "
+                "LEFT JOIN members m ON m.segment_id = s.id GROUP BY s.id"
+            )
+            self._set_meta("segment_sizes", json.dumps(dict(sizes.fetchall())))
+            for key in _SYNC_KEYS:
+                self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            # The contents changed wholesale: the planner needs fresh statistics to
+            # choose which filter drives a query.
+            self._db.execute("ANALYZE")
 
     # -- incremental refresh ----------------------------------------------------------
 
