@@ -629,7 +629,10 @@ def test_a_segment_observed_whole_replaces_its_memberships_but_keeps_later_write
     joined = next(c.id for c in contacts if c.id not in members[segment])
     written = next(c.id for c in contacts if c.id not in members[segment] and c.id != joined)
     mirror.set_member(written, segment, True, at=200.0)  # written after the paging began
-    changed = mirror.observe_segment(segment, [stayed, joined], at=100.0)
+    mirror.begin_segment_observation(segment)
+    mirror.observe_segment_page(segment, [stayed])
+    mirror.observe_segment_page(segment, [joined, "not-mirrored"])
+    changed = mirror.end_segment_observation(segment, at=100.0)
     found = set(ids_of(mirror, [Filter("segment", "in", segment)]))
     assert found == {stayed, joined, written}
     assert changed == len(members[segment]) - 1 + 1

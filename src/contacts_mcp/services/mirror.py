@@ -166,11 +166,17 @@ _EXPECT_SECONDS = 86400.0
 # A contact listed with a `created_at` this long before an import expected it existed
 # before: it is not one the import created.
 _CLOCK_SLACK_SECONDS = 600.0
+# A segment's member list being paged, before it is applied at once (`end_segment_…`).
+_OBSERVED = """
+CREATE TABLE IF NOT EXISTS observed (
+    segment_id TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (segment_id, n)
+) WITHOUT ROWID;
+"""
 _GONE = "CREATE TABLE IF NOT EXISTS gone (id TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;"
 _TOMBSTONE_DAYS = 7
 _ALL_TABLES = (
-    "meta", "expected", "gone", "contacts", "properties", "segments", "members", "staged_contacts",
-    "staged_properties", "staged_segments", "staged_members",
+    "meta", "expected", "observed", "gone", "contacts", "properties", "segments", "members",
+    "staged_contacts", "staged_properties", "staged_segments", "staged_members",
 )  # fmt: skip
 _SYNC_KEYS = ("sync_phase", "sync_cursor", "sync_segment_index")
 # ANALYZE samples this many index rows: plans as good as a full scan's for a fraction of
@@ -359,6 +365,7 @@ class Mirror:
                 _META
                 + ";"
                 + _EXPECTED
+                + _OBSERVED
                 + _GONE
                 + _on(_LIVE, _TABLES)
                 + _LIVE_MEMBERS
@@ -766,28 +773,41 @@ class Mirror:
                     ((contact_id, sid, moment, "read") for sid in segment_ids),
                 )
 
-    def observe_segment(self, segment_id: str, member_ids: Sequence[str], at: float) -> int:
-        """Record a segment's whole member list, paged from the API starting at `at`:
-        the mirrored contacts listed are members, the others are not (unless a write since
+    def begin_segment_observation(self, segment_id: str) -> None:
+        """Start recording a segment's member list, page by page (see `end_…`)."""
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM observed WHERE segment_id = ?", (segment_id,))
+
+    def observe_segment_page(self, segment_id: str, member_ids: Sequence[str]) -> None:
+        """Record one page of a segment's member list (the mirrored contacts among it)."""
+        with self._lock, self._transaction():
+            self._db.execute(
+                "INSERT OR IGNORE INTO observed (segment_id, n) SELECT ?, n FROM contacts "
+                "WHERE id IN (SELECT value FROM json_each(?))",
+                (segment_id, json.dumps(list(member_ids))),
+            )
+
+    def end_segment_observation(self, segment_id: str, at: float) -> int:
+        """Apply a segment's whole member list, paged from the API starting at `at`: the
+        mirrored contacts listed are members, the others are not (unless a write since
         `at` made them so). Returns how many memberships changed."""
-        ids = json.dumps(list(member_ids))
         with self._lock, self._transaction():
             left = self._db.execute(
-                "DELETE FROM members WHERE segment_id = ? AND (at IS NULL OR at < ?) AND n NOT IN "
-                "(SELECT n FROM contacts WHERE id IN (SELECT value FROM json_each(?)))",
-                (segment_id, at, ids),
+                "DELETE FROM members WHERE segment_id = ?1 AND (at IS NULL OR at < ?2) AND n "
+                "NOT IN (SELECT n FROM observed WHERE segment_id = ?1)",
+                (segment_id, at),
             ).rowcount
             joined = self._db.execute(
                 "INSERT OR IGNORE INTO members (n, segment_id, at, by) "
-                "SELECT n, ?, ?, 'list' FROM contacts WHERE id IN (SELECT value FROM json_each(?))",
-                (segment_id, at, ids),
+                "SELECT n, ?1, ?2, 'list' FROM observed WHERE segment_id = ?1",
+                (segment_id, at),
             ).rowcount
             self._db.execute(
-                "UPDATE members SET at = ?, by = 'list' WHERE segment_id = ? AND (at IS NULL OR "
-                "at < ?) AND n IN (SELECT n FROM contacts WHERE id IN "
-                "(SELECT value FROM json_each(?)))",
-                (at, segment_id, at, ids),
+                "UPDATE members SET at = ?2, by = 'list' WHERE segment_id = ?1 AND "
+                "(at IS NULL OR at < ?2) AND n IN (SELECT n FROM observed WHERE segment_id = ?1)",
+                (segment_id, at),
             )
+            self._db.execute("DELETE FROM observed WHERE segment_id = ?", (segment_id,))
             return left + joined
 
     def write_fields(

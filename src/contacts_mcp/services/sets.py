@@ -356,11 +356,11 @@ class ContactsSets:
     async def after_import(
         self, *, created: int, updated: int, upsert: bool, progress: Progress
     ) -> str | None:
-        """Bring an ended import's writes into a mirror that has been filled; say what was
+        """Settle an ended import's writes in a mirror that has been filled; say what was
         done. The import recorded what it wrote as it went (`Mirror.expect_import`, or
-        each row's write for the row-by-row strategy); new contacts come in with a refresh
-        of new contacts (a page per 100: they are the newest), and take their segments and
-        values from the import, with no read per contact."""
+        each row's write for the row-by-row strategy). Its new contacts reach the mirror
+        with the next search that needs them (a list page per 100: they are the newest),
+        and take their segments and values from the import, with no read per contact."""
         state = await anyio.to_thread.run_sync(self._mirror.state)
         if state.full_synced_at is None:
             return None  # no mirror to keep up to date yet
@@ -583,11 +583,12 @@ class ContactsSets:
             self._mirror.set_memberships(contact_id, [s.id for s in listed], at=read_at)
             await progress(number, len(ids), f"reading the segments of {number} of {len(ids)}")
 
-    async def observe_segment(self, segment_id: str) -> set[str]:
-        """Page one segment's member list whole and record it: the ids of its members now.
-        A segment deleted meanwhile has none."""
+    async def observe_segment(self, segment_id: str) -> None:
+        """Page one segment's member list whole and record it as its members now (a
+        segment deleted meanwhile has none)."""
         started = time.time()
-        members: list[str] = []
+        mirror = self._mirror
+        await anyio.to_thread.run_sync(mirror.begin_segment_observation, segment_id)
         cursor: str | None = None
         while True:
             with api_errors():
@@ -600,20 +601,20 @@ class ContactsSets:
                             segment_id=segment_id,
                         )
                     )
-                except NotFoundError:
-                    members = []
+                except NotFoundError:  # deleted meanwhile: no members at all
+                    await anyio.to_thread.run_sync(mirror.begin_segment_observation, segment_id)
                     break
             ids = [c.id for c in page.data]
             if ids and ids[-1] == cursor:
                 raise UnexpectedResponseError(
                     200, "GET /segments/{id}/contacts", "the same page twice"
                 )
-            members += ids
+            # Page by page into the mirror: memory stays flat whatever the segment's size.
+            await anyio.to_thread.run_sync(mirror.observe_segment_page, segment_id, ids)
             if not page.has_more or not ids:
                 break
             cursor = ids[-1]
-        await anyio.to_thread.run_sync(self._mirror.observe_segment, segment_id, members, started)
-        return set(members)
+        await anyio.to_thread.run_sync(mirror.end_segment_observation, segment_id, started)
 
     async def _properties(self, progress: Progress, *, read_before: float | None) -> int:
         if not await self._schema.properties(fresh=True):
