@@ -70,8 +70,9 @@ SAMPLE = 10
 # A change to at most this many contacts runs without a preview (as that many
 # update_contact calls would); deletes always need one.
 SKIP_CONFIRM_UP_TO = 10
-# Requests/s assumed for estimates until Resend's headers say (its documented default).
-ASSUMED_RATE = 10.0
+# Requests/s assumed for a time estimate only until Resend's `ratelimit-limit` says (the
+# middle of the defaults its docs have given: 2, 5 and 10); pacing never assumes one.
+ASSUMED_RATE = 5.0
 
 ContactsArg = Annotated[
     Annotated[list[Annotated[str, Field(max_length=320)]], Field(max_length=100_000)]
