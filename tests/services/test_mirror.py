@@ -746,3 +746,18 @@ def test_an_import_still_running_has_its_listed_new_contacts_settled_and_the_res
     assert mirror.is_expected(["second@x.io"]) == {"second@x.io"}
     assert mirror.state().imports_pending == 1
     mirror.close()
+
+
+def test_the_counts_are_kept_between_writes_and_follow_another_connections_writes(
+    small: tuple[list[MirroredContact], Members], tmp_path: Path
+) -> None:
+    contacts, members = small
+    mine, other = Mirror(tmp_path / "m.sqlite"), Mirror(tmp_path / "m.sqlite")
+    full_sync(mine, [listed(c) for c in contacts], members)
+    assert other.state().contacts == len(contacts)
+    assert mine.state() is mine.state()  # nothing written between: counted once
+    mine.remove(contacts[0].id)
+    assert mine.state().contacts == len(contacts) - 1
+    assert other.state().contacts == len(contacts) - 1  # a second host window's write
+    mine.close()
+    other.close()

@@ -345,6 +345,9 @@ class Mirror:
         if not in_memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        # Commits by this connection, and the state as of the last count (see `state`).
+        self._commits = 0
+        self._state: tuple[tuple[int, int], MirrorState] | None = None
         # Called from worker threads (syncs) and from the event loop (searches).
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         if not in_memory:
@@ -379,26 +382,35 @@ class Mirror:
     # -- state ------------------------------------------------------------------------
 
     def state(self) -> MirrorState:
+        """The mirror's counts and times. Counting a million contacts takes tens of
+        milliseconds, and every answer reports them: they are counted again only after a
+        write, by this connection or another (`PRAGMA data_version`)."""
         with self._lock:
-            contacts = self._scalar("SELECT COUNT(*) FROM contacts")
-            unknown = self._scalar("SELECT COUNT(*) FROM contacts WHERE props_at IS NULL")
-            oldest = self._db.execute(
-                "SELECT MIN(props_at) FROM contacts WHERE props_at IS NOT NULL"
-            ).fetchone()[0]
-            return MirrorState(
-                synced_at=self._meta_float("synced_at"),
-                full_synced_at=self._meta_float("full_synced_at"),
-                contacts=contacts,
-                properties_known=contacts - unknown,
-                properties_oldest=None if oldest is None else float(oldest),
-                fields_in_doubt=self._scalar("SELECT COUNT(*) FROM contacts WHERE seen_at IS NULL"),
-                segments=self._scalar("SELECT COUNT(*) FROM segments"),
-                sync_in_progress=self._syncing(),
-                changed_here=self._meta_int("changed_here"),
-                imports_pending=self._scalar("SELECT COUNT(*) FROM expected WHERE existed = 0"),
-                events_since=self._meta_float("events_since"),
-                last_event_at=self._meta_float("last_event_at"),
-            )
+            version = (self._commits, self._scalar("PRAGMA data_version"))
+            if self._state is None or self._state[0] != version:
+                self._state = (version, self._count_state())
+            return self._state[1]
+
+    def _count_state(self) -> MirrorState:
+        contacts = self._scalar("SELECT COUNT(*) FROM contacts")
+        unknown = self._scalar("SELECT COUNT(*) FROM contacts WHERE props_at IS NULL")
+        oldest = self._db.execute(
+            "SELECT MIN(props_at) FROM contacts WHERE props_at IS NOT NULL"
+        ).fetchone()[0]
+        return MirrorState(
+            synced_at=self._meta_float("synced_at"),
+            full_synced_at=self._meta_float("full_synced_at"),
+            contacts=contacts,
+            properties_known=contacts - unknown,
+            properties_oldest=None if oldest is None else float(oldest),
+            fields_in_doubt=self._scalar("SELECT COUNT(*) FROM contacts WHERE seen_at IS NULL"),
+            segments=self._scalar("SELECT COUNT(*) FROM segments"),
+            sync_in_progress=self._syncing(),
+            changed_here=self._meta_int("changed_here"),
+            imports_pending=self._scalar("SELECT COUNT(*) FROM expected WHERE existed = 0"),
+            events_since=self._meta_float("events_since"),
+            last_event_at=self._meta_float("last_event_at"),
+        )
 
     # -- full sync --------------------------------------------------------------------
 
@@ -1068,6 +1080,7 @@ class Mirror:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+        self._commits += 1
 
     def _script(self, script: str) -> None:
         # Not `executescript`, which commits first: these run inside transactions.
