@@ -196,6 +196,7 @@ class Observed:
 
     since: float
     segments: set[str] = field(default_factory=set[str])
+    every_segment: bool = False
     requests: int = 0
     unreadable: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
 
@@ -206,7 +207,7 @@ class Observed:
         return contact.properties_at is not None and contact.properties_at >= self.since
 
     def trusts_segment(self, segment_id: str) -> bool:
-        return segment_id in self.segments
+        return self.every_segment or segment_id in self.segments
 
 
 async def observe(
@@ -226,8 +227,7 @@ async def observe(
             ids, progress, None if needs.every_membership else sorted(needs.segments)
         )
         observed.segments.update(needs.segments)
-        if needs.every_membership:
-            observed.segments.update(sets.mirror.segment_sizes())
+        observed.every_segment = needs.every_membership
     if needs.values or (needs.fields and len(items) <= 1 + _pages(sets.mirror.state().contacts)):
         _, observed.unreadable = await complete_records(
             client, sets, items, progress, "re-checking contacts", every=True

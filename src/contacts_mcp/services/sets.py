@@ -564,7 +564,10 @@ class ContactsSets:
         if not ids:
             return
         sizes = await anyio.to_thread.run_sync(self._mirror.segment_sizes)
-        wanted = list(sizes) if segments is None else list(dict.fromkeys(segments))
+        if segments is None:  # the account's segments now: some may be newer than the sync
+            with api_errors():
+                segments = [s.id for s in await self._schema.segments()]
+        wanted = list(dict.fromkeys(segments))
         if membership_requests(len(ids), [sizes.get(s, 0) for s in wanted]) < len(ids):
             for number, segment_id in enumerate(wanted, 1):
                 await progress(number, len(wanted), f"reading segment {number} of {len(wanted)}")
