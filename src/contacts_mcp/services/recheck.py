@@ -233,7 +233,9 @@ async def observe(
             client, sets, items, progress, "re-checking contacts", every=True
         )
     elif needs.fields:
-        await sets.observe_contacts(progress)
+        listed = await sets.observe_contacts(progress)
+        for contact_id in set(ids) - listed:  # not in the whole account's list: deleted
+            sets.mirror.remove(contact_id)
     observed.requests = client.requests_sent - sent_before
     unreadable = {email for email, _ in observed.unreadable}
     now = await anyio.to_thread.run_sync(sets.mirror.contacts, ids)

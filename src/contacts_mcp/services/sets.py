@@ -534,10 +534,11 @@ class ContactsSets:
         await self.read_memberships([c.id for c in unknown], progress)
         return len(found)
 
-    async def observe_contacts(self, progress: Progress) -> int:
+    async def observe_contacts(self, progress: Progress) -> set[str]:
         """Page the whole account and record each contact's fields as listed (no sync
-        time is set: deletions and memberships are not observed). Returns the count."""
-        seen = 0
+        time is set: memberships are not observed). Returns the ids listed: a contact
+        the mirror holds that is not among them was deleted."""
+        seen: set[str] = set()
         cursor: str | None = None
         while True:
             listed_at = time.time()
@@ -549,8 +550,8 @@ class ContactsSets:
             if items and items[-1].id == cursor:
                 raise UnexpectedResponseError(200, "GET /contacts", "the same page twice")
             await anyio.to_thread.run_sync(self._mirror.observe_contacts, items, listed_at)
-            seen += len(items)
-            await progress(seen, None, f"re-read {seen} contacts")
+            seen.update(item.id for item in items)
+            await progress(len(seen), None, f"re-read {len(seen)} contacts")
             if not page.has_more or not items:
                 return seen
             cursor = items[-1].id

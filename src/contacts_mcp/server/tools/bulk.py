@@ -416,6 +416,13 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
             needed = [plan for plan in plans if plan.needed]
             if not needed:
                 raise ToolError(_nothing_to_change(plans, observed.requests))
+            # What it observed is in the mirror now: the selection (and the confirmation
+            # bound to it) is the one a confirmed call will find.
+            selected = await _selection(ctx, state, contacts, where, fresh=False)
+            if not selected.contacts:
+                raise ToolError(_nothing_selected("update", selected))
+            plans = [plan_for(c, segments, change, observed) for c, segments in selected.contacts]
+            needed = [plan for plan in plans if plan.needed]
         refused = [plan for plan in plans if plan.refused]
         recheck = needs.requests(state.sets, len(plans))
         segment_names = {s.id: s.name for s in await run(state.schema.segments())}
