@@ -34,7 +34,16 @@ from contacts_mcp.services.contacts import check_property_input
 from contacts_mcp.services.explain import UserFacingError, explain
 from contacts_mcp.services.jobs import Progress
 from contacts_mcp.services.mirror import Filter, MirroredContact
-from contacts_mcp.services.recheck import Needs, Trust, each, needs_for, observe, still_matching
+from contacts_mcp.services.recheck import (
+    Needs,
+    Observed,
+    Trust,
+    confirm_existence,
+    each,
+    needs_for,
+    observe,
+    still_matching,
+)
 from contacts_mcp.services.schema import SchemaService
 from contacts_mcp.services.sets import Condition, ContactsSets, patiently
 
@@ -45,6 +54,7 @@ __all__ = [
     "change_needs",
     "plan_for",
     "resolve_change",
+    "without_gone",
 ]
 
 RESUBSCRIBE_HINT = "opt them back in only if they asked to (resubscribe=true)"
@@ -258,6 +268,7 @@ async def apply_change(
     emails = {contact.id: contact.email for contact, _ in selected.contacts}
     left = [(emails[contact_id], why) for contact_id, why in dropped]
     plans = [plan_for(contact, segments, change, observed) for contact, segments in items]
+    plans = await without_gone(client, sets, plans, observed, progress)
     failures: list[tuple[str, str]] = [(p.contact.email, p.refused) for p in plans if p.refused]
     refused = len(failures)
     failures += [(email, f"could not re-check it: {why}") for email, why in observed.unreadable]
@@ -299,6 +310,20 @@ async def apply_change(
         failures_file=write_failures(failures_path, failures + left),
         notes=_observed_notes(observed.requests),
     )
+
+
+async def without_gone(
+    client: ResendClient,
+    sets: ContactsSets,
+    plans: list[ContactPlan],
+    observed: Observed,
+    progress: Progress,
+) -> list[ContactPlan]:
+    """The plans but those of contacts that would be counted as already as asked and
+    are found deleted from Resend (or unreadable) when checked (`confirm_existence`)."""
+    skipped = [(p.contact, p.segments) for p in plans if not p.needed and not p.refused]
+    dropped = await confirm_existence(client, sets, skipped, observed, progress)
+    return [plan for plan in plans if plan.contact.id not in dropped]
 
 
 def _observed_notes(requests: int) -> list[str]:

@@ -967,6 +967,18 @@ class Mirror:
                 segments.setdefault(int(n), []).append(str(segment_id))
         return [(_contact_of(row, known), sorted(segments.get(int(row[0]), []))) for row in rows]
 
+    def seen_since(self, ids: Sequence[str], since: float) -> set[str]:
+        """Of these live contacts, those the API showed at `since` or later: their fields
+        read or listed, or one of their memberships listed or read (so they existed)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.id FROM contacts c WHERE c.id IN (SELECT value FROM json_each(?1)) "
+                "AND (c.seen_at >= ?2 AND c.seen_by IN ('list', 'read') OR EXISTS (SELECT 1 "
+                "FROM members m WHERE m.n = c.n AND m.at >= ?2 AND m.by IN ('list', 'read')))",
+                (json.dumps(list(ids)), since),
+            ).fetchall()
+        return {str(row[0]) for row in rows}
+
     def observe_contacts(self, contacts: Sequence[MirroredContact], at: float) -> None:
         """Record contacts' fields as a list page showed them at `at` (not a sync)."""
         with self._lock, self._transaction():

@@ -48,6 +48,7 @@ __all__ = [
     "Observed",
     "Trust",
     "complete_records",
+    "confirm_existence",
     "each",
     "needs_for",
     "observe",
@@ -199,6 +200,8 @@ class Observed:
     every_segment: bool = False
     requests: int = 0
     unreadable: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
+    read: set[str] = field(default_factory=set[str])
+    """Contacts read one by one since `since` (so known to exist then)."""
 
     def trusts_fields(self, contact: MirroredContact) -> bool:
         return contact.seen_at is not None and contact.seen_at >= self.since
@@ -223,7 +226,7 @@ async def observe(
     sent_before = client.requests_sent
     ids = [contact.id for contact, _ in items]
     if needs.segments or needs.every_membership:
-        await sets.read_memberships(
+        observed.read = await sets.read_memberships(
             ids, progress, None if needs.every_membership else sorted(needs.segments)
         )
         observed.segments.update(needs.segments)
@@ -240,6 +243,41 @@ async def observe(
     unreadable = {email for email, _ in observed.unreadable}
     now = await anyio.to_thread.run_sync(sets.mirror.contacts, ids)
     return [item for item in now if item[0].email not in unreadable], observed
+
+
+async def confirm_existence(
+    client: ResendClient,
+    sets: ContactsSets,
+    items: Sequence[Item],
+    observed: Observed,
+    progress: Progress,
+) -> set[str]:
+    """Of these contacts (a run's "already as asked"), the ids found deleted from Resend
+    or unreadable (those go to `observed.unreadable`): a contact is counted as already
+    as asked only if it exists. Paging a segment shows its members, not that a contact
+    absent from it still exists. Those the API showed since the run began are known to;
+    the others are read one by one or the account is paged, whichever is fewer requests."""
+    ids = [contact.id for contact, _ in items]
+    shown = observed.read | await anyio.to_thread.run_sync(
+        sets.mirror.seen_since, ids, observed.since
+    )
+    doubted = [item for item in items if item[0].id not in shown]
+    if not doubted:
+        return set()
+    sent_before = client.requests_sent
+    doubted_ids = {contact.id for contact, _ in doubted}
+    if len(doubted) <= 1 + _pages(sets.mirror.state().contacts):
+        kept, unreadable = await complete_records(
+            client, sets, doubted, progress, "checking they still exist", every=True
+        )
+        observed.unreadable += unreadable
+        dropped = doubted_ids - {contact.id for contact, _ in kept}
+    else:
+        dropped = doubted_ids - await sets.observe_contacts(progress)
+        for contact_id in dropped:  # not in the whole account's list: deleted
+            sets.mirror.remove(contact_id)
+    observed.requests += client.requests_sent - sent_before
+    return dropped
 
 
 async def still_matching(

@@ -558,12 +558,14 @@ class ContactsSets:
 
     async def read_memberships(
         self, ids: Sequence[str], progress: Progress, segments: Iterable[str] | None = None
-    ) -> None:
+    ) -> set[str]:
         """Learn afresh these mirrored contacts' memberships of `segments` (None: of every
         segment), the cheaper way: one request per contact (it shows all of a contact's
-        segments), or each of those segments' member lists paged whole."""
+        segments), or each of those segments' member lists paged whole. Returns the ids
+        read one by one (and so known to exist now); paging shows only the members."""
+        read: set[str] = set()
         if not ids:
-            return
+            return read
         sizes = await anyio.to_thread.run_sync(self._mirror.segment_sizes)
         if segments is None:  # the account's segments now: some may be newer than the sync
             with api_errors():
@@ -573,7 +575,7 @@ class ContactsSets:
             for number, segment_id in enumerate(wanted, 1):
                 await progress(number, len(wanted), f"reading segment {number} of {len(wanted)}")
                 await self.observe_segment(segment_id)
-            return
+            return read
         for number, contact_id in enumerate(ids, 1):
             read_at = time.time()
             with api_errors():
@@ -585,7 +587,9 @@ class ContactsSets:
                     self._mirror.remove(contact_id)  # deleted since it was listed
                     continue
             self._mirror.set_memberships(contact_id, [s.id for s in listed], at=read_at)
+            read.add(contact_id)
             await progress(number, len(ids), f"reading the segments of {number} of {len(ids)}")
+        return read
 
     async def observe_segment(self, segment_id: str) -> None:
         """Page one segment's member list whole and record it as its members now (a

@@ -382,7 +382,12 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         is a preview that writes nothing; show it to the user, then call again with its
         `confirm`.
         """
-        from contacts_mcp.services.bulk_change import change_needs, plan_for, resolve_change
+        from contacts_mcp.services.bulk_change import (
+            change_needs,
+            plan_for,
+            resolve_change,
+            without_gone,
+        )
         from contacts_mcp.services.recheck import observe
 
         state = services(ctx)
@@ -413,9 +418,22 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
                 observe(state.client, state.sets, selected.contacts, needs, _silent)
             )
             plans = [plan_for(c, segments, change, observed) for c, segments in items]
+            plans = await run(without_gone(state.client, state.sets, plans, observed, _silent))
             needed = [plan for plan in plans if plan.needed]
+            if not needed and observed.unreadable:
+                email, why = observed.unreadable[0]
+                raise ToolError(
+                    f"Could not check {len(observed.unreadable)} selected contact(s) against "
+                    f"Resend ({email}: {why}). Nothing was written; try again in a minute."
+                )
+            if not plans:
+                raise ToolError(
+                    f"No contacts to update: the {len(selected.contacts)} selected were "
+                    "deleted from Resend since the mirror saw them. Nothing was written."
+                )
             if not needed:
-                raise ToolError(_nothing_to_change(plans, observed.requests))
+                gone = len(selected.contacts) - len(plans)
+                raise ToolError(_nothing_to_change(plans, observed.requests, gone))
             # What it observed is in the mirror now: the selection (and the confirmation
             # bound to it) is the one a confirmed call will find.
             selected = await _selection(ctx, state, contacts, where, fresh=False)
@@ -627,7 +645,7 @@ async def _silent(done: float, total: float | None, message: str) -> None:
     """Progress nobody follows (a preview's quick re-check)."""
 
 
-def _nothing_to_change(plans: list[ContactPlan], requests: int) -> str:
+def _nothing_to_change(plans: list[ContactPlan], requests: int, gone: int) -> str:
     refused = [plan for plan in plans if plan.refused]
     held = (
         f", and {len(refused)} are held back by the consent guard ({refused[0].refused})"
@@ -636,9 +654,10 @@ def _nothing_to_change(plans: list[ContactPlan], requests: int) -> str:
     )
     share = f"{len(plans) - len(refused)} of the" if refused else "all"
     checked = f" (checked against Resend just now: {requests} requests)" if requests else ""
+    deleted = f" {gone} other selected contact(s) were deleted from Resend since." if gone else ""
     return (
         f"Nothing to change: {share} {len(plans)} contacts are already as asked{held}"
-        f"{checked}. Nothing was written."
+        f"{checked}. Nothing was written.{deleted}"
     )
 
 
