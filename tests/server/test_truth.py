@@ -279,3 +279,64 @@ async def test_an_export_says_how_fresh_each_column_is_or_reads_it_fresh(
     fresh = await h.job("export_contacts", {"contacts": ["ada@acme.com"], "fresh": True})
     assert [(r["plan"], r["segments"]) for r in fresh["contacts"]] == [("pro", "VIP")]
     assert fresh["freshness"]["plan"] == "read from Resend during this export"
+
+
+async def test_a_contact_deleted_elsewhere_is_never_already_as_asked(harness: Harness) -> None:
+    # Absent from the segment it should leave, because it no longer exists at all.
+    h = harness
+    segment = await h.seed("POST", "/segments", {"name": "VIP"})
+    for i in range(14):
+        await h.seed("POST", "/contacts", {"email": f"g{i}@acme.com"})
+    acme = [{"field": "domain", "op": "eq", "value": "acme.com"}]
+    search = (await h.call("search_contacts", {"where": acme, "count_only": True}))["selection"]
+    await h.seed("DELETE", "/contacts/g3@acme.com")  # elsewhere
+    message = await h.error("update_contacts", {"search": search, "remove_segments": ["VIP"]})
+    assert "all 13 contacts are already as asked" in message
+    assert "1 other selected contact(s) were deleted from Resend since" in message
+    # A run finds the same: the deleted contact is a failure, not "unchanged".
+    await h.seed("POST", f"/contacts/g5@acme.com/segments/{segment['id']}")  # elsewhere
+    preview = (await h.call("update_contacts", {"search": search, "remove_segments": ["VIP"]}))[
+        "preview"
+    ]
+    assert (preview["to_change"], preview["already"]) == (1, 12)
+    await h.seed("DELETE", "/contacts/g7@acme.com")  # elsewhere, between preview and run
+    run = (
+        await h.call(
+            "update_contacts",
+            {"search": search, "remove_segments": ["VIP"], "confirm": preview["confirm"]},
+        )
+    )["run"]
+    while run["status"] == "working":
+        run = (await h.call("get_job", {"job_id": run["job_id"]}))["job"]
+    result = run["result"]
+    assert (result["done"], result["unchanged"], result["failed"]) == (1, 11, 1)
+    failures = read_csv(Path(result["failures_file"]))
+    assert [(row["email"], row["reason"]) for row in failures] == [
+        ("g7@acme.com", "the contact no longer exists")
+    ]
+
+
+async def test_an_address_created_again_elsewhere_is_exported_fresh_and_imported(
+    harness: Harness,
+) -> None:
+    h = harness
+    segment = await h.seed("POST", "/segments", {"name": "VIP"})
+    await h.seed("POST", "/contact-properties", {"key": "plan", "type": "string"})
+    await h.seed("POST", "/contacts", {"email": "ada@acme.com", "properties": {"plan": "free"}})
+    await h.seed("POST", "/contacts", {"email": "bob@acme.com", "properties": {"plan": "free"}})
+    await refresh(h, "full", properties=True)
+    # Elsewhere: Ada deleted and created again (a new id), Bob deleted.
+    await h.seed("DELETE", "/contacts/ada@acme.com")
+    await h.seed("POST", "/contacts", {"email": "ada@acme.com", "properties": {"plan": "pro"}})
+    await h.seed("DELETE", "/contacts/bob@acme.com")
+    fresh = await h.job("export_contacts", {"contacts": ["ada@acme.com"], "fresh": True})
+    assert [(r["email"], r["plan"]) for r in fresh["contacts"]] == [("ada@acme.com", "pro")]
+    assert "changed since by an import" not in str(fresh["freshness"])
+    # An import creates Bob again: the next search finds him with the import's segment.
+    summary = await import_csv(h, "email,plan\nbob@acme.com,pro\n", "api", segments=[segment["id"]])
+    assert summary["created"] == 1
+    vip = [{"field": "segment", "op": "in", "value": "VIP"}]
+    found = await h.call("search_contacts", {"where": vip})
+    assert [c["email"] for c in found["contacts"]] == ["bob@acme.com"]
+    pro = await h.call("search_contacts", {"where": PLAN_PRO})
+    assert sorted(c["email"] for c in pro["contacts"]) == ["ada@acme.com", "bob@acme.com"]

@@ -761,3 +761,67 @@ def test_the_counts_are_kept_between_writes_and_follow_another_connections_write
     assert other.state().contacts == len(contacts) - 1  # a second host window's write
     mine.close()
     other.close()
+
+
+def test_an_address_shown_under_a_new_id_forgets_the_contact_that_held_it(
+    small: tuple[list[MirroredContact], Members],
+) -> None:
+    # Resend gives an address to one contact at a time: the old one was deleted elsewhere.
+    contacts, members = small
+    mirror = Mirror(":memory:")
+    full_sync(mirror, [listed(c) for c in contacts], members)
+    old = contacts[0]
+    again = replace(listed(old), id="created-again", email=old.email.upper())
+    mirror.add_contacts([again], now=20.0)
+    assert mirror.contacts([old.id]) == []
+    assert mirror.find_id(old.email) == "created-again"
+    # An older event cannot bring the deleted one back, and the count holds both facts.
+    assert not mirror.apply_event(listed(old), None, deleted=False, at=19.0)
+    assert mirror.state().contacts == len(contacts)
+    # The same holds for a contact read or written, and for a list page observed.
+    other = contacts[1]
+    mirror.upsert(replace(listed(other), id="read-again"), changed=False, at=21.0)
+    assert mirror.contacts([other.id]) == []
+    third = contacts[2]
+    mirror.observe_contacts([replace(listed(third), id="listed-again")], at=22.0)
+    assert mirror.find_id(third.email) == "listed-again"
+    assert mirror.state().contacts == len(contacts)
+    mirror.close()
+
+
+def test_an_import_that_created_more_than_expected_keeps_the_held_addresses_expected(
+    small: tuple[list[MirroredContact], Members],
+) -> None:
+    # The mirror held an address deleted elsewhere since; the import created it again.
+    contacts, members = small
+    mirror = Mirror(":memory:")
+    full_sync(mirror, [listed(c) for c in contacts], members)
+    held, kept = contacts[0], contacts[1]
+    mirror.begin_import()
+    rows = [(held.email, ["seg-c"], {"plan": "pro"}), (kept.email, ["seg-c"], {})]
+    mirror.expect_import(rows, upsert=True)
+    assert mirror.state().imports_pending == 0
+    # Resend reports 1 created, where the mirror expected none: both stay expected.
+    assert mirror.settle_import(30.0, upsert=True, created_by_import=1) == 0
+    assert mirror.state().imports_pending == 2
+    again = replace(listed(held), id="created-again", created_at="2030-01-01")
+    mirror.add_contacts([again], now=40.0)
+    # The next listing settles the one created, with the file's values, and clears the other.
+    assert mirror.settle_import(40.0, upsert=None) == 1
+    [(created, segments)] = mirror.contacts(["created-again"])
+    assert (created.properties, segments) == ({"plan": "pro"}, ["seg-c"])
+    assert mirror.state().imports_pending == 0
+    assert mirror.contacts([held.id]) == []
+    mirror.close()
+
+
+def test_an_import_that_created_what_it_expected_forgets_the_held_addresses(
+    small: tuple[list[MirroredContact], Members],
+) -> None:
+    contacts, members = small
+    mirror = Mirror(":memory:")
+    full_sync(mirror, [listed(c) for c in contacts], members)
+    mirror.expect_import([(contacts[0].email, [], {}), ("new@x.io", [], {})], upsert=False)
+    assert mirror.settle_import(30.0, upsert=False, created_by_import=1) == 0
+    assert mirror.is_expected([contacts[0].email, "new@x.io"]) == {"new@x.io"}
+    mirror.close()

@@ -231,7 +231,7 @@ async def _apply(client: ResendClient, plan: ImportPlan, job: _Job) -> Outcome:
         if plan.mirror is not None:
             # Resend answers a create with the id alone: the contact reaches the mirror
             # from the next list page, and takes these from the import then.
-            plan.mirror.expect_import([(row.email, segment_ids, row.properties)], upsert=False)
+            plan.mirror.expect_created(row.email, created.id, segment_ids, row.properties)
         return "created"
     assert job.contact_id is not None
     changes: dict[str, Any] = {}

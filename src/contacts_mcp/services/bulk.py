@@ -20,7 +20,7 @@ import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -155,6 +155,7 @@ async def select(
     unknown.extend(i for i in ids if i not in held)
     missing: list[str] = []
     for ref in unknown:  # not in the mirror: ask Resend (and keep the answer)
+        read_at = time.time()
         try:
             contact = await patiently(partial(client.get_contact, ref))
             segments = await patiently(partial(client.list_contact_segments, contact.id))
@@ -168,8 +169,10 @@ async def select(
         if contact.id in held:
             continue  # named twice (by id and by email)
         held.add(contact.id)
-        record = mirrored(contact, contact_values(contact))
-        sets.mirror.upsert(record, changed=False)
+        record = replace(
+            mirrored(contact, contact_values(contact)), seen_at=read_at, properties_at=read_at
+        )
+        sets.mirror.upsert(record, changed=False, at=read_at)
         sets.mirror.set_memberships(contact.id, [s.id for s in segments])
         known.append((record, sorted(s.id for s in segments)))
     known.sort(key=lambda item: (item[0].created_at, item[0].id), reverse=True)
@@ -445,7 +448,7 @@ class _Freshness:
         self, keys: Sequence[str], *, synced_at: float | None, read_now: bool
     ) -> dict[str, str]:
         def since(moment: float | None, what: str) -> str:
-            return f"{what} at {utc_iso(moment)} or later" if moment else f"{what}"
+            return f"{what}, at {utc_iso(moment)} or later" if moment else what
 
         fields = ", ".join(BUILT_IN_COLUMNS[1:])
         columns = {fields: since(self.fields, "as Resend listed or returned them")}
@@ -457,12 +460,12 @@ class _Freshness:
             columns[", ".join(keys)] = (
                 "read from Resend during this export"
                 if read_now
-                else since(self.values, "as last read from Resend (or written here),")
+                else since(self.values, "as last read from Resend (or written here)")
             )
         columns["segments"] = (
             "read from Resend during this export"
             if read_now
-            else since(synced_at, "as of the last full sync (and changes made here since),")
+            else since(synced_at, "as of the last full sync (and changes made here since)")
         )
         return columns
 
@@ -502,8 +505,8 @@ async def export_selected(
     if where is not None:
         total = (await sets.search(where, limit=1, after=None, count_only=True)).count
         chunks = _matching_chunks(sets, where)
-    else:
-        selected = await select(sets, client, contacts, None)
+    else:  # fresh: each read by the reference given (an email re-created elsewhere is found)
+        selected = await select(sets, client, contacts, None, reread=fresh)
         total = len(selected.contacts)
         chunks = _one_chunk(selected)
     if path is None and total > INLINE_ROWS:
@@ -518,7 +521,11 @@ async def export_selected(
     written = 0
     freshness = _Freshness()
     every_membership = fresh
-    if fresh and sum(max(1, -(-n // 100)) for n in sets.mirror.segment_sizes().values()) < total:
+    if (
+        fresh
+        and where is not None
+        and sum(max(1, -(-n // 100)) for n in sets.mirror.segment_sizes().values()) < total
+    ):
         # Cheaper paged whole once than read contact by contact, chunk after chunk.
         for segment_id in sets.mirror.segment_sizes():
             await sets.observe_segment(segment_id)
@@ -527,7 +534,7 @@ async def export_selected(
         async for chunk in chunks:
             records = chunk.contacts
             unreadable: list[tuple[str, str]] = []
-            if fresh:
+            if fresh and where is not None:
                 needs = Needs(values=True, every_membership=every_membership)
                 records, observed = await observe(client, sets, records, needs, progress)
                 unreadable = observed.unreadable

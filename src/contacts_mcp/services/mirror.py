@@ -542,6 +542,7 @@ class Mirror:
         """Upsert contacts read from a list page at `now` (also into a staged sync); mark
         the sync time."""
         with self._lock, self._transaction():
+            self._forget_same_address([(c.id, c.email) for c in contacts], now)
             self._write_contacts(_LIVE, contacts, now, "list")
             if self._syncing():
                 # The staged sync may have read the top of the list before these existed.
@@ -609,6 +610,7 @@ class Mirror:
         """
         source: Source = by or ("write" if changed else "read")
         with self._lock, self._transaction():
+            self._forget_same_address([(contact.id, contact.email)], _when(at))
             for prefix in self._sides():
                 self._write_contacts(prefix, [contact], _when(at), source)
             if changed:
@@ -705,6 +707,20 @@ class Mirror:
         with self._lock, self._transaction():
             self._forget(contact_id)
             self._count_change()
+
+    def _forget_same_address(self, shown: Sequence[tuple[str, str]], at: float) -> None:
+        """An address belongs to one contact at a time (Resend answers a second create
+        with the first contact): a mirrored contact with a shown contact's address and
+        another id was deleted, and its address given to a new contact."""
+        pairs = json.dumps([[contact_id, email.lower()] for contact_id, email in shown])
+        stale = self._db.execute(
+            "SELECT c.id FROM contacts c JOIN json_each(?) j "
+            "ON c.email_lower = json_extract(j.value, '$[1]') "
+            "AND c.id <> json_extract(j.value, '$[0]')",
+            (pairs,),
+        ).fetchall()
+        for (contact_id,) in stale:
+            self._forget(str(contact_id), at)
 
     def _forget(self, contact_id: str, at: float | None = None) -> None:
         """Remove a contact from the live and staged tables, as of `at` (now)."""
@@ -887,7 +903,36 @@ class Mirror:
             if upsert:
                 self._doubt("email_lower", [entry[0] for entry in entries], "import")
 
-    def settle_import(self, at: float, *, upsert: bool | None) -> int:
+    def expect_created(
+        self,
+        email: str,
+        contact_id: str,
+        segments: Sequence[str],
+        vals: Mapping[str, PropertyValue],
+    ) -> None:
+        """Record a contact an import created one by one (Resend answers with its id
+        alone: it is settled from the next list page, like `expect_import`'s). A create
+        answered with a mirrored contact's id found it there; one answered with a new id
+        means the contact mirrored at that address was deleted elsewhere."""
+        now = time.time()
+        with self._lock, self._transaction():
+            self._forget_same_address([(contact_id, email)], now)
+            self._db.execute(
+                "INSERT OR REPLACE INTO expected (email_lower, segments, vals, existed, "
+                "expected_at) VALUES (?1, ?2, ?3, EXISTS (SELECT 1 FROM contacts WHERE id = ?4), "
+                "?5)",
+                (
+                    email.lower(),
+                    json.dumps(list(segments)),
+                    json.dumps(dict(vals)),
+                    contact_id,
+                    now,
+                ),
+            )
+
+    def settle_import(
+        self, at: float, *, upsert: bool | None, created_by_import: int | None = None
+    ) -> int:
         """Apply what an import wrote to the mirrored contacts it names: a new contact
         joined its segments and holds the file's values (all it has); an existing one,
         with `upsert`, joined its segments (its values were doubted). Returns how many new
@@ -896,8 +941,15 @@ class Mirror:
         `upsert` None: the import may still be running (a refresh found some of its new
         contacts): only those are settled. Otherwise the import ended: its existing
         contacts are settled and forgotten; new ones not listed yet stay expected, for the
-        refresh that lists them."""
+        refresh that lists them.
+
+        `created_by_import`, the ended import's count of new contacts: when it is more than the
+        addresses the mirror did not hold, some it held were deleted elsewhere and created
+        again by the import; all the addresses it held stay expected, for the next listing
+        of new contacts to settle (or clear)."""
         with self._lock, self._transaction():
+            expected_new = self._scalar("SELECT COUNT(*) FROM expected WHERE existed = 0")
+            created_again = upsert is not None and (created_by_import or 0) > expected_new
             rows = self._db.execute(
                 "SELECT c.n, c.id, i.segments, i.vals, i.existed, i.email_lower, "
                 "c.created_key, i.expected_at FROM expected i "
@@ -908,7 +960,8 @@ class Mirror:
             for n, contact_id, segments, vals, existed, email_lower, key, expected in rows:
                 if existed and not upsert:
                     continue  # not ended yet, or left untouched (on_conflict=skip)
-                settled.append(str(email_lower))
+                if not (existed and created_again):  # those wait for the next listing
+                    settled.append(str(email_lower))
                 if not existed and _before(str(key), float(expected) - _CLOCK_SLACK_SECONDS):
                     continue  # it was there before the import: not one it created
                 for segment_id in json.loads(segments):
@@ -923,6 +976,8 @@ class Mirror:
                 "DELETE FROM expected WHERE email_lower IN (SELECT value FROM json_each(?))",
                 (json.dumps(settled),),
             )
+            if created_again:
+                self._db.execute("UPDATE expected SET existed = 0 WHERE existed = 1")
             if upsert is not None:
                 self._db.execute("DELETE FROM expected WHERE existed = 1")
             return created
@@ -982,6 +1037,7 @@ class Mirror:
     def observe_contacts(self, contacts: Sequence[MirroredContact], at: float) -> None:
         """Record contacts' fields as a list page showed them at `at` (not a sync)."""
         with self._lock, self._transaction():
+            self._forget_same_address([(c.id, c.email) for c in contacts], at)
             for prefix in self._sides():
                 self._write_contacts(prefix, contacts, at, "list")
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol, TypeVar
 
@@ -109,7 +109,9 @@ async def complete_records(
         except ResendError as exc:
             unreadable.append((contact.email, str(explain(exc))))
             return
-        record = mirrored(found, contact_values(found))
+        record = replace(
+            mirrored(found, contact_values(found)), seen_at=read_at, properties_at=read_at
+        )
         sets.mirror.upsert(record, changed=False, at=read_at)
         fresh[contact.id] = record
 

@@ -278,8 +278,8 @@ class ContactsSets:
             notes.append(f"{state.changed_here} change(s) made here since are included.")
         if state.imports_pending:
             notes.append(
-                f"{state.imports_pending} contacts created by an import are not in the mirror "
-                "yet: a search brings them in first."
+                f"Up to {state.imports_pending} contacts created by an import are not in the "
+                "mirror yet: a search brings them in first."
             )
         if state.events_since is not None and state.last_event_at is not None:
             notes.append(_live_note(state.events_since, state.last_event_at, state, now))
@@ -366,12 +366,15 @@ class ContactsSets:
             return None  # no mirror to keep up to date yet
         notes: list[str] = []
         await anyio.to_thread.run_sync(
-            partial(self._mirror.settle_import, time.time(), upsert=upsert)
+            partial(
+                self._mirror.settle_import, time.time(), upsert=upsert, created_by_import=created
+            )
         )
         pending = (await anyio.to_thread.run_sync(self._mirror.state)).imports_pending
         if created and pending:
             # Brought in when a search needs them: an import nobody searches after costs
-            # nothing more.
+            # nothing more. (Addresses it may have created again count as pending too.)
+            pending = min(pending, created)
             notes.append(
                 f"The {pending} contacts it created reach the search mirror with the next "
                 f"search (about {-(-pending // PAGE) + 1} requests: their list pages), with "
