@@ -825,3 +825,68 @@ def test_an_import_that_created_what_it_expected_forgets_the_held_addresses(
     assert mirror.settle_import(30.0, upsert=False, created_by_import=1) == 0
     assert mirror.is_expected([contacts[0].email, "new@x.io"]) == {"new@x.io"}
     mirror.close()
+
+
+def bits_hold(mirror: Mirror) -> None:
+    """Every contact's segment bits are its memberships of the first 62 segments."""
+    rows = mirror._db.execute(  # the invariant is the mirror's own: read it where it lives
+        "SELECT c.id, c.segs, coalesce((SELECT sum(1 << s.position) FROM members m "
+        "JOIN segments s ON s.id = m.segment_id WHERE m.n = c.n AND s.position < 62), 0) "
+        "FROM contacts c"
+    ).fetchall()
+    assert [(cid, segs) for cid, segs, _ in rows] == [(cid, want) for cid, _, want in rows]
+
+
+def test_segment_searches_agree_with_memberships_through_every_change(
+    small: tuple[list[MirroredContact], Members],
+) -> None:
+    # 70 segments: the first 62 searched by bit, the rest (and one newer than the sync)
+    # by member list; big and small ones, for both ways of counting.
+    contacts, _ = small
+    rng = random.Random(5)
+    segments = [f"seg-{i:02}" for i in range(70)]
+    members: Members = {
+        sid: {c.id for c in contacts if rng.random() < (0.5 if i % 3 == 0 else 0.03)}
+        for i, sid in enumerate(segments)
+    }
+    mirror = Mirror(":memory:")
+    full_sync(mirror, [listed(c) for c in contacts], members)
+    alive = [c.id for c in contacts]
+
+    def agree() -> None:
+        bits_hold(mirror)
+        held = {c.id: set(s) for c, s in mirror.contacts(alive)}
+        for sid in [*rng.sample(segments, 6), "seg-00", "seg-69", "seg-new"]:
+            for op in ("in", "not_in"):
+                want = {cid for cid, s in held.items() if (sid in s) == (op == "in")}
+                assert set(ids_of(mirror, [Filter("segment", op, sid)])) == want, (sid, op)
+                assert mirror.search([Filter("segment", op, sid)], limit=1).count == len(want)
+                assert mirror.matching([Filter("segment", op, sid)], alive) == want
+
+    agree()
+    for step in range(60):
+        contact_id, sid = rng.choice(alive), rng.choice([*segments, "seg-new"])
+        match step % 6:
+            case 0 | 1:
+                mirror.set_member(contact_id, sid, rng.random() < 0.5)
+            case 2:
+                mirror.set_memberships(contact_id, rng.sample(segments, 3), at=2000.0 + step)
+            case 3:
+                mirror.begin_segment_observation(sid)
+                mirror.observe_segment_page(sid, rng.sample(alive, 5))
+                mirror.end_segment_observation(sid, 2000.0 + step)
+            case 4:
+                mirror.remove(contact_id)
+                alive.remove(contact_id)
+            case _:
+                mirror.expect_import([(f"new{step}@x.io", [sid], {})], upsert=False)
+                newcomer = replace(listed(contacts[0]), id=f"n{step}", email=f"new{step}@x.io")
+                mirror.add_contacts([newcomer], now=2000.0 + step)
+                mirror.settle_import(2000.0 + step, upsert=None)
+                alive.append(newcomer.id)
+        agree()
+    # A full sync puts every bit back from the lists it read.
+    full_sync(mirror, [listed(c) for c in contacts], members, now=5000.0)
+    alive = [c.id for c in contacts]
+    agree()
+    mirror.close()
