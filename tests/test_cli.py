@@ -361,3 +361,16 @@ def test_call_on_a_read_only_server_says_why_a_write_tool_is_missing() -> None:
     names = {tool["name"] for tool in json.loads(listed.stdout)}
     assert "create_contact" not in names
     assert "search_contacts" in names
+
+
+@pytest.mark.anyio
+async def test_the_local_backend_keeps_to_the_rate_limit_given(tmp_path: Path) -> None:
+    from contacts_mcp.backends import open_client
+    from contacts_mcp.cli import _backend_config, _build_parser
+
+    args = _build_parser().parse_args(["--local", "--rate-limit", "2"])
+    args.db = str(tmp_path / "paced.db")
+    async with open_client(_backend_config(args)) as client:
+        await client.list_contacts(limit=1)
+        # The embedded emulator states the rate asked for, and the client keeps to it.
+        assert client.pacer.rate_limit == 2

@@ -158,7 +158,15 @@ async def open_client(config: BackendConfig) -> AsyncIterator[ResendClient]:
     # An account's limit is unknown until its first answer says it (never guessed).
     probe = True
     if transport is None and config.local_db is not None:
-        transport = LocalTransport(config.emulator, db_path=config.local_db)
+        emulator = config.emulator
+        if rate_limit is not None:  # `--local --rate-limit N`: the emulator states N
+            from contacts_mcp.emulator import EmulatorOptions
+
+            stated = max(1, round(rate_limit))
+            emulator = replace(
+                emulator or EmulatorOptions(db_path=config.local_db), stated_rate_limit=stated
+            )
+        transport = LocalTransport(emulator, db_path=config.local_db)
         base_url = LOCAL_BASE_URL
         # The in-process emulator's headers state its limit; it serves one person.
         rate_limit, probe = None, False

@@ -104,7 +104,8 @@ def _add_backend_flags(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=argparse.SUPPRESS,
         help="requests/s to pace at until Resend's headers say the limit "
-        "(default: one request at a time until the first answer says it)",
+        "(default: one request at a time until the first answer says it); "
+        "with --local, the rate the embedded emulator states (default: 10000)",
     )
 
 
@@ -323,7 +324,7 @@ def _backend_config(args: argparse.Namespace) -> BackendConfig:
         raise UsageError("--rate-limit must be a positive number of requests per second.")
     db = getattr(args, "db", None)
     if getattr(args, "local", False) or db is not None:
-        return BackendConfig(api_key=LOCAL_API_KEY, local_db=_resolve_db(db))
+        return BackendConfig(api_key=LOCAL_API_KEY, local_db=_resolve_db(db), rate_limit=rate_limit)
     api_key = os.environ.get("RESEND_API_KEY", "").strip()
     if not api_key:
         raise UsageError(_NO_BACKEND)

@@ -33,7 +33,8 @@ import base64
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
@@ -454,21 +455,13 @@ class ContactsSets:
         if checkpoint.phase == "contacts":
             cursor = checkpoint.cursor
             await progress(staged, expected, f"read {staged} contacts")
-            while True:
-                with api_errors():
-                    page = await patiently(
-                        partial(self._client.list_contacts, limit=PAGE, after=cursor)
-                    )
-                items = [mirrored(c) for c in page.data]
-                next_cursor = items[-1].id if items else cursor
-                if items and next_cursor == cursor:
-                    raise UnexpectedResponseError(200, "GET /contacts", "the same page twice")
-                mirror.stage_contacts(items, cursor=next_cursor, at=time.time())
-                staged += len(items)
-                await progress(staged, expected, f"read {staged} contacts")
-                if not page.has_more or not items:
-                    break
-                cursor = next_cursor
+            with api_errors():
+                async for listed, _more in list_pages(self._client, after=cursor):
+                    items = [mirrored(c) for c in listed]
+                    cursor = items[-1].id if items else cursor
+                    mirror.stage_contacts(items, cursor=cursor, at=time.time())
+                    staged += len(items)
+                    await progress(staged, expected, f"read {staged} contacts")
             with api_errors():
                 segments = await patiently(self._client.list_segments)
             mirror.start_segments([(s.id, s.name) for s in segments])
@@ -478,31 +471,16 @@ class ContactsSets:
             segment_id, _name = segments_list[index]
             cursor = checkpoint.cursor if index == checkpoint.segment_index else None
             await progress(staged, None, f"reading segment {index + 1} of {len(segments_list)}")
-            while True:
-                with api_errors():
-                    try:
-                        page = await patiently(
-                            partial(
-                                self._client.list_contacts,
-                                limit=PAGE,
-                                after=cursor,
-                                segment_id=segment_id,
-                            )
-                        )
-                    except NotFoundError:  # deleted during the sync: no members
-                        mirror.stage_members(segment_id, [], cursor=None, segment_done=True)
-                        break
-                ids = [c.id for c in page.data]
-                next_cursor = ids[-1] if ids else cursor
-                done = not page.has_more or not ids
-                if ids and next_cursor == cursor:
-                    raise UnexpectedResponseError(
-                        200, "GET /segments/{id}/contacts", "the same page twice"
-                    )
-                mirror.stage_members(segment_id, ids, cursor=next_cursor, segment_done=done)
-                if done:
-                    break
-                cursor = next_cursor
+            with api_errors():
+                try:
+                    async for listed, more in list_pages(
+                        self._client, after=cursor, segment_id=segment_id
+                    ):
+                        ids = [c.id for c in listed]
+                        cursor = ids[-1] if ids else cursor
+                        mirror.stage_members(segment_id, ids, cursor=cursor, segment_done=not more)
+                except NotFoundError:  # deleted during the sync: no members
+                    mirror.stage_members(segment_id, [], cursor=None, segment_done=True)
         # Swapping in 100,000 contacts takes about a second: not on the event loop.
         await anyio.to_thread.run_sync(lambda: mirror.finish_full_sync(time.time()))
 
@@ -510,24 +488,20 @@ class ContactsSets:
         """Contacts created since the last sync, with their segments; None if too many."""
         known = self._mirror.newest_ids(1000)
         found: list[ContactSummary] = []
-        cursor: str | None = None
-        while True:
-            with api_errors():
-                page = await patiently(
-                    partial(self._client.list_contacts, limit=PAGE, after=cursor)
-                )
-            reached = False
-            for contact in page.data:
-                if contact.id in known:
-                    reached = True
-                    break
-                found.append(contact)
-            if len(found) > MAX_NEW_BEFORE_FULL:
-                return None
-            await progress(len(found), None, f"found {len(found)} new contacts")
-            if reached or not page.has_more or not page.data:
-                break
-            cursor = page.data[-1].id
+        with api_errors():
+            async with aclosing(list_pages(self._client)) as pages:
+                async for listed, _more in pages:
+                    reached = False
+                    for contact in listed:
+                        if contact.id in known:
+                            reached = True
+                            break
+                        found.append(contact)
+                    if len(found) > MAX_NEW_BEFORE_FULL:
+                        return None
+                    await progress(len(found), None, f"found {len(found)} new contacts")
+                    if reached:
+                        break
         listed_at = time.time()
         # An import's new contacts take their segments from it (`settle_import`).
         expected = self._mirror.is_expected([c.email for c in found])
@@ -542,22 +516,15 @@ class ContactsSets:
         time is set: memberships are not observed). Returns the ids listed: a contact
         the mirror holds that is not among them was deleted."""
         seen: set[str] = set()
-        cursor: str | None = None
-        while True:
-            listed_at = time.time()
-            with api_errors():
-                page = await patiently(
-                    partial(self._client.list_contacts, limit=PAGE, after=cursor)
-                )
-            items = [mirrored(c) for c in page.data]
-            if items and items[-1].id == cursor:
-                raise UnexpectedResponseError(200, "GET /contacts", "the same page twice")
-            await anyio.to_thread.run_sync(self._mirror.observe_contacts, items, listed_at)
-            seen.update(item.id for item in items)
-            await progress(len(seen), None, f"re-read {len(seen)} contacts")
-            if not page.has_more or not items:
-                return seen
-            cursor = items[-1].id
+        listed_at = time.time()
+        with api_errors():
+            async for listed, _more in list_pages(self._client):
+                items = [mirrored(c) for c in listed]
+                await anyio.to_thread.run_sync(self._mirror.observe_contacts, items, listed_at)
+                seen.update(item.id for item in items)
+                await progress(len(seen), None, f"re-read {len(seen)} contacts")
+                listed_at = time.time()  # when the next page is asked for
+        return seen
 
     async def read_memberships(
         self, ids: Sequence[str], progress: Progress, segments: Iterable[str] | None = None
@@ -600,31 +567,14 @@ class ContactsSets:
         started = time.time()
         mirror = self._mirror
         await anyio.to_thread.run_sync(mirror.begin_segment_observation, segment_id)
-        cursor: str | None = None
-        while True:
-            with api_errors():
-                try:
-                    page = await patiently(
-                        partial(
-                            self._client.list_contacts,
-                            limit=PAGE,
-                            after=cursor,
-                            segment_id=segment_id,
-                        )
-                    )
-                except NotFoundError:  # deleted meanwhile: no members at all
-                    await anyio.to_thread.run_sync(mirror.begin_segment_observation, segment_id)
-                    break
-            ids = [c.id for c in page.data]
-            if ids and ids[-1] == cursor:
-                raise UnexpectedResponseError(
-                    200, "GET /segments/{id}/contacts", "the same page twice"
-                )
-            # Page by page into the mirror: memory stays flat whatever the segment's size.
-            await anyio.to_thread.run_sync(mirror.observe_segment_page, segment_id, ids)
-            if not page.has_more or not ids:
-                break
-            cursor = ids[-1]
+        with api_errors():
+            try:
+                async for listed, _more in list_pages(self._client, segment_id=segment_id):
+                    # Page by page into the mirror: memory stays flat whatever its size.
+                    ids = [c.id for c in listed]
+                    await anyio.to_thread.run_sync(mirror.observe_segment_page, segment_id, ids)
+            except NotFoundError:  # deleted meanwhile: no members at all
+                await anyio.to_thread.run_sync(mirror.begin_segment_observation, segment_id)
         await anyio.to_thread.run_sync(mirror.end_segment_observation, segment_id, started)
 
     async def _properties(self, progress: Progress, *, read_before: float | None) -> int:
@@ -775,6 +725,29 @@ def _event_time(event: ContactEvent) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return min(moment.timestamp(), event.received_at)
+
+
+async def list_pages(
+    client: ResendClient, *, after: str | None = None, segment_id: str | None = None
+) -> AsyncGenerator[tuple[list[ContactSummary], bool]]:
+    """The account's contact list (or a segment's), newest first, from just past `after`:
+    each page (`PAGE` contacts) and whether more follow. Client errors come through as
+    raised (a segment deleted meanwhile: `NotFoundError`); a page that repeats the one
+    before is a broken answer, not an endless loop."""
+    cursor = after
+    while True:
+        page = await patiently(
+            partial(client.list_contacts, limit=PAGE, after=cursor, segment_id=segment_id)
+        )
+        listed = list(page.data)
+        if listed and listed[-1].id == cursor:
+            path = "GET /contacts" if segment_id is None else "GET /segments/{id}/contacts"
+            raise UnexpectedResponseError(200, path, "the same page twice")
+        more = page.has_more and bool(listed)
+        yield listed, more
+        if not more:
+            return
+        cursor = listed[-1].id
 
 
 def membership_requests(contacts: int, segment_sizes: Sequence[int]) -> int:
