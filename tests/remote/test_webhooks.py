@@ -431,9 +431,15 @@ async def test_by_default_events_go_to_the_running_servers_mirror(tmp_path: Path
         async with mcp_client(url) as client:
             made = await client.call_tool("create_contact", {"email": "ada@example.com"})
             assert made.structured_content is not None
-        body = event_body(id=made.structured_content["id"], first_name="Augusta")
+        # A change made after the server's own write (by then, or its arrival): applied.
+        later = datetime.now(UTC).isoformat()
+        body = event_body(id=made.structured_content["id"], first_name="Augusta", updated_at=later)
         response = await post(url, **signed(body))
+        # One about a contact the mirror does not hold changes nothing, and says so.
+        stranger = event_body("contact.deleted", id="5e2c4b7a-9d8e-4f10-8a3b-2c1d0e9f8a7b")
+        unchanged = await post(url, **signed(stranger, message_id="msg_stranger"))
     assert (response.status_code, response.json()["outcome"]) == (200, "applied")
+    assert (unchanged.status_code, unchanged.json()["outcome"]) == (200, "unchanged")
 
 
 def test_the_cli_refuses_a_secret_that_is_not_one_without_repeating_it(tmp_path: Path) -> None:

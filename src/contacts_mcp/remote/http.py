@@ -192,8 +192,8 @@ async def _probe(state: State, kind: str) -> dict[str, Any]:
 def _mirror_writer(state: Callable[[], State]) -> OnEvent:
     """Apply a webhook's contact event to the running server's mirror."""
 
-    async def apply(event: ContactEvent) -> None:
-        await state().sets.apply_event(event)
+    async def apply(event: ContactEvent) -> bool:
+        return await state().sets.apply_event(event)
 
     return apply
 

@@ -61,7 +61,9 @@ REMEMBERED_IDS = 10_000
 # (Svix times out slow answers and retries them anyway).
 APPLY_SECONDS = 10.0
 
-OnEvent = Callable[[ContactEvent], Awaitable[None]]
+# Returns False when the event changed nothing (the mirror holds a newer fact, or no
+# such contact to delete); None or True: applied.
+OnEvent = Callable[[ContactEvent], Awaitable[bool | None]]
 
 
 def check_secret(secret: str) -> str:
@@ -147,11 +149,15 @@ class ResendWebhook:
                 if event.event_id in self._seen:
                     return _answer(200, "duplicate", "Already received; not applied again.")
                 try:
-                    await self._on_event(event)
+                    changed = await self._on_event(event)
                 except Exception:
                     logger.exception("Could not apply webhook %s (%s)", event.event_id, event.type)
                     return _answer(503, "not_applied", "Not applied; retry later.", retry=True)
                 self._remember(event.event_id)
+                if changed is False:
+                    return _answer(
+                        200, "unchanged", f"{event.type} changed nothing: older than what is known."
+                    )
                 return _answer(200, "applied", f"{event.type} applied.")
         assert waited.cancelled_caught
         logger.warning("Webhook %s not applied within %s s", event.event_id, self._apply_seconds)
