@@ -12,7 +12,7 @@ from mcp import Client
 from contacts_mcp.backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
 from contacts_mcp.emulator import EmulatorOptions
 from contacts_mcp.imports.settings import ImportSettings
-from contacts_mcp.server import build_server
+from contacts_mcp.server import ContactsServer, build_server
 
 # "auto" negotiates 2026-07-28 (no JSON-RPC framing in-process); "legacy" forces the
 # 2025-11-25 initialize handshake over a real JSON-RPC loop.
@@ -26,6 +26,8 @@ class Harness:
     client: Client
     emulator: httpx.AsyncClient
     transport: LocalTransport
+    server: ContactsServer
+    """The server the client talks to (to mount its HTTP-only routes, such as webhooks)."""
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> Any:
         result = await self.client.call_tool(tool, arguments)
@@ -127,15 +129,12 @@ async def open_harness(
         base_url=LOCAL_BASE_URL,
         headers={"Authorization": f"Bearer {LOCAL_API_KEY}", "User-Agent": "tests"},
     )
+    server = build_server(backend, imports, wait_seconds=wait_seconds)
     async with (
         direct,
-        Client(
-            build_server(backend, imports, wait_seconds=wait_seconds),
-            mode=era,
-            elicitation_callback=elicitation_callback,
-        ) as client,
+        Client(server, mode=era, elicitation_callback=elicitation_callback) as client,
     ):
-        yield Harness(client=client, emulator=direct, transport=transport)
+        yield Harness(client=client, emulator=direct, transport=transport, server=server)
 
 
 @pytest.fixture

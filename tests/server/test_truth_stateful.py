@@ -16,6 +16,9 @@ emulator. The truth is the emulator itself, read after every step. What must hol
 3. "Nothing to change" and "already as asked" are said only when Resend agrees.
 4. An export holds Resend's values, or says per column that they are as of earlier.
 
+Changes made elsewhere may reach the server as Resend's webhooks do in HTTP mode: a rule
+delivers the signed contact events for an address to the server's own webhook route.
+
 Which facts each answer must get right ("clean" facts) is tracked fact by fact: a change
 made elsewhere makes a fact dirty; the server's own write of it, or a full refresh that
 re-observes it, makes it clean again.
@@ -28,6 +31,7 @@ on the next run.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -35,10 +39,12 @@ import tempfile
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
+import httpx
 import hypothesis
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -52,6 +58,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from contacts_mcp.emulator.webhooks import signature_headers
+from contacts_mcp.remote.http import HttpSettings, build_http_app
+from contacts_mcp.remote.webhooks import WEBHOOK_PATH
 from tests.server.conftest import ERAS, Harness, open_harness
 from tests.server.test_bulk import settings as import_settings
 
@@ -64,6 +73,7 @@ POOL = [f"{prefix}{i}@{domain}" for prefix, domain in zip("ab", DOMAINS, strict=
 SEEDED = [email for email in POOL if int(email[1]) < 6]  # 12 contacts at the start
 PLANS = ("free", "pro", "")  # "" is no value
 FACTS = ("exists", "plan", "unsubscribed", *SEGMENTS)
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 # Every wait on the server or the emulator ends within this (a step takes ~0.1 s).
 STEP_SECONDS = 60
 
@@ -259,6 +269,12 @@ class TruthMachine(RuleBasedStateMachine):
             imports = replace(import_settings(self._folder), api_poll_interval=0.02)
             harness = asynccontextmanager(open_harness)(self.era, None, imports)
             self.h: Harness = _entered(self.portal.wrap_async_context_manager(harness), self._open)
+            # The server's HTTP app, for its webhook route (`webhook_arrives`).
+            app = build_http_app(self.h.server, HttpSettings(webhook_secret=WEBHOOK_SECRET))
+            hooks = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+            )
+            self.hooks = _entered(self.portal.wrap_async_context_manager(hooks), self._open)
         except BaseException:
             self.teardown()
             raise
@@ -271,6 +287,7 @@ class TruthMachine(RuleBasedStateMachine):
         # Whether some contact's property values may be unknown to the mirror, so that a
         # search on `plan` may be refused ("read with properties=true first").
         self.values_unknown = False
+        self.deliveries = 0  # webhook messages sent, for their ids
 
     def teardown(self) -> None:
         errors: list[BaseException] = []
@@ -552,6 +569,43 @@ class TruthMachine(RuleBasedStateMachine):
     @rule(change=elsewhere)
     def change_behind_the_servers_back(self, change: Elsewhere) -> None:
         self.run(lambda: self.change_elsewhere(change))
+
+    @rule(email=emails)
+    def webhook_arrives(self, email: str) -> None:
+        """Resend's contact event for the address, as the server takes it in HTTP mode:
+        the deletion of each contact deleted elsewhere that had it, then the contact that
+        has it now, as it is. What the events carry is clean afterwards; property values
+        are not in them."""
+
+        async def work() -> None:
+            for contact_id in [i for i, ghost in self.ghosts.items() if ghost == email]:
+                await self.deliver("contact.deleted", contact_id, email, None)
+                del self.ghosts[contact_id]
+                self.dirty.pop(contact_id, None)
+            contact_id = self.id_of(email)
+            if contact_id is not None:
+                await self.deliver("contact.updated", contact_id, email, self.truth[contact_id])
+                self.dirty.get(contact_id, set()).difference_update(
+                    {"exists", "unsubscribed", *SEGMENTS}
+                )
+
+        self.run(work)
+
+    async def deliver(self, kind: str, contact_id: str, email: str, held: Held | None) -> None:
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        data: dict[str, Any] = {
+            "id": contact_id, "email": email, "first_name": "", "last_name": "",
+            "created_at": "2026-01-01T00:00:00.000Z", "updated_at": now,
+            "unsubscribed": False, "segment_ids": [],
+        }  # fmt: skip
+        if held is not None:
+            data["unsubscribed"] = held.unsubscribed
+            data["segment_ids"] = [self.segment_ids[name] for name in sorted(held.segments)]
+        body = json.dumps({"type": kind, "created_at": now, "data": data})
+        self.deliveries += 1
+        headers = signature_headers(WEBHOOK_SECRET, f"msg_{self.deliveries}", body)
+        answer = await self.hooks.post(WEBHOOK_PATH, content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
 
     @rule(email=emails, plan=plans, unsubscribed=st.booleans(), segments=segment_sets)
     def create_contact(

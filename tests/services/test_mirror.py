@@ -786,6 +786,14 @@ def test_an_address_shown_under_a_new_id_forgets_the_contact_that_held_it(
     mirror.observe_contacts([replace(listed(third), id="listed-again")], at=22.0)
     assert mirror.find_id(third.email) == "listed-again"
     assert mirror.state().contacts == len(contacts)
+    # A webhook's contact too; and an event older than the address's new holder is stale.
+    fourth = contacts[3]
+    assert mirror.apply_event(replace(listed(fourth), id="evented"), [], deleted=False, at=2e9)
+    assert mirror.find_id(fourth.email) == "evented"
+    assert not mirror.apply_event(
+        replace(listed(fourth), id="stale"), [], deleted=False, at=2e9 - 10
+    )
+    assert mirror.find_id(fourth.email) == "evented"
     mirror.close()
 
 

@@ -713,10 +713,17 @@ class Mirror:
                 if held is not None:
                     self._forget(contact.id, at)
                 return held is not None
+            newer = self._db.execute(
+                "SELECT 1 FROM contacts WHERE email_lower = ? AND id <> ? AND seen_at > ?",
+                (contact.email.lower(), contact.id, at),
+            ).fetchone()
+            if newer is not None:
+                return False  # the address has moved on to another contact since
             if held is not None:
                 # Events write times as ISO 8601, the API as it stores them: keep the
                 # API's form of a time that never changes.
                 contact = replace(contact, created_at=str(held[2]))
+            self._forget_same_address([(contact.id, contact.email)], at)
             for prefix in self._sides():
                 self._write_contacts(prefix, [contact], at, "webhook")
             if segment_ids is not None:
