@@ -578,14 +578,14 @@ class TruthMachine(RuleBasedStateMachine):
         are not in them."""
 
         async def work() -> None:
-            for contact_id in [i for i, ghost in self.ghosts.items() if ghost == email]:
-                await self.deliver("contact.deleted", contact_id, email, None)
-                del self.ghosts[contact_id]
-                self.dirty.pop(contact_id, None)
-            contact_id = self.id_of(email)
-            if contact_id is not None:
-                await self.deliver("contact.updated", contact_id, email, self.truth[contact_id])
-                self.dirty.get(contact_id, set()).difference_update(
+            for ghost_id in [i for i, ghost in self.ghosts.items() if ghost == email]:
+                await self.deliver("contact.deleted", ghost_id, email, None)
+                del self.ghosts[ghost_id]
+                self.dirty.pop(ghost_id, None)
+            holder = self.id_of(email)
+            if holder is not None:
+                await self.deliver("contact.updated", holder, email, self.truth[holder])
+                self.dirty.get(holder, set()).difference_update(
                     {"exists", "unsubscribed", *SEGMENTS}
                 )
 
