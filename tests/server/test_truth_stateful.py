@@ -758,9 +758,7 @@ class TruthMachine(RuleBasedStateMachine):
         self, where: list[Cond], ask: Ask, first: Elsewhere | None, then: Elsewhere | None
     ) -> None:
         async def work() -> None:
-            if first is not None:  # elsewhere, unseen by the mirror the search reads
-                await self.change_elsewhere(first)
-            chosen = await self.selection(where)
+            chosen = await self.selection_after(first, where)
             if chosen is None:
                 return
             selection, shown = chosen
@@ -794,9 +792,7 @@ class TruthMachine(RuleBasedStateMachine):
         self, where: list[Cond], first: Elsewhere | None, then: Elsewhere | None
     ) -> None:
         async def work() -> None:
-            if first is not None:  # elsewhere, unseen by the mirror the search reads
-                await self.change_elsewhere(first)
-            chosen = await self.selection(where)
+            chosen = await self.selection_after(first, where)
             if chosen is None:
                 return
             selection, shown = chosen
@@ -824,6 +820,14 @@ class TruthMachine(RuleBasedStateMachine):
         self.run(work)
 
     # -- bulk runs --------------------------------------------------------------------------
+
+    async def selection_after(
+        self, first: Elsewhere | None, where: list[Cond]
+    ) -> tuple[str, list[str]] | None:
+        """`selection(where)` after `first`, a change made elsewhere, unseen by the mirror."""
+        if first is not None:
+            await self.change_elsewhere(first)
+        return await self.selection(where)
 
     async def selection(self, where: list[Cond]) -> tuple[str, list[str]] | None:
         """A search's selection and the ids it selects now, as the bulk tool called next
