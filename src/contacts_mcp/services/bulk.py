@@ -20,7 +20,7 @@ import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,9 +51,8 @@ from contacts_mcp.services.recheck import (
 from contacts_mcp.services.sets import (
     Condition,
     ContactsSets,
-    contact_values,
-    mirrored,
     patiently,
+    read_record,
 )
 from contacts_mcp.text.sanitize import formula_safe
 
@@ -169,9 +168,7 @@ async def select(
         if contact.id in held:
             continue  # named twice (by id and by email)
         held.add(contact.id)
-        record = replace(
-            mirrored(contact, contact_values(contact)), seen_at=read_at, properties_at=read_at
-        )
+        record = read_record(contact, read_at)
         sets.mirror.upsert(record, changed=False, at=read_at)
         sets.mirror.set_memberships(contact.id, [s.id for s in segments])
         known.append((record, sorted(s.id for s in segments)))

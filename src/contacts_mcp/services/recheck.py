@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol, TypeVar
 
@@ -36,10 +36,9 @@ from contacts_mcp.services.sets import (
     PAGE,
     Condition,
     ContactsSets,
-    contact_values,
     membership_requests,
-    mirrored,
     patiently,
+    read_record,
 )
 
 __all__ = [
@@ -109,9 +108,7 @@ async def complete_records(
         except ResendError as exc:
             unreadable.append((contact.email, str(explain(exc))))
             return
-        record = replace(
-            mirrored(found, contact_values(found)), seen_at=read_at, properties_at=read_at
-        )
+        record = read_record(found, read_at)
         sets.mirror.upsert(record, changed=False, at=read_at)
         fresh[contact.id] = record
 

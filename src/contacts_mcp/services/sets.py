@@ -35,6 +35,7 @@ import re
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import aclosing
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
@@ -73,6 +74,7 @@ __all__ = [
     "membership_requests",
     "mirrored",
     "patiently",
+    "read_record",
 ]
 
 SyncMode = Literal["new", "full"]
@@ -207,6 +209,13 @@ def mirrored(
         created_at=contact.created_at,
         properties=None if properties is None else dict(properties),
     )
+
+
+def read_record(contact: Contact, read_at: float) -> MirroredContact:
+    """A contact read whole at `read_at` (fields and every value), as the mirror keeps it,
+    stamped with when it was read."""
+    record = mirrored(contact, contact_values(contact))
+    return replace(record, seen_at=read_at, properties_at=read_at)
 
 
 def contact_values(contact: Contact) -> dict[str, str | int | float | bool]:
