@@ -52,6 +52,17 @@ async def plan_of(h: Harness, email: str) -> Any:
     return (await h.seed("GET", f"/contacts/{email}"))["properties"]["plan"]["value"]
 
 
+async def free_plans_mirrored(h: Harness, emails: list[str]) -> Any:
+    """An empty segment "VIP", a `plan` property, these contacts on plan "free", and the
+    mirror filled with their values; returns the segment."""
+    segment = await h.seed("POST", "/segments", {"name": "VIP"})
+    await h.seed("POST", "/contact-properties", {"key": "plan", "type": "string"})
+    for email in emails:
+        await h.seed("POST", "/contacts", {"email": email, "properties": {"plan": "free"}})
+    await refresh(h, "full", properties=True)
+    return segment
+
+
 async def import_csv(h: Harness, csv_text: str, strategy: str, **extra: Any) -> Any:
     columns = {"email": "email", "plan": "plan"}
     if "first_name" in csv_text.splitlines()[0]:
@@ -265,10 +276,7 @@ async def test_an_export_says_how_fresh_each_column_is_or_reads_it_fresh(
     harness: Harness,
 ) -> None:
     h = harness
-    segment = await h.seed("POST", "/segments", {"name": "VIP"})
-    await h.seed("POST", "/contact-properties", {"key": "plan", "type": "string"})
-    await h.seed("POST", "/contacts", {"email": "ada@acme.com", "properties": {"plan": "free"}})
-    await refresh(h, "full", properties=True)
+    segment = await free_plans_mirrored(h, ["ada@acme.com"])
     # The dashboard, behind the server's back.
     await h.seed("PATCH", "/contacts/ada@acme.com", {"properties": {"plan": "pro"}})
     await h.seed("POST", f"/contacts/ada@acme.com/segments/{segment['id']}")
@@ -320,11 +328,7 @@ async def test_an_address_created_again_elsewhere_is_exported_fresh_and_imported
     harness: Harness,
 ) -> None:
     h = harness
-    segment = await h.seed("POST", "/segments", {"name": "VIP"})
-    await h.seed("POST", "/contact-properties", {"key": "plan", "type": "string"})
-    await h.seed("POST", "/contacts", {"email": "ada@acme.com", "properties": {"plan": "free"}})
-    await h.seed("POST", "/contacts", {"email": "bob@acme.com", "properties": {"plan": "free"}})
-    await refresh(h, "full", properties=True)
+    segment = await free_plans_mirrored(h, ["ada@acme.com", "bob@acme.com"])
     # Elsewhere: Ada deleted and created again (a new id), Bob deleted.
     await h.seed("DELETE", "/contacts/ada@acme.com")
     await h.seed("POST", "/contacts", {"email": "ada@acme.com", "properties": {"plan": "pro"}})

@@ -780,10 +780,7 @@ class TruthMachine(RuleBasedStateMachine):
                     if not self.selection_changed(error, then):
                         self.nothing_to_change(error, previewed or shown, ask)
                     return
-            outcome = await self.finished(answer["run"])
-            self.truth = await self.read_truth()
-            self.check_run(where, previewed, shown, before, outcome, ask)
-            self.wrote(before, self.truth)
+            await self.ran(answer["run"], where, previewed, shown, before, ask)
 
         self.run(work)
 
@@ -812,10 +809,7 @@ class TruthMachine(RuleBasedStateMachine):
             if error is not None:
                 assert self.selection_changed(error, then), error
                 return
-            outcome = await self.finished(answer["run"])
-            self.truth = await self.read_truth()
-            self.check_run(where, previewed, shown, before, outcome, None)
-            self.wrote(before, self.truth)
+            await self.ran(answer["run"], where, previewed, shown, before, None)
 
         self.run(work)
 
@@ -884,6 +878,22 @@ class TruthMachine(RuleBasedStateMachine):
             assert ask.already(true) or ask.refuses(true), (
                 f"'Nothing to change' for {ask}, but Resend has {true}: {error}"
             )
+
+    async def ran(
+        self,
+        run: Any,
+        where: list[Cond],
+        previewed: list[str] | None,
+        shown: list[str],
+        before: Truth,
+        ask: Ask | None,
+    ) -> None:
+        """Follow a bulk run to its end, then check it against Resend (`check_run`) and
+        count what it wrote as clean."""
+        outcome = await self.finished(run)
+        self.truth = await self.read_truth()
+        self.check_run(where, previewed, shown, before, outcome, ask)
+        self.wrote(before, self.truth)
 
     def check_run(
         self,
