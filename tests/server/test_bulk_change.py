@@ -335,7 +335,9 @@ async def test_a_preview_on_a_stale_mirror_sees_changes_made_elsewhere(
     h: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await account(h)  # user0, 3, 6, 9 and 12 in VIP
-    search = await selection(h, ACME)  # the mirror is filled now
+    # The mirror is filled now, memberships included.
+    await h.call("search_contacts", {"where": [], "count_only": True, "refresh": "full"})
+    search = await selection(h, ACME)
     vip = (await h.seed("GET", "/segments"))["data"][0]["id"]
     contacts = {c["email"]: c["id"] for c in await h.all_contacts()}
     await h.seed("POST", f"/contacts/{contacts['user1@acme.com']}/segments/{vip}")  # elsewhere

@@ -344,3 +344,49 @@ async def test_an_address_created_again_elsewhere_is_exported_fresh_and_imported
     assert [c["email"] for c in found["contacts"]] == ["bob@acme.com"]
     pro = await h.call("search_contacts", {"where": PLAN_PRO})
     assert sorted(c["email"] for c in pro["contacts"]) == ["ada@acme.com", "bob@acme.com"]
+
+
+async def test_a_first_count_lists_the_contacts_alone_and_a_segment_search_reads_members(
+    counted: tuple[Harness, CountingTransport],
+) -> None:
+    h, transport = counted
+    vip = await h.seed("POST", "/segments", {"name": "VIP"})
+    await h.seed_contacts([f"u{i}@example.com" for i in range(150)])
+    for i in range(0, 150, 10):
+        await h.seed("POST", f"/contacts/u{i}@example.com/segments/{vip['id']}")
+    transport.requests.clear()
+    counted_all = await h.call("search_contacts", {"where": [], "count_only": True})
+    # What the plain API needs for a count: the contact pages, and nothing more.
+    assert counted_all["count"] == 150
+    assert transport.requests == Counter({"GET /contacts": 2})
+    assert "Segment memberships not read yet" in counted_all["mirror"]["note"]
+    # Meanwhile: an import writes through into VIP, and a contact joins VIP elsewhere.
+    rows = "".join(f"n{i}@example.com,\n" for i in range(5))
+    summary = await h.job(
+        "import_contacts",
+        {
+            "csv_text": "email,plan\n" + rows,
+            "columns": {"email": "email"},
+            "on_conflict": "upsert",
+            "strategy": "rows",
+            "segments": [vip["id"]],
+        },
+    )
+    assert summary["created"] == 5
+    await h.seed("POST", f"/contacts/u1@example.com/segments/{vip['id']}")
+    transport.requests.clear()
+    members = [{"field": "segment", "op": "in", "value": "VIP"}]
+    found = await h.call("search_contacts", {"where": members, "count_only": True})
+    assert found["count"] == 15 + 5 + 1
+    # The import's new contacts' page, the segment list, and VIP's one page of members.
+    assert transport.requests == Counter(
+        {"GET /contacts": 1, "GET /segments": 1, "GET /segments/{id}/contacts": 1}
+    )
+    assert "Segment memberships not read" not in found["mirror"]["note"]
+    others = [{"field": "segment", "op": "not_in", "value": "VIP"}]
+    assert (await h.call("search_contacts", {"where": others, "count_only": True}))["count"] == (
+        155 - 21
+    )
+    transport.requests.clear()
+    assert (await h.call("search_contacts", {"where": members, "count_only": True}))["count"] == 21
+    assert transport.requests == Counter()  # read once: the mirror answers from now on

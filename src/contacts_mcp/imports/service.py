@@ -92,7 +92,7 @@ class ImportService:
         if self._mirror is None:
             return None
         state = await anyio.to_thread.run_sync(self._mirror.state)
-        return self._mirror if state.full_synced_at is not None else None
+        return self._mirror if state.synced_at is not None else None
 
     # -- preview ----------------------------------------------------------------------
 

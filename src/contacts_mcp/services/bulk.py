@@ -51,6 +51,7 @@ from contacts_mcp.services.recheck import (
 from contacts_mcp.services.sets import (
     Condition,
     ContactsSets,
+    SyncRun,
     patiently,
     read_record,
 )
@@ -498,7 +499,9 @@ async def export_selected(
     state = await anyio.to_thread.run_sync(sets.mirror.state)
     refreshed = not state.fully_synced_within(FRESH_SECONDS)
     if refreshed:
-        await sets.sync("full", properties=False, progress=progress)
+        # A first fill that left memberships out listed the contacts: reading those is all.
+        mode: SyncRun = "segments" if state.listed_within(FRESH_SECONDS) else "full"
+        await sets.sync(mode, properties=False, progress=progress)
     if where is not None:
         total = (await sets.search(where, limit=1, after=None, count_only=True)).count
         chunks = _matching_chunks(sets, where)

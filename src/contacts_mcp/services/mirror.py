@@ -204,7 +204,7 @@ _ALL_TABLES = (
     "meta", "expected", "observed", "gone", "contacts", "properties", "segments", "members",
     "staged_contacts", "staged_properties", "staged_segments", "staged_members",
 )  # fmt: skip
-_SYNC_KEYS = ("sync_phase", "sync_cursor", "sync_segment_index")
+_SYNC_KEYS = ("sync_phase", "sync_cursor", "sync_segment_index", "sync_without_members")
 # ANALYZE samples this many index rows: plans as good as a full scan's for a fraction of
 # the time it would add to every finish.
 _ANALYSIS_LIMIT = 1000
@@ -313,6 +313,19 @@ class MirrorState:
     events_since: float | None = None
     """When the first webhook event reached this mirror."""
     last_event_at: float | None = None
+    memberships_pending_since: float | None = None
+    """A first fill that listed the contacts alone (at this time): no segment's member
+    list has been read since, so no membership is vouched for (`begin_memberships`)."""
+
+    @property
+    def memberships_pending(self) -> bool:
+        return self.memberships_pending_since is not None
+
+    def listed_within(self, seconds: float) -> bool:
+        """Whether every contact was listed less than `seconds` ago (by a full sync, or a
+        first fill whose memberships are still to be read)."""
+        listed = self.full_synced_at or self.memberships_pending_since
+        return listed is not None and time.time() - listed <= seconds
 
     @property
     def properties_unknown(self) -> int:
@@ -438,6 +451,7 @@ class Mirror:
             imports_pending=self._scalar("SELECT COUNT(*) FROM expected WHERE existed = 0"),
             events_since=self._meta_float("events_since"),
             last_event_at=self._meta_float("last_event_at"),
+            memberships_pending_since=self._meta_float("memberships_pending_since"),
         )
 
     # -- full sync --------------------------------------------------------------------
@@ -470,11 +484,18 @@ class Mirror:
                 self._write_contacts(_STAGED, contacts, _when(at), "list")
                 self._set_meta("sync_cursor", cursor)
 
-    def start_segments(self, segments: Sequence[tuple[str, str]]) -> None:
-        """Stage the account's (id, name) segments; the sync moves on to their members."""
+    def start_segments(
+        self, segments: Sequence[tuple[str, str]], *, without_members: bool = False
+    ) -> None:
+        """Stage the account's (id, name) segments; the sync moves on to their members.
+        `without_members` (a first fill that needs none yet): no segment is staged, and the
+        finished mirror says its memberships are still to be read."""
         with self._lock:
             self._require_sync()
             with self._transaction():
+                if without_members:
+                    segments = ()
+                    self._set_meta("sync_without_members", 1)
                 self._db.execute("DELETE FROM staged_segments")
                 self._db.executemany(
                     "INSERT OR REPLACE INTO staged_segments (id, name, position) VALUES (?, ?, ?)",
@@ -548,7 +569,12 @@ class Mirror:
                 self._db.execute(trigger)
             self._script(_LIVE_INDEXES)
             self._set_meta("synced_at", now)
-            self._set_meta("full_synced_at", now)
+            if self._meta("sync_without_members") is None:
+                self._set_meta("full_synced_at", now)
+                self._set_meta("memberships_pending_since", None)
+            else:  # the contacts as of now; no membership yet (`begin_memberships`)
+                self._set_meta("full_synced_at", None)
+                self._set_meta("memberships_pending_since", now)
             self._set_meta("changed_here", 0)
             self._db.execute("DELETE FROM gone WHERE at < ?", (now - _TOMBSTONE_DAYS * 86400,))
             sizes = self._db.execute(
@@ -562,6 +588,37 @@ class Mirror:
             # The contents changed wholesale: the planner needs fresh statistics to
             # choose which filter drives a query.
             self._db.execute("ANALYZE")
+
+    # -- memberships after a fill without them ----------------------------------------
+
+    def begin_memberships(self, segments: Sequence[tuple[str, str]]) -> None:
+        """The account's (id, name) segments now, before each one's member list is
+        observed (`observe_segment_page`): a first fill that listed the contacts alone
+        is being completed. Memberships written here meanwhile are kept, with their bits."""
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM segments")
+            self._db.executemany(
+                "INSERT INTO segments (id, name, position) VALUES (?, ?, ?)",
+                ((sid, name, i) for i, (sid, name) in enumerate(segments)),
+            )
+            # Bits follow positions, which exist only now.
+            self._db.execute("UPDATE contacts SET segs = 0 WHERE segs != 0")
+            self._db.execute(_SET_BITS)
+
+    def end_memberships(self) -> None:
+        """Every segment's member list has been observed: the mirror is as a full sync
+        at its contacts' listing would have left it (the older time is the one vouched)."""
+        with self._lock, self._transaction():
+            listed = self._meta_float("memberships_pending_since")
+            if listed is None:
+                return
+            sizes = self._db.execute(
+                "SELECT s.id, COUNT(m.n) FROM segments s "
+                "LEFT JOIN members m ON m.segment_id = s.id GROUP BY s.id"
+            )
+            self._set_meta("segment_sizes", json.dumps(dict(sizes.fetchall())))
+            self._set_meta("full_synced_at", listed)
+            self._set_meta("memberships_pending_since", None)
 
     # -- incremental refresh ----------------------------------------------------------
 

@@ -67,6 +67,7 @@ __all__ = [
     "MirrorInfo",
     "SearchOut",
     "SyncMode",
+    "SyncRun",
     "SyncSummary",
     "contact_values",
     "decode_search",
@@ -78,6 +79,8 @@ __all__ = [
 ]
 
 SyncMode = Literal["new", "full"]
+# "segments": the member lists a first fill without them left to read, and nothing else.
+SyncRun = Literal["new", "full", "segments"]
 PAGE = 100
 # A sync reads thousands of pages: a request the client gave up on (after its own
 # retries) is tried again this many times, with growing pauses, before the sync stops
@@ -172,7 +175,7 @@ class MirrorInfo(BaseModel):
 
 
 class SyncSummary(BaseModel):
-    mode: SyncMode
+    mode: SyncRun
     contacts: int = Field(description="Contacts in the mirror now.")
     new_contacts: int = 0
     segments: int = 0
@@ -275,15 +278,24 @@ class ContactsSets:
             "properties": state.contacts,
         }
         full_age = None if state.full_synced_at is None else round(now - state.full_synced_at)
-        notes = [
-            "Names, unsubscribes and segments as of the full sync "
-            + ("(none yet)" if full_age is None else f"{spoken_duration(max(0, full_age))} ago")
-            + (
-                f"; new contacts as of {spoken_duration(age)} ago."
-                if full_age is None or age < full_age
-                else "."
-            )
-        ]
+        if state.memberships_pending_since is not None:
+            listed = max(0, round(now - state.memberships_pending_since))
+            notes = [
+                f"Names and unsubscribes as of the first sync {spoken_duration(listed)} ago"
+                + (f"; new contacts as of {spoken_duration(age)} ago." if age < listed else ".")
+                + " Segment memberships not read yet: a search on a segment reads them first "
+                "(the segment list, and a request per 100 members of each)."
+            ]
+        else:
+            notes = [
+                "Names, unsubscribes and segments as of the full sync "
+                + ("(none yet)" if full_age is None else f"{spoken_duration(max(0, full_age))} ago")
+                + (
+                    f"; new contacts as of {spoken_duration(age)} ago."
+                    if full_age is None or age < full_age
+                    else "."
+                )
+            ]
         if state.changed_here:
             notes.append(f"{state.changed_here} change(s) made here since are included.")
         if state.imports_pending:
@@ -372,7 +384,7 @@ class ContactsSets:
         with the next search that needs them (a list page per 100: they are the newest),
         and take their segments and values from the import, with no read per contact."""
         state = await anyio.to_thread.run_sync(self._mirror.state)
-        if state.full_synced_at is None:
+        if state.synced_at is None:
             return None  # no mirror to keep up to date yet
         notes: list[str] = []
         await anyio.to_thread.run_sync(
@@ -401,31 +413,45 @@ class ContactsSets:
 
     async def sync(
         self,
-        mode: SyncMode,
+        mode: SyncRun,
         *,
         properties: bool,
         progress: Progress,
         properties_max_age: float | None = None,
+        memberships: bool = True,
     ) -> SyncSummary:
         """Sync the mirror (`mode`), then with `properties` read the values not known, those
-        read over `properties_max_age` seconds ago, and after a full sync all of them."""
+        read over `properties_max_age` seconds ago, and after a full sync all of them.
+
+        Without `memberships`, a first fill lists the contacts alone (a count needs no
+        more); segment member lists are read when an answer first needs them."""
         async with self._syncing:
             return await self._sync(
-                mode, properties=properties, max_age=properties_max_age, progress=progress
+                mode,
+                properties=properties,
+                max_age=properties_max_age,
+                memberships=memberships,
+                progress=progress,
             )
 
     async def _sync(
-        self, mode: SyncMode, *, properties: bool, max_age: float | None, progress: Progress
+        self,
+        mode: SyncRun,
+        *,
+        properties: bool,
+        max_age: float | None,
+        memberships: bool,
+        progress: Progress,
     ) -> SyncSummary:
         started, sent_before = time.monotonic(), self._client.requests_sent
         began = time.time()
         state = self._mirror.state()
         notes: list[str] = []
         new = 0
-        if mode == "new" and state.full_synced_at is None and not state.sync_in_progress:
+        if mode != "full" and state.synced_at is None and not state.sync_in_progress:
             mode = "full"
             notes.append("The mirror had never been filled: this was a full sync.")
-        if mode == "new" and state.sync_in_progress:
+        if mode != "full" and state.sync_in_progress:
             mode = "full"
             notes.append("An interrupted full sync was finished.")
         if mode == "new":
@@ -438,7 +464,14 @@ class ContactsSets:
             else:
                 new = found
         if mode == "full":
-            await self._full(progress)
+            # Only a first fill may leave memberships out: a refresh re-reads them all.
+            await self._full(progress, memberships=memberships or state.synced_at is not None)
+        if memberships and self._mirror.state().memberships_pending:
+            await self._memberships(progress)
+        elif self._mirror.state().memberships_pending:
+            notes.append(
+                "Segment memberships were not read: a search on a segment reads them first."
+            )
         horizon = began if mode == "full" else None
         if max_age is not None:
             horizon = max(horizon or 0.0, began - max_age)
@@ -455,7 +488,7 @@ class ContactsSets:
             notes=notes,
         )
 
-    async def _full(self, progress: Progress) -> None:
+    async def _full(self, progress: Progress, *, memberships: bool) -> None:
         mirror = self._mirror
         # The last sync's count, as the expected total: a time-left estimate from the start.
         expected = mirror.state().contacts or None
@@ -471,9 +504,12 @@ class ContactsSets:
                     mirror.stage_contacts(items, cursor=cursor, at=time.time())
                     staged += len(items)
                     await progress(staged, expected, f"read {staged} contacts")
-            with api_errors():
-                segments = await patiently(self._client.list_segments)
-            mirror.start_segments([(s.id, s.name) for s in segments])
+            if memberships:
+                with api_errors():
+                    segments = await patiently(self._client.list_segments)
+                mirror.start_segments([(s.id, s.name) for s in segments])
+            else:
+                mirror.start_segments((), without_members=True)
             checkpoint = mirror.begin_full_sync()
         segments_list = mirror.staged_segments()
         for index in range(checkpoint.segment_index, len(segments_list)):
@@ -517,8 +553,21 @@ class ContactsSets:
         unknown = [c for c in found if c.email.lower() not in expected]
         self._mirror.add_contacts([mirrored(c) for c in found], listed_at)
         self._mirror.settle_import(listed_at, upsert=None)
-        await self.read_memberships([c.id for c in unknown], progress)
+        if not self._mirror.state().memberships_pending:  # else read with every segment's
+            await self.read_memberships([c.id for c in unknown], progress)
         return len(found)
+
+    async def _memberships(self, progress: Progress) -> None:
+        """Read every segment's member list, for a mirror first filled without them."""
+        with api_errors():
+            segments = await patiently(self._client.list_segments)
+        await anyio.to_thread.run_sync(
+            self._mirror.begin_memberships, [(s.id, s.name) for s in segments]
+        )
+        for number, segment in enumerate(segments, 1):
+            await progress(number, len(segments), f"reading segment {number} of {len(segments)}")
+            await self.observe_segment(segment.id)
+        await anyio.to_thread.run_sync(self._mirror.end_memberships)
 
     async def observe_contacts(self, progress: Progress) -> set[str]:
         """Page the whole account and record each contact's fields as listed (no sync
@@ -674,6 +723,11 @@ class ContactsSets:
             raise UserFacingError(
                 "The mirror of this account has not been filled yet: search with refresh=full, "
                 "then search again."
+            )
+        if state.memberships_pending and any(f.field == "segment" for f in filters):
+            raise UserFacingError(
+                "Segment memberships have not been read into the mirror yet: search again "
+                "with refresh=new, which reads them."
             )
         covered = ""
         if any(f.field == "property" for f in filters) and state.properties_known < state.contacts:

@@ -29,6 +29,7 @@ def _sync_work(state: State, arguments: Mapping[str, Any]) -> Work:
             arguments.get("mode", "new"),
             properties=arguments.get("properties", False),
             properties_max_age=arguments.get("properties_max_age"),
+            memberships=arguments.get("memberships", True),
             progress=progress,
         )
 
@@ -109,11 +110,18 @@ def register_set_tools(server: MCPServer[State]) -> None:
         state = services(ctx)
         synced: SyncSummary | None = None
         running: JobView | None = None
+        # A first fill for a count or a field search lists the contacts alone; segment
+        # memberships are read once a condition needs them, or with refresh=full.
+        memberships = refresh == "full" or any(c.field.strip() == "segment" for c in where)
         if refresh is None and not properties:
-            await fill_mirror(ctx, state)
+            await fill_mirror(ctx, state, memberships=memberships)
         else:
             never_filled = state.sets.state().synced_at is None
-            arguments: dict[str, Any] = {"mode": refresh or "new", "properties": properties}
+            arguments: dict[str, Any] = {
+                "mode": refresh or "new",
+                "properties": properties,
+                "memberships": memberships,
+            }
             if properties and max_age_minutes is not None:
                 arguments["properties_max_age"] = max_age_minutes * 60
             job = await _refresh(ctx, state, arguments)
@@ -143,9 +151,17 @@ def _covers(running: Mapping[str, Any], asked: Mapping[str, Any]) -> bool:
     """Whether a sync already running does all the asked one would."""
     if asked.get("properties_max_age") is not None:
         return running == asked
-    mode_covered = running.get("mode") == "full" or asked.get("mode") == "new"
+    covered_modes = {"full": ("full", "new", "segments"), "new": ("new", "segments")}
+    mode_covered = asked.get("mode") in covered_modes.get(running.get("mode", ""), ("segments",))
+    # A first fill without memberships does not cover one that needs them.
+    members_covered = running.get("memberships", True) or not asked.get("memberships", True)
     values_covered = running.get("properties", False) or not asked.get("properties", False)
-    return mode_covered and values_covered and running.get("properties_max_age") is None
+    return (
+        mode_covered
+        and members_covered
+        and values_covered
+        and running.get("properties_max_age") is None
+    )
 
 
 async def _refresh(ctx: ToolContext, state: State, arguments: dict[str, Any]) -> Job:
@@ -166,31 +182,47 @@ async def _refresh(ctx: ToolContext, state: State, arguments: dict[str, Any]) ->
     return job
 
 
-async def fill_mirror(ctx: ToolContext, state: State, *, max_age: float | None = None) -> None:
+async def fill_mirror(
+    ctx: ToolContext, state: State, *, max_age: float | None = None, memberships: bool = True
+) -> None:
     """Fill a mirror never synced (or, given `max_age` in seconds, one fully synced longer
     ago), so a first search (or selection) can answer if that ends within the wait
-    budget; otherwise say which job is filling it."""
-    mirror = state.sets.state()
-    if mirror.synced_at is not None and (max_age is None or mirror.fully_synced_within(max_age)):
-        if mirror.imports_pending:
-            # An import's new contacts: one list page per 100 brings them in.
-            await _refresh(ctx, state, {"mode": "new", "properties": False})
-        return
-    arguments = {"mode": "full", "properties": False}
-    # A sync already running (a refresh) fills it too: wait for that one.
-    running = next((job for job in state.jobs.running() if job.kind == SYNC_JOB.name), None)
-    job = running or state.jobs.start(SYNC_JOB.name, arguments, _sync_work(state, arguments))
-    await state.jobs.wait(job, state.wait_seconds, increasing(ctx))
-    if job.status == "completed":
-        return
-    if job.status == "failed":
-        raise ToolError(f"Filling the mirror failed: {job.error}")
-    if mirror.synced_at is None:
-        raise ToolError(_filling(job, state))
-    raise ToolError(
-        "This account's mirror is being refreshed first (a full sync), so the contacts' "
-        f"state is current. {working_text(job, state.wait_seconds)} Then call again."
-    )
+    budget; otherwise say which job is filling it. Without `memberships` (an answer that
+    needs none, such as a count), a first fill lists the contacts alone; with them, a
+    mirror filled that way reads its segments' member lists first."""
+    for _ in range(2):  # a running sync joined may have left out the memberships wanted
+        mirror = state.sets.state()
+        members_wanted = memberships and mirror.memberships_pending
+        if mirror.synced_at is not None and (max_age is None or mirror.listed_within(max_age)):
+            if not (members_wanted or mirror.imports_pending):
+                return
+            # An import's new contacts: one list page per 100 brings them in (and, as any
+            # sync does here by default, the member lists not read yet).
+            mode = "new" if mirror.imports_pending else "segments"
+            job = await _refresh(ctx, state, {"mode": mode, "properties": False})
+            if members_wanted and job.status != "completed":
+                raise ToolError(
+                    "This account's segment memberships are being read first (a request per "
+                    f"100 members). {working_text(job, state.wait_seconds)} Then call again."
+                )
+            return
+        arguments = {"mode": "full", "properties": False, "memberships": memberships}
+        # A sync already running (a refresh) fills it too: wait for that one.
+        running = next((job for job in state.jobs.running() if job.kind == SYNC_JOB.name), None)
+        job = running or state.jobs.start(SYNC_JOB.name, arguments, _sync_work(state, arguments))
+        await state.jobs.wait(job, state.wait_seconds, increasing(ctx))
+        if job.status == "failed":
+            raise ToolError(f"Filling the mirror failed: {job.error}")
+        if job.status != "completed":
+            if mirror.synced_at is None:
+                raise ToolError(_filling(job, state))
+            raise ToolError(
+                "This account's mirror is being refreshed first (a full sync), so the "
+                f"contacts' state is current. {working_text(job, state.wait_seconds)} Then "
+                "call again."
+            )
+        if not (memberships and state.sets.state().memberships_pending):
+            return
 
 
 def _filling(job: Job, state: State) -> str:
