@@ -19,6 +19,7 @@ from contacts_mcp.backends import LocalTransport
 from contacts_mcp.emulator import EmulatorOptions
 from tests.server.conftest import Harness, open_harness
 from tests.server.test_bulk import read_csv, settings
+from tests.server.test_bulk_change import finish
 from tests.server.test_search import refresh
 
 pytestmark = pytest.mark.anyio
@@ -390,3 +391,32 @@ async def test_a_first_count_lists_the_contacts_alone_and_a_segment_search_reads
     transport.requests.clear()
     assert (await h.call("search_contacts", {"where": members, "count_only": True}))["count"] == 21
     assert transport.requests == Counter()  # read once: the mirror answers from now on
+
+
+async def test_a_preview_then_its_import_read_the_schema_once(
+    counted: tuple[Harness, CountingTransport],
+) -> None:
+    h, transport = counted
+    await h.seed("POST", "/contact-properties", {"key": "plan", "type": "string"})
+    csv_text = "email,plan\n" + "".join(f"n{i}@acme.com,pro\n" for i in range(3))
+    transport.requests.clear()
+    await h.call("preview_import", {"csv_text": csv_text})
+    summary = await import_csv(h, csv_text, "rows")
+    assert summary["created"] == 3
+    # The preview read it; the import checks its columns against that copy (Resend checks
+    # each value again as it is written).
+    assert transport.requests["GET /contact-properties"] == 1
+
+
+async def test_a_change_that_names_no_segment_does_not_read_the_segment_list(
+    counted: tuple[Harness, CountingTransport],
+) -> None:
+    h, transport = counted
+    emails = [f"u{i}@acme.com" for i in range(3)]
+    for email in emails:
+        await h.seed("POST", "/contacts", {"email": email})
+    transport.requests.clear()
+    answer = await h.call("update_contacts", {"contacts": emails, "unsubscribed": True})
+    assert (await finish(h, answer["run"]))["done"] == 3
+    assert transport.requests["PATCH /contacts/{id}"] == 3
+    assert transport.requests["GET /segments"] == 0  # nothing to name

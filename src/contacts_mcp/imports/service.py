@@ -328,8 +328,10 @@ class ImportService:
         new_properties: Mapping[str, PropertyType],
         create_missing: bool,
     ) -> dict[str, PropertyType]:
-        """Property key → type for every property column, or a clear error."""
-        schema = {p.key: p.type for p in await self._schema.properties(fresh=True)}
+        """Property key → type for every property column, or a clear error. The schema as
+        read in the last minute (by the preview, usually) will do: Resend checks each
+        value again as it is written, and a row it refuses is reported."""
+        schema = {p.key: p.type for p in await self._schema.properties()}
         problems: list[str] = []
         types: dict[str, PropertyType] = {}
         for target in dict.fromkeys(columns.values()):
@@ -364,8 +366,11 @@ class ImportService:
         return types
 
     async def _create_properties(self, types: Mapping[str, PropertyType]) -> None:
-        # The schema was just read afresh to check the columns: the cached copy is current.
-        existing = {p.key for p in await self._schema.properties()}
+        if {p.key for p in await self._schema.properties()}.issuperset(types):
+            return
+        # Read afresh: a property created elsewhere since the columns were checked is not
+        # created twice.
+        existing = {p.key for p in await self._schema.properties(fresh=True)}
         for key, type_ in types.items():
             if key not in existing:
                 await self._schema.create_property(key, type_)

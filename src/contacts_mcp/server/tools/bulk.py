@@ -443,7 +443,11 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
             needed = [plan for plan in plans if plan.needed]
         refused = [plan for plan in plans if plan.refused]
         recheck = needs.requests(state.sets, len(plans))
-        segment_names = {s.id: s.name for s in await run(state.schema.segments())}
+        segment_names = (  # to name them: read only when the change or its checks have any
+            {s.id: s.name for s in await run(state.schema.segments())}
+            if change.join or change.leave or needs.segments
+            else {}
+        )
         topic_names = (
             {t.id: t.name for t in await run(state.schema.topics())} if change.topics else {}
         )
