@@ -420,3 +420,20 @@ async def test_a_change_that_names_no_segment_does_not_read_the_segment_list(
     assert (await finish(h, answer["run"]))["done"] == 3
     assert transport.requests["PATCH /contacts/{id}"] == 3
     assert transport.requests["GET /segments"] == 0  # nothing to name
+
+
+async def test_a_named_export_finds_an_address_created_again_when_it_reads_values(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.seed("POST", "/contact-properties", {"key": "plan", "type": "string"})
+    await h.seed("POST", "/contacts", {"email": "a0@acme.com", "properties": {"plan": "free"}})
+    await h.call("search_contacts", {"where": [], "count_only": True})  # values not read
+    await h.seed("DELETE", "/contacts/a0@acme.com")
+    await h.seed("POST", "/contacts", {"email": "a0@acme.com", "properties": {"plan": "pro"}})
+    exported = await h.job("export_contacts", {"contacts": ["a0@acme.com"]})
+    # Reading its values found the mirror's contact deleted; the address, read again,
+    # belongs to the new one.
+    assert [(row["email"], row["plan"]) for row in exported["contacts"]] == [
+        ("a0@acme.com", "pro")
+    ]

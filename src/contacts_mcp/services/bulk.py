@@ -41,6 +41,7 @@ from contacts_mcp.services.explain import UserFacingError, explain
 from contacts_mcp.services.jobs import Progress, utc_iso
 from contacts_mcp.services.mirror import Filter, MirroredContact
 from contacts_mcp.services.recheck import (
+    Item,
     Needs,
     complete_records,
     each,
@@ -359,6 +360,19 @@ class ContactsCsv:
         self._partial.unlink(missing_ok=True)
 
 
+async def _named_again(
+    sets: ContactsSets, client: ResendClient, named: Sequence[Item], read: Sequence[Item]
+) -> list[Item]:
+    """Named contacts found deleted when read, read again by their email: an address
+    deleted and created again elsewhere belongs to a new contact, which is the one
+    named (two requests each, as any named contact the mirror does not hold)."""
+    kept = {contact.id for contact, _ in read}
+    gone = [contact.email for contact, _ in named if contact.id not in kept]
+    if not gone:
+        return []
+    return (await select(sets, client, gone, None, reread=True)).contacts
+
+
 def contact_row(
     contact: MirroredContact,
     segments: Sequence[str],
@@ -542,6 +556,8 @@ async def export_selected(
                 records, unreadable = await complete_records(
                     client, sets, chunk.contacts, progress, "reading properties"
                 )
+                if where is None and not unreadable:
+                    records += await _named_again(sets, client, chunk.contacts, records)
             if unreadable:
                 raise UserFacingError(
                     f"{len(unreadable)} contacts could not be read ({unreadable[0][1]}); "
