@@ -81,7 +81,7 @@ async def export(folder: Path) -> None:
         sets = ContactsSets(client, SchemaService(client), mirror)
         started = time.perf_counter()
         outcome = await export_selected(
-            client, sets, None, [], None, target, overwrite=False, progress=progress
+            client, sets, None, [], None, target, overwrite=False, written=None, progress=progress
         )
         seconds = time.perf_counter() - started
     mirror.close()

@@ -259,11 +259,12 @@ async def test_export_paths_are_checked_before_anything_is_written(
         assert expected in message, message
     assert (tmp_path / "taken.csv").read_text() == "keep me"
     assert not (tmp_path.parent / "outside.csv").exists()
-    replaced = await h.call(
+    # Replaced only when an export of this server wrote it (tests/server/test_export_files).
+    refused = await h.error(
         "export_contacts", {"search": search, "path": "taken.csv", "overwrite": True}
     )
-    assert replaced["result"]["rows"] == 2
-    assert "user0@acme.com" in (tmp_path / "taken.csv").read_text()
+    assert "not written by an export of this server" in refused
+    assert (tmp_path / "taken.csv").read_text() == "keep me"
     message = await h.error("export_contacts", {"search": search, "properties": ["nope"]})
     assert "Unknown properties: 'nope'" in message
 

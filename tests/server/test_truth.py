@@ -434,6 +434,4 @@ async def test_a_named_export_finds_an_address_created_again_when_it_reads_value
     exported = await h.job("export_contacts", {"contacts": ["a0@acme.com"]})
     # Reading its values found the mirror's contact deleted; the address, read again,
     # belongs to the new one.
-    assert [(row["email"], row["plan"]) for row in exported["contacts"]] == [
-        ("a0@acme.com", "pro")
-    ]
+    assert [(row["email"], row["plan"]) for row in exported["contacts"]] == [("a0@acme.com", "pro")]

@@ -15,9 +15,12 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from contacts_mcp.services.explain import UserFacingError
+
+if TYPE_CHECKING:
+    from contacts_mcp.services.outfiles import WrittenFiles
 
 __all__ = [
     "DEFAULT_MAX_IMPORT_BYTES",
@@ -179,8 +182,9 @@ def open_for_import(path: str, policy: FilePolicy) -> tuple[BinaryIO, int, str]:
     return io.BufferedReader(capped, _BUFFER), info.st_size, real
 
 
-def _refuse_private(real: str, policy: FilePolicy, shown: str) -> None:
-    readable = [os.path.realpath(d) for d in policy.also_readable]
+def _refuse_private(real: str, policy: FilePolicy, shown: str, *, writing: bool = False) -> None:
+    # Snapshots may be read back by an import; nothing in the data folder is written.
+    readable = [] if writing else [os.path.realpath(d) for d in policy.also_readable]
     if any(_inside(real, os.path.realpath(d)) for d in policy.private) and not any(
         _inside(real, d) for d in readable
     ):
@@ -190,10 +194,13 @@ def _refuse_private(real: str, policy: FilePolicy, shown: str) -> None:
         )
 
 
-def path_for_export(path: str, policy: FilePolicy, *, overwrite: bool) -> Path:
+def path_for_export(
+    path: str, policy: FilePolicy, *, overwrite: bool, written: WrittenFiles | None
+) -> Path:
     """Where an export may write `path`: a new .csv file inside an allowed folder (the
-    import folders, so the export can be imported again). An existing file is refused
-    unless `overwrite`; a link is never followed out of the folder."""
+    import folders, so the export can be imported again), never in the server's own
+    data. An existing file is refused, unless `overwrite` and `written` records it as an
+    export of this server, unchanged since; a link is never followed."""
     shown = repr(path if len(path) <= 120 else path[:117] + "...")
     if not policy.allowed_dirs:
         raise FileAccessError(
@@ -215,14 +222,22 @@ def path_for_export(path: str, policy: FilePolicy, *, overwrite: bool) -> Path:
         )
     if not os.path.isdir(folder):
         raise FileAccessError(f"The folder of {shown} does not exist.")
-    _refuse_private(os.path.join(folder, candidate.name), policy, shown)
+    _refuse_private(os.path.join(folder, candidate.name), policy, shown, writing=True)
     target = Path(folder) / candidate.name
     if os.path.islink(target):
         raise FileAccessError(f"{shown} is a link; give the name of a new file.")
-    if target.exists() and not overwrite:
+    if not os.path.lexists(target):
+        return target
+    if not overwrite:
         raise FileAccessError(
-            f"{shown} already exists. Give another name, or pass overwrite=true to replace it."
+            f"{shown} already exists. Give another name, or pass overwrite=true to replace it "
+            "(only a file an earlier export wrote)."
         )
-    if target.exists() and not target.is_file():
+    if not target.is_file():
         raise FileAccessError(f"{shown} is not a regular file.")
+    if written is None or not written.owns(target):
+        raise FileAccessError(
+            f"{shown} was not written by an export of this server, or was changed since: "
+            "overwrite replaces only this server's own exports. Give another name."
+        )
     return target

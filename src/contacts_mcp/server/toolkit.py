@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from contacts_mcp.services.contacts import ContactsService
     from contacts_mcp.services.jobs import Jobs
     from contacts_mcp.services.mirror import Mirror
+    from contacts_mcp.services.outfiles import WrittenFiles
     from contacts_mcp.services.schema import SchemaService
     from contacts_mcp.services.sets import ContactsSets
 
@@ -110,10 +111,19 @@ class State:
 
         return ContactsService(self.client, self.schema, self.mirror)
 
+    @cached_property
+    def written(self) -> WrittenFiles:
+        """The files this server wrote (exports, snapshots): only those may be replaced."""
+        from contacts_mcp.services.outfiles import WrittenFiles
+
+        return WrittenFiles(None if self.ephemeral else self.state_dir / "written.sqlite")
+
     def close(self) -> None:
         """Close what this state opened (once its jobs have stopped)."""
         if "mirror" in self.__dict__:
             self.mirror.close()
+        if "written" in self.__dict__:
+            self.written.close()
         if hasattr(self, "jobs"):
             self.jobs.close()
 

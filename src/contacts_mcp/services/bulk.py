@@ -40,6 +40,7 @@ from contacts_mcp.api.models import is_uuid
 from contacts_mcp.services.explain import UserFacingError, explain
 from contacts_mcp.services.jobs import Progress, utc_iso
 from contacts_mcp.services.mirror import Filter, MirroredContact
+from contacts_mcp.services.outfiles import Kind, OutFile, WrittenFiles
 from contacts_mcp.services.recheck import (
     Item,
     Needs,
@@ -318,8 +319,10 @@ class ContactsCsv:
     """Contacts written as RFC 4180 CSV (UTF-8, CRLF): built-in fields, `properties`, and
     segment names; every cell formula-safe.
 
-    Rows go to a `.partial` file, renamed by `finish` when complete: a crash or a cancel
-    never leaves half a CSV under the name, and a resumed job simply writes it again.
+    Written as an `OutFile`: under a hidden name until `finish` gives the complete file
+    its own, so a crash or a cancel never leaves half a CSV under the name (a resumed job
+    simply writes it again), and no link or pipe planted in the folder is written through.
+    With `overwrite`, only a file `written` records as this server's own is replaced.
     """
 
     def __init__(
@@ -329,15 +332,15 @@ class ContactsCsv:
         segment_names: Mapping[str, str],
         *,
         overwrite: bool,
+        written: WrittenFiles | None,
+        kind: Kind = "export",
     ) -> None:
         self.path = path
         self.rows = 0
-        self._partial = path.with_name(path.name + ".partial")
         self._properties = list(properties)
         self._names = segment_names
-        self._overwrite = overwrite
-        self._out = self._partial.open("w", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._out, lineterminator="\r\n")
+        self._file = OutFile(path, kind=kind, replace=overwrite, written=written)
+        self._writer = csv.writer(self._file.text(), lineterminator="\r\n")
         self._writer.writerow([*BUILT_IN_COLUMNS, *self._properties, "segments"])
 
     def write(self, records: Iterable[tuple[MirroredContact, list[str]]]) -> None:
@@ -347,17 +350,10 @@ class ContactsCsv:
             self.rows += 1
 
     def finish(self) -> None:
-        self._out.close()
-        if not self._overwrite and self.path.exists():  # appeared since it was checked
-            self._partial.unlink()
-            raise UserFacingError(
-                f"{self.path} exists now; nothing was replaced. Choose another name."
-            )
-        os.replace(self._partial, self.path)
+        self._file.publish(self.rows)
 
     def abandon(self) -> None:
-        self._out.close()
-        self._partial.unlink(missing_ok=True)
+        self._file.abandon()
 
 
 async def _named_again(
@@ -398,9 +394,13 @@ def write_contacts_csv(
     segment_names: Mapping[str, str],
     *,
     overwrite: bool,
+    written: WrittenFiles | None,
+    kind: Kind,
 ) -> int:
     """Write `records` whole as a `ContactsCsv`; returns the rows written."""
-    out = ContactsCsv(path, properties, segment_names, overwrite=overwrite)
+    out = ContactsCsv(
+        path, properties, segment_names, overwrite=overwrite, written=written, kind=kind
+    )
     try:
         out.write(records)
     except BaseException:
@@ -497,6 +497,7 @@ async def export_selected(
     path: Path | None,
     *,
     overwrite: bool,
+    written: WrittenFiles | None,
     progress: Progress,
     fresh: bool = False,
 ) -> ExportOutcome:
@@ -530,9 +531,13 @@ async def export_selected(
         )
     keys = await sets.property_keys(properties)
     names = await segment_names(client)
-    out = None if path is None else ContactsCsv(path, keys, names, overwrite=overwrite)
+    out = (
+        None
+        if path is None
+        else ContactsCsv(path, keys, names, overwrite=overwrite, written=written)
+    )
     inline: list[dict[str, str]] = []
-    written = 0
+    exported = 0
     freshness = _Freshness()
     every_membership = fresh
     if (
@@ -568,8 +573,8 @@ async def export_selected(
                 await anyio.to_thread.run_sync(out.write, records)
             if total <= INLINE_ROWS:
                 inline.extend(contact_row(c, s, keys, names) for c, s in records)
-            written += len(records)
-            await progress(written, total, f"exported {written} of {total}")
+            exported += len(records)
+            await progress(exported, total, f"exported {exported} of {total}")
         if out is not None:
             await anyio.to_thread.run_sync(out.finish)
     except BaseException:
@@ -578,7 +583,7 @@ async def export_selected(
         raise
     return ExportOutcome(
         file=None if path is None else str(path),
-        rows=written,
+        rows=exported,
         columns=[*BUILT_IN_COLUMNS, *keys, "segments"],
         contacts=inline,
         refreshed=refreshed,
@@ -643,6 +648,8 @@ async def delete_selected(
     snapshot: Path,
     progress: Progress,
     where: Sequence[Condition] | None = None,
+    *,
+    written: WrittenFiles | None,
 ) -> BulkOutcome:
     """Snapshot every selected contact (fields, properties, segments, read afresh) to
     `snapshot`, then delete them one by one; a contact already gone counts as done. With
@@ -660,9 +667,12 @@ async def delete_selected(
     left = [(emails[contact_id], why) for contact_id, why in dropped]
     names = await segment_names(client)
     keys = sorted({key for contact, _ in records for key in contact.properties or {}})
-    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    # Personal data, the last copy of it: readable by this user alone.
+    snapshot.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     await anyio.to_thread.run_sync(
-        lambda: write_contacts_csv(snapshot, records, keys, names, overwrite=False)
+        lambda: write_contacts_csv(
+            snapshot, records, keys, names, overwrite=False, written=written, kind="snapshot"
+        )
     )
     counts = {"deleted": 0, "gone": 0}
     # Nothing is deleted that the snapshot does not hold.

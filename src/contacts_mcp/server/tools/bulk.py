@@ -251,7 +251,13 @@ def _delete_work(state: State, arguments: Mapping[str, Any]) -> Work:
         selected = await select(state.sets, state.client, arguments["ids"], None)
         snapshot = _run_file(state, "deleted", arguments, ".csv")
         return await delete_selected(
-            state.client, state.sets, selected, snapshot, progress, _where(arguments)
+            state.client,
+            state.sets,
+            selected,
+            snapshot,
+            progress,
+            _where(arguments),
+            written=state.written,
         )
 
     return work
@@ -333,6 +339,7 @@ def _export_work(state: State, arguments: Mapping[str, Any]) -> Work:
             arguments.get("properties"),
             Path(arguments["file"]) if arguments.get("file") else None,
             overwrite=arguments.get("overwrite", False),
+            written=state.written,
             progress=progress,
             fresh=arguments.get("fresh", False),
         )
@@ -582,7 +589,9 @@ def register_export_tool(server: MCPServer[State]) -> None:
         await run(state.sets.property_keys(properties))  # unknown keys: refused now
         try:
             target = (
-                None if path is None else path_for_export(path, state.files, overwrite=overwrite)
+                None
+                if path is None
+                else path_for_export(path, state.files, overwrite=overwrite, written=state.written)
             )
         except UserFacingError as exc:  # refused: nothing is written
             raise ToolError(str(exc)) from None
