@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import BinaryIO, Final
 
-from contacts_mcp.text.sanitize import FORMULA_STARTS, clean
+from contacts_mcp.text.sanitize import clean, needs_apostrophe
 
 __all__ = [
     "DELIMITERS",
@@ -37,6 +37,8 @@ __all__ = [
     "CSVFormat",
     "CSVFormatError",
     "CSVTable",
+    "Verbatim",
+    "text_of",
 ]
 
 MAX_FIELD_CHARS: Final = 65_536
@@ -341,19 +343,25 @@ class CSVTable:
         )
 
 
-# What `text.sanitize.formula_safe` (exports, snapshots, failure reports) puts an
-# apostrophe before; import takes exactly that one apostrophe off again.
-_ESCAPED_STARTS = frozenset(FORMULA_STARTS)
+class Verbatim(str):
+    """A cell's text as written behind the apostrophe of `text.sanitize.formula_safe`
+    (exports, snapshots): taken exactly, never trimmed (`text_of`)."""
+
+    __slots__ = ()
+
+
+def text_of(value: str) -> str:
+    """A cell's text as imported: trimmed, unless it came verbatim from our own CSV."""
+    return value if isinstance(value, Verbatim) else value.strip()
 
 
 def _formula_unescaped(values: list[str]) -> list[str]:
-    """`values` with the apostrophe of formula-safe cells ('=1+1, '-5, ''note) removed."""
+    """`values` with the apostrophe of formula-safe cells ('=1+1, '-5, ''note, ' padded )
+    taken off: each such value exactly as it was before the export wrote it."""
     if not any(value[:1] == "'" for value in values):
         return values  # the common case: nothing to undo, no copy
     return [
-        value[1:]
-        if value[:1] == "'" and value[1:2] in _ESCAPED_STARTS and len(value) > 1
-        else value
+        Verbatim(value[1:]) if value[:1] == "'" and needs_apostrophe(value[1:]) else value
         for value in values
     ]
 

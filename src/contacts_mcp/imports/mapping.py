@@ -31,9 +31,9 @@ __all__ = [
 ]
 
 Target = Literal["email", "first_name", "last_name", "unsubscribed", "segments", "skip"]
-# `segments`: segment names, separated by ";" (as export_contacts writes them).
+# `segments`: segment names separated by ";", or a JSON array of names (export_contacts
+# writes one where a name holds ";" or spaces at an end: `text.cells`).
 BUILTIN_TARGETS: Final = ("email", "first_name", "last_name", "unsubscribed", "segments")
-SEGMENT_SEPARATOR = ";"
 MAX_KEY_CHARS: Final = 50
 SAMPLE_CHARS: Final = 60
 NUMBER_SHARE: Final = 0.9  # of sampled values that must be numbers for a number property

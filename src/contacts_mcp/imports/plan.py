@@ -24,11 +24,11 @@ from contacts_mcp.api.models import PropertyType, Subscription
 from contacts_mcp.imports.csvio import CSVFormatError, CSVTable
 from contacts_mcp.imports.files import FilePolicy, open_for_import
 from contacts_mcp.imports.journal import Journal
-from contacts_mcp.imports.mapping import SEGMENT_SEPARATOR
 from contacts_mcp.imports.models import ImportSummary
 from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.services.explain import explain
 from contacts_mcp.services.mirror import Mirror
+from contacts_mcp.text.cells import segment_names_of
 from contacts_mcp.text.sanitize import formula_safe
 
 __all__ = [
@@ -121,8 +121,8 @@ MAX_SEGMENT_NAMES = 1000
 
 
 def split_segments(cell: str) -> list[str]:
-    """The segment names of a segments cell ("VIP; Beta")."""
-    return [name.strip() for name in cell.split(SEGMENT_SEPARATOR) if name.strip()]
+    """The segment names of a segments cell ("VIP; Beta", or a JSON array of names)."""
+    return segment_names_of(cell)
 
 
 def scan_file(

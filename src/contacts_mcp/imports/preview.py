@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from contacts_mcp.api.models import PROPERTY_KEY, RESERVED_PROPERTY_KEYS, PropertyType
-from contacts_mcp.imports.csvio import CSVTable
+from contacts_mcp.imports.csvio import CSVTable, text_of
 from contacts_mcp.imports.mapping import (
     BUILTIN_TARGETS,
     SAMPLE_CHARS,
@@ -223,7 +223,7 @@ class _Plan:
                 problems.append(f"invalid email {shown!r}: {exc}" if raw.strip() else str(exc))
         fields: dict[str, str | bool | None] = {}
         for name, index in (("first_name", self.first_name), ("last_name", self.last_name)):
-            if index is not None and (text := values[index].strip()):
+            if index is not None and (text := text_of(values[index])):
                 if problem := name_problem(name, text):
                     problems.append(problem)
                 else:
@@ -236,11 +236,11 @@ class _Plan:
             else:
                 if flag is not None:
                     fields["unsubscribed"] = flag
-        if self.segments is not None and (names := values[self.segments].strip()):
+        if self.segments is not None and (names := text_of(values[self.segments])):
             fields["segments"] = names
         properties: dict[str, str | int | float] = {}
         for index, key in self.strings:
-            if text := values[index].strip():
+            if text := text_of(values[index]):
                 properties[key] = text
         for index, key in self.numbers:
             try:
@@ -336,7 +336,7 @@ class _Scan:
                         )
                         ok = False
             for index, column, field in names:
-                if (value := values[index].strip()) and (problem := name_problem(field, value)):
+                if (value := text_of(values[index])) and (problem := name_problem(field, value)):
                     type_problems.add(line, column, value, problem)
                     ok = False
             if flag_at is not None and (value := values[flag_at]):

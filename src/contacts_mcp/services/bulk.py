@@ -57,6 +57,7 @@ from contacts_mcp.services.sets import (
     patiently,
     read_record,
 )
+from contacts_mcp.text.cells import segments_cell
 from contacts_mcp.text.sanitize import formula_safe
 
 __all__ = [
@@ -346,6 +347,14 @@ class ContactsCsv:
     def write(self, records: Iterable[tuple[MirroredContact, list[str]]]) -> None:
         for contact, segments in records:
             row = contact_row(contact, segments, self._properties, self._names)
+            if held := next((column for column, cell in row.items() if "\x00" in cell), None):
+                # A CSV reader (ours included) takes a NUL for a binary file: the file
+                # would not import back, so nothing is written.
+                raise UserFacingError(
+                    f"{contact.email}'s {held} holds a NUL character, which a CSV file "
+                    "cannot carry; nothing was written. Change that value in Resend, or "
+                    "leave that property out."
+                )
             self._writer.writerow([formula_safe(cell) for cell in row.values()])
             self.rows += 1
 
@@ -383,7 +392,7 @@ def contact_row(
         "last_name": contact.last_name,
         "unsubscribed": "true" if contact.unsubscribed else "false",
         **{key: _cell(values.get(key)) for key in properties},
-        "segments": "; ".join(sorted(segment_names.get(s, s) for s in segments)),
+        "segments": segments_cell(sorted(segment_names.get(s, s) for s in segments)),
     }
 
 
@@ -415,8 +424,11 @@ def _cell(value: object) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float):
+        # Whole numbers as integers ("3", not "3.0"), where a float holds them exactly;
+        # the rest as Python's shortest exact text ("1e-07", "1e+300"): import reads
+        # each back to the same number.
+        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
     return str(value)
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "has_hidden",
     "label",
     "name_key",
+    "needs_apostrophe",
     "quoted",
     "redact_secrets",
     "reveal_hidden",
@@ -132,11 +133,18 @@ def redact_secrets(text: str) -> str:
 
 # A CSV cell starting with one of these runs as a formula in a spreadsheet (OWASP CSV
 # injection); one starting with an apostrophe is escaped too, so that the escape can be
-# undone exactly: `imports.csvio` takes one apostrophe off a cell that starts with an
-# apostrophe followed by one of these.
+# undone exactly (`needs_apostrophe`).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
+def needs_apostrophe(value: str) -> bool:
+    """Whether a CSV cell of ours carries `value` behind one apostrophe: a risky start, or
+    whitespace at either end (which an import trims from a cell, but not from this one).
+    `imports.csvio` takes the apostrophe off a cell that starts with one followed by a
+    value for which this holds, so every value comes back exactly."""
+    return value.startswith(FORMULA_STARTS) or value != value.strip()
+
+
 def formula_safe(value: str) -> str:
-    """`value` as a CSV cell no spreadsheet runs: one apostrophe before a risky start."""
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+    """`value` as a CSV cell no spreadsheet runs and import reads back exactly."""
+    return f"'{value}" if needs_apostrophe(value) else value
