@@ -113,3 +113,19 @@ async def test_an_export_never_writes_into_the_data_folder(h: Harness, tmp_path:
     # The last copy of deleted people: this user's alone.
     assert stat.S_IMODE(os.stat(snapshot).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(snapshot.parent).st_mode) == 0o700
+
+
+async def test_a_value_a_csv_cannot_carry_stops_the_write_before_anything_happens(
+    h: Harness, tmp_path: Path
+) -> None:
+    await h.seed("POST", "/contacts", {"email": "nul@acme.com", "properties": {"plan": "a\x00b"}})
+    refused = await export(h, "nul.csv")
+    assert "nul@acme.com's plan holds a NUL character" in refused
+    assert not (tmp_path / "home" / "nul.csv").exists()
+    search = await selection(h, ACME)
+    preview = (await h.call("delete_contacts", {"search": search}))["preview"]
+    refused = await h.error("delete_contacts", {"search": search, "confirm": preview["confirm"]})
+    assert "holds a NUL character" in refused
+    assert "nothing was deleted" in refused
+    assert await h.count_contacts() == 4  # nothing deleted: the snapshot comes first
+    assert leftovers(tmp_path / "home" / "data" / "snapshots") == []

@@ -316,6 +316,15 @@ class BulkOutcome(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+class UnwritableValueError(UserFacingError):
+    """A value a CSV file cannot carry: nothing is written (nor, for a delete, deleted)."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(f"{problem}; nothing was written. {fix}")
+        self.problem = problem
+        self.fix = fix
+
+
 class ContactsCsv:
     """Contacts written as RFC 4180 CSV (UTF-8, CRLF): built-in fields, `properties`, and
     segment names; every cell formula-safe.
@@ -350,10 +359,10 @@ class ContactsCsv:
             if held := next((column for column, cell in row.items() if "\x00" in cell), None):
                 # A CSV reader (ours included) takes a NUL for a binary file: the file
                 # would not import back, so nothing is written.
-                raise UserFacingError(
+                raise UnwritableValueError(
                     f"{contact.email}'s {held} holds a NUL character, which a CSV file "
-                    "cannot carry; nothing was written. Change that value in Resend, or "
-                    "leave that property out."
+                    "cannot carry",
+                    "Change that value in Resend, or leave that property out.",
                 )
             self._writer.writerow([formula_safe(cell) for cell in row.values()])
             self.rows += 1
@@ -681,11 +690,16 @@ async def delete_selected(
     keys = sorted({key for contact, _ in records for key in contact.properties or {}})
     # Personal data, the last copy of it: readable by this user alone.
     snapshot.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    await anyio.to_thread.run_sync(
-        lambda: write_contacts_csv(
-            snapshot, records, keys, names, overwrite=False, written=written, kind="snapshot"
+    try:
+        await anyio.to_thread.run_sync(
+            lambda: write_contacts_csv(
+                snapshot, records, keys, names, overwrite=False, written=written, kind="snapshot"
+            )
         )
-    )
+    except UnwritableValueError as exc:
+        raise UserFacingError(
+            f"{exc.problem}: its snapshot cannot hold it, so nothing was deleted. {exc.fix}"
+        ) from None
     counts = {"deleted": 0, "gone": 0}
     # Nothing is deleted that the snapshot does not hold.
     failures = [(email, f"not deleted: could not read it for the snapshot ({why})")
