@@ -308,7 +308,9 @@ async def test_a_cancelled_change_keeps_what_it_finished_and_a_new_preview_cover
     async for h in open_harness(era, slow, settings(tmp_path), wait_seconds=0.3):
         await h.seed("POST", "/segments", {"name": "VIP"})
         await h.seed_contacts([f"u{i}@acme.com" for i in range(80)])
-        found = await h.client.call_tool("search_contacts", {"where": ACME, "count_only": True})
+        # Filled whole (memberships too, as the change will need them).
+        first = {"where": ACME, "count_only": True, "refresh": "full"}
+        found = await h.client.call_tool("search_contacts", first)
         while found.is_error:  # the first fill outlasts a 0.3 s call: wait on its job
             sync = (await h.call("get_job", {}))["recent"][0]
             await h.call("get_job", {"job_id": sync["job_id"], "wait_seconds": 50})

@@ -129,3 +129,41 @@ async def test_a_value_a_csv_cannot_carry_stops_the_write_before_anything_happen
     assert "nothing was deleted" in refused
     assert await h.count_contacts() == 4  # nothing deleted: the snapshot comes first
     assert leftovers(tmp_path / "home" / "data" / "snapshots") == []
+
+
+async def test_a_snapshot_restores_topic_choices_and_never_opts_an_existing_contact_in(
+    h: Harness, tmp_path: Path
+) -> None:
+    weekly = await h.seed("POST", "/topics", {"name": "Weekly", "default_subscription": "opt_in"})
+    offers = await h.seed("POST", "/topics", {"name": "Offers", "default_subscription": "opt_out"})
+    choices = [
+        {"id": weekly["id"], "subscription": "opt_out"},
+        {"id": offers["id"], "subscription": "opt_in"},
+    ]
+    for email in ("gone@acme.com", "back@acme.com"):
+        await h.seed("POST", "/contacts", {"email": email, "topics": choices})
+    named = {"contacts": ["gone@acme.com", "back@acme.com"]}
+    preview = (await h.call("delete_contacts", named))["preview"]
+    confirmed = {**named, "confirm": preview["confirm"]}
+    deleted = await finish(h, (await h.call("delete_contacts", confirmed))["run"])
+    assert deleted["done"] == 2
+    # Meanwhile one address is created again elsewhere, with the topics' defaults.
+    await h.seed("POST", "/contacts", {"email": "back@acme.com"})
+    summary = await h.job(
+        "import_contacts",
+        {
+            "path": deleted["snapshot_file"],
+            "columns": {"email": "email", "topics": "topics"},
+            "on_conflict": "upsert",
+            "strategy": "rows",
+        },
+    )
+    assert (summary["created"], summary["updated"], summary["failed"]) == (1, 1, 0)
+
+    async def topics_of(email: str) -> dict[str, str]:
+        listed = await h.seed("GET", f"/contacts/{email}/topics")
+        return {t["name"]: t["subscription"] for t in listed["data"]}
+
+    # Restored as they were; the existing contact takes the opt-out, never the opt-in.
+    assert await topics_of("gone@acme.com") == {"Weekly": "opt_out", "Offers": "opt_in"}
+    assert await topics_of("back@acme.com") == {"Weekly": "opt_out", "Offers": "opt_out"}

@@ -1,5 +1,6 @@
 """A delete's snapshot and an export re-import to exactly what Resend held: names,
-`unsubscribed`, property values (exact strings and numbers) and segment memberships, for
+`unsubscribed`, property values (exact strings and numbers), segment memberships and
+topic choices (an opt-out of a topic others get by default, an opt-in to one they do not), for
 generated hostile values — whitespace at either end, tabs and line breaks, spreadsheet
 formula starts, apostrophes, separators and brackets in segment names, tiny, huge and
 long numbers. Checked against the emulator's state, through the MCP tools."""
@@ -51,6 +52,10 @@ contacts = st.lists(
             "text": st.none() | texts,
             "number": st.none() | numbers,
             "segments": st.lists(segment_names, max_size=3, unique=True),
+            # An explicit choice per topic, or none (the topic's default).
+            "topics": st.fixed_dictionaries(
+                {t: st.sampled_from([None, "opt_in", "opt_out"]) for t in ("Weekly", "Offers")}
+            ),
         }
     ),
     min_size=1,
@@ -61,7 +66,7 @@ contacts = st.lists(
 @pytest.fixture(params=ERAS)
 def harness_in_portal(
     request: pytest.FixtureRequest,
-) -> Iterator[tuple[BlockingPortal, Harness, dict[str, str]]]:
+) -> Iterator[tuple[BlockingPortal, Harness, dict[str, dict[str, str]]]]:
     folder = Path(tempfile.mkdtemp(prefix="round-trip-"))
     imports = ImportSettings(files=FilePolicy(allowed_dirs=(folder,)), state_dir=folder / "state")
     with start_blocking_portal() as portal:
@@ -69,10 +74,23 @@ def harness_in_portal(
         with portal.wrap_async_context_manager(harness) as h:
             portal.call(h.seed, "POST", "/contact-properties", {"key": "text", "type": "string"})
             portal.call(h.seed, "POST", "/contact-properties", {"key": "number", "type": "number"})
-            yield portal, h, {}
+            topics = {}
+            for name, default in (("Weekly", "opt_in"), ("Offers", "opt_out")):
+                body = {"name": name, "default_subscription": default}
+                topics[name] = portal.call(h.seed, "POST", "/topics", body)["id"]
+            yield portal, h, {"topics": topics, "segments": {}}
 
 
 serial = itertools.count()
+
+
+async def everything(h: Harness, contact_id: str) -> dict[str, Any]:
+    """What Resend holds of a contact: `held` fields, values, segments, and topics."""
+    topics = await h.seed("GET", f"/contacts/{contact_id}/topics")
+    return {
+        **held(await state_of(h, contact_id)),
+        "topics": {t["name"]: t["subscription"] for t in topics["data"]},
+    }
 
 
 def held(state: dict[str, Any]) -> dict[str, Any]:
@@ -90,9 +108,13 @@ def headers_of(path: Path) -> list[str]:
         return next(csv.reader(file))
 
 
-async def round_trips(h: Harness, segments: dict[str, str], drawn: list[dict[str, Any]]) -> None:
+async def round_trips(
+    h: Harness, ids: dict[str, dict[str, str]], drawn: list[dict[str, Any]]
+) -> None:
     """Create `drawn` in Resend, export them, delete them, then import the snapshot and
-    the export in turn: each time, every contact as it was. `segments`: name → id."""
+    the export in turn: each time, every contact as it was. `ids`: the topics' and
+    segments' ids by name."""
+    segments, topics = ids["segments"], ids["topics"]
     emails, truth = [], {}
     for fields in drawn:
         email = f"person{next(serial)}@example.com"
@@ -110,10 +132,15 @@ async def round_trips(h: Harness, segments: dict[str, str], drawn: list[dict[str
                 "unsubscribed": fields["unsubscribed"],
                 "properties": properties,
                 "segments": [{"id": segments[name]} for name in fields["segments"]],
+                "topics": [
+                    {"id": topics[name], "subscription": choice}
+                    for name, choice in fields["topics"].items()
+                    if choice is not None
+                ],
             },
         )
         emails.append(email)
-        truth[email] = held(await state_of(h, created["id"]))
+        truth[email] = await everything(h, created["id"])
     exported = await h.job(
         "export_contacts", {"contacts": emails, "fresh": True, "path": f"e{next(serial)}.csv"}
     )
@@ -136,7 +163,7 @@ async def round_trips(h: Harness, segments: dict[str, str], drawn: list[dict[str
         )
         assert (summary["created"], summary["failed"]) == (len(emails), 0), (label, summary)
         for email in emails:
-            again = held(await state_of(h, (await h.seed("GET", f"/contacts/{email}"))["id"]))
+            again = await everything(h, (await h.seed("GET", f"/contacts/{email}"))["id"])
             assert again == truth[email], (label, email, again, truth[email])
             await h.seed("DELETE", f"/contacts/{email}")  # for the next file
 
@@ -150,7 +177,8 @@ async def round_trips(h: Harness, segments: dict[str, str], drawn: list[dict[str
 )
 @given(drawn=contacts)
 def test_snapshots_and_exports_re_import_exactly(
-    harness_in_portal: tuple[BlockingPortal, Harness, dict[str, str]], drawn: list[dict[str, Any]]
+    harness_in_portal: tuple[BlockingPortal, Harness, dict[str, dict[str, str]]],
+    drawn: list[dict[str, Any]],
 ) -> None:
-    portal, h, segments = harness_in_portal
-    portal.call(round_trips, h, segments, drawn)
+    portal, h, ids = harness_in_portal
+    portal.call(round_trips, h, ids, drawn)

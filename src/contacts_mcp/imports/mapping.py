@@ -30,10 +30,13 @@ __all__ = [
     "propose_mapping",
 ]
 
-Target = Literal["email", "first_name", "last_name", "unsubscribed", "segments", "skip"]
+Target = Literal["email", "first_name", "last_name", "unsubscribed", "segments", "topics", "skip"]
 # `segments`: segment names separated by ";", or a JSON array of names (export_contacts
 # writes one where a name holds ";" or spaces at an end: `text.cells`).
-BUILTIN_TARGETS: Final = ("email", "first_name", "last_name", "unsubscribed", "segments")
+# `topics`: a JSON object of topic name → opt_in/opt_out (as exports and snapshots hold it).
+BUILTIN_TARGETS: Final = (
+    "email", "first_name", "last_name", "unsubscribed", "segments", "topics"
+)  # fmt: skip
 MAX_KEY_CHARS: Final = 50
 SAMPLE_CHARS: Final = 60
 NUMBER_SHARE: Final = 0.9  # of sampled values that must be numbers for a number property
@@ -249,6 +252,14 @@ def propose_mapping(
                 "segments",
                 "segment names separated by ';' (as export_contacts writes them): each row "
                 "joins its segments",
+            )
+        elif word == "topics" and "topics" not in taken:
+            taken.add("topics")
+            propose(
+                index,
+                "topics",
+                "topic choices as export_contacts writes them: each row's opt-outs are "
+                "applied, and a new contact's opt-ins",
             )
         elif not values:
             propose(index, "skip", f"empty in the first {len(sample_rows)} rows")

@@ -7,6 +7,7 @@ needed, the journal that makes the import resumable, and the progress callback.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -28,7 +29,7 @@ from contacts_mcp.imports.models import ImportSummary
 from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.services.explain import explain
 from contacts_mcp.services.mirror import Mirror
-from contacts_mcp.text.cells import segment_names_of
+from contacts_mcp.text.cells import segment_names_of, topic_choices_of
 from contacts_mcp.text.sanitize import formula_safe
 
 __all__ = [
@@ -114,6 +115,7 @@ class FileScan:
     rows: int
     headers: list[str]
     segment_names: set[str] = field(default_factory=set)
+    topic_names: set[str] = field(default_factory=set)
 
 
 # Distinct segment names a segments column may hold: an account has a few dozen.
@@ -126,24 +128,37 @@ def split_segments(cell: str) -> list[str]:
 
 
 def scan_file(
-    source: ImportSource, policy: FilePolicy, segments_column: str | None = None
+    source: ImportSource,
+    policy: FilePolicy,
+    segments_column: str | None = None,
+    topics_column: str | None = None,
 ) -> FileScan:
     """Read the whole file once: its content hash, data rows, headers, and the segment
-    names of `segments_column` (so that each is checked before anything is written).
+    names of `segments_column` and topic names of `topics_column` (so that each is
+    checked before anything is written).
 
     Reading it through the CSV parser also finds any format problem (bad quoting, huge
     fields, undecodable bytes) before the import writes anything.
     """
     names: set[str] = set()
+    topics: set[str] = set()
     with source.open(policy) as (stream, _):
         hashing = _HashingReader(stream)
         buffered = io.BufferedReader(hashing, 1024 * 1024)
         with source.read_table(buffered) as table:
             headers = list(table.headers)
             at = headers.index(segments_column) if segments_column in headers else None
+            topics_at = headers.index(topics_column) if topics_column in headers else None
             rows = 0
             for _, values in table.rows():
                 rows += 1
+                if topics_at is not None and topics_at < len(values):
+                    with contextlib.suppress(ValueError):  # the row reports it as failed
+                        topics.update(topic_choices_of(values[topics_at]))
+                    if len(topics) > MAX_SEGMENT_NAMES:
+                        raise CSVFormatError(
+                            f"the topics column names over {MAX_SEGMENT_NAMES} topics"
+                        )
                 if at is not None and at < len(values):
                     names.update(split_segments(values[at]))
                     if len(names) > MAX_SEGMENT_NAMES:
@@ -152,7 +167,7 @@ def scan_file(
                         )
         while buffered.read(1024 * 1024):  # hash whatever the parser did not need
             pass
-    return FileScan(hashing.digest.hexdigest(), rows, headers, names)
+    return FileScan(hashing.digest.hexdigest(), rows, headers, names, topics)
 
 
 def import_key(content_hash: str, options: dict[str, object]) -> str:
@@ -176,6 +191,8 @@ class ImportPlan:
     topics: dict[str, Subscription]
     # Segment name (as in the file's segments column) → id, for rows that name segments.
     row_segments: dict[str, str]
+    # Topic name → id, for a topics column (`strategy_rows`).
+    row_topics: dict[str, str]
     dry_run: bool
     key: str
     total_rows: int

@@ -45,6 +45,7 @@ from contacts_mcp.imports.models import (
     Value,
 )
 from contacts_mcp.services.contacts import MAX_NAME_CHARS
+from contacts_mcp.text.cells import topic_choices_of
 from contacts_mcp.text.sanitize import clean, has_hidden
 
 __all__ = [
@@ -184,6 +185,7 @@ class _Plan:
     last_name: int | None
     unsubscribed: int | None
     segments: int | None
+    topics: int | None
     strings: tuple[tuple[int, str], ...]  # (column index, property key)
     numbers: tuple[tuple[int, str], ...]
 
@@ -203,6 +205,7 @@ class _Plan:
             last_name=index.get("last_name"),
             unsubscribed=index.get("unsubscribed"),
             segments=index.get("segments"),
+            topics=index.get("topics"),
             strings=tuple((i, t) for i, t in properties if property_types[t] == "string"),
             numbers=tuple((i, t) for i, t in properties if property_types[t] == "number"),
         )
@@ -238,6 +241,13 @@ class _Plan:
                     fields["unsubscribed"] = flag
         if self.segments is not None and (names := text_of(values[self.segments])):
             fields["segments"] = names
+        if self.topics is not None and (choices := text_of(values[self.topics])):
+            try:
+                topic_choices_of(choices)
+            except ValueError as exc:
+                problems.append(str(exc))
+            else:
+                fields["topics"] = choices
         properties: dict[str, str | int | float] = {}
         for index, key in self.strings:
             if text := text_of(values[index]):

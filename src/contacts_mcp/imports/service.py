@@ -179,7 +179,10 @@ class ImportService:
         _check_source(source)
         await progress(0, None, "reading the file")
         segments_column = next((c for c, t in columns.items() if t == "segments"), None)
-        scan = await _off_loop(lambda: scan_file(source, self._settings.files, segments_column))
+        topics_column = next((c for c, t in columns.items() if t == "topics"), None)
+        scan = await _off_loop(
+            lambda: scan_file(source, self._settings.files, segments_column, topics_column)
+        )
         total = scan.rows
         if total == 0:
             raise UserFacingError(
@@ -195,15 +198,18 @@ class ImportService:
             name: (await self._schema.resolve_segment(name)).id
             for name in sorted(scan.segment_names)
         }
-        if segments_column is not None and strategy == "api":
+        row_topics = {
+            name: (await self._schema.resolve_topic(name)).id for name in sorted(scan.topic_names)
+        }
+        per_row = segments_column or topics_column
+        if per_row is not None and strategy == "api":
             raise UserFacingError(
-                "Resend's Contact Imports API takes one list of segments per import, not a "
-                "segments column: use strategy 'rows' (or 'auto', which picks it)."
+                "Resend's Contact Imports API takes one list of segments and topics per "
+                f"import, not a {columns[per_row]} column: use strategy 'rows' (or 'auto', "
+                "which picks it)."
             )
-        # A segments column needs the rows strategy: the API takes one list per import.
-        chosen, recent_imports = await self._choose(
-            "rows" if segments_column is not None else strategy
-        )
+        # A segments or topics column needs the rows strategy: the API takes one list.
+        chosen, recent_imports = await self._choose("rows" if per_row is not None else strategy)
         options = {
             "columns": dict(columns),
             "types": property_types,
@@ -223,7 +229,8 @@ class ImportService:
         try:
             return await self._run_plan(
                 source, key, total, chosen, columns, property_types, on_conflict,
-                segment_ids, topic_ids, dry_run, progress, row_segments, recent_imports,
+                segment_ids, topic_ids, dry_run, progress, row_segments, row_topics,
+                recent_imports,
             )  # fmt: skip
         finally:
             self._running.discard(key)
@@ -242,6 +249,7 @@ class ImportService:
         dry_run: bool,
         progress: Progress,
         row_segments: dict[str, str],
+        row_topics: dict[str, str],
         recent_imports: frozenset[str],
     ) -> ImportSummary:
         imports_dir = self._settings.state_dir / "imports"
@@ -262,6 +270,7 @@ class ImportService:
                 segment_ids=segment_ids,
                 topics=topic_ids,
                 row_segments=row_segments,
+                row_topics=row_topics,
                 dry_run=dry_run,
                 key=key,
                 total_rows=total,

@@ -29,10 +29,12 @@ from contacts_mcp.api.errors import (
     ServerError,
     TransportError,
 )
+from contacts_mcp.api.models import Subscription
 from contacts_mcp.imports.journal import Outcome, email_key
 from contacts_mcp.imports.plan import ImportPlan, ImportSummary, scan_existing, split_segments
 from contacts_mcp.imports.preview import FirstSeen, MappedRow, iter_mapped_rows
 from contacts_mcp.services.explain import UserFacingError, explain
+from contacts_mcp.text.cells import topic_choices_of
 from contacts_mcp.text.sanitize import clean
 
 __all__ = ["run_rows"]
@@ -217,6 +219,7 @@ async def _apply(client: ResendClient, plan: ImportPlan, job: _Job) -> Outcome:
     fields = dict(row.fields)
     named = split_segments(str(fields.pop("segments", None) or ""))
     segment_ids = list(dict.fromkeys([*plan.segment_ids, *(plan.row_segments[n] for n in named)]))
+    topics = _row_topics(plan, str(fields.pop("topics", None) or ""))
     if job.action == "create":
         created = await client.create_contact(
             row.email,
@@ -225,7 +228,7 @@ async def _apply(client: ResendClient, plan: ImportPlan, job: _Job) -> Outcome:
             unsubscribed=True if fields.get("unsubscribed") is True else None,
             properties=row.properties,
             segments=segment_ids,
-            topics=plan.topics,
+            topics=topics,
         )
         plan.journal.mark_existing(row.email, created.id, fields.get("unsubscribed") is True)
         if plan.mirror is not None:
@@ -258,11 +261,22 @@ async def _apply(client: ResendClient, plan: ImportPlan, job: _Job) -> Outcome:
         if mirror is not None:
             mirror.set_member(job.contact_id, segment_id, True, by="import")
     # Existing contacts keep their own topic choices: only opt-outs are applied.
-    opt_outs = {tid: sub for tid, sub in plan.topics.items() if sub == "opt_out"}
+    opt_outs = {tid: sub for tid, sub in topics.items() if sub == "opt_out"}
     if opt_outs:
         await client.update_contact_topics(job.contact_id, opt_outs)
         sent = True
     return "updated" if sent else "skipped"
+
+
+def _row_topics(plan: ImportPlan, cell: str) -> dict[str, Subscription]:
+    """The import's topic choices with this row's own (its topics column): for a topic
+    both name, an opt-out wins, whichever gives it."""
+    topics = dict(plan.topics)
+    for name, choice in topic_choices_of(cell).items():
+        topic_id = plan.row_topics[name]
+        if topics.get(topic_id) != "opt_out":
+            topics[topic_id] = "opt_out" if choice == "opt_out" else "opt_in"
+    return topics
 
 
 def _text(value: object) -> str | None:

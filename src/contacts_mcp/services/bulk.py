@@ -57,7 +57,7 @@ from contacts_mcp.services.sets import (
     patiently,
     read_record,
 )
-from contacts_mcp.text.cells import segments_cell
+from contacts_mcp.text.cells import segments_cell, topics_cell
 from contacts_mcp.text.sanitize import formula_safe
 
 __all__ = [
@@ -344,18 +344,24 @@ class ContactsCsv:
         overwrite: bool,
         written: WrittenFiles | None,
         kind: Kind = "export",
+        topics: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.path = path
         self.rows = 0
         self._properties = list(properties)
         self._names = segment_names
+        # Contact id → topic name → subscription; None: no topics column.
+        self._topics = topics
         self._file = OutFile(path, kind=kind, replace=overwrite, written=written)
         self._writer = csv.writer(self._file.text(), lineterminator="\r\n")
-        self._writer.writerow([*BUILT_IN_COLUMNS, *self._properties, "segments"])
+        header = [*BUILT_IN_COLUMNS, *self._properties, "segments"]
+        self._writer.writerow(header if topics is None else [*header, "topics"])
 
     def write(self, records: Iterable[tuple[MirroredContact, list[str]]]) -> None:
         for contact, segments in records:
             row = contact_row(contact, segments, self._properties, self._names)
+            if self._topics is not None:
+                row["topics"] = topics_cell(self._topics.get(contact.id, {}))
             if held := next((column for column, cell in row.items() if "\x00" in cell), None):
                 # A CSV reader (ours included) takes a NUL for a binary file: the file
                 # would not import back, so nothing is written.
@@ -414,10 +420,17 @@ def write_contacts_csv(
     overwrite: bool,
     written: WrittenFiles | None,
     kind: Kind,
+    topics: Mapping[str, Mapping[str, str]] | None = None,
 ) -> int:
     """Write `records` whole as a `ContactsCsv`; returns the rows written."""
     out = ContactsCsv(
-        path, properties, segment_names, overwrite=overwrite, written=written, kind=kind
+        path,
+        properties,
+        segment_names,
+        overwrite=overwrite,
+        written=written,
+        kind=kind,
+        topics=topics,
     )
     try:
         out.write(records)
@@ -478,7 +491,7 @@ class _Freshness:
             self.values = _earliest(self.values, contact.properties_at)
 
     def columns(
-        self, keys: Sequence[str], *, synced_at: float | None, read_now: bool
+        self, keys: Sequence[str], *, synced_at: float | None, read_now: bool, topics: bool
     ) -> dict[str, str]:
         def since(moment: float | None, what: str) -> str:
             return f"{what}, at {utc_iso(moment)} or later" if moment else what
@@ -500,6 +513,8 @@ class _Freshness:
             if read_now
             else since(synced_at, "as of the last full sync (and changes made here since)")
         )
+        if topics:
+            columns["topics"] = "read from Resend during this export"
         return columns
 
 
@@ -552,10 +567,13 @@ async def export_selected(
         )
     keys = await sets.property_keys(properties)
     names = await segment_names(client)
+    # A fresh export reads each contact's topic choices too (one request each), so it
+    # re-imports whole; filled chunk by chunk, and emptied after each is written.
+    topics: dict[str, dict[str, str]] | None = {} if fresh and await has_topics(client) else None
     out = (
         None
         if path is None
-        else ContactsCsv(path, keys, names, overwrite=overwrite, written=written)
+        else ContactsCsv(path, keys, names, overwrite=overwrite, written=written, topics=topics)
     )
     inline: list[dict[str, str]] = []
     exported = 0
@@ -584,6 +602,9 @@ async def export_selected(
                 )
                 if where is None and not unreadable:
                     records += await _named_again(sets, client, chunk.contacts, records)
+            if topics is not None and not unreadable:
+                read, unreadable = await read_topics(client, records, progress)
+                topics.update(read)
             if unreadable:
                 raise UserFacingError(
                     f"{len(unreadable)} contacts could not be read ({unreadable[0][1]}); "
@@ -593,7 +614,13 @@ async def export_selected(
             if out is not None:
                 await anyio.to_thread.run_sync(out.write, records)
             if total <= INLINE_ROWS:
-                inline.extend(contact_row(c, s, keys, names) for c, s in records)
+                for contact, segments in records:
+                    row = contact_row(contact, segments, keys, names)
+                    if topics is not None:
+                        row["topics"] = topics_cell(topics.get(contact.id, {}))
+                    inline.append(row)
+            if topics is not None:
+                topics.clear()
             exported += len(records)
             await progress(exported, total, f"exported {exported} of {total}")
         if out is not None:
@@ -605,13 +632,14 @@ async def export_selected(
     return ExportOutcome(
         file=None if path is None else str(path),
         rows=exported,
-        columns=[*BUILT_IN_COLUMNS, *keys, "segments"],
+        columns=[*BUILT_IN_COLUMNS, *keys, "segments", *([] if topics is None else ["topics"])],
         contacts=inline,
         refreshed=refreshed,
         freshness=freshness.columns(
             keys,
             synced_at=(await anyio.to_thread.run_sync(sets.mirror.state)).full_synced_at,
             read_now=fresh,
+            topics=topics is not None,
         ),
         requests=client.requests_sent - sent_before,
         seconds=round(time.monotonic() - started, 2),
@@ -688,12 +716,28 @@ async def delete_selected(
     left = [(emails[contact_id], why) for contact_id, why in dropped]
     names = await segment_names(client)
     keys = sorted({key for contact, _ in records for key in contact.properties or {}})
+    # Topic choices, so a restore gives back each opt-out (and opt-in) as it was.
+    topics: dict[str, dict[str, str]] | None = None
+    unreadable_topics: list[tuple[str, str]] = []
+    if await has_topics(client):
+        topics, unreadable_topics = await read_topics(client, records, progress)
+    if unreadable_topics:
+        unreadable = [*unreadable, *unreadable_topics]
+        failed = {email for email, _ in unreadable_topics}
+        records = [item for item in records if item[0].email not in failed]
     # Personal data, the last copy of it: readable by this user alone.
     snapshot.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         await anyio.to_thread.run_sync(
             lambda: write_contacts_csv(
-                snapshot, records, keys, names, overwrite=False, written=written, kind="snapshot"
+                snapshot,
+                records,
+                keys,
+                names,
+                overwrite=False,
+                written=written,
+                kind="snapshot",
+                topics=topics,
             )
         )
     except UnwritableValueError as exc:
@@ -733,9 +777,42 @@ async def delete_selected(
         failures_file=failures_file,
         notes=[
             "Re-import the snapshot with import_contacts to put back fields and properties; "
-            "its segments column names each contact's segments."
+            "its segments column names each contact's segments"
+            + ("" if topics is None else ", and its topics column their topic choices")
+            + "."
         ],
     )
+
+
+async def has_topics(client: ResendClient) -> bool:
+    """Whether the account has topics: without any, no contact has a choice to keep."""
+    try:
+        return bool(await patiently(client.list_topics))
+    except ResendError as exc:
+        raise explain(exc) from None
+
+
+async def read_topics(
+    client: ResendClient, records: Sequence[Item], progress: Progress
+) -> tuple[dict[str, dict[str, str]], list[tuple[str, str]]]:
+    """Each contact's topic subscriptions (contact id → topic name → opt_in/opt_out), one
+    request each, and (email, why) for those that could not be read."""
+    found: dict[str, dict[str, str]] = {}
+    unreadable: list[tuple[str, str]] = []
+
+    async def read(item: Item) -> None:
+        contact = item[0]
+        try:
+            listed = await patiently(partial(client.list_contact_topics, contact.id))
+        except NotFoundError:
+            return  # deleted meanwhile: nothing to keep
+        except ResendError as exc:
+            unreadable.append((contact.email, str(explain(exc))))
+            return
+        found[contact.id] = {topic.name: topic.subscription for topic in listed}
+
+    await each(records, read, progress, "reading topic choices")
+    return found, unreadable
 
 
 # A contact whose request failed transiently (after the client's own retries) is tried

@@ -1,16 +1,29 @@
-"""How a CSV cell of ours holds a list of segment names, so that any legal name comes
-back exactly: "Newsletter; VIP" where every name allows it (what people write and read),
+"""How a CSV cell of ours holds a contact's segments and topic subscriptions, so that
+any legal name comes back exactly.
+
+Segments: "Newsletter; VIP" where every name allows it (what people write and read),
 otherwise a JSON array (`["A; B", " padded"]`), which no separated list can be mistaken
-for: a plain list whose first name starts with "[" is written as JSON too."""
+for: a plain list whose first name starts with "[" is written as JSON too.
+
+Topics: a JSON object of topic name → "opt_in" or "opt_out" (`{"Weekly": "opt_out"}`).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-__all__ = ["SEGMENT_SEPARATOR", "segment_names_of", "segments_cell"]
+__all__ = [
+    "SEGMENT_SEPARATOR",
+    "SUBSCRIPTIONS",
+    "segment_names_of",
+    "segments_cell",
+    "topic_choices_of",
+    "topics_cell",
+]
 
 SEGMENT_SEPARATOR = ";"
+SUBSCRIPTIONS = ("opt_in", "opt_out")
 
 
 def _plain(name: str) -> bool:
@@ -36,3 +49,30 @@ def segment_names_of(cell: str) -> list[str]:
         if isinstance(parsed, list) and all(isinstance(name, str) for name in parsed):
             return [name for name in parsed if name]
     return [name.strip() for name in cell.split(SEGMENT_SEPARATOR) if name.strip()]
+
+
+def topics_cell(choices: Mapping[str, str]) -> str:
+    """The cell for a contact's topic subscriptions (name → opt_in/opt_out); "" for none."""
+    if not choices:
+        return ""
+    return json.dumps(dict(sorted(choices.items())), ensure_ascii=False)
+
+
+def topic_choices_of(cell: str) -> dict[str, str]:
+    """The topic subscriptions a cell holds; {} for an empty cell. Raises ValueError,
+    saying what is wrong, for anything but a JSON object of name → opt_in/opt_out."""
+    if not cell.strip():
+        return {}
+    try:
+        parsed = json.loads(cell)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(name, str) and name and choice in SUBSCRIPTIONS
+        for name, choice in parsed.items()
+    ):
+        raise ValueError(
+            'topics must be a JSON object of topic name → "opt_in" or "opt_out", as '
+            'export_contacts writes it, e.g. {"Weekly": "opt_out"}'
+        )
+    return {str(name): str(choice) for name, choice in parsed.items()}

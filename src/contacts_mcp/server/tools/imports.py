@@ -35,8 +35,8 @@ ColumnsArg = Annotated[
     dict[str, str],
     Field(
         description=(
-            "CSV column → email | first_name | last_name | unsubscribed | segments | skip | "
-            "property key."
+            "CSV column → email | first_name | last_name | unsubscribed | segments | topics | "
+            "skip | property key."
         ),
         max_length=MAX_COLUMNS,
     ),
