@@ -1,8 +1,10 @@
 """The command line: backend selection, `call`, and the real stdio server in a subprocess."""
 
+import argparse
 import contextlib
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -15,8 +17,10 @@ import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
+from contacts_mcp import cli
 from contacts_mcp.cli import main
 from contacts_mcp.emulator.options import RESEND_DEFAULT_RATE_LIMIT
+from contacts_mcp.remote.webhooks import SECRET_ENV
 
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("RESEND_")}
 
@@ -80,6 +84,7 @@ def test_call_reports_a_tool_error_on_stderr_with_exit_status_1(tmp_path: Path) 
         (["call", "--local", "--db", ":memory:", "list_contacts", "[1]"], "must be a JSON object"),
         (["call", "--local", "--db", ":memory:", "no_such_tool"], "Unknown tool 'no_such_tool'"),
         (["call", "--local", "--db", ":memory:"], "Name a tool"),
+        (["call", "--describe"], "Name the tool to describe"),
         (["emulator", "--rate-limit", "-1"], "or 0 to enforce none"),
     ],
 )
@@ -103,6 +108,166 @@ def test_call_list_shows_every_tool(capsys: pytest.CaptureFixture[str]) -> None:
         "list_contacts",
     ]
     assert {"list_segments", "create_topic", "delete_contact_property"} <= set(names)
+
+
+@pytest.fixture
+def no_backend(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No Resend key and an empty per-user data folder, which is returned."""
+    monkeypatch.delenv("RESEND_API_KEY", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def test_call_list_needs_no_backend_and_leaves_the_data_folder_alone(
+    no_backend: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["call", "--list"]) == 0
+    names = {tool["name"] for tool in json.loads(capsys.readouterr().out)}
+    assert {"create_contact", "search_contacts", "get_job"} <= names
+    assert not no_backend.exists()
+
+
+def test_call_describe_prints_the_tool_and_each_argument_from_its_schema(
+    no_backend: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["call", "--describe", "search_contacts"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "search_contacts"
+    assert lines[1].startswith("  Find or count contacts across the whole account")
+    assert "  where (required): list of {field, op, value}, at most 20" in lines
+    assert "  limit (optional, default 50): integer 1..100" in lines
+    assert lines[lines.index("  limit (optional, default 50): integer 1..100") + 1] == (
+        "      Page size."
+    )
+    assert '  refresh (optional): one of "new", "full"' in lines
+    assert "  count_only (optional): boolean" in lines
+    assert not no_backend.exists()
+
+
+@pytest.mark.parametrize(
+    ("tool", "line"),
+    [
+        ("create_contact", "  email (required): string"),
+        (
+            "create_contact",
+            "  properties (optional): {key: string, number or null}, at most 100 keys",
+        ),
+        (
+            "create_contact",
+            '  topics (optional): {key: one of "opt_in", "opt_out"}, at most 50 keys',
+        ),
+        ("create_contact", "  segments (optional): list of string, at most 50"),
+        ("import_contacts", '  strategy (optional, default "auto"): one of "auto", "api", "rows"'),
+        ("import_contacts", '  delimiter (optional): one of ",", ";", "\\t", "|"'),
+        ("get_job", "  wait_seconds (optional, default 20): number 0..50"),
+        ("update_contact_property", "  fallback_value (required): string, number or null"),
+    ],
+)
+def test_call_describe_writes_each_schema_type_readably(
+    tool: str, line: str, no_backend: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["call", "--describe", tool]) == 0
+    assert line in capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("args", "guess"),
+    [
+        (["call", "--local", "--db", ":memory:", "list_contact", "{}"], "list_contacts"),
+        (["call", "--describe", "serch_contacts"], "search_contacts"),
+    ],
+)
+def test_a_mistyped_tool_name_gets_a_did_you_mean(
+    args: list[str], guess: str, no_backend: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert f"Did you mean {guess}? `contacts-mcp call --list` lists them all." in captured.err
+    assert captured.err.startswith("contacts-mcp: Unknown tool '")
+    assert captured.out == ""
+
+
+def test_a_tool_name_like_no_other_points_to_the_list(
+    no_backend: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["call", "--describe", "frobnicate"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown tool 'frobnicate'." in err
+    assert "Did you mean" not in err
+    assert "`contacts-mcp call --list` lists them all" in err
+
+
+def test_describing_a_tool_the_server_leaves_out_says_why(
+    no_backend: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["call", "--read-only", "--describe", "create_contact"]) == 2
+    assert "create_contact is left out of this server" in capsys.readouterr().err
+
+
+def test_a_stray_argument_to_call_shows_the_call_usage(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["call", "--local", "--db", ":memory:", "list_contacts", "{}", "extra"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: contacts-mcp call ")
+    assert "contacts-mcp call: error: unrecognized arguments: extra" in err
+    assert "{call,emulator,token}" not in err
+
+
+def squashed(text: str) -> str:
+    """`text` without whitespace, so argparse's line wrapping (at spaces or hyphens,
+    depending on the terminal's width) does not matter."""
+    return "".join(text.split())
+
+
+def help_text(*args: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """What `contacts-mcp ARGS --help` prints, squashed."""
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--help"])
+    assert exit_.value.code == 0
+    return squashed(capsys.readouterr().out)
+
+
+def test_help_names_every_environment_variable_the_cli_reads(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = Path(cli.__file__).read_text(encoding="utf-8")
+    read = set(re.findall(r'"((?:RESEND|CONTACTS_MCP)_[A-Z_]+)"', source)) | {SECRET_ENV}
+    assert {"CONTACTS_MCP_STATELESS", "CONTACTS_MCP_ALLOWED_ORIGINS"} <= read
+    shown = help_text(capsys=capsys)
+    assert sorted(name for name in read if f"${name}" not in shown) == []
+    assert squashed("--oauth-issuer URL the authorization server that issues the") in shown
+
+
+def test_every_flag_and_subcommand_has_help_text() -> None:
+    parser = cli._build_parser()
+    [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    parsers = {"contacts-mcp": parser, **commands.choices}
+    silent = [
+        f"{name} {'/'.join(action.option_strings) or action.dest}"
+        for name, each in parsers.items()
+        for action in each._actions
+        if not action.help and action is not commands
+    ]
+    assert silent == []
+    assert [name for name, each in commands.choices.items() if not each.description] == []
+
+
+@pytest.mark.parametrize(
+    ("command", "description"),
+    [
+        ("call", "Run one tool in-process and print its structured result as JSON"),
+        ("call", "--list and --describe need no backend"),
+        ("emulator", "Serve a Resend-compatible contacts API over HTTP"),
+        ("token", "Make a new bearer token for the HTTP transport"),
+    ],
+)
+def test_each_subcommand_help_describes_it(
+    command: str, description: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert squashed(description) in help_text(command, capsys=capsys)
 
 
 @pytest.mark.anyio

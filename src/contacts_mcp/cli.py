@@ -4,7 +4,8 @@
     contacts-mcp [backend flags] --transport http [--host H] [--port P]   Streamable HTTP
     contacts-mcp token NAME                                       a new HTTP access token
     contacts-mcp call [backend flags] TOOL ['{"json": "args"}']   run one tool, print JSON
-    contacts-mcp call [backend flags] --list                      list the tools
+    contacts-mcp call --list                                      list the tools
+    contacts-mcp call --describe TOOL                             a tool's arguments
     contacts-mcp emulator [--host H] [--port P] [--db PATH] ...   Resend-compatible API
 
 Settings are read here and nowhere else. stdout belongs to the MCP protocol (server) or
@@ -69,7 +70,8 @@ def _add_backend_flags(parser: argparse.ArgumentParser) -> None:
         "--local",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="use the built-in Resend-compatible emulator instead of Resend",
+        help="use the built-in Resend-compatible emulator instead of Resend (which needs "
+        "$RESEND_API_KEY)",
     )
     group.add_argument(
         "--db",
@@ -155,12 +157,15 @@ def _add_http_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--host",
         dest="http_host",
+        metavar="HOST",
         default=os.environ.get("CONTACTS_MCP_HOST", "127.0.0.1"),
-        help="bind address (default: 127.0.0.1; beyond loopback needs tokens or OAuth)",
+        help="bind address (default: $CONTACTS_MCP_HOST or 127.0.0.1; beyond loopback needs "
+        "tokens or OAuth)",
     )
     group.add_argument(
         "--port",
         dest="http_port",
+        metavar="PORT",
         type=int,
         # A string default goes through `type` too: a bad value is a usage error.
         default=os.environ.get("CONTACTS_MCP_PORT", "8000"),
@@ -174,27 +179,33 @@ def _add_http_flags(parser: argparse.ArgumentParser) -> None:
         "changes, so deleting a line revokes that name ($CONTACTS_MCP_TOKEN_FILE)",
     )
     group.add_argument(
-        "--oauth-issuer", metavar="URL", default=os.environ.get("CONTACTS_MCP_OAUTH_ISSUER")
+        "--oauth-issuer",
+        metavar="URL",
+        default=os.environ.get("CONTACTS_MCP_OAUTH_ISSUER"),
+        help="the authorization server that issues the access tokens; OAuth needs it with "
+        "--oauth-jwks-url and --resource-url ($CONTACTS_MCP_OAUTH_ISSUER)",
     )
     group.add_argument(
         "--oauth-jwks-url",
         metavar="URL",
         default=os.environ.get("CONTACTS_MCP_OAUTH_JWKS_URL"),
-        help="the issuer's JWKS: OAuth 2.1 resource-server mode, JWT access tokens",
+        help="the issuer's JWKS: OAuth 2.1 resource-server mode, JWT access tokens "
+        "($CONTACTS_MCP_OAUTH_JWKS_URL)",
     )
     group.add_argument(
         "--resource-url",
         metavar="URL",
         default=os.environ.get("CONTACTS_MCP_RESOURCE_URL"),
         help="this server's public URL, e.g. https://contacts.example.com/mcp: the tokens' "
-        "required audience",
+        "required audience ($CONTACTS_MCP_RESOURCE_URL)",
     )
     group.add_argument(
         "--oauth-scope",
         metavar="SCOPE",
         action="append",
         default=_env_list("CONTACTS_MCP_OAUTH_SCOPES"),
-        help="a scope every access token must carry (repeatable)",
+        help="a scope every access token must carry (repeatable; adds to "
+        "$CONTACTS_MCP_OAUTH_SCOPES, comma-separated)",
     )
     group.add_argument(
         "--allowed-host",
@@ -202,34 +213,38 @@ def _add_http_flags(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=_env_list("CONTACTS_MCP_ALLOWED_HOSTS"),
         help="a Host header to accept besides loopback names, e.g. contacts.example.com "
-        "(repeatable; $CONTACTS_MCP_ALLOWED_HOSTS)",
+        "(repeatable; adds to $CONTACTS_MCP_ALLOWED_HOSTS, comma-separated)",
     )
     group.add_argument(
         "--allowed-origin",
         metavar="ORIGIN",
         action="append",
         default=_env_list("CONTACTS_MCP_ALLOWED_ORIGINS"),
-        help="a browser Origin to accept, e.g. https://app.example.com (repeatable)",
+        help="a browser Origin to accept, e.g. https://app.example.com (repeatable; adds to "
+        "$CONTACTS_MCP_ALLOWED_ORIGINS, comma-separated)",
     )
     group.add_argument(
         "--stateless",
         action="store_true",
         default=_env_flag("CONTACTS_MCP_STATELESS"),
-        help="no MCP sessions (for several instances behind a load balancer; see README)",
+        help="no MCP sessions (for several instances behind a load balancer; see README) "
+        "($CONTACTS_MCP_STATELESS=1)",
     )
     group.add_argument(
         "--webhook-secret-file",
         metavar="PATH",
         default=os.environ.get("CONTACTS_MCP_WEBHOOK_SECRET_FILE"),
         help="file holding the whsec_ signing secret of a Resend webhook: serves its "
-        "contact events at /webhooks/resend (or $CONTACTS_MCP_WEBHOOK_SECRET; see README)",
+        "contact events at /webhooks/resend ($CONTACTS_MCP_WEBHOOK_SECRET_FILE; or the secret "
+        "itself in $CONTACTS_MCP_WEBHOOK_SECRET; see README)",
     )
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="contacts-mcp",
-        description="MCP server for Resend contacts. Without a subcommand, serves MCP on stdio.",
+        description="MCP server for Resend contacts. Without a subcommand, serves MCP on stdio, "
+        "for your Resend account ($RESEND_API_KEY) or the built-in emulator (--local).",
     )
     parser.add_argument("--version", action="version", version=f"contacts-mcp {__version__}")
     parser.add_argument(
@@ -244,7 +259,13 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_http_flags(parser)
     commands = parser.add_subparsers(dest="command", metavar="{call,emulator,token}")
 
-    call = commands.add_parser("call", help="run one tool in-process and print its result")
+    call = commands.add_parser(
+        "call",
+        help="run one tool in-process and print its result",
+        description="Run one tool in-process and print its structured result as JSON; when the "
+        "tool fails, its message goes to stderr and the exit status is 1. A job (an import, a "
+        "bulk change) is waited for until it ends. --list and --describe need no backend.",
+    )
     _add_backend_flags(call)
     _add_safety_flags(call)
     call.add_argument("tool", nargs="?", help="tool name, e.g. list_contacts")
@@ -254,9 +275,21 @@ def _build_parser() -> argparse.ArgumentParser:
         default="{}",
         help="tool arguments as a JSON object, or @FILE to read them from a file",
     )
-    call.add_argument("--list", action="store_true", help="list the tools and exit")
+    reading = call.add_mutually_exclusive_group()
+    reading.add_argument("--list", action="store_true", help="list the tools and exit")
+    reading.add_argument(
+        "--describe",
+        action="store_true",
+        help="print TOOL's description and arguments (type, default, meaning) and exit",
+    )
 
-    emulator = commands.add_parser("emulator", help="serve the Resend-compatible emulator")
+    emulator = commands.add_parser(
+        "emulator",
+        help="serve the Resend-compatible emulator",
+        description="Serve a Resend-compatible contacts API over HTTP, kept in SQLite, for "
+        "trying things without an account: point a Resend SDK at it with its base-URL setting, "
+        "or contacts-mcp with RESEND_BASE_URL. Faults and latency can be injected.",
+    )
     emulator.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
     emulator.add_argument("--port", type=int, default=8025, help="port (default: 8025)")
     emulator.add_argument(
@@ -294,9 +327,17 @@ def _build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--seed", type=int, help="seed for reproducible fault injection")
 
     token = commands.add_parser(
-        "token", help="make a new access token for the HTTP transport, and its token-file line"
+        "token",
+        help="make a new access token for the HTTP transport, and its token-file line",
+        description="Make a new bearer token for the HTTP transport. Prints the token for the "
+        "client, the line to keep in --token-file (its hash, never the token) and the "
+        "CONTACTS_MCP_TOKENS form.",
     )
     token.add_argument("name", help="who or what will use it (recorded in the audit log)")
+    for subcommand in commands.choices.values():
+        # argparse reports a subcommand's stray arguments with the top-level usage, which is
+        # not the one the user needs; main() finds the subcommand's parser here.
+        subcommand.set_defaults(usage_of=subcommand)
     return parser
 
 
@@ -348,6 +389,22 @@ def _backend_config(args: argparse.Namespace) -> BackendConfig:
             "without them and the key in RESEND_API_KEY."
         )
     return BackendConfig(api_key=api_key, base_url=base_url.rstrip("/"), rate_limit=rate_limit)
+
+
+def _tools_backend(args: argparse.Namespace) -> BackendConfig:
+    """The backend `call --list` and `call --describe` build their server on: the one chosen,
+    else an in-memory emulator. Every backend has the same tools, and this one needs no
+    account and leaves nothing in the user's data folder."""
+    from contacts_mcp.backends import LOCAL_API_KEY, BackendConfig
+
+    chosen = (
+        getattr(args, "local", False)
+        or getattr(args, "db", None) is not None
+        or os.environ.get("RESEND_API_KEY", "").strip()
+    )
+    if chosen:
+        return _backend_config(args)
+    return BackendConfig(api_key=LOCAL_API_KEY, local_db=":memory:")
 
 
 def _import_settings(args: argparse.Namespace) -> ImportSettings:
@@ -591,9 +648,15 @@ async def _call(args: argparse.Namespace) -> int:
     from contacts_mcp.server import build_server
 
     if not args.list and not args.tool:
+        if args.describe:
+            raise UsageError(
+                "Name the tool to describe, e.g. `contacts-mcp call --describe list_contacts`."
+            )
         raise UsageError("Name a tool to call (see `contacts-mcp call --list`).")
-    arguments = {} if args.list else _parse_arguments(args.arguments)
-    server = build_server(_backend_config(args), _import_settings(args), surface=_surface(args))
+    tools_only = args.list or args.describe
+    arguments = {} if tools_only else _parse_arguments(args.arguments)
+    config = _tools_backend(args) if tools_only else _backend_config(args)
+    server = build_server(config, _import_settings(args), surface=_surface(args))
 
     async def show_progress(progress: float, total: float | None, message: str | None) -> None:
         shown = f"{progress:g}/{total:g}" if total else f"{progress:g}"
@@ -605,9 +668,7 @@ async def _call(args: argparse.Namespace) -> int:
     async with Client(server) as client:
         tools = (await client.list_tools()).tools
         known = [tool.name for tool in tools]
-        if args.list:
-            listing = [{"name": tool.name, "description": tool.description} for tool in tools]
-        elif args.tool in known or server.surface.hides(args.tool):
+        if not tools_only and (args.tool in known or server.surface.hides(args.tool)):
             # A tool this server hides (--read-only, --toolsets) answers why itself.
             result = await client.call_tool(args.tool, arguments, progress_callback=show_progress)
             # A tool that started a job answered within its wait budget; a terminal has
@@ -619,16 +680,39 @@ async def _call(args: argparse.Namespace) -> int:
                 )
                 result = _unwrapped_job(waited)
     if args.list:
+        listing = [{"name": tool.name, "description": tool.description} for tool in tools]
         print(json.dumps(listing, indent=2, ensure_ascii=False))
         return 0
+    if args.describe:
+        described = next((tool for tool in tools if tool.name == args.tool), None)
+        if described is None and server.surface.hides(args.tool):
+            raise UsageError(
+                f"{args.tool} is left out of this server (read-only, or not in its toolsets); "
+                "describe it without --read-only and --toolsets."
+            )
+        if described is None:
+            raise _unknown_tool(args.tool, known)
+        from contacts_mcp.tool_docs import describe_tool
+
+        print(describe_tool(described))
+        return 0
     if result is None:
-        raise UsageError(f"Unknown tool {args.tool!r}. Known tools: {', '.join(sorted(known))}.")
+        raise _unknown_tool(args.tool, known)
     if result.is_error:
         text = " ".join(block.text for block in result.content if block.type == "text")
         print(text, file=sys.stderr)
         return 1
     print(json.dumps(result.structured_content, indent=2, ensure_ascii=False))
     return 0
+
+
+def _unknown_tool(name: str, known: list[str]) -> UsageError:
+    # difflib (2 ms to import) serves only this mistake; the stdio server starts without it.
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    guess = f" Did you mean {close[0]}?" if close else ""
+    return UsageError(f"Unknown tool {name!r}.{guess} `contacts-mcp call --list` lists them all.")
 
 
 def _working_job(result: CallToolResult) -> str | None:
@@ -650,7 +734,11 @@ def _unwrapped_job(result: CallToolResult) -> CallToolResult:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `contacts-mcp` command; returns the exit status."""
-    args = _build_parser().parse_args(argv)
+    parser = _build_parser()
+    args, unrecognized = parser.parse_known_args(argv)
+    if unrecognized:
+        usage_of: argparse.ArgumentParser = getattr(args, "usage_of", parser)
+        usage_of.error(f"unrecognized arguments: {' '.join(unrecognized)}")
     logging.basicConfig(
         level=args.log_level,
         stream=sys.stderr,
