@@ -56,6 +56,23 @@ async def test_argument_counts_are_capped_in_the_schema(harness: Harness) -> Non
     assert await harness.count_contacts() == 0
 
 
+async def test_a_bound_on_an_optional_number_is_checked_and_named_plainly(
+    harness: Harness,
+) -> None:
+    arguments = {"where": [], "properties": True, "max_age_minutes": -5}
+    message = await harness.error("search_contacts", arguments)
+    assert "`max_age_minutes`: Input should be greater than or equal to 0" in message
+    schema = next(
+        t.input_schema for t in (await harness.client.list_tools()).tools
+        if t.name == "search_contacts"
+    )  # fmt: skip
+    assert schema["properties"]["max_age_minutes"] == {
+        "description": "With properties: re-read values older than this.",
+        "minimum": 0,
+        "type": "integer",
+    }
+
+
 async def test_a_preview_of_5001_columns_stays_small_and_says_what_it_left_out(
     harness: Harness,
 ) -> None:

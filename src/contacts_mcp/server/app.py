@@ -158,7 +158,9 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
 
 # pydantic names the branch of a union in an error's location (`after.str`); the model
 # only needs the argument's own path.
-_UNION_BRANCH = re.compile(r"^(str|int|float|bool|none|dict|list|literal|union)\b")
+_UNION_BRANCH = re.compile(
+    r"^(str|int|float|bool|none|dict|list|literal|union|constrained-(?:str|int|float))\b"
+)
 
 
 def _describe_validation(error: ValidationError) -> str:

@@ -100,8 +100,10 @@ def register_set_tools(server: MCPServer[State]) -> None:
             ),
         ] = False,
         max_age_minutes: Annotated[
-            int | SkipJsonSchema[None],
-            Field(description="With properties: also re-read values older than this.", ge=0),
+            # The bound on the int itself: on the union it was neither checked nor valid
+            # JSON Schema ("ge").
+            Annotated[int, Field(ge=0)] | SkipJsonSchema[None],
+            Field(description="With properties: re-read values older than this."),
         ] = None,
     ) -> Annotated[CallToolResult, SearchOut]:
         """Find or count contacts across the whole account in one call, from a mirror
