@@ -180,3 +180,34 @@ async def test_small_listings_say_nothing_more_follows(harness: Harness) -> None
     assert topics["next_after"] is None
     properties = await harness.call("list_contact_properties", {})
     assert properties == {"properties": [], "next_after": None}
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "expected"),
+    [
+        ("list_contacts", {"limit": "5"}, "`limit`: give a whole number, not text"),
+        ("list_contacts", {"limit": True}, "`limit`: give a whole number, not true/false"),
+        ("list_contacts", {"limit": 2.5}, "`limit`: give a whole number, not a fraction"),
+        (
+            "create_contact",
+            {"email": "ada@example.com", "unsubscribed": "yes"},
+            "`unsubscribed`: give true or false, not text",
+        ),
+        (
+            "create_contact",
+            {"email": "ada@example.com", "unsubscribed": 1},
+            "`unsubscribed`: give true or false, not int",
+        ),
+    ],
+)
+async def test_a_flag_or_count_given_as_text_or_the_other_kind_is_refused(
+    harness: Harness, tool: str, arguments: dict[str, object], expected: str
+) -> None:
+    message = await harness.error(tool, arguments)
+    assert expected in message
+    assert await harness.count_contacts() == 0
+
+
+async def test_a_whole_number_written_with_a_point_is_a_whole_number(harness: Harness) -> None:
+    # JSON Schema's integer takes 5.0; some clients send whole numbers that way.
+    assert (await harness.call("list_contacts", {"limit": 5.0}))["contacts"] == []

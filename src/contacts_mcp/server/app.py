@@ -255,6 +255,7 @@ class ContactsServer(MCPServer[State]):
         schema = self._tool_input_schema(name)
         if schema is not None:
             _refuse_unknown_arguments(name, arguments, schema)
+            _refuse_loose_scalars(name, arguments, schema)
             arguments = _without_null_for_omitted(arguments, schema)
         try:
             with api_deadline(_deadline_for(context)):
@@ -352,6 +353,42 @@ def _refuse_unknown_arguments(name: str, arguments: dict[str, Any], schema: dict
         f"Error executing tool {name}: Unknown argument {listed}. "
         f"It takes: {', '.join(known) or 'no arguments'}."
     )
+
+
+# What a JSON value must be for a scalar argument of each type. pydantic would take the
+# text "yes" or "5" for a flag or a count, and true for a count (and the SDK parses "5"
+# from a string first): a flag or a count given as anything else was not meant as one.
+_SCALARS: dict[str, tuple[type, ...]] = {
+    "boolean": (bool,),
+    "integer": (int,),
+    "number": (int, float),
+}
+_SCALAR_WORDS = {"boolean": "true or false", "integer": "a whole number", "number": "a number"}
+_GIVEN: dict[type, str] = {
+    str: "text",
+    bool: "true/false",
+    dict: "an object",
+    list: "a list",
+    float: "a fraction",
+}
+
+
+def _refuse_loose_scalars(name: str, arguments: dict[str, Any], schema: dict[str, Any]) -> None:
+    """A flag must be a JSON boolean and a count a JSON number: never text or a flag."""
+    problems = []
+    for key, value in arguments.items():
+        kind = schema.get("properties", {}).get(key, {}).get("type")
+        if value is None or kind not in _SCALARS:
+            continue
+        # A bool is an int to Python: a count given true is refused all the same. JSON
+        # Schema takes 5.0 as an integer, and so do we.
+        flag_for_count = kind != "boolean" and isinstance(value, bool)
+        whole = kind == "integer" and isinstance(value, float) and value.is_integer()
+        if flag_for_count or not (whole or isinstance(value, _SCALARS[kind])):
+            given = _GIVEN.get(type(value), type(value).__name__)
+            problems.append(f"`{key}`: give {_SCALAR_WORDS[kind]}, not {given}")
+    if problems:
+        raise ToolError(f"Error executing tool {name}: Invalid arguments: {'; '.join(problems)}.")
 
 
 def build_server(
