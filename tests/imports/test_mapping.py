@@ -380,3 +380,39 @@ def test_addresses_are_normalized(address: str, normalized: str) -> None:
 def test_invalid_addresses_say_why(address: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         check_email(address)
+
+
+def test_a_header_with_filler_words_or_a_plural_matches_the_existing_property() -> None:
+    existing: dict[str, PropertyType] = {"plan": "string", "seats": "number", "company": "string"}
+    headers = ["Email", "Plan Type", "# of seats", "Company Name", "Notes"]
+    rows = [["a@x.com", "pro", "5", "Acme", "hi"], ["b@x.com", "free", "3", "Globex", "yo"]]
+    proposals = by_column(propose_mapping(headers, rows, existing))
+    assert {c: p.maps_to for c, p in proposals.items()} == {
+        "Email": "email",
+        "Plan Type": "plan",
+        "# of seats": "seats",
+        "Company Name": "company",
+        "Notes": "notes",
+    }
+    assert "(the header without 'type')" in proposals["Plan Type"].reason
+    assert not proposals["# of seats"].new_property
+
+
+def test_two_properties_a_loose_header_could_mean_are_not_guessed_between() -> None:
+    # "seat" and "seats_total" both read as "seat" once filler and plural go.
+    existing: dict[str, PropertyType] = {"seat": "number", "seats_total": "number"}
+    proposals = targets(propose_mapping(["Email", "# of Seats"], [["a@x.com", "5"]], existing))
+    assert proposals["# of Seats"] == "of_seats"
+    ambiguous: dict[str, PropertyType] = {"plan": "string", "plans": "string"}
+    proposals = targets(propose_mapping(["Email", "Plan Type"], [["a@x.com", "x"]], ambiguous))
+    assert proposals["Plan Type"] == "plan_type"  # a new property, not a guess
+
+
+@pytest.mark.parametrize("header", ["Subscribed?", "Opted in", "Marketing consent", "opt-in"])
+def test_a_yes_no_column_meaning_subscribed_is_flagged_as_inverted_and_skipped(
+    header: str,
+) -> None:
+    rows = [["a@x.com", "yes"], ["b@x.com", "no"]]
+    proposal = by_column(propose_mapping(["Email", header], rows, {}))[header]
+    assert proposal.maps_to == "skip"
+    assert "the opposite of unsubscribed" in proposal.reason

@@ -74,6 +74,16 @@ _CASE_INSENSITIVE_MAILBOXES = frozenset({
 # fmt: on
 _SYNONYMS = {word: target for target, words in _SYNONYM_WORDS.items() for word in words}
 _FULL_NAME = frozenset({"name", "fullname", "contactname", "displayname"})
+# Yes/no columns that mean the opposite of `unsubscribed`: "yes" there is a subscriber.
+_INVERTED = frozenset({
+    "subscribed", "issubscribed", "subscriber", "optedin", "optin", "emailoptin", "consent",
+    "marketingconsent", "emailconsent", "acceptsmarketing", "acceptsemailmarketing",
+    "subscribedtonewsletter", "newslettersubscribed",
+})  # fmt: skip
+# Words a header adds to a property's name without changing it ("Plan Type", "# of seats"),
+# dropped to match an existing property when nothing matches whole.
+_FILLER = frozenset({"of", "the", "a", "no", "nr", "num", "number", "count", "type", "kind",
+                     "value", "name", "total", "my", "your", "contact", "contacts"})  # fmt: skip
 _LOOSE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+").fullmatch
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?").fullmatch
 _INTEGER = re.compile(r"[+-]?\d+").fullmatch
@@ -225,6 +235,9 @@ def propose_mapping(
     taken = {p.maps_to for p in proposals.values()}
     by_key = {key.casefold(): key for key in existing_properties}
     by_compact = {_compact(key): key for key in existing_properties}
+    by_core: dict[str, list[str]] = {}
+    for key in existing_properties:
+        by_core.setdefault(_core(key), []).append(key)
     used_keys: set[str] = set(existing_properties)
     new_count = 0
     for index, header in enumerate(headers):
@@ -233,6 +246,9 @@ def propose_mapping(
         shown, word, values = clean(header, 40), compact[index], columns[index]
         key = _key_from_header(header) or f"column_{index + 1}"
         existing = by_key.get(key.casefold()) or by_compact.get(word)
+        loosely = False
+        if existing is None and len(same := by_core.get(_core(header), [])) == 1:
+            existing, loosely = same[0], True  # one property only: no guess between two
         synonym = _SYNONYMS.get(word)
         note = ""
         if synonym in taken:
@@ -263,10 +279,20 @@ def propose_mapping(
             )
         elif not values:
             propose(index, "skip", f"empty in the first {len(sample_rows)} rows")
+        elif word in _INVERTED and "unsubscribed" not in taken and _mostly_flags(values):
+            propose(
+                index,
+                "skip",
+                f"{shown!r} holds yes/no meaning subscribed, the opposite of unsubscribed: "
+                "import does not invert a column, so it is skipped. To use it, turn it into "
+                "an unsubscribed column (yes where they opted out) and map that",
+            )
         elif existing is not None and existing not in taken:
             taken.add(existing)
             type_ = existing_properties[existing]
             why = f"matches the existing {type_} property {existing!r}"
+            if loosely:
+                why += f" (the header without {', '.join(_fillers(header)) or 'plural'})"
             if type_ == "number" and not all(map(_is_number, values)):
                 why += " (but some sampled values are not numbers)"
             propose(index, existing, why + note, type_)
@@ -348,6 +374,22 @@ def _ascii(text: str) -> str:
 def _compact(text: str) -> str:
     """Lower-case ASCII letters and digits only: "E-mail Address" → "emailaddress"."""
     return re.sub(r"[^a-z0-9]", "", _ascii(text))
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", _ascii(text))
+
+
+def _core(text: str) -> str:
+    """A name without filler words or a plural "s": "# of Seats" and "seats" → "seat",
+    "Plan Type" and "plan" → "plan"."""
+    words = [w for w in _words(text) if w not in _FILLER] or _words(text)
+    joined = "".join(words)
+    return joined[:-1] if len(joined) > 3 and joined.endswith("s") else joined
+
+
+def _fillers(header: str) -> list[str]:
+    return [repr(w) for w in dict.fromkeys(_words(header)) if w in _FILLER]
 
 
 def _key_from_header(header: str) -> str:
