@@ -111,6 +111,11 @@ async def test_topics_can_be_created_listed_updated_and_deleted(harness: Harness
         ("create_contact_property", {"key": "plan", "type": "string"}, "already exists"),
         (
             "create_contact_property",
+            {"key": "Plan", "type": "string"},
+            "'plan' already exists; 'Plan' differs from it only in case",
+        ),
+        (
+            "create_contact_property",
             {"key": "age", "type": "number", "fallback_value": "old"},
             "holds numbers",
         ),
@@ -172,3 +177,18 @@ async def test_creates_whose_answer_is_lost_are_adopted_not_repeated(era: str) -
         assert [t["id"] for t in (await h.seed("GET", "/topics"))["data"]] == [topic["id"]]
         props = (await h.seed("GET", "/contact-properties"))["data"]
         assert [p["id"] for p in props] == [prop["id"]]
+
+
+async def test_an_import_may_not_create_a_property_that_differs_only_in_case(
+    harness: Harness,
+) -> None:
+    await harness.seed("POST", "/contact-properties", {"key": "plan", "type": "string"})
+    message = await harness.error(
+        "preview_import",
+        {
+            "csv_text": "email,Plan\nada@example.com,pro\n",
+            "columns": {"email": "email", "Plan": "Plan"},
+            "new_properties": {"Plan": "string"},
+        },
+    )
+    assert "'Plan' differs from the existing property 'plan' only in case" in message

@@ -459,9 +459,20 @@ def _check_new_properties(
             problems.append(f"{shown!r} has type {clean(type_, 20)!r}; use 'string' or 'number'")
         elif key in existing and existing[key] != type_:
             problems.append(f"{shown!r} already exists as a {existing[key]} property")
+        elif key not in existing and (same := _same_but_case(key, existing)) is not None:
+            problems.append(
+                f"{shown!r} differs from the existing property {same!r} only in case; map "
+                f"the column to {same!r}, or choose another key"
+            )
     if problems:
         raise ValueError("The new properties have problems: " + "; ".join(problems) + ".")
     return {key: type_ for key, type_ in new_properties.items() if key not in existing}
+
+
+def _same_but_case(key: str, existing: Iterable[str]) -> str | None:
+    """The existing key that `key` matches but for case ("Plan" and "plan"): two such keys
+    would be confused by every person and tool that reads them."""
+    return next((k for k in existing if k != key and k.casefold() == key.casefold()), None)
 
 
 def _given_columns(

@@ -297,7 +297,16 @@ class SchemaService:
             )
         if fallback_value is not None:
             _check_value_type(key, type_, fallback_value)
-        existing = next((p for p in await self.properties(fresh=True) if p.key == key), None)
+        existing = next(
+            (p for p in await self.properties(fresh=True) if p.key.casefold() == key.casefold()),
+            None,
+        )
+        if existing is not None and existing.key != key:
+            # Two keys that differ only in case would be confused by every reader.
+            raise UserFacingError(
+                f"A contact property {existing.key!r} already exists; {key!r} differs from it "
+                f"only in case. Use {existing.key!r}, or choose another key."
+            )
         if existing is not None:
             raise UserFacingError(
                 f"A contact property {key!r} already exists ({existing.type}). "
