@@ -407,3 +407,10 @@ async def test_a_sync_under_injected_faults_mirrors_the_account_exactly(
         assert times == sorted(times, reverse=True)
         members = [{"field": "segment", "op": "in", "value": "VIP"}]
         assert (await h.call("search_contacts", {"where": members}))["count"] == 36
+
+
+async def test_a_field_name_with_a_hidden_character_is_named_as_such(harness: Harness) -> None:
+    where = [{"field": "\u200bemail", "op": "eq", "value": "ada@example.com"}]
+    message = await harness.error("search_contacts", {"where": where})
+    assert "contains an invisible or control character" in message
+    assert "Unknown field" not in message

@@ -57,6 +57,7 @@ from contacts_mcp.services.jobs import JobView, Progress, spoken_duration, utc_i
 from contacts_mcp.services.mirror import Filter, Mirror, MirroredContact, MirrorState
 from contacts_mcp.services.schema import SchemaService
 from contacts_mcp.services.webhook_events import ContactEvent
+from contacts_mcp.text.sanitize import has_hidden
 
 __all__ = [
     "BUILT_IN_FIELDS",
@@ -669,6 +670,12 @@ class ContactsSets:
                 continue
             if properties is None:
                 properties = {p.key: p.type for p in await self._schema.properties()}
+            if name not in properties and has_hidden(name):
+                # Shown cleaned, "\u200bemail" reads "email": say what is really wrong.
+                raise UserFacingError(
+                    f"The field name {show(name, 60)} contains an invisible or control "
+                    "character; type the name plainly, e.g. email or a property key."
+                )
             if name not in properties:
                 known = ", ".join(sorted(properties)) or "none defined"
                 raise UserFacingError(
