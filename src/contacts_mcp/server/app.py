@@ -490,20 +490,8 @@ def build_server(
     return server
 
 
-# MCP's syslog levels → Python's.
-_LOG_LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "notice": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-    "critical": logging.CRITICAL,
-    "alert": logging.CRITICAL,
-    "emergency": logging.CRITICAL,
-}
-
-
 async def _set_log_level(_ctx: object, params: SetLevelRequestParams) -> EmptyResult:
-    """The server's own log (stderr) follows the level the client asks for."""
-    logging.getLogger("contacts_mcp").setLevel(_LOG_LEVELS.get(params.level, logging.WARNING))
+    """Accepted, and nothing else: the level governs the log notifications sent to this
+    client, and the server sends none. Its stderr log is the operator's (`--log-level`):
+    one client must not turn it up (DEBUG names contacts) or down for everyone."""
     return EmptyResult()
