@@ -414,3 +414,13 @@ async def test_a_field_name_with_a_hidden_character_is_named_as_such(harness: Ha
     message = await harness.error("search_contacts", {"where": where})
     assert "contains an invisible or control character" in message
     assert "Unknown field" not in message
+
+
+async def test_a_contact_without_a_name_has_null_names_in_search_as_in_get(
+    harness: Harness,
+) -> None:
+    await harness.seed("POST", "/contacts", {"email": "ada@example.com"})
+    found = (await harness.call("search_contacts", {"where": []}))["contacts"][0]
+    got = await harness.call("get_contact", {"contact": "ada@example.com"})
+    assert (found["first_name"], found["last_name"]) == (None, None)
+    assert (got["first_name"], got["last_name"]) == (None, None)

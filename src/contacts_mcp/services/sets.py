@@ -143,8 +143,9 @@ def decode_search(selection: str) -> list[Condition]:
 class FoundContact(BaseModel):
     id: str
     email: str
-    first_name: str
-    last_name: str
+    # null for no name, as get_contact and list_contacts give it (the mirror keeps "").
+    first_name: str | None
+    last_name: str | None
     unsubscribed: bool
     created_at: str
 
