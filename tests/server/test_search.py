@@ -424,3 +424,15 @@ async def test_a_contact_without_a_name_has_null_names_in_search_as_in_get(
     got = await harness.call("get_contact", {"contact": "ada@example.com"})
     assert (found["first_name"], found["last_name"]) == (None, None)
     assert (got["first_name"], got["last_name"]) == (None, None)
+
+
+async def test_counts_of_one_read_as_one(harness: Harness) -> None:
+    await harness.seed("POST", "/contacts", {"email": "ada@example.com"})
+    result = await harness.client.call_tool("search_contacts", {"where": [], "count_only": True})
+    text = result.content[0]
+    assert text.type == "text"
+    assert text.text.startswith("1 contact matches.")
+    listed = await harness.client.call_tool("list_contacts", {})
+    first = listed.content[0]
+    assert first.type == "text"
+    assert first.text.startswith("1 contact, newest first")

@@ -49,6 +49,7 @@ from contacts_mcp.services.explain import UserFacingError
 from contacts_mcp.services.jobs import utc_iso
 from contacts_mcp.services.sets import Condition, FoundContact, decode_search
 from contacts_mcp.text.sanitize import label, quoted
+from contacts_mcp.text.words import counted
 
 if TYPE_CHECKING:
     from contacts_mcp.services.bulk import Selected
@@ -280,8 +281,10 @@ def _left_alone(outcome: BulkOutcome) -> str:
 
 def _outcome_text(outcome: BulkOutcome) -> str:
     text = (
-        f"Deleted {outcome.done} of {outcome.selected} contacts ({outcome.unchanged} already "
-        f"gone, {outcome.failed} failed); {outcome.requests} requests in {outcome.seconds:.1f} s."
+        f"Deleted {outcome.done} of {counted(outcome.selected, 'contact')} "
+        f"({outcome.unchanged} already "
+        f"gone, {outcome.failed} failed); {counted(outcome.requests, 'request')} in "
+        f"{outcome.seconds:.1f} s."
     )
     text += _left_alone(outcome)
     if outcome.snapshot_file:
@@ -313,9 +316,10 @@ def _update_work(state: State, arguments: Mapping[str, Any]) -> Work:
 
 def _update_text(outcome: BulkOutcome) -> str:
     text = (
-        f"Updated {outcome.done} of {outcome.selected} contacts ({outcome.unchanged} already "
+        f"Updated {outcome.done} of {counted(outcome.selected, 'contact')} "
+        f"({outcome.unchanged} already "
         f"as asked, {outcome.refused} held back by the consent guard, {outcome.failed} failed); "
-        f"{outcome.requests} requests in {outcome.seconds:.1f} s."
+        f"{counted(outcome.requests, 'request')} in {outcome.seconds:.1f} s."
     )
     text += _left_alone(outcome)
     text += "".join(f"\n- {note}" for note in outcome.notes)
@@ -348,7 +352,7 @@ def _export_work(state: State, arguments: Mapping[str, Any]) -> Work:
 
 
 def _export_text(outcome: ExportOutcome) -> str:
-    text = f"Exported {outcome.rows} contacts ({', '.join(outcome.columns)})"
+    text = f"Exported {counted(outcome.rows, 'contact')} ({', '.join(outcome.columns)})"
     text += f" to {outcome.file}." if outcome.file else "."
     if outcome.refreshed:
         text += " The mirror was synced first."
@@ -459,7 +463,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
             {t.id: t.name for t in await run(state.schema.topics())} if change.topics else {}
         )
         described = change.describe(segment_names, topic_names)
-        summary = f"Update {len(plans)} contacts: {described}"
+        summary = f"Update {counted(len(plans), 'contact')}: {described}"
         if confirm is None and len(plans) > SKIP_CONFIRM_UP_TO:
             requests = sum(plan.requests for plan in plans) + recheck
             preview = ChangePreview(
@@ -522,7 +526,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         if confirm is None:
             from contacts_mcp.services.bulk import delete_needs
 
-            summary = f"Delete {len(selected.contacts)} contacts"
+            summary = f"Delete {counted(len(selected.contacts), 'contact')}"
             needs = delete_needs(None if where is None else await run(state.sets.filters(where)))
             # A read of each contact and its segments (for the snapshot, and to re-check a
             # search), the segment names, and a delete each.
@@ -621,8 +625,8 @@ def register_export_tool(server: MCPServer[State]) -> None:
 
 def _preview_text(preview: BulkPreview) -> str:
     lines = [
-        f"Preview, nothing written: {preview.action} {preview.count} contacts; "
-        f"{preview.requests} requests, about {preview.estimated_seconds} s.",
+        f"Preview, nothing written: {preview.action} {counted(preview.count, 'contact')}; "
+        f"{counted(preview.requests, 'request')}, about {preview.estimated_seconds} s.",
     ]
     if preview.missing:
         lines.append(f"{len(preview.missing)} named contacts do not exist.")
@@ -666,7 +670,9 @@ def _nothing_to_change(plans: list[ContactPlan], requests: int, gone: int) -> st
         else ""
     )
     share = f"{len(plans) - len(refused)} of the" if refused else "all"
-    checked = f" (checked against Resend just now: {requests} requests)" if requests else ""
+    checked = (
+        f" (checked against Resend just now: {counted(requests, 'request')})" if requests else ""
+    )
     deleted = f" {gone} other selected contact(s) were deleted from Resend since." if gone else ""
     return (
         f"Nothing to change: {share} {len(plans)} contacts are already as asked{held}"
@@ -701,8 +707,8 @@ def _change_notes(
     if rechecked:
         notes.append(
             f"At run time, {', '.join(rechecked)} are re-checked against Resend first "
-            f"({recheck} requests): a contact is skipped as already as asked, or left out of "
-            "the search, only on what that finds."
+            f"({counted(recheck, 'request')}): a contact is skipped as already as asked, or "
+            "left out of the search, only on what that finds."
         )
     if change.properties and not any(plan.fields.get("properties") is None for plan in plans):
         notes.append(
@@ -722,7 +728,7 @@ def _change_notes(
 
 def _change_preview_text(preview: ChangePreview) -> str:
     lines = [
-        f"Preview, nothing written: {preview.change}, for {preview.count} contacts: "
+        f"Preview, nothing written: {preview.change}, for {counted(preview.count, 'contact')}: "
         f"{preview.to_change} to change, {preview.already} already as asked, "
         f"{preview.refused} held back by the consent guard; {preview.requests} requests, "
         f"about {preview.estimated_seconds} s.",

@@ -29,6 +29,7 @@ from contacts_mcp.services.contacts import (
     DeletedContactOut,
 )
 from contacts_mcp.text.sanitize import label
+from contacts_mcp.text.words import counted
 
 __all__ = ["register_contact_tools"]
 
@@ -163,7 +164,7 @@ def _render_list(page: ContactList) -> str:
     if not page.contacts:
         return "No contacts."
     # A table with its header once: a 100-contact page is read on every turn after it.
-    lines = [f"{len(page.contacts)} contacts, newest first ({LIST_COLUMNS}):"]
+    lines = [f"{counted(len(page.contacts), 'contact')}, newest first ({LIST_COLUMNS}):"]
     lines.extend(contact_row(c) for c in page.contacts)
     if page.next_after:
         lines.append(f"More: after={page.next_after}")

@@ -14,6 +14,7 @@ from contacts_mcp.imports.models import ImportSummary, PreviewOut
 from contacts_mcp.server.toolkit import SegmentRefs, State, ToolContext, TopicChoices, hints
 from contacts_mcp.server.tools.jobs import JobKind, JobOut, start_and_wait
 from contacts_mcp.text.sanitize import clean
+from contacts_mcp.text.words import counted
 
 if TYPE_CHECKING:
     from contacts_mcp.imports.plan import ImportSource
@@ -59,7 +60,7 @@ def _preview_text(report: PreviewOut) -> str:
     fmt = report.format
     delimiter = {"\t": "tab"}.get(fmt.delimiter, fmt.delimiter)
     lines = [
-        f"{clean(report.file)}: {report.rows} rows, {report.importable_rows} importable "
+        f"{clean(report.file)}: {counted(report.rows, 'row')}, {report.importable_rows} importable "
         f"({fmt.encoding}, delimiter {delimiter!r}, header {'yes' if fmt.has_header else 'no'}).",
         "Proposed mapping:",
     ]
@@ -87,13 +88,13 @@ def _preview_text(report: PreviewOut) -> str:
 def _summary_text(summary: ImportSummary) -> str:
     verb = "Would import" if summary.dry_run else "Imported"
     text = (
-        f"{verb} {summary.rows} rows via {summary.strategy}: {summary.created} created, "
+        f"{verb} {counted(summary.rows, 'row')} via {summary.strategy}: {summary.created} created, "
         f"{summary.updated} updated, {summary.skipped} skipped, {summary.failed} failed, "
         f"{summary.duplicates} duplicates"
     )
     if summary.resumed_rows:
-        text += f" ({summary.resumed_rows} rows done by an earlier run)"
-    text += f"; {summary.requests} requests in {summary.seconds:.1f} s."
+        text += f" ({counted(summary.resumed_rows, 'row')} done by an earlier run)"
+    text += f"; {counted(summary.requests, 'request')} in {summary.seconds:.1f} s."
     if summary.import_ids:
         text += f"\nResend import ids (get_job takes them): {', '.join(summary.import_ids)}"
     if summary.failures_file:

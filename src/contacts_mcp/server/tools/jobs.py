@@ -22,6 +22,7 @@ from contacts_mcp.api.imports import ContactImport
 from contacts_mcp.server.toolkit import State, ToolContext, hints, result, run, services
 from contacts_mcp.services.jobs import MAX_WAIT_SECONDS, JobView, spoken_duration
 from contacts_mcp.text.sanitize import clean, label
+from contacts_mcp.text.words import counted
 
 if TYPE_CHECKING:
     from contacts_mcp.services.jobs import Job, Progress, Work
@@ -130,7 +131,7 @@ def _view_line(view: JobView) -> str:
 def _api_import_line(job: ContactImport) -> str:
     c = job.counts
     return (
-        f"Resend import {label(job.id, 40)}: {label(job.status, 20)} | {c.total} rows, "
+        f"Resend import {label(job.id, 40)}: {label(job.status, 20)} | {counted(c.total, 'row')}, "
         f"{c.created} created, {c.updated} updated, {c.skipped} skipped, {c.failed} failed | "
         f"started {job.created_at[:16]}"
     )

@@ -29,6 +29,7 @@ from contacts_mcp.services.schema import (
     TopicList,
 )
 from contacts_mcp.text.sanitize import label, quoted
+from contacts_mcp.text.words import counted
 
 __all__ = ["UNCHANGEABLE", "register_schema_tools"]
 
@@ -57,7 +58,9 @@ def _property_line(prop: ContactProperty) -> str:
 
 
 def _segment_line(segment: SegmentOut) -> str:
-    count = "" if segment.contact_count is None else f" | {segment.contact_count} contacts"
+    count = (
+        "" if segment.contact_count is None else f" | {counted(segment.contact_count, 'contact')}"
+    )
     return f"{label(segment.name, 100)}{count} | id {label(segment.id, 40)}"
 
 

@@ -16,6 +16,7 @@ from contacts_mcp.server.toolkit import State, ToolContext, hints, result, run, 
 from contacts_mcp.server.tools.jobs import JobKind, increasing, working_text, working_text_for
 from contacts_mcp.services.jobs import JobView
 from contacts_mcp.services.sets import Condition, SearchOut, SyncSummary
+from contacts_mcp.text.words import counted
 
 if TYPE_CHECKING:
     from contacts_mcp.services.jobs import Job, Progress, Work
@@ -38,13 +39,14 @@ def _sync_work(state: State, arguments: Mapping[str, Any]) -> Work:
 
 def _sync_text(summary: SyncSummary) -> str:
     text = (
-        f"Mirror synced ({summary.mode}): {summary.contacts} contacts, {summary.segments} segments"
+        f"Mirror synced ({summary.mode}): {counted(summary.contacts, 'contact')}, "
+        f"{counted(summary.segments, 'segment')}"
     )
     if summary.mode == "new":
         text += f", {summary.new_contacts} new"
     if summary.properties_read:
         text += f", properties read for {summary.properties_read}"
-    text += f"; {summary.requests} requests in {summary.seconds:.1f} s."
+    text += f"; {counted(summary.requests, 'request')} in {summary.seconds:.1f} s."
     return "\n".join([text, *(f"- {note}" for note in summary.notes)])
 
 
@@ -53,9 +55,9 @@ SET_JOBS: tuple[JobKind[Any], ...] = (SYNC_JOB,)
 
 
 def _search_text(found: SearchOut, count_only: bool) -> str:
-    lines = [f"{found.count} contacts match."]
+    lines = [f"{counted(found.count, 'contact')} {'matches' if found.count == 1 else 'match'}."]
     if not count_only and found.contacts:
-        lines[0] = f"{found.count} contacts match; newest first ({LIST_COLUMNS}):"
+        lines[0] = f"{lines[0][:-1]}; newest first ({LIST_COLUMNS}):"
         lines.extend(contact_row(c) for c in found.contacts)
         if found.next_after:
             lines.append(f"More: after={found.next_after}")
