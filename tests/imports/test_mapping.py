@@ -17,6 +17,7 @@ from contacts_mcp.imports.mapping import (
     propose_mapping,
 )
 from contacts_mcp.imports.models import ColumnProposal
+from contacts_mcp.text.sanitize import formula_safe
 
 FULLWIDTH = "\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25"  # EXAMPLE
 
@@ -416,3 +417,10 @@ def test_a_yes_no_column_meaning_subscribed_is_flagged_as_inverted_and_skipped(
     proposal = by_column(propose_mapping(["Email", header], rows, {}))[header]
     assert proposal.maps_to == "skip"
     assert "the opposite of unsubscribed" in proposal.reason
+
+
+def test_a_value_problem_starts_with_a_word_so_a_report_cell_needs_no_escape() -> None:
+    for parse, value in ((parse_number, "many"), (parse_unsubscribed, "maybe")):
+        with pytest.raises(ValueError, match=r"^the value '") as caught:
+            parse(value)
+        assert formula_safe(str(caught.value)) == str(caught.value)

@@ -78,9 +78,9 @@ def test_a_preview_proposes_a_mapping_and_counts_each_problem_with_its_row() -> 
         (6, "Email", "ANN@Example.com", "same as row 2"),
     ]
     assert rows_of(report.type_problems.examples) == [
-        (3, "Seats", "abc", "'abc' is not a number, but 'seats' is a number property"),
+        (3, "Seats", "abc", "the value 'abc' is not a number, but 'seats' is a number property"),
         (7, "Last Name", "multi line", NAME_WITH_A_BREAK),
-        (9, "Opted Out", "maybe", "'maybe' is not yes/no (or true/false, 1/0)"),
+        (9, "Opted Out", "maybe", "the value 'maybe' is not yes/no (or true/false, 1/0)"),
     ]
     assert rows_of(report.malformed_rows.examples) == [
         (10, None, "gus@example.com,Gus,Gray,pro", "the row has 4 fields; the header has 7")
@@ -237,14 +237,17 @@ def test_mapped_rows_carry_parsed_values_and_say_why_a_row_cannot_be_imported() 
         {"plan": "pro", "seats": 3},
         None,
     )
-    assert rows[3].problem == "'abc' is not a number, but 'seats' is a number property"
+    assert rows[3].problem == "the value 'abc' is not a number, but 'seats' is a number property"
     assert rows[3].email == "bob@example.com"
     assert rows[4].email is None
     assert rows[4].problem is not None
     assert rows[4].problem.startswith("invalid email 'not-an-email': ")
     assert rows[5].problem == "missing email address"
     assert (rows[6].email, rows[6].problem) == ("ANN@example.com", None)  # engine dedupes
-    assert rows[9].problem == "column 'Opted Out': 'maybe' is not yes/no (or true/false, 1/0)"
+    assert (
+        rows[9].problem
+        == "column 'Opted Out': the value 'maybe' is not yes/no (or true/false, 1/0)"
+    )
     assert rows[10] == MappedRow(10, None, {}, {}, "the row has 4 fields; the header has 7")
     assert rows[13] == MappedRow(
         13, "hal@example.com", {"first_name": "Hal"}, {"plan": "team"}, None

@@ -153,6 +153,8 @@ def _check_email_slowly(address: str) -> str:
     return checked.normalized
 
 
+# Problems start with a word, never the quoted value: a failure report's cell starting
+# with an apostrophe gets a second one to stay formula-safe, and reads doubled.
 def parse_number(value: str) -> int | float | None:
     """`value` as a number: "" → None, "42" → 42, "4.5" → 4.5, " 1e3 " → 1000.0.
 
@@ -168,9 +170,9 @@ def parse_number(value: str) -> int | float | None:
         number = float(text)
         if math.isfinite(number):
             return number
-        raise ValueError(f"{clean(text, 40)!r} is too large a number")
+        raise ValueError(f"the value {clean(text, 40)!r} is too large a number")
     hint = " (use a dot for decimals and no thousands separators)" if "," in text else ""
-    raise ValueError(f"{clean(text, 40)!r} is not a number{hint}")
+    raise ValueError(f"the value {clean(text, 40)!r} is not a number{hint}")
 
 
 def parse_unsubscribed(value: str) -> bool | None:
@@ -183,7 +185,7 @@ def parse_unsubscribed(value: str) -> bool | None:
         flag = _FLAGS.get(_compact(text))  # "Opted-Out", "opted out"
     if flag is not None:
         return flag
-    raise ValueError(f"{clean(value, 40)!r} is not yes/no (or true/false, 1/0)")
+    raise ValueError(f"the value {clean(value, 40)!r} is not yes/no (or true/false, 1/0)")
 
 
 def propose_mapping(
