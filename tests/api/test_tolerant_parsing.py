@@ -265,3 +265,40 @@ async def test_iterating_contacts_stops_on_a_repeated_cursor() -> None:
             await read_all()
     assert len(wire.requests) <= 3
     assert seen[:2] == [uuid(1), uuid(2)]
+
+
+SEGMENT_ID = "78261eea-8f8b-4381-83c6-79fa7120f1cf"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"id": SEGMENT_ID},  # docs
+        {"object": "contact_segment", "contact_id": CONTACT_ID, "segment_id": SEGMENT_ID},  # OAS
+    ],
+)
+async def test_each_known_answer_to_adding_a_contact_to_a_segment_is_a_write_done(
+    answer: dict[str, Any],
+) -> None:
+    http, client = client_for(Wire(answer))
+    async with http:
+        await client.add_contact_to_segment(CONTACT_ID, SEGMENT_ID)
+
+
+@pytest.mark.parametrize("answer", [{}, [], "ok", {"id": ""}, {"status": "queued"}, None])
+async def test_a_write_answered_in_a_shape_resend_never_uses_is_not_done(answer: Any) -> None:
+    removed = {"object": "contact_segment", "id": CONTACT_ID, "deleted": False}
+    http, client = client_for(Wire(answer))
+    async with http:
+        for write in (
+            client.add_contact_to_segment(CONTACT_ID, SEGMENT_ID),
+            client.remove_contact_from_segment(CONTACT_ID, SEGMENT_ID),
+            client.update_contact_topics(CONTACT_ID, {SEGMENT_ID: "opt_out"}),
+        ):
+            with pytest.raises(UnexpectedResponseError, match="naming no id") as caught:
+                await write
+            assert CONTACT_ID not in str(caught.value)  # the endpoint, never the data
+    http, client = client_for(Wire(removed))
+    async with http:
+        with pytest.raises(UnexpectedResponseError):
+            await client.remove_contact_from_segment(CONTACT_ID, SEGMENT_ID)

@@ -11,8 +11,10 @@ from contacts_mcp.api.base import (
     PropertyInput,
     Unset,
     contact_path,
+    endpoint,
     segment,
 )
+from contacts_mcp.api.errors import UnexpectedResponseError
 from contacts_mcp.api.models import (
     Contact,
     ContactPage,
@@ -135,11 +137,27 @@ class ContactsAPI(APIBase):
 
     async def add_contact_to_segment(self, contact: str, segment_id: str) -> None:
         """`POST /contacts/{id_or_email}/segments/{segment_id}`."""
-        await self._request("POST", f"{contact_path(contact)}/segments/{segment(segment_id)}")
+        path = f"{contact_path(contact)}/segments/{segment(segment_id)}"
+        self._check_write(await self._request("POST", path), "POST", path)
 
     async def remove_contact_from_segment(self, contact: str, segment_id: str) -> None:
         """`DELETE /contacts/{id_or_email}/segments/{segment_id}`."""
-        await self._request("DELETE", f"{contact_path(contact)}/segments/{segment(segment_id)}")
+        path = f"{contact_path(contact)}/segments/{segment(segment_id)}"
+        self._check_write(await self._request("DELETE", path), "DELETE", path)
+
+    def _check_write(self, answer: Any, method: str, path: str) -> None:
+        """A write Resend answered in a shape it never uses is not counted as done.
+
+        The sources disagree on these answers (reference §8.2, §8.3, §9.2: `{id}`,
+        `{object, contact_id, segment_id}`, `{object, id, audienceId, deleted}`), but each
+        is an object naming an id. Anything else raises `UnexpectedResponseError`: the write
+        may or may not have happened, so it is never reported as done."""
+        named = isinstance(answer, dict) and any(
+            isinstance(answer.get(key), str) and answer[key]
+            for key in ("id", "contact_id", "segment_id")
+        )
+        if not named or (isinstance(answer, dict) and answer.get("deleted") is False):
+            raise UnexpectedResponseError(200, endpoint(method, path), "an answer naming no id")
 
     async def list_contact_topics(self, contact: str) -> list[ContactTopic]:
         """`GET /contacts/{id_or_email}/topics`: the contact's topic subscriptions."""
@@ -153,4 +171,5 @@ class ContactsAPI(APIBase):
         body: list[dict[str, Any]] = [
             {"id": topic_id, "subscription": sub} for topic_id, sub in subscriptions.items()
         ]
-        await self._request("PATCH", f"{contact_path(contact)}/topics", json=body)
+        path = f"{contact_path(contact)}/topics"
+        self._check_write(await self._request("PATCH", path, json=body), "PATCH", path)
