@@ -3,8 +3,10 @@ and the person where the client can ask), snapshots, and formula-safe exports th
 import reads back unchanged. Both protocol eras."""
 
 import csv
+import threading
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -333,6 +335,24 @@ def test_the_confirmation_secret_outlives_a_restart_and_a_torn_write(tmp_path: P
     assert len(key.read_bytes()) == 32
     with pytest.raises(UserFacingError, match="not one this server issued"):
         renewed.check(token, "delete", selected, {"delete": True})
+
+
+def test_servers_starting_together_on_a_new_folder_sign_with_one_secret(tmp_path: Path) -> None:
+    # Host windows opened at once: every server must read back the key the first one wrote.
+    contact = MirroredContact("7c8272c4-ed16-4d01-8202-17fb3b1a04ea", "a@b.co", "", "", False, "x")
+    selected = Selected([(contact, [])], [])
+    starting = threading.Barrier(8)
+
+    def start() -> Confirmations:
+        starting.wait(timeout=10)
+        return Confirmations.for_folder(tmp_path)
+
+    with ThreadPoolExecutor(8) as pool:
+        servers = list(pool.map(lambda _: start(), range(8)))
+    token = servers[0].issue("delete", selected, {"delete": True}, "Delete 1 contacts")
+    for server in [*servers, Confirmations.for_folder(tmp_path)]:
+        assert server.check(token, "delete", selected, {"delete": True}).count == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["confirm.key"]
 
 
 async def test_many_named_contacts_are_found_by_filling_the_mirror_first(

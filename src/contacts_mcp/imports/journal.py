@@ -10,12 +10,14 @@ again — every row operation is idempotent.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from contacts_mcp.services import sharing
 
 __all__ = ["ExistingContact", "Journal", "Outcome", "PartRecord", "email_key"]
 
@@ -63,12 +65,10 @@ class Journal:
     """One import's progress record. Not thread-safe: use it from one task at a time."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         # Used from one task at a time, but that task may hop to a worker thread (the API
         # strategy writes its CSV parts off the event loop).
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = sharing.connect(path)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._db.create_function("email_key", 1, email_key, deterministic=True)
@@ -78,6 +78,17 @@ class Journal:
     def close(self) -> None:
         self.flush()
         self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        # One commit for a whole batch, where autocommit would make one per row.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     # -- rows -------------------------------------------------------------------------
 
@@ -90,7 +101,7 @@ class Journal:
 
     def flush(self) -> None:
         if self._pending:
-            with self._db:
+            with self._transaction():
                 self._db.executemany(
                     "INSERT OR REPLACE INTO done (row, outcome, email, detail) VALUES (?, ?, ?, ?)",
                     self._pending,
@@ -110,7 +121,7 @@ class Journal:
         deleted it since) must be done again for the final state to be exact.
         """
         self.flush()
-        with self._db:
+        with self._transaction():
             cursor = self._db.execute(
                 "DELETE FROM done WHERE outcome IN ('created', 'updated', 'skipped') "
                 "AND email IS NOT NULL AND email_key(email) NOT IN (SELECT email_key FROM existing)"
@@ -120,7 +131,7 @@ class Journal:
     def reset(self) -> None:
         """Forget everything: the import starts over."""
         self._pending.clear()
-        with self._db:
+        with self._transaction():
             for table in ("done", "existing", "parts"):
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
@@ -150,7 +161,7 @@ class Journal:
 
     def add_existing(self, contacts: Iterable[tuple[str, str, bool]]) -> None:
         """Store (email, id, unsubscribed) of contacts that exist before the import."""
-        with self._db:
+        with self._transaction():
             self._db.executemany(
                 "INSERT OR REPLACE INTO existing (email_key, id, unsubscribed) VALUES (?, ?, ?)",
                 ((email_key(e), i, int(u)) for e, i, u in contacts),

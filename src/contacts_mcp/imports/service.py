@@ -47,6 +47,7 @@ from contacts_mcp.imports.strategy_rows import run_rows
 from contacts_mcp.services.explain import NothingFoundError, UserFacingError, api_errors, show
 from contacts_mcp.services.mirror import Mirror
 from contacts_mcp.services.schema import SchemaService
+from contacts_mcp.services.sharing import FolderLock, FolderLockTimeout
 from contacts_mcp.text.sanitize import clean
 
 __all__ = ["ImportService", "PreviewOut", "StrategyChoice"]
@@ -220,19 +221,26 @@ class ImportService:
             "dry_run": dry_run,
         }
         key = import_key(scan.content_hash, {**options, "backend": self._backend})
+        already = UserFacingError(
+            "This import is already running (here or in another host window). Wait for it "
+            "to finish; running it again afterwards resumes or repeats it safely."
+        )
         if key in self._running:
-            raise UserFacingError(
-                "This import is already running. Wait for it to finish; running it again "
-                "afterwards resumes or repeats it safely."
-            )
+            raise already
         self._running.add(key)
+        # Other server processes on the data folder would share its journal: one at a time.
+        running = FolderLock(self._settings.state_dir / "imports" / f"{key}.lock")
         try:
-            return await self._run_plan(
-                source, key, total, chosen, columns, property_types, on_conflict,
-                segment_ids, topic_ids, dry_run, progress, row_segments, row_topics,
-                recent_imports,
-            )  # fmt: skip
+            async with running.held(wait=0):
+                return await self._run_plan(
+                    source, key, total, chosen, columns, property_types, on_conflict,
+                    segment_ids, topic_ids, dry_run, progress, row_segments, row_topics,
+                    recent_imports,
+                )  # fmt: skip
+        except FolderLockTimeout:
+            raise already from None
         finally:
+            running.close()
             self._running.discard(key)
 
     async def _run_plan(
@@ -417,8 +425,12 @@ def _forget_old_imports(folder: Path, max_age_days: float = KEEP_IMPORT_DAYS) ->
     cutoff = time.time() - max_age_days * 86400
     for entry in folder.iterdir():
         with contextlib.suppress(OSError):
-            if entry.is_dir() and entry.stat().st_mtime < cutoff:
+            if entry.stat().st_mtime >= cutoff:
+                continue
+            if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
+            elif entry.suffix == ".lock" and not entry.with_suffix("").exists():
+                entry.unlink()  # the lock of an import whose journal is gone
 
 
 def _check_source(source: ImportSource) -> None:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from contacts_mcp.services.outfiles import WrittenFiles
     from contacts_mcp.services.schema import SchemaService
     from contacts_mcp.services.sets import ContactsSets
+    from contacts_mcp.services.sharing import FolderLock
 
 T = TypeVar("T")
 
@@ -72,6 +73,7 @@ class State:
         # A read-only server (--read-only) takes up and stops only jobs that read.
         self.read_only = False
         self._import_settings = import_settings
+        self._locks: dict[str, FolderLock] = {}
 
     @property
     def state_dir(self) -> Path:
@@ -109,7 +111,21 @@ class State:
     def contacts(self) -> ContactsService:
         from contacts_mcp.services.contacts import ContactsService
 
-        return ContactsService(self.client, self.schema, self.mirror)
+        # One lock for every account: a `--local` server and one pointed at a standalone
+        # emulator on the same database are different backends creating the same contacts.
+        return ContactsService(
+            self.client, self.schema, self.mirror, creating=self.folder_lock("create")
+        )
+
+    def folder_lock(self, name: str) -> FolderLock:
+        """The lock `name`, shared by every server process on the data folder (held by
+        this process alone for an ephemeral backend)."""
+        from contacts_mcp.services.sharing import FolderLock
+
+        if name not in self._locks:
+            path = None if self.ephemeral else self.state_dir / "locks" / f"{name}.lock"
+            self._locks[name] = FolderLock(path)
+        return self._locks[name]
 
     @cached_property
     def written(self) -> WrittenFiles:
@@ -126,6 +142,8 @@ class State:
             self.written.close()
         if hasattr(self, "jobs"):
             self.jobs.close()
+        for lock in self._locks.values():
+            lock.close()
 
     @cached_property
     def mirror(self) -> Mirror:
@@ -140,7 +158,13 @@ class State:
     def sets(self) -> ContactsSets:
         from contacts_mcp.services.sets import ContactsSets
 
-        return ContactsSets(self.client, self.schema, self.mirror)
+        return ContactsSets(
+            self.client,
+            self.schema,
+            self.mirror,
+            syncing=self.folder_lock(f"sync-{self.backend_id}"),
+            observing=self.folder_lock(f"observe-{self.backend_id}"),
+        )
 
     @cached_property
     def imports(self) -> ImportService:

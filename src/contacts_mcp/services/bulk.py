@@ -213,15 +213,29 @@ class Confirmations:
         if len(secret) >= 32:
             return cls(secret)
         # Missing, or cut short by a crash while it was written: a new one (written
-        # whole, then renamed, readable by this user only). Confirmations issued under an
-        # old one are refused; a new preview gives a good one.
+        # whole, then given its name, readable by this user only). Confirmations issued
+        # under an old one are refused; a new preview gives a good one.
         folder.mkdir(parents=True, exist_ok=True)
         secret = secrets.token_bytes(32)
-        partial = path.with_name(f"confirm.key.{os.getpid()}")
+        partial = path.with_name(f"confirm.key.{os.getpid()}.{secrets.token_hex(4)}")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(secret)
-        os.replace(partial, path)
+        try:
+            # A link fails if the name is taken: another server on the folder (another
+            # host window) starting at the same moment may have put its key there first,
+            # and all of them must sign with one key.
+            os.link(partial, path)
+        except FileExistsError:
+            kept = path.read_bytes()
+            if len(kept) >= 32:
+                secret = kept
+            else:
+                os.replace(partial, path)
+        except OSError:  # no hard links on this file system
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
         return cls(secret)
 
     def issue(

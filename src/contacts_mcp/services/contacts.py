@@ -15,7 +15,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from contacts_mcp.api.base import UNSET, PropertyInput
-from contacts_mcp.api.client import ResendClient
+from contacts_mcp.api.client import DEFAULT_API_DEADLINE, ResendClient
 from contacts_mcp.api.errors import InvalidRequestError, NotFoundError, ResendError
 from contacts_mcp.api.models import (
     PROPERTY_KEY,
@@ -36,9 +36,11 @@ from contacts_mcp.services.explain import (
 from contacts_mcp.services.mirror import Mirror
 from contacts_mcp.services.schema import MAX_PROPERTY_VALUE_CHARS, SchemaService
 from contacts_mcp.services.sets import contact_values, mirrored
+from contacts_mcp.services.sharing import FolderLock, FolderLockTimeout
 from contacts_mcp.text.sanitize import has_hidden
 
 __all__ = [
+    "CREATE_WAIT_SECONDS",
     "MAX_NAME_CHARS",
     "ClearableField",
     "ContactList",
@@ -54,6 +56,9 @@ __all__ = [
 ]
 
 MAX_NAME_CHARS = 256
+# A create waits this long for another to end: one holds the lock for at most its API
+# work, and that ends within the tool call's deadline (`DEFAULT_API_DEADLINE`).
+CREATE_WAIT_SECONDS = DEFAULT_API_DEADLINE
 
 ClearableField = Literal["first_name", "last_name"]
 
@@ -234,13 +239,21 @@ class ContactsService:
     """Contact jobs for the tools, over one `ResendClient` and the account's schema."""
 
     def __init__(
-        self, client: ResendClient, schema: SchemaService, mirror: Mirror | None = None
+        self,
+        client: ResendClient,
+        schema: SchemaService,
+        mirror: Mirror | None = None,
+        *,
+        creating: FolderLock | None = None,
     ) -> None:
         self._client = client
         self._schema = schema
         # Every contact this service reads or writes is written through to the mirror,
         # so searches see this server's own changes at once.
         self._mirror = mirror
+        # Held from "does this address exist?" until it does (see `create`); shared by
+        # every server process on the data folder when given one.
+        self._creating = creating or FolderLock(None)
 
     async def get(self, contact: str) -> ContactOut:
         """The contact with its properties, segments and topic subscriptions.
@@ -305,29 +318,65 @@ class ContactsService:
         values = await self._schema.check_property_values(values)
         segment_ids = await self._schema.segment_ids(segments)
         subscriptions = await self._schema.topic_ids(topics or {})
+        contact_id, created = await self._create_once(
+            address,
+            first_name=first,
+            last_name=last,
+            unsubscribed=unsubscribed,
+            properties=values,
+            segments=segment_ids,
+            topics=subscriptions,
+        )
+        found = await self._read(contact_id, changed=created)
+        return CreatedContact(**found.model_dump(), created=created)
+
+    async def _create_once(
+        self,
+        address: str,
+        *,
+        first_name: str | None,
+        last_name: str | None,
+        unsubscribed: bool | None,
+        properties: Mapping[str, PropertyInput],
+        segments: Sequence[str],
+        topics: Mapping[str, Subscription],
+    ) -> tuple[str, bool]:
+        """The contact's id, and whether this call created it (False: it existed).
+
+        Resend answers a duplicate create with 201 and the existing id, as it answers a
+        new one, and (as far as anyone has shown) leaves the contact untouched: only
+        looking first tells the two apart. Under the lock, no other create by this server
+        or by another on the same data folder comes between the look and the create, so
+        a new contact is reported created once. (A create by anything else, such as the
+        dashboard, still can come between: the API gives no way to tell.)
+        """
         try:
-            # Resend answers a duplicate create with the existing id and (as far as
-            # anyone has shown) leaves it untouched; looking first lets us say so.
-            existing = await self._client.get_contact(address)
-        except NotFoundError:
-            pass
-        except ResendError as exc:
-            raise explain(exc) from None
-        else:
-            found = await self.get(existing.id)
-            return CreatedContact(**found.model_dump(), created=False)
-        with api_errors():
-            created = await self._client.create_contact(
-                address,
-                first_name=first,
-                last_name=last,
-                unsubscribed=unsubscribed,
-                properties=values,
-                segments=segment_ids,
-                topics=subscriptions,
-            )
-        found = await self._read(created.id, changed=True)
-        return CreatedContact(**found.model_dump(), created=True)
+            async with self._creating.held(wait=CREATE_WAIT_SECONDS):
+                try:
+                    existing = await self._client.get_contact(address)
+                except NotFoundError:
+                    pass
+                except ResendError as exc:
+                    raise explain(exc) from None
+                else:
+                    return existing.id, False
+                with api_errors():
+                    created = await self._client.create_contact(
+                        address,
+                        first_name=first_name,
+                        last_name=last_name,
+                        unsubscribed=unsubscribed,
+                        properties=properties,
+                        segments=segments,
+                        topics=topics,
+                    )
+                return created.id, True
+        except FolderLockTimeout:
+            raise UserFacingError(
+                "Another server on this data folder (another host window) has been "
+                f"creating a contact for {CREATE_WAIT_SECONDS:.0f} s. Call create_contact "
+                "again in a moment."
+            ) from None
 
     async def update(
         self,

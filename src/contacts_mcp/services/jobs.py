@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import secrets
-import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -37,6 +37,7 @@ from pydantic import BaseModel, Field
 
 from contacts_mcp.api.client import api_deadline_lifted
 from contacts_mcp.api.errors import ResendError
+from contacts_mcp.services import sharing
 from contacts_mcp.services.explain import NothingFoundError, UserFacingError, explain, show
 
 __all__ = [
@@ -196,19 +197,22 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (backend, key, created);
 """
+# A job journaled as it stands here, but for a stop another server asked for meanwhile:
+# the last parameter is the job's id again.
+_SAVE = (
+    "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+    " MAX(?, COALESCE((SELECT cancel FROM jobs WHERE id = ?), 0)))"
+)
+# A job (re)starting: no stop asked for before applies to it.
+_SAVE_FRESH = "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
 class JobJournal:
     """The jobs of one backend, on disk (or in memory for a backend nothing outlives)."""
 
     def __init__(self, path: Path | str, backend: str) -> None:
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        # Several server processes (one per host window) may share the file.
-        self._db.execute("PRAGMA busy_timeout=5000")
-        if path != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
+        # Several server processes (one per host window) share the file.
+        self._db = sharing.connect(path)
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._backend = backend
@@ -220,20 +224,47 @@ class JobJournal:
         with self._lock:
             self._db.close()
 
-    def save(self, job: Job) -> None:
-        now = time.time()
+    def save(self, job: Job, *, fresh: bool = False) -> None:
+        """Journal `job` as this server's. A stop another server asked for meanwhile is
+        kept, unless the job is `fresh`: starting (again) now."""
+        row = self._row(job)
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    job.id, self._backend, job.kind, job.key,
-                    json.dumps(job.arguments, ensure_ascii=False), job.status, job.done,
-                    job.total, job.message,
-                    None if job.result is None else json.dumps(job.result, ensure_ascii=False),
-                    job.error, job.created, job.updated, self.owner, now,
-                    int(job.cancel_requested),
-                ),
-            )  # fmt: skip
+            if fresh:
+                self._db.execute(_SAVE_FRESH, row)
+            else:
+                self._db.execute(_SAVE, (*row, job.id))
+
+    def start(self, job: Job) -> tuple[Job, bool] | None:
+        """Journal a new `job`, unless a job of the same work is working: then that job,
+        and whether its owner is gone (so it can be resumed here). One server at a time
+        decides, so two windows asking at once start the work once."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT * FROM jobs WHERE backend = ? AND key = ? "
+                    "ORDER BY created DESC LIMIT 1",
+                    (self._backend, job.key),
+                ).fetchone()
+                found = None if row is None else self._job(row)
+                if found is None or found[0].status != "working":
+                    self._db.execute(_SAVE_FRESH, self._row(job))
+                    found = None
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return found
+
+    def _row(self, job: Job) -> tuple[Any, ...]:
+        return (
+            job.id, self._backend, job.kind, job.key,
+            json.dumps(job.arguments, ensure_ascii=False), job.status, job.done,
+            job.total, job.message,
+            None if job.result is None else json.dumps(job.result, ensure_ascii=False),
+            job.error, job.created, job.updated, self.owner, time.time(),
+            int(job.cancel_requested),
+        )  # fmt: skip
 
     def release(self, job: Job) -> None:
         """Journal `job` as still working but owned by nobody: any server may resume it."""
@@ -335,6 +366,10 @@ class JobJournal:
             return False  # ours: running here, or ended with this process's task group
         if time.time() - heartbeat > STALE_OWNER_SECONDS:
             return True
+        if sys.platform == "win32":
+            # There `os.kill(pid, 0)` ends the process (another host window's server)
+            # rather than asking whether it lives: the heartbeat alone decides.
+            return False
         pid = int(owner.split(":", 1)[0])
         try:
             os.kill(pid, 0)
@@ -373,20 +408,21 @@ class Jobs:
         for job in self._live.values():
             if job.key == key and job.running_here:
                 return job
-        found = self._journal.latest_for(key)
-        if found is not None and found[0].status == "working" and not found[1]:
-            return found[0]  # another server (another host window) is running it
-        if found is not None and found[1] and self._journal.claim(found[0].id):
-            job = found[0]
+        job = Job(
+            id=_JOB_ID_PREFIX + secrets.token_hex(6),
+            kind=kind,
+            key=key,
+            arguments=dict(arguments),
+            created=time.time(),
+        )
+        found = self._journal.start(job)
+        if found is not None:
+            job, orphaned = found
+            # Not orphaned: another server (another host window) is running it. Orphaned
+            # but not claimed: another server has just taken it up.
+            if not (orphaned and self._journal.claim(job.id)):
+                return job
             logger.info("resuming job %s (%s) left by a stopped server", job.id, kind)
-        else:
-            job = Job(
-                id=_JOB_ID_PREFIX + secrets.token_hex(6),
-                kind=kind,
-                key=key,
-                arguments=dict(arguments),
-                created=time.time(),
-            )
         self._launch(job, work)
         return job
 
@@ -441,7 +477,7 @@ class Jobs:
         job.run_started, job.run_done_at_start = time.monotonic(), job.done
         job.updated = time.time()
         self._live[job.id] = job
-        self._journal.save(job)
+        self._journal.save(job, fresh=True)
         self._task_group.start_soon(self._run, job, work, name=f"job {job.id}")
 
     async def _run(self, job: Job, work: Work) -> None:

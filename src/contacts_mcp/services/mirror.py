@@ -53,7 +53,6 @@ Text comparisons are case-insensitive through `str.lower()` on both sides, done 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -62,6 +61,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+
+from contacts_mcp.services import sharing
 
 __all__ = [
     "SOURCES",
@@ -381,16 +382,14 @@ class Mirror:
 
     def __init__(self, path: str | Path) -> None:
         in_memory = str(path) == ":memory:"
-        if not in_memory:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         # Commits by this connection, and the state as of the last count (see `state`).
         self._commits = 0
         self._state: tuple[tuple[int, int], MirrorState] | None = None
-        # Called from worker threads (syncs) and from the event loop (searches).
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # Called from worker threads (syncs) and from the event loop (searches); other
+        # server processes on the same data folder write to the same file.
+        self._db = sharing.connect(path)
         if not in_memory:
-            self._db.execute("PRAGMA journal_mode=WAL")
             # A crash may lose the last commits but never corrupts: a resync repairs that.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}")
@@ -459,8 +458,8 @@ class Mirror:
     def begin_full_sync(self) -> SyncCheckpoint:
         """The staged sync's checkpoint, to resume it; or a new, empty staging."""
         with self._lock:
-            if not self._syncing():
-                with self._transaction():
+            with self._transaction():
+                if not self._syncing():
                     self._drop_staging()
                     self._script(_on(_STAGED, _TABLES) + _STAGED_MEMBERS)
                     self._set_meta("sync_phase", "contacts")
@@ -1264,7 +1263,8 @@ class Mirror:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN")
+        # Immediate: most transactions here read before they write (see `sharing`).
+        self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:

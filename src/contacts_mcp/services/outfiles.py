@@ -20,7 +20,6 @@ import errno
 import io
 import os
 import secrets
-import sqlite3
 import stat
 import threading
 import time
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
 
+from contacts_mcp.services import sharing
 from contacts_mcp.services.explain import UserFacingError
 
 __all__ = ["OutFile", "WrittenFile", "WrittenFiles"]
@@ -58,16 +58,7 @@ class WrittenFiles:
 
     def __init__(self, path: Path | None) -> None:
         self._lock = threading.Lock()
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            ":memory:" if path is None else str(path),
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=10.0,
-        )
-        if path is not None:
-            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = sharing.connect(":memory:" if path is None else path)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS written (path TEXT PRIMARY KEY, kind TEXT NOT NULL, "
             "dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL, "

@@ -56,6 +56,7 @@ from contacts_mcp.services.explain import UserFacingError, api_errors, show
 from contacts_mcp.services.jobs import JobView, Progress, spoken_duration, utc_iso
 from contacts_mcp.services.mirror import Filter, Mirror, MirroredContact, MirrorState
 from contacts_mcp.services.schema import SchemaService
+from contacts_mcp.services.sharing import FolderLock
 from contacts_mcp.services.webhook_events import ContactEvent
 from contacts_mcp.text.sanitize import has_hidden
 
@@ -154,8 +155,8 @@ class FoundContact(BaseModel):
         return cls(
             id=contact.id,
             email=contact.email,
-            first_name=contact.first_name,
-            last_name=contact.last_name,
+            first_name=contact.first_name or None,
+            last_name=contact.last_name or None,
             unsubscribed=contact.unsubscribed,
             created_at=contact.created_at,
         )
@@ -232,12 +233,25 @@ def contact_values(contact: Contact) -> dict[str, str | int | float | bool]:
 class ContactsSets:
     """Sync the mirror from the API, and search it."""
 
-    def __init__(self, client: ResendClient, schema: SchemaService, mirror: Mirror) -> None:
+    def __init__(
+        self,
+        client: ResendClient,
+        schema: SchemaService,
+        mirror: Mirror,
+        *,
+        syncing: FolderLock | None = None,
+        observing: FolderLock | None = None,
+    ) -> None:
         self._client = client
         self._schema = schema
         self._mirror = mirror
-        # One sync at a time: two would share (and finish) one staging.
-        self._syncing = anyio.Lock()
+        # One sync of the mirror at a time, here and in every other server process on the
+        # data folder: two would share (and finish) one staging.
+        self._syncing = syncing or FolderLock(None)
+        # One segment member list paged into the mirror at a time, likewise: a second
+        # observation of a segment would clear the first one's pages, which would then
+        # take members off the segment.
+        self._observing = observing or FolderLock(None)
 
     @property
     def mirror(self) -> Mirror:
@@ -427,7 +441,11 @@ class ContactsSets:
 
         Without `memberships`, a first fill lists the contacts alone (a count needs no
         more); segment member lists are read when an answer first needs them."""
-        async with self._syncing:
+
+        async def waiting() -> None:
+            await progress(0, None, "waiting for another sync of this account to end")
+
+        async with self._syncing.held(on_wait=waiting):
             return await self._sync(
                 mode,
                 properties=properties,
@@ -624,18 +642,19 @@ class ContactsSets:
     async def observe_segment(self, segment_id: str) -> None:
         """Page one segment's member list whole and record it as its members now (a
         segment deleted meanwhile has none)."""
-        started = time.time()
         mirror = self._mirror
-        await anyio.to_thread.run_sync(mirror.begin_segment_observation, segment_id)
-        with api_errors():
-            try:
-                async for listed, _more in list_pages(self._client, segment_id=segment_id):
-                    # Page by page into the mirror: memory stays flat whatever its size.
-                    ids = [c.id for c in listed]
-                    await anyio.to_thread.run_sync(mirror.observe_segment_page, segment_id, ids)
-            except NotFoundError:  # deleted meanwhile: no members at all
-                await anyio.to_thread.run_sync(mirror.begin_segment_observation, segment_id)
-        await anyio.to_thread.run_sync(mirror.end_segment_observation, segment_id, started)
+        async with self._observing.held():
+            started = time.time()
+            await anyio.to_thread.run_sync(mirror.begin_segment_observation, segment_id)
+            with api_errors():
+                try:
+                    async for listed, _more in list_pages(self._client, segment_id=segment_id):
+                        # Page by page into the mirror: memory stays flat whatever its size.
+                        ids = [c.id for c in listed]
+                        await anyio.to_thread.run_sync(mirror.observe_segment_page, segment_id, ids)
+                except NotFoundError:  # deleted meanwhile: no members at all
+                    await anyio.to_thread.run_sync(mirror.begin_segment_observation, segment_id)
+            await anyio.to_thread.run_sync(mirror.end_segment_observation, segment_id, started)
 
     async def _properties(self, progress: Progress, *, read_before: float | None) -> int:
         if not await self._schema.properties(fresh=True):

@@ -223,7 +223,7 @@ class ImportRunner:
         for job in jobs:
             job.file.close()
         if jobs:
-            self._store.fail_unfinished_imports()
+            self._store.fail_unfinished_imports([job.import_id for job in jobs])
 
     def _work(self) -> None:
         while True:

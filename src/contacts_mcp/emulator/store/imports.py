@@ -194,13 +194,15 @@ class ImportQueries(Database):
         with self._read() as db:
             db.executescript(_DROP_SCRATCH)
 
-    def fail_unfinished_imports(self) -> None:
-        """Fail every import still queued or running: its file is gone with the worker."""
+    def fail_unfinished_imports(self, import_ids: Sequence[str]) -> None:
+        """Fail these imports if still queued or running: their files are gone with the
+        worker. Only these: another process's emulator may be running others."""
         with self._write() as db:
             db.execute(
                 "UPDATE imports SET status = 'failed', completed_at = ?"
-                " WHERE status IN ('queued', 'in_progress')",
-                (now(),),
+                " WHERE status IN ('queued', 'in_progress')"
+                " AND id IN (SELECT value FROM json_each(?))",
+                (now(), json.dumps(list(import_ids))),
             )
 
     def apply_import_rows(

@@ -3,6 +3,15 @@ how rows are identified and stamped (UUIDs, Postgres-style timestamps).
 
 One connection serves the whole app. Requests are tiny, so a lock around it is simpler
 and faster than a pool; `check_same_thread=False` lets tests and a server thread share it.
+
+Other processes may use the same file at the same time: every `contacts-mcp --local`
+server (one per host window) runs an emulator of its own on the per-user database, and a
+standalone `contacts-mcp emulator` may serve it too. SQLite serialises their writes: the
+file is in WAL mode, a statement waits up to `BUSY_TIMEOUT_SECONDS` for another process's
+write transaction, and every write transaction begins `IMMEDIATE`, taking the write lock
+before its first read, so that what it read (an email not taken yet) still holds when it
+writes. A deferred transaction that read first could not wait for the lock: SQLite fails
+it at once ("database is locked") rather than risk a deadlock.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 __all__ = [
+    "BUSY_TIMEOUT_SECONDS",
     "Database",
     "Page",
     "PageRequest",
@@ -42,6 +52,10 @@ _EMAIL = re.compile(
     r"[A-Za-z0-9_%+'-]+(\.[A-Za-z0-9_%+'-]+)*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 )
 _EMAIL_MAX = 254
+# The longest write transaction is one import batch (`import_runner.BATCH_ROWS` rows, tens
+# of milliseconds); 30 s rides out a queue of them on a loaded machine, and still fails
+# (rather than hangs) well before an MCP host gives up on a tool call (60 s).
+BUSY_TIMEOUT_SECONDS = 30.0
 
 
 def is_uuid(value: str) -> bool:
@@ -138,7 +152,12 @@ class Database:
             if not in_memory:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves.
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_SECONDS,
+                check_same_thread=False,
+                isolation_level=None,
+            )
             db.execute("PRAGMA foreign_keys = ON")
             if not in_memory:
                 db.execute("PRAGMA journal_mode = WAL")
