@@ -238,22 +238,15 @@ class JobJournal:
         """Journal a new `job`, unless a job of the same work is working: then that job,
         and whether its owner is gone (so it can be resumed here). One server at a time
         decides, so two windows asking at once start the work once."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._db.execute(
-                    "SELECT * FROM jobs WHERE backend = ? AND key = ? "
-                    "ORDER BY created DESC LIMIT 1",
-                    (self._backend, job.key),
-                ).fetchone()
-                found = None if row is None else self._job(row)
-                if found is None or found[0].status != "working":
-                    self._db.execute(_SAVE_FRESH, self._row(job))
-                    found = None
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, sharing.write_transaction(self._db):
+            row = self._db.execute(
+                "SELECT * FROM jobs WHERE backend = ? AND key = ? ORDER BY created DESC LIMIT 1",
+                (self._backend, job.key),
+            ).fetchone()
+            found = None if row is None else self._job(row)
+            if found is None or found[0].status != "working":
+                self._db.execute(_SAVE_FRESH, self._row(job))
+                found = None
         return found
 
     def _row(self, job: Job) -> tuple[Any, ...]:
@@ -274,24 +267,21 @@ class JobJournal:
 
     def claim(self, job_id: str) -> bool:
         """Take over a job whose server stopped; False if another server took it first."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")  # one claimant at a time, across processes
-            try:
-                row = self._db.execute(
-                    "SELECT status, owner, heartbeat FROM jobs WHERE id = ?", (job_id,)
-                ).fetchone()
-                claimed = (
-                    row is not None
-                    and row[0] == "working"
-                    and self._owner_gone(str(row[1]), float(row[2]))
+        # One claimant at a time, across processes.
+        with self._lock, sharing.write_transaction(self._db):
+            row = self._db.execute(
+                "SELECT status, owner, heartbeat FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            claimed = (
+                row is not None
+                and row[0] == "working"
+                and self._owner_gone(str(row[1]), float(row[2]))
+            )
+            if claimed:
+                self._db.execute(
+                    "UPDATE jobs SET owner = ?, heartbeat = ? WHERE id = ?",
+                    (self.owner, time.time(), job_id),
                 )
-                if claimed:
-                    self._db.execute(
-                        "UPDATE jobs SET owner = ?, heartbeat = ? WHERE id = ?",
-                        (self.owner, time.time(), job_id),
-                    )
-            finally:
-                self._db.execute("COMMIT")
         return claimed
 
     def request_cancel(self, job_id: str) -> None:

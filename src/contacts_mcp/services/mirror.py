@@ -1264,13 +1264,8 @@ class Mirror:
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         # Immediate: most transactions here read before they write (see `sharing`).
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with sharing.write_transaction(self._db):
             yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
         self._commits += 1
 
     def _script(self, script: str) -> None:

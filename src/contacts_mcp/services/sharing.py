@@ -16,14 +16,20 @@ processes, and across the tasks of this one.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import anyio
 import anyio.lowlevel
 
-__all__ = ["BUSY_TIMEOUT_SECONDS", "FolderLock", "FolderLockTimeout", "connect"]
+__all__ = [
+    "BUSY_TIMEOUT_SECONDS",
+    "FolderLock",
+    "FolderLockTimeout",
+    "connect",
+    "write_transaction",
+]
 
 # How long a statement waits for another process's write transaction to end. The longest
 # is a big mirror's swap at the end of a full sync (about a second per 100,000 contacts);
@@ -52,6 +58,19 @@ def connect(path: Path | str) -> sqlite3.Connection:
         # Readers never wait for a writer, nor a writer for readers; writers take turns.
         db.execute("PRAGMA journal_mode=WAL")
     return db
+
+
+@contextmanager
+def write_transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One transaction on a shared file that may read before it writes: `BEGIN IMMEDIATE`
+    (it waits for the write lock rather than fail later), rolled back on any error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 class FolderLockTimeout(Exception):  # noqa: N818 - reads as the condition it is
