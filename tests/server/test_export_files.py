@@ -144,6 +144,8 @@ async def test_a_snapshot_restores_topic_choices_and_never_opts_an_existing_cont
         await h.seed("POST", "/contacts", {"email": email, "topics": choices})
     named = {"contacts": ["gone@acme.com", "back@acme.com"]}
     preview = (await h.call("delete_contacts", named))["preview"]
+    # The preview prices the snapshot's reads of topic choices, one request each.
+    assert "each contact's topic choices" in preview["notes"][0]
     confirmed = {**named, "confirm": preview["confirm"]}
     deleted = await finish(h, (await h.call("delete_contacts", confirmed))["run"])
     assert deleted["done"] == 2

@@ -533,7 +533,13 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
             requests = needs.requests(state.sets, len(selected.contacts)) + 1
             requests += len(selected.contacts)
             names = {s.id: s.name for s in await run(state.schema.segments())}
-            rechecked = ", ".join(needs.describe(names))
+            parts = needs.describe(names)
+            # The topic list, then each contact's choices, where the account has topics.
+            requests += 1
+            if await run(state.schema.topics()):
+                requests += len(selected.contacts)
+                parts.append("each contact's topic choices")
+            rechecked = ", ".join(parts)
             notes = [
                 f"At run time, {rechecked} are read afresh first: the snapshot holds the "
                 "latest values"
