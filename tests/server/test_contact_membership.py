@@ -184,3 +184,14 @@ async def test_a_property_created_elsewhere_is_found_without_waiting_for_the_cac
         "update_contact", {"contact": "ada@example.com", "properties": {"x": "1"}}
     )
     assert updated["properties"] == {"x": "1"}
+
+
+async def test_the_consent_guard_tells_never_joined_from_opted_out(harness: Harness) -> None:
+    await seed_schema(harness)
+    await harness.call("create_contact", {"email": "ada@example.com"})
+    message = await harness.error(
+        "update_contact", {"contact": "ada@example.com", "topics": {"Launches": "opt_in"}}
+    )
+    # Launches is opt-in: Ada never chose it, so she did not "opt out" of it.
+    assert "has not joined topic 'Launches', which is opt-in" in message
+    assert "opted out" not in message

@@ -423,7 +423,13 @@ class ContactsService:
                 await self._client.list_contact_topics(current.id) if subscriptions else []
             )
         if not resubscribe:
-            _guard_consent(current, unsubscribed, subscriptions, current_topics)
+            # Each topic's default tells "left it" from "never joined an opt-in topic".
+            defaults = (
+                {t.id: t.default_subscription for t in await self._schema.topics()}
+                if subscriptions
+                else {}
+            )
+            _guard_consent(current, unsubscribed, subscriptions, current_topics, defaults)
 
         applied: list[str] = []
         try:
@@ -526,11 +532,13 @@ def _guard_consent(
     unsubscribed: bool | None,
     subscriptions: Mapping[str, Subscription],
     current_topics: Sequence[ContactTopic],
+    defaults: Mapping[str, Subscription],
 ) -> None:
     """Refuse to opt a contact back in to what they opted out of, unless told to.
 
-    A topic at opt_out may be the topic's default rather than the contact's choice; the
-    API does not say which, so any opt_out → opt_in change needs the explicit flag.
+    A topic at opt_out may be the topic's default rather than the contact's choice: any
+    opt_out → opt_in change needs the explicit flag, and the message says which it
+    likely is from the topic's default (`defaults`, topic id → default subscription).
     """
     if unsubscribed is False and contact.unsubscribed:
         raise UserFacingError(
@@ -540,9 +548,16 @@ def _guard_consent(
     opted_out = {t.id: t.name for t in current_topics if t.subscription == "opt_out"}
     for topic_id, subscription in subscriptions.items():
         if subscription == "opt_in" and topic_id in opted_out:
+            name = opted_out[topic_id]
+            state = (
+                f"has not joined topic {name!r}, which is opt-in: nobody receives it "
+                "until they choose it"
+                if defaults.get(topic_id) == "opt_out"
+                else f"opted out of topic {name!r}"
+            )
             raise UserFacingError(
-                f"{contact.email} is opted out of topic {opted_out[topic_id]!r}. Opt them in "
-                "only if they asked to: call update_contact again with resubscribe=true."
+                f"{contact.email} {state}. Opt them in only if they asked to: call "
+                "update_contact again with resubscribe=true."
             )
 
 
