@@ -312,3 +312,55 @@ async def test_a_bulk_run_over_http_asks_the_person(era: str, tmp_path: Path) ->
             left = await client.call_tool("list_contacts", {})
             assert left.structured_content is not None
             assert len(left.structured_content["contacts"]) == 3
+
+
+async def test_each_caller_sees_and_stops_only_their_own_jobs(
+    era: str, tmp_path: Path, token_file: Path
+) -> None:
+    """Jobs belong to the token that started them; a sync of the mirror is everyone's to
+    wait on, and only its starter's to stop."""
+    tokens = StaticTokens(TokenSource(parse_token_pairs(f"alice={ALICE}"), token_file))
+    rows = "\n".join(f"u{i}@example.com" for i in range(200))
+    import_arguments = {
+        "csv_text": f"email\n{rows}\n",
+        "columns": {"email": "email"},
+        "on_conflict": "upsert",
+        "strategy": "rows",
+    }
+    with contacts_server(tmp_path, HttpSettings(static=tokens), wait_seconds=0) as url:
+        async with mcp_client(url, era, token=ALICE) as alice:
+            started = await alice.call_tool("import_contacts", import_arguments)
+            assert started.structured_content is not None
+            job_id = started.structured_content["job_id"]
+            async with mcp_client(url, era, token=BOB) as bob:
+                listed = await bob.call_tool("get_job", {})
+                assert listed.structured_content == {"job": None, "recent": [], "api_import": None}
+                for arguments in ({"job_id": job_id}, {"job_id": job_id, "cancel": True}):
+                    refused = await bob.call_tool("get_job", arguments)
+                    assert refused.is_error
+                    assert refused.content[0].type == "text"
+                    # Told as a job that does not exist: nothing of Alice's shows.
+                    assert f"No job '{job_id}' on this server." in refused.content[0].text
+                # With no wait budget, Bob's first search answers with the sync it started.
+                searched = await bob.call_tool("search_contacts", {"where": [], "count_only": True})
+                assert searched.content[0].type == "text"
+                assert "mirror is being filled" in searched.content[0].text
+            own = await alice.call_tool("get_job", {})
+            assert own.structured_content is not None
+            kinds = {job["kind"]: job for job in own.structured_content["recent"]}
+            assert set(kinds) == {"import", "sync"}  # hers, and Bob's sync: shared
+            stop = await alice.call_tool(
+                "get_job", {"job_id": kinds["sync"]["job_id"], "cancel": True}
+            )
+            assert stop.is_error
+            assert stop.content[0].type == "text"
+            assert "started by another caller" in stop.content[0].text
+            waited = await alice.call_tool("get_job", {"job_id": job_id, "wait_seconds": 50})
+            assert waited.structured_content is not None
+            job = waited.structured_content["job"]
+            while job["status"] == "working":
+                again = await alice.call_tool("get_job", job["next_call"]["arguments"])
+                assert again.structured_content is not None
+                job = again.structured_content["job"]
+            assert job["status"] == "completed"
+            assert job["result"]["created"] == 200

@@ -233,7 +233,10 @@ async def test_a_cancelled_import_resumes_to_the_exact_final_state(
     async for h in harness_for(era, folders, options, wait_seconds=0.1):
         handle = await h.call("import_contacts", arguments)
         assert handle["status"] == "working"
-        assert handle["next_call"] == {"tool": "get_job", "arguments": {"job_id": handle["job_id"]}}
+        assert handle["next_call"] == {
+            "tool": "get_job",
+            "arguments": {"job_id": handle["job_id"], "wait_seconds": 50},
+        }
         job_id = handle["job_id"]
         while (await h.call("get_job", {"job_id": job_id, "wait_seconds": 0.1}))["job"][
             "done"

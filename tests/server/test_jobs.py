@@ -71,7 +71,7 @@ async def test_a_host_with_a_request_timeout_imports_a_file_longer_than_it(
         assert handle["result"] is None
         text = first.content[0]
         assert text.type == "text"
-        assert f'get_job {{"job_id": "{handle["job_id"]}"}}' in text.text
+        assert f'get_job {{"job_id": "{handle["job_id"]}", "wait_seconds": 50}}' in text.text
         calls = 1
         job = handle
         while job["status"] == "working":
@@ -104,7 +104,10 @@ async def test_a_working_job_reports_its_progress_and_an_estimate(era: str, tmp_
         assert job["total"] == 600
         assert 0 < job["done"] < 600
         assert job["eta_seconds"] > 0
-        assert job["next_call"] == {"tool": "get_job", "arguments": {"job_id": job["job_id"]}}
+        assert job["next_call"] == {
+            "tool": "get_job",
+            "arguments": {"job_id": job["job_id"], "wait_seconds": 50},
+        }
         cancelled = (await h.call("get_job", {"job_id": handle["job_id"], "cancel": True}))["job"]
         assert cancelled["status"] in ("cancelled", "completed")
 

@@ -159,6 +159,14 @@ async def test_a_read_only_server_never_resumes_a_write_job(tmp_path: Path) -> N
         seen = await client.call_tool("get_job", {"job_id": job["job_id"], "wait_seconds": 1})
         assert seen.structured_content is not None
         assert seen.structured_content["job"]["status"] == "working"
+        # Working in the journal, but nothing runs it: the answer says so, and offers no
+        # get_job call that would only wait in vain.
+        assert seen.structured_content["job"]["next_call"] is None
+        assert seen.content[0].type == "text"
+        text = seen.content[0].text
+        assert "is paused at" in text
+        assert "ask a server that may write" in text
+        assert "background" not in text
         done_before = seen.structured_content["job"]["done"]
         await anyio.sleep(0.5)
         again = await client.call_tool("get_job", {"job_id": job["job_id"], "wait_seconds": 0})

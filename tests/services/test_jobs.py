@@ -59,3 +59,45 @@ async def test_a_stop_another_server_asked_for_survives_the_owners_next_save(
     assert not owner.cancel_requested(job.id)
     owner.close()
     other.close()
+
+
+async def test_the_same_work_of_two_callers_is_two_jobs_each_seen_by_its_caller_only(
+    tmp_path: Path,
+) -> None:
+    journal = JobJournal(tmp_path / "jobs.sqlite", "b")
+    alice, bob = new_job("job_a"), new_job("job_b")
+    alice.caller, bob.caller = "alice", "bob"
+    assert journal.start(alice) is None
+    assert journal.start(bob) is None  # Alice's running job is not Bob's to join
+    assert [job.id for job in journal.recent(5, "bob")] == ["job_b"]
+    assert [job.id for job in journal.recent(5, None)] == ["job_b", "job_a"]
+    found = journal.latest_for(alice.key, "alice")
+    assert found is not None
+    assert found[0].caller == "alice"
+    journal.close()
+
+
+async def test_a_journal_from_before_callers_reads_its_jobs_as_local(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "jobs.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE jobs (id TEXT PRIMARY KEY, backend TEXT NOT NULL, kind TEXT NOT NULL, "
+        "key TEXT NOT NULL, arguments TEXT NOT NULL, status TEXT NOT NULL, done REAL NOT NULL, "
+        "total REAL, message TEXT NOT NULL, result TEXT, error TEXT, created REAL NOT NULL, "
+        "updated REAL NOT NULL, owner TEXT NOT NULL, heartbeat REAL NOT NULL, "
+        "cancel INTEGER NOT NULL DEFAULT 0);"
+    )
+    old.execute(
+        "INSERT INTO jobs VALUES ('job_old', 'b', 'import', 'k', '{}', 'completed', 3, 3, "
+        "'done', NULL, NULL, ?, ?, '', 0, 0)",
+        (time.time(), time.time()),
+    )
+    old.commit()
+    old.close()
+    journal = JobJournal(path, "b")
+    [job] = journal.recent(5, "local")
+    assert (job.id, job.caller, job.shared) == ("job_old", "local", False)
+    assert journal.recent(5, "alice") == []
+    journal.close()

@@ -438,6 +438,7 @@ def build_server(
             try:
                 async with anyio.create_task_group() as jobs_group:
                     state.read_only = server.surface.read_only
+                    state.caller = server.surface.caller
                     state.jobs = _open_jobs(state, jobs_group, read_only=state.read_only)
                     jobs_group.start_soon(state.jobs.heartbeat)
                     running.append(state)

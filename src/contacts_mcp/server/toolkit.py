@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
@@ -72,6 +72,8 @@ class State:
         self.backend_id = backend_id
         # A read-only server (--read-only) takes up and stops only jobs that read.
         self.read_only = False
+        # Who is calling (the lifespan sets the surface's): jobs belong to their caller.
+        self.caller: Callable[[], str] = lambda: "local"
         self._import_settings = import_settings
         self._locks: dict[str, FolderLock] = {}
 

@@ -8,6 +8,10 @@ waiting. The shape follows the MCP tasks extension (`working`, `completed`, `fai
 `cancelled`; a status message; created and updated times), so it can map onto it once
 hosts support it.
 
+Every job belongs to the caller who started it (an HTTP token's name or OAuth subject;
+"local" on stdio): another caller neither sees nor stops it. Account-wide upkeep (a sync
+of the mirror) is `shared`: every caller may wait on it, only its starter may stop it.
+
 Every job is journaled in SQLite with the arguments that started it. A job whose server
 died while it ran (its owner process is gone) is resumed by asking for it, or by
 starting the same work again; the work itself must be resumable (imports keep a row
@@ -50,6 +54,7 @@ __all__ = [
     "Progress",
     "Work",
     "job_key",
+    "next_call",
     "spoken_duration",
     "utc_iso",
 ]
@@ -81,6 +86,15 @@ def job_key(kind: str, arguments: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
+def next_call(job_id: str) -> dict[str, Any]:
+    """The `get_job` call that goes on waiting for a job: for as long as one call may
+    (it returns as soon as the job ends, so a longer wait never costs time)."""
+    return {
+        "tool": "get_job",
+        "arguments": {"job_id": job_id, "wait_seconds": round(MAX_WAIT_SECONDS)},
+    }
+
+
 def utc_iso(moment: float) -> str:
     """A Unix time as people and models read it: `2026-11-30T04:32:22Z`."""
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -104,8 +118,8 @@ class JobView(BaseModel):
     kind: str = Field(description="import, preview or sync.")
     status: JobStatus
     message: str = Field(description="The latest step, e.g. 'imported 300 of 3000 rows'.")
-    done: float = 0
-    total: float | None = None
+    done: int = 0
+    total: int | None = None
     eta_seconds: int | None = Field(default=None, description="Estimated time left.")
     created_at: str
     updated_at: str
@@ -142,6 +156,16 @@ class Job:
     # For the estimate: where this run started (a resumed job starts part-way).
     run_started: float = field(default_factory=time.monotonic)
     run_done_at_start: float = 0
+    # Who started it, and whether every caller may see it (account-wide upkeep).
+    caller: str = "local"
+    shared: bool = False
+    # Left working by a stopped server, and not resumed here (a read-only server does
+    # not take up a job that writes): nothing runs it until a server that may does.
+    paused: bool = False
+
+    def visible_to(self, caller: str | None) -> bool:
+        """Whether `caller` may see the job (None: the server itself, which sees all)."""
+        return caller is None or self.shared or self.caller == caller
 
     @property
     def running_here(self) -> bool:
@@ -156,23 +180,20 @@ class Job:
             return None
         return max(0, round((self.total - self.done) * elapsed / progressed))
 
-    def view(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> JobView:
+    def view(self) -> JobView:
         return JobView(
             job_id=self.id,
             kind=self.kind,
             status=self.status,
             message=self.message,
-            done=self.done,
-            total=self.total,
-            eta_seconds=self.eta_seconds(),
+            # Counts of rows or contacts, journaled as REAL: shown as the integers they are.
+            done=round(self.done),
+            total=None if self.total is None else round(self.total),
+            eta_seconds=None if self.paused else self.eta_seconds(),
             created_at=utc_iso(self.created),
             updated_at=utc_iso(self.updated),
             error=self.error,
-            next_call=(
-                {"tool": "get_job", "arguments": {"job_id": self.id}}
-                if self.status == "working"
-                else None
-            ),
+            next_call=next_call(self.id) if self.status == "working" and not self.paused else None,
         )
 
 
@@ -197,14 +218,41 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (backend, key, created);
 """
+# Added after the first release: journals written before have every job as "local".
+_ADDED_COLUMNS = {
+    "caller": "TEXT NOT NULL DEFAULT 'local'",
+    "shared": "INTEGER NOT NULL DEFAULT 0",
+}
+# Every statement names the columns, in this order (`_row` and `_job` follow it).
+_SELECT = (
+    "SELECT id, backend, kind, key, arguments, status, done, total, message, result, error, "
+    "created, updated, owner, heartbeat, cancel, caller, shared FROM jobs "
+)
+_INSERT = (
+    "INSERT OR REPLACE INTO jobs (id, backend, kind, key, arguments, status, done, total, "
+    "message, result, error, created, updated, owner, heartbeat, cancel, caller, shared) "
+)
 # A job journaled as it stands here, but for a stop another server asked for meanwhile:
-# the last parameter is the job's id again.
+# the cancel value is the larger of this job's and the journal's (whose id comes after).
 _SAVE = (
-    "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-    " MAX(?, COALESCE((SELECT cancel FROM jobs WHERE id = ?), 0)))"
+    "INSERT OR REPLACE INTO jobs (id, backend, kind, key, arguments, status, done, total, "
+    "message, result, error, created, updated, owner, heartbeat, cancel, caller, shared) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?, "
+    "MAX(?, COALESCE((SELECT cancel FROM jobs WHERE id = ?), 0)), ?, ?)"
 )
 # A job (re)starting: no stop asked for before applies to it.
-_SAVE_FRESH = "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_SAVE_FRESH = _INSERT + "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+# The same work for the same caller (or shared), and the jobs a caller may see: its own
+# and the shared ones (a NULL caller, the server itself, sees every job).
+_LATEST_FOR_KEY = (
+    _SELECT + "WHERE backend = :backend AND key = :key "
+    "AND (:caller IS NULL OR shared = 1 OR caller = :caller) ORDER BY created DESC LIMIT 1"
+)
+_RECENT = (
+    _SELECT + "WHERE backend = :backend "
+    "AND (:caller IS NULL OR shared = 1 OR caller = :caller) ORDER BY created DESC LIMIT :limit"
+)
+_BY_ID = _SELECT + "WHERE id = ? AND backend = ?"
 
 
 class JobJournal:
@@ -214,6 +262,7 @@ class JobJournal:
         # Several server processes (one per host window) share the file.
         self._db = sharing.connect(path)
         self._db.executescript(_SCHEMA)
+        self._add_columns()
         self._lock = threading.Lock()
         self._backend = backend
         # This process, as journaled; the pid alone could be reused after a reboot.
@@ -224,6 +273,15 @@ class JobJournal:
         with self._lock:
             self._db.close()
 
+    def _add_columns(self) -> None:
+        # Inside one write transaction: two servers opening an old journal at once add
+        # each column once.
+        with sharing.write_transaction(self._db):
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+            for name, declaration in _ADDED_COLUMNS.items():
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {declaration}")
+
     def save(self, job: Job, *, fresh: bool = False) -> None:
         """Journal `job` as this server's. A stop another server asked for meanwhile is
         kept, unless the job is `fresh`: starting (again) now."""
@@ -232,16 +290,16 @@ class JobJournal:
             if fresh:
                 self._db.execute(_SAVE_FRESH, row)
             else:
-                self._db.execute(_SAVE, (*row, job.id))
+                self._db.execute(_SAVE, (*row[:16], job.id, *row[16:]))
 
     def start(self, job: Job) -> tuple[Job, bool] | None:
-        """Journal a new `job`, unless a job of the same work is working: then that job,
-        and whether its owner is gone (so it can be resumed here). One server at a time
-        decides, so two windows asking at once start the work once."""
+        """Journal a new `job`, unless a job of the same work, seen by the same caller, is
+        working: then that job, and whether its owner is gone (so it can be resumed
+        here). One server at a time decides, so two windows asking at once start the
+        work once."""
         with self._lock, sharing.write_transaction(self._db):
             row = self._db.execute(
-                "SELECT * FROM jobs WHERE backend = ? AND key = ? ORDER BY created DESC LIMIT 1",
-                (self._backend, job.key),
+                _LATEST_FOR_KEY, {"backend": self._backend, "key": job.key, "caller": job.caller}
             ).fetchone()
             found = None if row is None else self._job(row)
             if found is None or found[0].status != "working":
@@ -256,7 +314,7 @@ class JobJournal:
             job.total, job.message,
             None if job.result is None else json.dumps(job.result, ensure_ascii=False),
             job.error, job.created, job.updated, self.owner, time.time(),
-            int(job.cancel_requested),
+            int(job.cancel_requested), job.caller, int(job.shared),
         )  # fmt: skip
 
     def release(self, job: Job) -> None:
@@ -306,30 +364,26 @@ class JobJournal:
     def load(self, job_id: str) -> tuple[Job, bool] | None:
         """The job, and whether its owner is gone (so it can be resumed here)."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT * FROM jobs WHERE id = ? AND backend = ?", (job_id, self._backend)
-            ).fetchone()
+            row = self._db.execute(_BY_ID, (job_id, self._backend)).fetchone()
         return None if row is None else self._job(row)
 
-    def latest_for(self, key: str) -> tuple[Job, bool] | None:
+    def latest_for(self, key: str, caller: str | None) -> tuple[Job, bool] | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT * FROM jobs WHERE backend = ? AND key = ? ORDER BY created DESC LIMIT 1",
-                (self._backend, key),
+                _LATEST_FOR_KEY, {"backend": self._backend, "key": key, "caller": caller}
             ).fetchone()
         return None if row is None else self._job(row)
 
-    def recent(self, limit: int) -> list[Job]:
+    def recent(self, limit: int, caller: str | None = None) -> list[Job]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM jobs WHERE backend = ? ORDER BY created DESC LIMIT ?",
-                (self._backend, limit),
+                _RECENT, {"backend": self._backend, "caller": caller, "limit": limit}
             ).fetchall()
         return [self._job(row)[0] for row in rows]
 
     def _job(self, row: tuple[Any, ...]) -> tuple[Job, bool]:
         (job_id, _backend, kind, key, arguments, status, done, total, message, result, error,
-         created, updated, owner, heartbeat, cancel) = row  # fmt: skip
+         created, updated, owner, heartbeat, cancel, caller, shared) = row  # fmt: skip
         job = Job(
             id=job_id,
             kind=kind,
@@ -344,6 +398,8 @@ class JobJournal:
             result=None if result is None else json.loads(result),
             error=error,
             cancel_requested=bool(cancel),
+            caller=caller,
+            shared=bool(shared),
         )
         if status != "working":
             job.finished.set()
@@ -391,12 +447,21 @@ class Jobs:
 
     # -- starting -------------------------------------------------------------------
 
-    def start(self, kind: str, arguments: Mapping[str, Any], work: Work) -> Job:
-        """The job doing this work: the same one if it is already running, or resumed
-        under its old id if a server died while running it; otherwise a new job."""
+    def start(
+        self,
+        kind: str,
+        arguments: Mapping[str, Any],
+        work: Work,
+        *,
+        caller: str = "local",
+        shared: bool = False,
+    ) -> Job:
+        """The job doing this work for `caller`: the same one if it is already running
+        (theirs, or `shared`), or resumed under its old id if a server died while running
+        it; otherwise a new job, theirs (or every caller's, `shared`)."""
         key = job_key(kind, arguments)
         for job in self._live.values():
-            if job.key == key and job.running_here:
+            if job.key == key and job.running_here and job.visible_to(caller):
                 return job
         job = Job(
             id=_JOB_ID_PREFIX + secrets.token_hex(6),
@@ -404,6 +469,8 @@ class Jobs:
             key=key,
             arguments=dict(arguments),
             created=time.time(),
+            caller=caller,
+            shared=shared,
         )
         found = self._journal.start(job)
         if found is not None:
@@ -416,35 +483,46 @@ class Jobs:
         self._launch(job, work)
         return job
 
-    def previous(self, kind: str, arguments: Mapping[str, Any]) -> Job | None:
-        """The latest job that did this work, here or in the journal, if any."""
+    def previous(
+        self, kind: str, arguments: Mapping[str, Any], caller: str | None = None
+    ) -> Job | None:
+        """The latest job that did this work that `caller` may see, here or in the
+        journal, if any."""
         key = job_key(kind, arguments)
         for job in self._live.values():
-            if job.key == key:
+            if job.key == key and job.visible_to(caller):
                 return job
-        found = self._journal.latest_for(key)
+        found = self._journal.latest_for(key, caller)
         return None if found is None else found[0]
 
-    def find(self, job_id: str) -> Job:
-        """The job with this id; one left working by a stopped server is resumed."""
+    def find(self, job_id: str, caller: str | None = None) -> Job:
+        """The job with this id, if `caller` may see it (None: any job); one left working
+        by a stopped server is resumed, where this server may resume its kind."""
         wanted = job_id.strip()
-        if wanted in self._live:
-            return self._live[wanted]
-        found = self._journal.load(wanted) if wanted.startswith(_JOB_ID_PREFIX) else None
-        if found is None:
+        job: Job | None = self._live.get(wanted)
+        orphaned = False
+        if job is None and wanted.startswith(_JOB_ID_PREFIX):
+            found = self._journal.load(wanted)
+            if found is not None:
+                job, orphaned = found
+        if job is None or not job.visible_to(caller):
+            # Another caller's job is not told from one that never was.
             raise NothingFoundError(
                 f"No job {show(wanted, 40)} on this server. Call get_job without a job_id "
                 "to list recent jobs."
             )
-        job, orphaned = found
-        resumer = self._resumers.get(job.kind)
-        if orphaned and resumer is not None and self._journal.claim(job.id):
-            logger.info("resuming job %s (%s) left by a stopped server", job.id, job.kind)
-            self._launch(job, resumer(job.arguments))
+        if orphaned:
+            resumer = self._resumers.get(job.kind)
+            if resumer is None:
+                job.paused = True
+                job.message = f"paused: the server running it stopped ({job.message})"
+            elif self._journal.claim(job.id):
+                logger.info("resuming job %s (%s) left by a stopped server", job.id, job.kind)
+                self._launch(job, resumer(job.arguments))
         return job
 
-    def recent(self, limit: int = 10) -> list[Job]:
-        listed = {job.id: job for job in self._journal.recent(limit)}
+    def recent(self, limit: int = 10, caller: str | None = None) -> list[Job]:
+        listed = {job.id: job for job in self._journal.recent(limit, caller)}
         listed.update({job.id: job for job in self._live.values() if job.id in listed})
         return sorted(listed.values(), key=lambda job: job.created, reverse=True)
 
@@ -462,6 +540,7 @@ class Jobs:
 
     def _launch(self, job: Job, work: Work) -> None:
         job.status, job.error, job.result, job.cancel_requested = "working", None, None, False
+        job.paused = False
         job.finished = anyio.Event()
         job.scope = anyio.CancelScope()
         job.run_started, job.run_done_at_start = time.monotonic(), job.done
@@ -542,6 +621,8 @@ class Jobs:
         Progress is passed on from this (the caller's) task, so a slow caller never
         slows the job; reports that came while one was being sent are merged.
         """
+        if job.paused:
+            return  # nothing runs it: waiting would only pass the time
         if not job.running_here and job.status == "working":
             await self._wait_elsewhere(job, seconds)
             return

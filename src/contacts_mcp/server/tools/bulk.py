@@ -698,7 +698,7 @@ def _refuse_reuse(
     arguments = _job_selection(selected, where)
     if change is not None:
         arguments["change"] = change
-    earlier = state.jobs.previous(kind.name, {**arguments, "nonce": nonce})
+    earlier = state.jobs.previous(kind.name, {**arguments, "nonce": nonce}, state.caller())
     if earlier is not None and earlier.status != "working":
         raise ToolError(
             f"That confirmation was already used (job {earlier.id}, {earlier.status}). "

@@ -8,6 +8,7 @@ progress, an estimate of the time left, and the `get_job` call that goes on wait
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
@@ -44,6 +45,8 @@ class JobKind(Generic[R]):
     # Whether the work writes to the account; a read-only server resumes and stops only
     # jobs that do not.
     writes: bool = True
+    # Account-wide upkeep (a sync of the mirror): every caller may see and wait on it.
+    shared: bool = False
 
 
 class JobOut(JobView, Generic[T]):
@@ -80,19 +83,27 @@ def increasing(ctx: ToolContext) -> Progress:
     return report
 
 
-def working_text(job: Job, wait_seconds: float) -> str:
-    return working_text_for(job.view(), wait_seconds)
+def working_text(job: Job) -> str:
+    return working_text_for(job.view())
 
 
-def working_text_for(view: JobView, wait_seconds: float) -> str:
-    done = f"{view.done:g}" + (f" of {view.total:g}" if view.total else "")
+def working_text_for(view: JobView) -> str:
+    """A working job as the model reads it: where it stands, and the call that waits."""
+    done = f"{view.done}" + (f" of {view.total}" if view.total else "")
+    if view.next_call is None:  # paused: left by a stopped server, not resumed here
+        return (
+            f"Job {view.job_id} ({view.kind}) is paused at {done}: the server running it "
+            "stopped, and this server is read-only, so it cannot take up a job that writes. "
+            "What it finished is kept; ask a server that may write for this job_id to resume it."
+        )
     eta = (
         f", about {spoken_duration(view.eta_seconds)} left" if view.eta_seconds is not None else ""
     )
+    call = json.dumps(view.next_call["arguments"])
     return (
         f"Still running as job {view.job_id} ({clean(view.message, 80)}: {done}{eta}). It goes "
-        f'on in the background: call get_job {{"job_id": "{view.job_id}"}} to wait for it (up '
-        f"to {wait_seconds:g} s per call), with cancel=true to stop it."
+        f"on in the background: call get_job {call} to wait for it (the call returns as soon "
+        "as it ends), with cancel=true to stop it."
     )
 
 
@@ -101,12 +112,13 @@ async def start_and_wait(
 ) -> CallToolResult:
     """Start (or join) the job for `arguments` and answer within the wait budget."""
     state = services(ctx)
-    job = state.jobs.start(kind.name, arguments, kind.work(state, arguments))
+    work = kind.work(state, arguments)
+    job = state.jobs.start(kind.name, arguments, work, caller=state.caller(), shared=kind.shared)
     await state.jobs.wait(job, state.wait_seconds, increasing(ctx))
-    return _answer(job, kind, state.wait_seconds)
+    return _answer(job, kind)
 
 
-def _answer(job: Job, kind: JobKind[R], wait_seconds: float) -> CallToolResult:
+def _answer(job: Job, kind: JobKind[R]) -> CallToolResult:
     if job.status == "failed":
         raise ToolError(job.error or f"Job {job.id} failed.")
     view = job.view()
@@ -116,12 +128,12 @@ def _answer(job: Job, kind: JobKind[R], wait_seconds: float) -> CallToolResult:
     if job.status == "cancelled":
         text = f"Job {job.id} ({job.kind}) was cancelled; what it finished is kept."
     else:
-        text = working_text(job, wait_seconds)
+        text = working_text(job)
     return result(text, JobOut[kind.result](**view.model_dump()))  # type: ignore[name-defined]
 
 
 def _view_line(view: JobView) -> str:
-    progress = f"{view.done:g}" + (f"/{view.total:g}" if view.total else "")
+    progress = f"{view.done}" + (f"/{view.total}" if view.total else "")
     return (
         f"{view.job_id}: {view.kind}, {view.status} ({clean(view.message, 60)}, {progress}), "
         f"started {view.created_at[:16]}"
@@ -152,20 +164,26 @@ def register_job_tools(server: MCPServer[State], kinds: Mapping[str, JobKind[Any
     ) -> Annotated[CallToolResult, JobsOut]:
         """Wait for, check or cancel a job, or list recent ones; or a Resend import's id."""
         state = services(ctx)
+        caller = state.caller()
         if job_id is None:
-            recent = [job.view() for job in state.jobs.recent()]
+            recent = [job.view() for job in state.jobs.recent(caller=caller)]
             text = "\n".join(_view_line(view) for view in recent) or "No jobs yet."
             return result(text, JobsOut(recent=recent))
         if _is_uuid(job_id):
             found = await run(state.imports.status(job_id))
             return result(_api_import_line(found), JobsOut(api_import=found))
-        job = await run(_find(state, job_id))
+        job = await run(_find(state, job_id, caller))
         kind = kinds.get(job.kind)
         if cancel:
             if state.read_only and (kind is None or kind.writes):
                 raise ToolError(
                     f"Job {job.id} ({job.kind}) writes, and this server is read-only "
                     "(--read-only): it cannot stop it. Ask a server that may write."
+                )
+            if job.caller != caller:  # a shared job another caller started
+                raise ToolError(
+                    f"Job {job.id} ({job.kind}) was started by another caller, and others' "
+                    "searches may be waiting on it: you can wait for it, not stop it."
                 )
             await state.jobs.cancel(job)
         else:
@@ -175,16 +193,16 @@ def register_job_tools(server: MCPServer[State], kinds: Mapping[str, JobKind[Any
             return result(_view_line(job.view()), JobsOut(job=answer))
         if job.status == "failed":
             raise ToolError(f"Job {job.id} ({job.kind}) failed: {job.error}")
-        shown = _answer(job, kind, wait_seconds)
+        shown = _answer(job, kind)
         assert isinstance(shown.structured_content, dict)
         answer = JobOut[dict[str, Any]].model_validate(shown.structured_content)
         text = shown.content[0].text if shown.content[0].type == "text" else ""
         return result(text, JobsOut(job=answer))
 
 
-async def _find(state: State, job_id: str) -> Job:
+async def _find(state: State, job_id: str, caller: str) -> Job:
     """`state.jobs.find` as an awaitable, for `run` to explain its errors."""
-    return state.jobs.find(job_id)
+    return state.jobs.find(job_id, caller)
 
 
 def _is_uuid(value: str) -> bool:

@@ -50,7 +50,7 @@ def _sync_text(summary: SyncSummary) -> str:
     return "\n".join([text, *(f"- {note}" for note in summary.notes)])
 
 
-SYNC_JOB = JobKind("sync", SyncSummary, _sync_work, _sync_text, writes=False)
+SYNC_JOB = JobKind("sync", SyncSummary, _sync_work, _sync_text, writes=False, shared=True)
 SET_JOBS: tuple[JobKind[Any], ...] = (SYNC_JOB,)
 
 
@@ -146,7 +146,7 @@ def register_set_tools(server: MCPServer[State]) -> None:
             text = _sync_text(synced) + "\n" + text
         if running is not None:
             text += "\nThe refresh goes on: these results are from the previous sync. " + (
-                working_text_for(running, state.wait_seconds)
+                working_text_for(running)
             )
         return result(text, found)
 
@@ -168,6 +168,14 @@ def _covers(running: Mapping[str, Any], asked: Mapping[str, Any]) -> bool:
     )
 
 
+def _start_sync(state: State, arguments: dict[str, Any]) -> Job:
+    """A sync of the account's mirror: shared, as every caller's searches read it."""
+    work = _sync_work(state, arguments)
+    return state.jobs.start(
+        SYNC_JOB.name, arguments, work, caller=state.caller(), shared=SYNC_JOB.shared
+    )
+
+
 async def _refresh(ctx: ToolContext, state: State, arguments: dict[str, Any]) -> Job:
     """The sync asked for, joined if one that covers it is running (a second search during
     a sync follows that job, rather than failing or starting another); then waited on."""
@@ -179,7 +187,7 @@ async def _refresh(ctx: ToolContext, state: State, arguments: dict[str, Any]) ->
         ),
         None,
     )
-    job = running or state.jobs.start(SYNC_JOB.name, arguments, _sync_work(state, arguments))
+    job = running or _start_sync(state, arguments)
     await state.jobs.wait(job, state.wait_seconds, increasing(ctx))
     if job.status == "failed":
         raise ToolError(f"The refresh failed: {job.error}")
@@ -207,13 +215,13 @@ async def fill_mirror(
             if members_wanted and job.status != "completed":
                 raise ToolError(
                     "This account's segment memberships are being read first (a request per "
-                    f"100 members). {working_text(job, state.wait_seconds)} Then call again."
+                    f"100 members). {working_text(job)} Then call again."
                 )
             return
         arguments = {"mode": "full", "properties": False, "memberships": memberships}
         # A sync already running (a refresh) fills it too: wait for that one.
         running = next((job for job in state.jobs.running() if job.kind == SYNC_JOB.name), None)
-        job = running or state.jobs.start(SYNC_JOB.name, arguments, _sync_work(state, arguments))
+        job = running or _start_sync(state, arguments)
         await state.jobs.wait(job, state.wait_seconds, increasing(ctx))
         if job.status == "failed":
             raise ToolError(f"Filling the mirror failed: {job.error}")
@@ -222,7 +230,7 @@ async def fill_mirror(
                 raise ToolError(_filling(job, state))
             raise ToolError(
                 "This account's mirror is being refreshed first (a full sync), so the "
-                f"contacts' state is current. {working_text(job, state.wait_seconds)} Then "
+                f"contacts' state is current. {working_text(job)} Then "
                 "call again."
             )
         if not (memberships and state.sets.state().memberships_pending):
@@ -232,6 +240,6 @@ async def fill_mirror(
 def _filling(job: Job, state: State) -> str:
     return (
         "This account's mirror is being filled (a first sync). "
-        + working_text(job, state.wait_seconds)
+        + working_text(job)
         + " Then search again."
     )
