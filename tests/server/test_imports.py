@@ -1,9 +1,12 @@
 """CSV import end to end: preview, both strategies, faults, resume, bad input, status."""
 
 import itertools
+import json
 import os
 import shutil
+import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +259,35 @@ async def test_a_cancelled_import_resumes_to_the_exact_final_state(
         assert summary["resumed_rows"] > 0
         contacts = await all_contacts(h)
         assert sorted(contacts) == sorted(f"user{i}@example.com" for i in range(300))
+
+
+async def test_rows_done_after_the_last_checkpoint_resume_as_created_not_skipped(
+    era: str, folders: dict[str, Path]
+) -> None:
+    """A server that dies loses the journal's last batch: those rows' contacts exist, but
+    this import made them, so the resumed run counts them created (not "skipped")."""
+    big_csv(folders["inbox"] / "big.csv", 30)
+    arguments = {
+        "path": "big.csv",
+        "columns": {"email": "email", "first_name": "first_name"},
+        "on_conflict": "skip",
+        "strategy": "rows",
+    }
+    async for h in harness_for(era, folders):
+        first = await h.job("import_contacts", arguments)
+        assert (first["created"], first["skipped"]) == (30, 0)
+        [journal] = (folders["state"] / "imports").glob("*/journal.sqlite")
+        # The disk as a crash leaves it: the rows after the 20th were never written down.
+        with closing(sqlite3.connect(journal)) as db, db:
+            db.execute("DELETE FROM done WHERE row > 21")  # line 1 is the header
+        resumed = await h.job("import_contacts", arguments)
+        assert (resumed["created"], resumed["skipped"], resumed["updated"]) == (30, 0, 0)
+        assert resumed["resumed_rows"] == 20
+        assert await h.count_contacts() == 30
+        # The summary on disk names itself and says the same.
+        saved = json.loads(Path(resumed["summary_file"]).read_text(encoding="utf-8"))
+        assert saved["summary_file"] == resumed["summary_file"]
+        assert saved["created"] == 30
 
 
 async def test_an_import_outlives_a_call_the_host_gave_up_on(

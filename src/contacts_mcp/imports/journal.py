@@ -1,11 +1,13 @@
 """The on-disk record of one import, so a crashed or cancelled import can resume.
 
 One SQLite file per import (keyed by the file's content and the import's options) holds
-which rows are done and how, the contacts that already existed, and for API imports which
-parts were uploaded as which import job. (Which row of a repeated email wins needs no
-record: it is always the first in the file, and every run reads the file from the top.)
-Writes are batched: a crash loses at most the last batch, and those rows are simply done
-again — every row operation is idempotent.
+which rows are done and how, the contacts that already existed, the addresses this
+import sent a create for, and for API imports which parts were uploaded as which import
+job. (Which row of a repeated email wins needs no record: it is always the first in the
+file, and every run reads the file from the top.) Writes are batched: a crash loses at
+most the last batch, and those rows are simply done again — every row operation is
+idempotent. A row done again whose contact this import created (the create is written
+down before it is sent) counts as created, not as an existing contact skipped or updated.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ CREATE TABLE IF NOT EXISTS done (
 );
 CREATE TABLE IF NOT EXISTS existing (
     email_key TEXT PRIMARY KEY, id TEXT NOT NULL, unsubscribed INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS creating (
+    email_key TEXT PRIMARY KEY
 );
 CREATE TABLE IF NOT EXISTS parts (
     part INTEGER PRIMARY KEY, grp TEXT NOT NULL, import_id TEXT, rows INTEGER NOT NULL,
@@ -125,7 +130,7 @@ class Journal:
         """Forget everything: the import starts over."""
         self._pending.clear()
         with self._transaction():
-            for table in ("done", "existing", "parts"):
+            for table in ("done", "existing", "creating", "parts"):
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
     def counts(self) -> dict[str, int]:
@@ -175,6 +180,20 @@ class Journal:
             "INSERT OR REPLACE INTO existing (email_key, id, unsubscribed) VALUES (?, ?, ?)",
             (email_key(email), contact_id, int(unsubscribed)),
         )
+
+    def will_create(self, email: str) -> None:
+        """Write down, before it is sent, that this import creates the contact at `email`
+        (at once, not batched: the create may land even if this process dies)."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO creating (email_key) VALUES (?)", (email_key(email),)
+        )
+
+    def created_here(self, email: str) -> bool:
+        """Whether this import sent a create for `email` (in this run or an earlier one)."""
+        found = self._db.execute(
+            "SELECT 1 FROM creating WHERE email_key = ?", (email_key(email),)
+        ).fetchone()
+        return found is not None
 
     # -- API import parts -------------------------------------------------------------
 

@@ -296,8 +296,7 @@ class ImportService:
                 self._write_reports(plan, _interrupted(plan, chosen))
                 logger.info("import %s cancelled; its progress is saved", key)
                 raise
-            summary.failures_file, summary.summary_file = self._write_reports(plan, summary)
-            return summary
+            return self._write_reports(plan, summary)
         finally:
             journal.close()
 
@@ -392,15 +391,23 @@ class ImportService:
             if key not in existing:
                 await self._schema.create_property(key, type_)
 
-    def _write_reports(self, plan: ImportPlan, summary: ImportSummary) -> tuple[str | None, str]:
+    def _write_reports(self, plan: ImportPlan, summary: ImportSummary) -> ImportSummary:
+        """Write the failure report and the summary; the summary, naming both files (the
+        copy on disk too)."""
         folder = plan.report_dir
         failures_path = folder / "failures.csv"
         written = write_failure_report(failures_path, plan.journal.failures())
         summary_path = folder / "summary.json"
+        summary = summary.model_copy(
+            update={
+                "failures_file": str(failures_path) if written else None,
+                "summary_file": str(summary_path),
+            }
+        )
         summary_path.write_text(
             json.dumps(summary.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
         )
-        return (str(failures_path) if written else None), str(summary_path)
+        return summary
 
 
 def _interrupted(plan: ImportPlan, strategy: Literal["api", "rows"]) -> ImportSummary:

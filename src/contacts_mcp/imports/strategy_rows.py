@@ -207,6 +207,11 @@ def _classify(plan: ImportPlan, mapped: MappedRow, first: int, finish: Any) -> _
     existing = plan.journal.existing(mapped.email)
     if existing is None:
         return _Job(mapped, "create")
+    if plan.journal.created_here(mapped.email):
+        # An earlier run created it and stopped before writing the row down: the create
+        # carried the whole row, so the row is done, and it is a creation.
+        finish(mapped.row, "created", mapped.email, "created by an earlier run")
+        return None
     if plan.on_conflict == "skip":
         finish(mapped.row, "skipped", mapped.email, "already exists (on_conflict=skip)")
         return None
@@ -221,6 +226,7 @@ async def _apply(client: ResendClient, plan: ImportPlan, job: _Job) -> Outcome:
     segment_ids = list(dict.fromkeys([*plan.segment_ids, *(plan.row_segments[n] for n in named)]))
     topics = _row_topics(plan, str(fields.pop("topics", None) or ""))
     if job.action == "create":
+        plan.journal.will_create(row.email)
         created = await client.create_contact(
             row.email,
             first_name=_text(fields.get("first_name")),
