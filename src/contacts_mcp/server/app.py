@@ -102,8 +102,10 @@ def _compact_schema(schema: Any) -> Any:
     - pydantic's auto-generated `title`s only repeat argument names ("First Name");
     - `"default": null` and a boolean's `"default": false` say what leaving an argument
       out already says (the server applies its defaults either way);
-    - a union of plain types (`anyOf` of `{"type": ...}`) is one `type` list, and
-      "integer" goes where "number" is (every integer is a number);
+    - in a union of plain types (`anyOf` of `{"type": ...}`), "integer" goes where
+      "number" is (every integer is a number). The union stays an `anyOf` of single
+      types, never a `type` list: hosts that convert schemas to OpenAPI 3.0 (Gemini's
+      dialect) drop or reject type lists;
     - a string's `minLength`/`maxLength`: guards against abuse (a 10,000-character
       email), not guidance a model needs to write a good call. The server still checks
       them, and a call past one gets a short "Invalid arguments" message naming it.
@@ -127,8 +129,11 @@ def _compact_schema(schema: Any) -> Any:
             types = [b["type"] for b in branches]
             if "number" in types:
                 types = [t for t in types if t != "integer"]
-            del compact["anyOf"]
-            compact["type"] = types[0] if len(types) == 1 else types
+            if len(types) == 1:
+                del compact["anyOf"]
+                compact["type"] = types[0]
+            else:
+                compact["anyOf"] = [{"type": t} for t in types]
         return compact
     if isinstance(schema, list):
         return [_compact_schema(item) for item in schema]

@@ -115,9 +115,12 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d
 class Condition(BaseModel):
     field: str = Field(max_length=100)
     op: Op
-    # Text, a number or true/false, checked against the field (an untyped schema: the
-    # checks below say what each field takes, shorter than a union would).
-    value: Annotated[str | float | bool | None, WithJsonSchema({})] = None
+    # Text, a number or true/false, checked against the field (the checks below say what
+    # each field takes). Left out rather than null: the schema offers no null.
+    value: Annotated[
+        str | float | bool | None,
+        WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}),
+    ] = None
 
 
 SELECTION_PREFIX = "search:"
