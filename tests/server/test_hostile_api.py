@@ -57,6 +57,20 @@ async def test_an_api_that_never_answers_gives_a_clear_error_at_the_deadline(era
     assert "try again" in message
 
 
+async def test_a_preview_against_an_api_that_never_answers_fails_at_the_deadline(
+    era: str,
+) -> None:
+    # A preview runs as a job (the file may be big), but its API read keeps the call's
+    # deadline: the job fails then, rather than waiting on Resend for as long as it hangs.
+    preview = {"csv_text": "email,plan\nada@example.com,pro\n"}
+    with anyio.fail_after(30):
+        options = EmulatorOptions(latency=60)
+        async for harness in open_harness(era, options, api_deadline=0.5, wait_seconds=10):
+            message = await tool_error(harness.client, "preview_import", preview)
+    assert "Could not get an answer from Resend" in message
+    assert "within 0.5 s" in message
+
+
 async def test_an_unreadable_answer_is_a_tool_error_naming_the_endpoint(era: str) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=[{"unexpected": "list"}])

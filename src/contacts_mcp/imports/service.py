@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeGuard, TypeVar
 
 import anyio
 
-from contacts_mcp.api.client import ResendClient
+from contacts_mcp.api.client import ResendClient, api_deadline
 from contacts_mcp.api.imports import ContactImport, OnConflict
 from contacts_mcp.api.models import (
     PROPERTY_KEY,
@@ -104,13 +104,16 @@ class ImportService:
         columns: Mapping[str, str] | None = None,
         new_properties: Mapping[str, PropertyType] | None = None,
         progress: Progress = _progress_none,
+        api_seconds: float | None = None,
     ) -> PreviewOut:
+        """What importing `source` would do: its format, a proposed (or the given) column
+        map, and its problems. Its one API read (the properties) ends within
+        `api_seconds`: a preview runs as a job, but an API that does not answer is an
+        error then, not a job that waits on it."""
         _check_source(source)
-        existing = {
-            p.key: p.type
-            for p in await self._schema.properties(fresh=True)
-            if _importable_type(p.type)
-        }
+        with api_deadline(api_seconds):
+            properties = await self._schema.properties(fresh=True)
+        existing = {p.key: p.type for p in properties if _importable_type(p.type)}
         report_progress = _thread_progress(progress)
 
         def scan() -> tuple[PreviewReport, int]:

@@ -123,6 +123,7 @@ def _preview_work(state: State, arguments: Mapping[str, Any]) -> Work:
             columns=arguments.get("columns"),
             new_properties=arguments.get("new_properties"),
             progress=progress,
+            api_seconds=state.api_deadline,
         )
 
     return work
