@@ -539,3 +539,25 @@ async def test_the_local_backend_keeps_to_the_rate_limit_given(tmp_path: Path) -
         await client.list_contacts(limit=1)
         # The embedded emulator states the rate asked for, and the client keeps to it.
         assert client.pacer.rate_limit == 2
+
+
+@pytest.mark.anyio
+async def test_the_contact_bound_comes_from_the_flag_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contacts_mcp.backends import open_client
+    from contacts_mcp.cli import UsageError, _backend_config, _build_parser
+
+    parser = _build_parser()
+    monkeypatch.setenv("CONTACTS_MCP_MAX_CONTACTS", "2_000_000")
+    for argv, bound in ((["--local"], 2_000_000), (["--local", "--max-contacts", "50"], 50)):
+        args = parser.parse_args(argv)
+        args.db = str(tmp_path / "bound.db")
+        async with open_client(_backend_config(args)) as client:
+            assert client.max_contacts == bound
+    monkeypatch.setenv("CONTACTS_MCP_MAX_CONTACTS", "lots")
+    with pytest.raises(UsageError, match="whole number of contacts"):
+        _backend_config(parser.parse_args(["--local"]))
+    monkeypatch.delenv("CONTACTS_MCP_MAX_CONTACTS")
+    with pytest.raises(UsageError, match="at least 1"):
+        _backend_config(parser.parse_args(["--local", "--max-contacts", "0"]))

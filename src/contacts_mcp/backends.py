@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from contacts_mcp.api.base import MAX_CONTACTS
 from contacts_mcp.api.client import (
     DEFAULT_API_DEADLINE,
     DEFAULT_BASE_URL,
@@ -64,6 +65,10 @@ class BackendConfig:
     max_retries: int = MAX_RETRIES
     # Seconds all the API work of one tool call may take (None: unbounded).
     api_deadline: float | None = DEFAULT_API_DEADLINE
+    # Contacts one listing of the account (or of a segment) may hold before it is taken
+    # for an API answering without end and stopped with an error: raise it for a bigger
+    # account.
+    max_contacts: int = MAX_CONTACTS
     emulator: EmulatorOptions | None = None
     # Tests hand in a transport of their own (MockTransport, a faulty emulator...).
     transport: httpx.AsyncBaseTransport | None = None
@@ -176,4 +181,5 @@ async def open_client(config: BackendConfig) -> AsyncIterator[ResendClient]:
             api_key=config.api_key,
             pacer=RatePacer(rate_limit=rate_limit, probe=probe),
             max_retries=config.max_retries,
+            max_contacts=config.max_contacts,
         )

@@ -109,6 +109,15 @@ def _add_backend_flags(parser: argparse.ArgumentParser) -> None:
         "(default: one request at a time until the first answer says it); "
         "with --local, the rate the embedded emulator states (default: 10000)",
     )
+    group.add_argument(
+        "--max-contacts",
+        metavar="N",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="most contacts one listing of the account may hold before it stops with an "
+        "error, a guard against a list that never ends (default: $CONTACTS_MCP_MAX_CONTACTS "
+        "or 1000000)",
+    )
 
 
 def _env_flag(name: str) -> bool:
@@ -363,9 +372,15 @@ def _backend_config(args: argparse.Namespace) -> BackendConfig:
     rate_limit: float | None = getattr(args, "rate_limit", None)
     if rate_limit is not None and rate_limit <= 0:
         raise UsageError("--rate-limit must be a positive number of requests per second.")
+    max_contacts = _max_contacts(args)
     db = getattr(args, "db", None)
     if getattr(args, "local", False) or db is not None:
-        return BackendConfig(api_key=LOCAL_API_KEY, local_db=_resolve_db(db), rate_limit=rate_limit)
+        return BackendConfig(
+            api_key=LOCAL_API_KEY,
+            local_db=_resolve_db(db),
+            rate_limit=rate_limit,
+            max_contacts=max_contacts,
+        )
     api_key = os.environ.get("RESEND_API_KEY", "").strip()
     if not api_key:
         raise UsageError(_NO_BACKEND)
@@ -388,7 +403,28 @@ def _backend_config(args: argparse.Namespace) -> BackendConfig:
             f"The base URL {redact_secrets(base_url)!r} holds credentials; give the URL "
             "without them and the key in RESEND_API_KEY."
         )
-    return BackendConfig(api_key=api_key, base_url=base_url.rstrip("/"), rate_limit=rate_limit)
+    return BackendConfig(
+        api_key=api_key,
+        base_url=base_url.rstrip("/"),
+        rate_limit=rate_limit,
+        max_contacts=max_contacts,
+    )
+
+
+def _max_contacts(args: argparse.Namespace) -> int:
+    from contacts_mcp.api.base import MAX_CONTACTS
+
+    given: int | None = getattr(args, "max_contacts", None)
+    raw = os.environ.get("CONTACTS_MCP_MAX_CONTACTS", "").strip().replace("_", "")
+    if given is None and raw:
+        if not raw.isdigit():
+            raise UsageError(
+                "CONTACTS_MCP_MAX_CONTACTS must be a whole number of contacts, such as 2000000."
+            )
+        given = int(raw)
+    if given is not None and given < 1:
+        raise UsageError("--max-contacts must be at least 1.")
+    return MAX_CONTACTS if given is None else given
 
 
 def _tools_backend(args: argparse.Namespace) -> BackendConfig:

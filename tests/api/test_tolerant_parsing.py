@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from contacts_mcp.api.base import MAX_PAGES, endpoint
-from contacts_mcp.api.errors import APIError, UnexpectedResponseError
+from contacts_mcp.api.errors import APIError, ListTooLongError, UnexpectedResponseError
 from tests.api.wire import Wire, client_for
 
 pytestmark = pytest.mark.anyio
@@ -245,7 +245,7 @@ async def test_a_list_that_never_ends_is_cut_at_the_page_cap() -> None:
     wire = Endless({})
     http, client = client_for(wire)
     async with http:
-        with pytest.raises(UnexpectedResponseError, match=f"past {MAX_PAGES} pages"):
+        with pytest.raises(UnexpectedResponseError, match=f"past {MAX_PAGES:,} pages"):
             await client.list_contact_topics(CONTACT_ID)
     assert len(wire.requests) == MAX_PAGES
 
@@ -265,6 +265,87 @@ async def test_iterating_contacts_stops_on_a_repeated_cursor() -> None:
             await read_all()
     assert len(wire.requests) <= 3
     assert seen[:2] == [uuid(1), uuid(2)]
+
+
+class NewIdsForEver(Wire):
+    """A contact list that answers `per_page` new contacts on every page, claiming more."""
+
+    def __init__(self, per_page: int) -> None:
+        super().__init__({})
+        self.per_page = per_page
+        self.next_id = 0
+
+    def __call__(self, request: Any) -> Any:
+        first = self.next_id
+        self.next_id += self.per_page
+        page = [contact(id=uuid(i)) for i in range(first, self.next_id)]
+        self.replies = [{"object": "list", "has_more": True, "data": page}]
+        return super().__call__(request)
+
+
+@pytest.mark.parametrize(("per_page", "requests"), [(100, 3), (1, 3), (1000, 1)])
+async def test_iterating_contacts_stops_past_the_clients_contact_bound(
+    per_page: int, requests: int
+) -> None:
+    # 250 contacts: 3 pages of 100. One new id a page is stopped after as many pages; a
+    # page far over the size asked for, by its contacts.
+    wire = NewIdsForEver(per_page)
+    http, client = client_for(wire)
+    client.max_contacts = 250
+    seen = 0
+
+    async def read_all() -> None:
+        nonlocal seen
+        async for _ in client.iter_contacts():
+            seen += 1
+
+    async with http:
+        with pytest.raises(ListTooLongError, match=r"GET /contacts.*past 250 contacts") as caught:
+            await read_all()
+    assert len(wire.requests) == requests
+    assert seen <= 250
+    assert caught.value.of == "contacts"
+
+
+async def test_an_account_of_exactly_the_contact_bound_is_read_whole() -> None:
+    pages = [
+        {"object": "list", "has_more": True, "data": [contact(id=uuid(i)) for i in range(100)]},
+        {
+            "object": "list",
+            "has_more": True,
+            "data": [contact(id=uuid(i)) for i in range(100, 200)],
+        },
+        {
+            "object": "list",
+            "has_more": False,
+            "data": [contact(id=uuid(i)) for i in range(200, 250)],
+        },
+    ]
+    http, client = client_for(Wire(*pages))
+    client.max_contacts = 250
+    async with http:
+        ids = [found.id async for found in client.iter_contacts()]
+    assert ids == [uuid(i) for i in range(250)]
+
+
+async def test_a_list_that_lists_an_earlier_page_again_stops_at_once() -> None:
+    # Pages 1, 2, then 1 again: a circle of two pages, with a new cursor each time.
+    first = [topic(1), topic(2)]
+    second = [topic(3), topic(4)]
+    wire = Wire(*({"object": "list", "has_more": True, "data": p} for p in (first, second, first)))
+    http, client = client_for(wire)
+    async with http:
+        with pytest.raises(UnexpectedResponseError, match="same cursor came back"):
+            await client.list_contact_topics(CONTACT_ID)
+    assert len(wire.requests) == 3
+
+
+async def test_a_page_listing_one_item_twice_is_refused() -> None:
+    wire = Wire({"object": "list", "has_more": False, "data": [topic(1), topic(1)]})
+    http, client = client_for(wire)
+    async with http:
+        with pytest.raises(UnexpectedResponseError, match="the same item twice"):
+            await client.list_contact_topics(CONTACT_ID)
 
 
 SEGMENT_ID = "78261eea-8f8b-4381-83c6-79fa7120f1cf"

@@ -22,7 +22,7 @@ import anyio
 import httpx
 
 from contacts_mcp import __version__
-from contacts_mcp.api.base import UNSET, contact_path
+from contacts_mcp.api.base import MAX_CONTACTS, UNSET, contact_path
 from contacts_mcp.api.contacts import ContactsAPI
 from contacts_mcp.api.errors import APIError, TransportError, error_from_response
 from contacts_mcp.api.imports import ImportsAPI
@@ -134,11 +134,15 @@ class ResendClient(ContactsAPI, SchemaAPI, ImportsAPI):
         max_retries: int = MAX_RETRIES,
         max_retry_after: float = MAX_RETRY_AFTER,
         max_concurrency: int = MAX_CONCURRENCY,
+        max_contacts: int = MAX_CONTACTS,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
+        if max_contacts < 1:
+            raise ValueError("max_contacts must be at least 1")
+        self.max_contacts = max_contacts
         self._http = http
         self._auth_header = f"Bearer {api_key}"
         self._pacer = pacer if pacer is not None else RatePacer()

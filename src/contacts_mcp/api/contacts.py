@@ -8,6 +8,7 @@ from typing import Any
 from contacts_mcp.api.base import (
     UNSET,
     APIBase,
+    PageGuard,
     PropertyInput,
     Unset,
     contact_path,
@@ -114,8 +115,7 @@ class ContactsAPI(APIBase):
             params["after"] = after
         if before is not None:
             params["before"] = before
-        path = "/contacts" if segment_id is None else f"/segments/{segment(segment_id)}/contacts"
-        return await self._call(ContactPage, "GET", path, params=params)
+        return await self._call(ContactPage, "GET", _contacts_path(segment_id), params=params)
 
     async def iter_contacts(
         self,
@@ -123,12 +123,34 @@ class ContactsAPI(APIBase):
         segment_id: str | None = None,
         page_size: int = 100,
     ) -> AsyncIterator[ContactSummary]:
-        """Every contact, newest first, fetched page by page (guarded like every list, but
-        with no page cap: an account may hold millions)."""
-        path = "/contacts" if segment_id is None else f"/segments/{segment(segment_id)}/contacts"
-        async for page in self._pages(path, ContactSummary, page_size=page_size, max_pages=None):
+        """Every contact, newest first, fetched page by page (guarded like every list, up
+        to `max_contacts`: an account may hold more than `MAX_PAGES` pages of them)."""
+        path = _contacts_path(segment_id)
+        async for page in self._pages(
+            path, ContactSummary, page_size=page_size, max_items=self.max_contacts, noun="contacts"
+        ):
             for item in page:
                 yield item
+
+    def contact_list_guard(
+        self,
+        *,
+        segment_id: str | None = None,
+        page_size: int = 100,
+        after: str | None = None,
+        listed: int = 0,
+    ) -> PageGuard:
+        """The `PageGuard` for paging the account's contacts (or a segment's) with
+        `list_contacts`: what `iter_contacts` applies, for callers that page themselves.
+        A listing resumed past `after` read `listed` contacts before."""
+        return PageGuard(
+            endpoint("GET", _contacts_path(segment_id)),
+            page_size=page_size,
+            max_items=self.max_contacts,
+            noun="contacts",
+            listed=listed,
+            after=after,
+        )
 
     async def list_contact_segments(self, contact: str) -> list[ContactSegment]:
         """`GET /contacts/{id_or_email}/segments`: every segment the contact belongs to."""
@@ -173,3 +195,8 @@ class ContactsAPI(APIBase):
         ]
         path = f"{contact_path(contact)}/topics"
         self._check_write(await self._request("PATCH", path, json=body), "PATCH", path)
+
+
+def _contacts_path(segment_id: str | None) -> str:
+    """The account's contact list, or one segment's."""
+    return "/contacts" if segment_id is None else f"/segments/{segment(segment_id)}/contacts"

@@ -11,6 +11,7 @@
         ├── QuotaExceededError    429 daily/monthly quota (never retried)
         ├── ServerError           5xx
         └── UnexpectedResponseError  a success whose body has a shape we cannot read
+            └── ListTooLongError      a list that goes on past the bound this client reads
 
 "No response" and "bad response" stay apart on purpose: after a transport failure a
 write may or may not have happened, after an API error it did not.
@@ -28,6 +29,7 @@ __all__ = [
     "AuthenticationError",
     "ConflictError",
     "InvalidRequestError",
+    "ListTooLongError",
     "NotFoundError",
     "QuotaExceededError",
     "RateLimitError",
@@ -124,6 +126,20 @@ class UnexpectedResponseError(APIError):
             f"The answer to {endpoint} has an unexpected shape ({problem}).",
         )
         self.endpoint = endpoint
+
+
+class ListTooLongError(UnexpectedResponseError):
+    """A list that went on past the most this client reads of one listing.
+
+    `bound` says how far that is, in words ("1,000 pages", "1,000,000 contacts"); `of`
+    names what was listed ("contacts" for the account's or a segment's contact list,
+    whose bound is a setting; None for every other list).
+    """
+
+    def __init__(self, endpoint: str, bound: str, *, of: str | None = None) -> None:
+        super().__init__(200, endpoint, f"the list goes on past {bound}")
+        self.bound = bound
+        self.of = of
 
 
 _AUTH_NAMES = frozenset(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
+from contacts_mcp.text.caps import MORE_KEY
 from contacts_mcp.text.sanitize import clean, label, quoted
 
 __all__ = ["LIST_COLUMNS", "bullet_list", "contact_line", "contact_row", "contact_view"]
@@ -68,6 +69,8 @@ def contact_row(contact: _ContactLike) -> str:
 
 class _Named(Protocol):
     @property
+    def id(self) -> str: ...
+    @property
     def name(self) -> str: ...
 
 
@@ -99,10 +102,17 @@ def contact_view(contact: _ContactView, *, heading: str | None = None) -> str:
     lines = [heading] if heading else []
     lines.append(contact_line(contact))
     if contact.properties:
-        shown = ", ".join(f"{label(k, 50)}={_value(v)}" for k, v in contact.properties.items())
+        # Already capped (`text.caps`): past the limit, `MORE_KEY` says how many more.
+        shown = ", ".join(
+            clean(v) if k == MORE_KEY else f"{label(k, 50)}={_value(v)}"
+            for k, v in contact.properties.items()
+        )
         lines.append(f"properties: {shown}")
     if contact.segments:
-        lines.append("segments: " + ", ".join(label(s.name, 60) for s in contact.segments))
+        shown = ", ".join(
+            clean(s.name) if s.id == MORE_KEY else label(s.name, 60) for s in contact.segments
+        )
+        lines.append(f"segments: {shown}")
     if contact.topics:
         shown = ", ".join(f"{label(t.name, 60)}={label(t.subscription)}" for t in contact.topics)
         lines.append(f"topics: {shown}")

@@ -57,8 +57,17 @@ from contacts_mcp.services.sets import (
     patiently,
     read_record,
 )
+from contacts_mcp.text.caps import (
+    MAX_SHOWN_PROPERTIES,
+    MAX_SHOWN_VALUE_CHARS,
+    more_than_shown,
+    shown,
+    shown_items,
+    shown_value,
+)
 from contacts_mcp.text.cells import segments_cell, topics_cell
 from contacts_mcp.text.sanitize import formula_safe
+from contacts_mcp.text.words import counted
 
 __all__ = [
     "CONFIRM_SECONDS",
@@ -468,6 +477,28 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def _shown_row(row: Mapping[str, str]) -> dict[str, str]:
+    """An inline row as shown to the model (`text.caps`): the file keeps values exact."""
+    return {
+        shown(column): shown(cell) if column in BUILT_IN_COLUMNS else shown_value(cell)
+        for column, cell in row.items()
+    }
+
+
+def _shown_columns(keys: Sequence[str], *, topics: bool) -> list[str]:
+    """An export's columns as shown to the model: the property columns under the rule
+    for a contact's properties (a file export may have any number)."""
+    kept, left_out = shown_items(keys, MAX_SHOWN_PROPERTIES)
+    more = [more_than_shown(left_out, "property columns")] if left_out else []
+    return [
+        *BUILT_IN_COLUMNS,
+        *(shown(key) for key in kept),
+        *more,
+        "segments",
+        *(["topics"] if topics else []),
+    ]
+
+
 INLINE_ROWS = 50
 
 
@@ -517,7 +548,7 @@ class _Freshness:
                 f"; {self.doubted} were changed since by an import Resend does not report on"
             )
         if keys:
-            columns[", ".join(keys)] = (
+            columns[shown(", ".join(keys), MAX_SHOWN_VALUE_CHARS)] = (
                 "read from Resend during this export"
                 if read_now
                 else since(self.values, "as last read from Resend (or written here)")
@@ -580,6 +611,12 @@ async def export_selected(
             "`path` (a new .csv in an import folder) to export them."
         )
     keys = await sets.property_keys(properties)
+    if path is None and len(keys) > MAX_SHOWN_PROPERTIES:
+        raise UserFacingError(
+            f"{len(keys):,} property columns are more than the {MAX_SHOWN_PROPERTIES} an answer "
+            "can show: name the ones wanted in `properties`, or give a `path` (a new .csv in "
+            "an import folder) to export them all."
+        )
     names = await segment_names(client)
     # A fresh export reads each contact's topic choices too (one request each), so it
     # re-imports whole; filled chunk by chunk, and emptied after each is written.
@@ -632,7 +669,7 @@ async def export_selected(
                     row = contact_row(contact, segments, keys, names)
                     if topics is not None:
                         row["topics"] = topics_cell(topics.get(contact.id, {}))
-                    inline.append(row)
+                    inline.append(_shown_row(row))
             if topics is not None:
                 topics.clear()
             exported += len(records)
@@ -646,7 +683,7 @@ async def export_selected(
     return ExportOutcome(
         file=None if path is None else str(path),
         rows=exported,
-        columns=[*BUILT_IN_COLUMNS, *keys, "segments", *([] if topics is None else ["topics"])],
+        columns=_shown_columns(keys, topics=topics is not None),
         contacts=inline,
         refreshed=refreshed,
         freshness=freshness.columns(
@@ -783,7 +820,7 @@ async def delete_selected(
         done=counts["deleted"],
         unchanged=gone,
         no_longer_matching=len(dropped),
-        no_longer_matching_sample=[f"{email}: {why}" for email, why in left[:SAMPLE]],
+        no_longer_matching_sample=[f"{shown(email)}: {why}" for email, why in left[:SAMPLE]],
         failed=len(failures),
         requests=client.requests_sent - sent_before,
         seconds=round(time.monotonic() - started, 2),

@@ -46,6 +46,8 @@ from contacts_mcp.services.recheck import (
 )
 from contacts_mcp.services.schema import SchemaService
 from contacts_mcp.services.sets import Condition, ContactsSets, patiently
+from contacts_mcp.text.caps import shown, shown_mapping
+from contacts_mcp.text.words import counted
 
 __all__ = [
     "Change",
@@ -163,8 +165,9 @@ class ContactPlan:
     def before_after(
         self, change: Change, segment_names: Mapping[str, str], topic_names: Mapping[str, str]
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The changed fields before and after; a value the mirror does not know is left
-        out of `before` (topics always are: the run reads them)."""
+        """The changed fields before and after, as shown to the model (`text.caps`); a
+        value the mirror does not know is left out of `before` (topics always are: the run
+        reads them)."""
         contact = self.contact
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
@@ -182,7 +185,7 @@ class ContactPlan:
             after["segments"] = sorted(segment_names.get(s, s) for s in later)
         if change.topics:
             after["topics"] = {topic_names.get(t, t): sub for t, sub in change.topics.items()}
-        return before, after
+        return shown_mapping(before), shown_mapping(after)
 
 
 def change_needs(change: Change, where: Sequence[Filter] | None) -> Needs:
@@ -303,7 +306,7 @@ async def apply_change(
         unchanged=counts["unchanged"],
         refused=refused,
         no_longer_matching=len(dropped),
-        no_longer_matching_sample=[f"{email}: {why}" for email, why in left[:SAMPLE]],
+        no_longer_matching_sample=[f"{shown(email)}: {why}" for email, why in left[:SAMPLE]],
         failed=len(failures) - refused,
         requests=client.requests_sent - sent_before,
         seconds=round(time.monotonic() - started, 2),

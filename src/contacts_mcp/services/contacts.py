@@ -23,6 +23,7 @@ from contacts_mcp.api.models import (
     ContactSegment,
     ContactSummary,
     ContactTopic,
+    Scalar,
     Subscription,
     is_uuid,
 )
@@ -37,6 +38,13 @@ from contacts_mcp.services.mirror import Mirror
 from contacts_mcp.services.schema import MAX_PROPERTY_VALUE_CHARS, SchemaService
 from contacts_mcp.services.sets import contact_values, mirrored
 from contacts_mcp.services.sharing import FolderLock, FolderLockTimeout
+from contacts_mcp.text.caps import (
+    MORE_KEY,
+    more_than_shown,
+    shown,
+    shown_items,
+    shown_properties,
+)
 from contacts_mcp.text.sanitize import has_hidden
 
 __all__ = [
@@ -94,17 +102,28 @@ class ContactOut(BaseModel):
     def assemble(
         cls, contact: Contact, segments: list[ContactSegment], topics: list[ContactTopic]
     ) -> ContactOut:
+        """The contact as shown to the model: every field under `text.caps`' rule."""
+        shown_segments, more_segments = shown_items(segments)
+        values: dict[str, Scalar] = {key: entry.value for key, entry in contact.properties.items()}
+        properties = shown_properties(values)
         return cls(
-            id=contact.id,
-            email=contact.email,
-            first_name=contact.first_name,
-            last_name=contact.last_name,
+            id=shown(contact.id),
+            email=shown(contact.email),
+            first_name=None if contact.first_name is None else shown(contact.first_name),
+            last_name=None if contact.last_name is None else shown(contact.last_name),
             unsubscribed=contact.unsubscribed,
-            created_at=contact.created_at,
-            properties={key: entry.value for key, entry in contact.properties.items()},
-            segments=[SegmentRef(id=s.id, name=s.name) for s in segments],
+            created_at=shown(contact.created_at),
+            properties=properties,
+            segments=[SegmentRef(id=shown(s.id), name=shown(s.name)) for s in shown_segments]
+            + (
+                [SegmentRef(id=MORE_KEY, name=more_than_shown(more_segments, "segments"))]
+                if more_segments
+                else []
+            ),
+            # Never cut in number: each is a consent choice, and the account's topics are few.
             topics=[
-                TopicSubscription(id=t.id, name=t.name, subscription=t.subscription) for t in topics
+                TopicSubscription(id=shown(t.id), name=shown(t.name), subscription=t.subscription)
+                for t in topics
             ],
         )
 
@@ -488,7 +507,7 @@ class ContactsService:
             raise explain(exc) from None
         if self._mirror is not None:
             self._mirror.remove(found.id)
-        return DeletedContactOut(id=found.id, email=found.email, deleted=True)
+        return DeletedContactOut(id=shown(found.id), email=shown(found.email), deleted=True)
 
     async def list_page(
         self,
@@ -570,8 +589,21 @@ def _paged(
     older_exist = (not backwards and has_more) or (backwards and cursor is not None)
     newer_exist = (backwards and has_more) or (not backwards and cursor is not None)
     return ContactList(
-        contacts=list(items),
+        contacts=[_shown_summary(item) for item in items],
         has_more=has_more,
-        next_after=items[-1].id if older_exist else None,
-        next_before=items[0].id if newer_exist else None,
+        next_after=shown(items[-1].id) if older_exist else None,
+        next_before=shown(items[0].id) if newer_exist else None,
+    )
+
+
+def _shown_summary(contact: ContactSummary) -> ContactSummary:
+    """A listed contact as shown to the model (`text.caps`)."""
+    return contact.model_copy(
+        update={
+            "id": shown(contact.id),
+            "email": shown(contact.email),
+            "first_name": None if contact.first_name is None else shown(contact.first_name),
+            "last_name": None if contact.last_name is None else shown(contact.last_name),
+            "created_at": shown(contact.created_at),
+        }
     )

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from contacts_mcp.api.errors import (
     APIError,
     AuthenticationError,
+    ListTooLongError,
     NotFoundError,
     QuotaExceededError,
     RateLimitError,
@@ -22,7 +23,18 @@ from contacts_mcp.api.errors import (
 )
 from contacts_mcp.text.sanitize import clean
 
-__all__ = ["NothingFoundError", "UserFacingError", "api_errors", "explain", "show"]
+__all__ = [
+    "MAX_CONTACTS_SETTING",
+    "NothingFoundError",
+    "UserFacingError",
+    "api_errors",
+    "explain",
+    "show",
+]
+
+# Where the server's `max_contacts` bound is set (`BackendConfig.max_contacts`), for the
+# error that a listing went past it.
+MAX_CONTACTS_SETTING = "CONTACTS_MCP_MAX_CONTACTS"
 
 
 class UserFacingError(Exception):
@@ -69,6 +81,22 @@ def explain(error: ResendError) -> UserFacingError:
             f"Resend failed with a server error (HTTP {error.status_code}) after "
             f"{_attempts(error.attempts)}. Nothing is known to have changed; try again in a minute."
         )
+    if isinstance(error, ListTooLongError):
+        text = (
+            f"Resend's list at {error.endpoint} went on past {error.bound}, the most this "
+            "server reads of one list, so reading stopped there: nothing was changed, and "
+            "what was read is not taken for the whole list."
+        )
+        if error.of == "contacts":
+            text += (
+                " If the account really holds more contacts than that, restart the server with "
+                f"a higher bound ({MAX_CONTACTS_SETTING}=<number>) and try again: a sync "
+                "goes on from where it stopped. Otherwise Resend is answering without end; "
+                "try again later."
+            )
+        else:
+            text += " Resend is answering without end; try again later."
+        return UserFacingError(text)
     if isinstance(error, UnexpectedResponseError):
         return UserFacingError(
             f"{clean(error.message, 300)} This server may need an update for it. A read "

@@ -534,6 +534,14 @@ class Mirror:
                 if index >= self._scalar("SELECT COUNT(*) FROM staged_segments"):
                     self._set_meta("sync_phase", "done")
 
+    def staged_member_count(self, segment_id: str) -> int:
+        """Members of `segment_id` the staged sync has listed so far."""
+        with self._lock:
+            self._require_sync()
+            return self._scalar(
+                "SELECT COUNT(*) FROM staged_members WHERE segment_id = ?", (segment_id,)
+            )
+
     def finish_full_sync(self, now: float) -> None:
         """Replace the live data with the staged data, in one transaction."""
         with self._lock:
@@ -1459,16 +1467,33 @@ def _property_row(
 
 
 def _time_key(value: str) -> str:
-    """A normalised UTC time, sortable as text; naive times and bare dates count as UTC."""
+    """A normalised UTC time, sortable as text; naive times and bare dates count as UTC.
+
+    Raises ValueError for text that is not an ISO time, and `OutOfRangeError` for a time
+    that falls before year 1 or after 9999 once shifted to UTC ("0001-01-01T00:30+01:00")."""
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise OutOfRangeError(moment) from None
     return moment.isoformat(timespec="microseconds")
+
+
+class OutOfRangeError(ValueError):
+    """A time that is valid as written but before year 1 or after 9999 in UTC."""
+
+    def __init__(self, moment: datetime) -> None:
+        super().__init__("a time before year 1 or after year 9999 in UTC")
+        self.early = moment.year == datetime.min.year
 
 
 def _stored_time_key(created_at: str) -> str:
     try:
         return _time_key(created_at)
+    except OutOfRangeError as exc:
+        # Kept as sent, sorted before (or after) every time UTC can hold: which it is.
+        return (datetime.min if exc.early else datetime.max).isoformat(timespec="microseconds")
     except ValueError:
         # A shape we cannot read still sorts as the API sorts it, within one account.
         return created_at
@@ -1589,6 +1614,10 @@ def _condition(f: Filter, bits: Mapping[str, tuple[int, bool]]) -> _Term:
             raise ValueError(f"{f.op} does not apply to created_at: use lt, lte, gt or gte")
         try:
             moment = _time_key(_text_value(f))
+        except OutOfRangeError:
+            raise ValueError(
+                "created_at compares with a time between years 1 and 9999 in UTC"
+            ) from None
         except ValueError:
             raise ValueError("created_at needs an ISO date or date-time") from None
         return _column_term(f"c.created_key {_COMPARISONS[f.op]} ?", [moment])

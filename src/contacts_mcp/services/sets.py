@@ -49,7 +49,6 @@ from contacts_mcp.api.errors import (
     RateLimitError,
     ServerError,
     TransportError,
-    UnexpectedResponseError,
 )
 from contacts_mcp.api.models import Contact, ContactSummary
 from contacts_mcp.services.explain import UserFacingError, api_errors, show
@@ -58,7 +57,9 @@ from contacts_mcp.services.mirror import Filter, Mirror, MirroredContact, Mirror
 from contacts_mcp.services.schema import SchemaService
 from contacts_mcp.services.sharing import FolderLock
 from contacts_mcp.services.webhook_events import ContactEvent
+from contacts_mcp.text.caps import shown, some_of
 from contacts_mcp.text.sanitize import has_hidden
+from contacts_mcp.text.words import counted
 
 __all__ = [
     "BUILT_IN_FIELDS",
@@ -155,13 +156,14 @@ class FoundContact(BaseModel):
 
     @classmethod
     def of(cls, contact: MirroredContact) -> FoundContact:
+        """A mirrored contact as shown to the model: every field under `text.caps`' rule."""
         return cls(
-            id=contact.id,
-            email=contact.email,
-            first_name=contact.first_name or None,
-            last_name=contact.last_name or None,
+            id=shown(contact.id),
+            email=shown(contact.email),
+            first_name=shown(contact.first_name) or None,
+            last_name=shown(contact.last_name) or None,
             unsubscribed=contact.unsubscribed,
-            created_at=contact.created_at,
+            created_at=shown(contact.created_at),
         )
 
 
@@ -269,7 +271,7 @@ class ContactsSets:
         if unknown:
             raise UserFacingError(
                 f"Unknown properties: {', '.join(show(k, 40) for k in unknown[:5])}. The "
-                f"account has: {', '.join(known) or 'none'}."
+                f"account has: {some_of(known) or 'none'}."
             )
         return list(dict.fromkeys(wanted))
 
@@ -521,7 +523,8 @@ class ContactsSets:
             cursor = checkpoint.cursor
             await progress(staged, expected, f"read {staged} contacts")
             with api_errors():
-                async for listed, _more in list_pages(self._client, after=cursor):
+                # `staged` counts towards the bound: a resumed listing gets no fresh one.
+                async for listed, _more in list_pages(self._client, after=cursor, listed=staged):
                     items = [mirrored(c) for c in listed]
                     cursor = items[-1].id if items else cursor
                     mirror.stage_contacts(items, cursor=cursor, at=time.time())
@@ -538,11 +541,12 @@ class ContactsSets:
         for index in range(checkpoint.segment_index, len(segments_list)):
             segment_id, _name = segments_list[index]
             cursor = checkpoint.cursor if index == checkpoint.segment_index else None
+            members = 0 if cursor is None else mirror.staged_member_count(segment_id)
             await progress(staged, None, f"reading segment {index + 1} of {len(segments_list)}")
             with api_errors():
                 try:
                     async for listed, more in list_pages(
-                        self._client, after=cursor, segment_id=segment_id
+                        self._client, after=cursor, segment_id=segment_id, listed=members
                     ):
                         ids = [c.id for c in listed]
                         cursor = ids[-1] if ids else cursor
@@ -700,7 +704,7 @@ class ContactsSets:
                     "character; type the name plainly, e.g. email or a property key."
                 )
             if name not in properties:
-                known = ", ".join(sorted(properties)) or "none defined"
+                known = some_of(sorted(properties)) or "none defined"
                 raise UserFacingError(
                     f"Unknown field {show(name, 60)}. Search by "
                     f"{', '.join(BUILT_IN_FIELDS)}, or a property: {known}."
@@ -788,7 +792,7 @@ class ContactsSets:
             count=page.count,
             selection=encode_search(conditions),
             contacts=[FoundContact.of(contact) for contact in page.contacts],
-            next_after=page.next_after,
+            next_after=None if page.next_after is None else shown(page.next_after),
             mirror=info.model_copy(update={"note": covered + info.note}),
         )
 
@@ -821,26 +825,33 @@ def _event_time(event: ContactEvent) -> float:
 
 
 async def list_pages(
-    client: ResendClient, *, after: str | None = None, segment_id: str | None = None
+    client: ResendClient,
+    *,
+    after: str | None = None,
+    segment_id: str | None = None,
+    listed: int = 0,
 ) -> AsyncGenerator[tuple[list[ContactSummary], bool]]:
     """The account's contact list (or a segment's), newest first, from just past `after`:
     each page (`PAGE` contacts) and whether more follow. Client errors come through as
-    raised (a segment deleted meanwhile: `NotFoundError`); a page that repeats the one
-    before is a broken answer, not an endless loop."""
+    raised (a segment deleted meanwhile: `NotFoundError`). Each page passes the client's
+    `PageGuard` before it is yielded: a page that repeats a contact listed before, or
+    takes the listing past the client's `max_contacts` (counting the `listed` of the
+    listing this one resumes), raises `UnexpectedResponseError` instead."""
+    guard = client.contact_list_guard(
+        segment_id=segment_id, page_size=PAGE, after=after, listed=listed
+    )
     cursor = after
     while True:
         page = await patiently(
             partial(client.list_contacts, limit=PAGE, after=cursor, segment_id=segment_id)
         )
-        listed = list(page.data)
-        if listed and listed[-1].id == cursor:
-            path = "GET /contacts" if segment_id is None else "GET /segments/{id}/contacts"
-            raise UnexpectedResponseError(200, path, "the same page twice")
-        more = page.has_more and bool(listed)
-        yield listed, more
+        listed_now = list(page.data)
+        more = page.has_more and bool(listed_now)
+        guard.accept([c.id for c in listed_now], more=more)
+        yield listed_now, more
         if not more:
             return
-        cursor = listed[-1].id
+        cursor = listed_now[-1].id
 
 
 def membership_requests(contacts: int, segment_sizes: Sequence[int]) -> int:

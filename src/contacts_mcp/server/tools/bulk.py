@@ -48,6 +48,7 @@ from contacts_mcp.services.bulk import (
 from contacts_mcp.services.explain import UserFacingError
 from contacts_mcp.services.jobs import utc_iso
 from contacts_mcp.services.sets import Condition, FoundContact, decode_search
+from contacts_mcp.text.caps import shown
 from contacts_mcp.text.sanitize import label, quoted
 from contacts_mcp.text.words import counted
 
@@ -473,9 +474,9 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
                 already=len(plans) - len(needed) - len(refused),
                 to_change=len(needed),
                 refused=len(refused),
-                refused_sample=[plan.contact.email for plan in refused[:SAMPLE]],
+                refused_sample=[shown(plan.contact.email) for plan in refused[:SAMPLE]],
                 sample=[
-                    ChangeSample(email=plan.contact.email, before=before, after=after)
+                    ChangeSample(email=shown(plan.contact.email), before=before, after=after)
                     for plan in (needed + refused)[:SAMPLE]
                     for before, after in [plan.before_after(change, segment_names, topic_names)]
                 ],
