@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mcp.client import ClientRequestContext
 from mcp.types import ElicitRequestParams, ElicitResult
 
+from contacts_mcp.backends import LocalTransport
 from contacts_mcp.emulator import EmulatorOptions
 from contacts_mcp.services import bulk
 from tests.server.conftest import Harness, open_harness
@@ -376,3 +378,45 @@ async def test_nobody_is_asked_about_an_expired_confirmation(
         confirmed = {"search": search, "unsubscribed": True, "confirm": token}
         assert "expired" in await h.error("update_contacts", confirmed)
         assert asked == []
+
+
+class AnswersNamingNothing(LocalTransport):
+    """The emulator, but every segment join is answered `200 {}` (a shape Resend never
+    uses): applied when `applied`, else never sent on."""
+
+    def __init__(self, applied: bool) -> None:
+        super().__init__()
+        self.applied = applied
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        parts = request.url.path.strip("/").split("/")
+        if request.method == "POST" and len(parts) == 4 and parts[2] == "segments":
+            if self.applied:
+                await super().handle_async_request(request)
+            return httpx.Response(200, json={})
+        return await super().handle_async_request(request)
+
+
+@pytest.mark.parametrize("applied", [True, False])
+async def test_a_write_answered_unreadably_counts_only_as_what_a_re_read_shows(
+    era: str, tmp_path: Path, applied: bool
+) -> None:
+    transport = AnswersNamingNothing(applied)
+    async for h in open_harness(era, None, settings(tmp_path), transport=transport):
+        await account(h)  # 15 at acme.com, 5 of them in VIP already
+        search = await selection(h, ACME)
+        change = {"search": search, "add_segments": ["VIP"]}
+        preview = (await h.call("update_contacts", change))["preview"]
+        assert preview["to_change"] == 10
+        confirmed = {**change, "confirm": preview["confirm"]}
+        outcome = await finish(h, (await h.call("update_contacts", confirmed))["run"])
+        members = [s for s in (await states(h)).values() if s["segments"] == ["VIP"]]
+        if applied:  # the re-read shows each join: done, though no answer said so
+            assert (outcome["done"], outcome["failed"]) == (10, 0)
+            assert len(members) == 15
+        else:  # never reported done: failed, with the reason in the file
+            assert (outcome["done"], outcome["failed"]) == (0, 10)
+            assert len(members) == 5
+            reasons = {row["reason"] for row in read_csv(Path(outcome["failures_file"]))}
+            assert len(reasons) == 1
+            assert "POST /contacts/{id}/segments/{id}" in reasons.pop()

@@ -27,7 +27,7 @@ from typing import Any
 
 from contacts_mcp.api.base import UNSET, PropertyInput
 from contacts_mcp.api.client import ResendClient
-from contacts_mcp.api.errors import NotFoundError, ResendError
+from contacts_mcp.api.errors import NotFoundError, ResendError, UnexpectedResponseError
 from contacts_mcp.api.models import Subscription
 from contacts_mcp.services.bulk import SAMPLE, BulkOutcome, Selected, attempts, write_failures
 from contacts_mcp.services.contacts import check_property_input
@@ -363,18 +363,24 @@ async def _apply_one(
             return "unchanged"
     steps: list[tuple[str, Callable[[], Awaitable[object]], Callable[[], None]]] = []
     if plan.fields:
-        steps.append(("fields", partial(_patch, client, contact.id, plan.fields),
+        patch = partial(_patch, client, contact.id, plan.fields)
+        written = partial(_fields_are, client, contact.id, plan.fields)
+        steps.append(("fields", _settled(patch, written),
                       partial(_mirror_fields, sets, contact, plan.fields)))  # fmt: skip
     for segment_id in plan.join:
+        join = partial(client.add_contact_to_segment, contact.id, segment_id)
         steps.append((f"joined {segment_id}",
-                      partial(client.add_contact_to_segment, contact.id, segment_id),
+                      _settled(join, partial(_member, client, contact.id, segment_id, True)),
                       partial(sets.mirror.set_member, contact.id, segment_id, True)))  # fmt: skip
     for segment_id in plan.leave:
+        leave = partial(client.remove_contact_from_segment, contact.id, segment_id)
         steps.append((f"left {segment_id}",
-                      partial(client.remove_contact_from_segment, contact.id, segment_id),
+                      _settled(leave, partial(_member, client, contact.id, segment_id, False)),
                       partial(sets.mirror.set_member, contact.id, segment_id, False)))  # fmt: skip
     if write_topics:
-        steps.append(("topics", partial(client.update_contact_topics, contact.id, change.topics),
+        choose = partial(client.update_contact_topics, contact.id, change.topics)
+        steps.append(("topics",
+                      _settled(choose, partial(_topics_are, client, contact.id, change.topics)),
                       lambda: None))  # fmt: skip
     applied: list[str] = []
     for name, call, remember in steps:
@@ -386,6 +392,55 @@ async def _apply_one(
         remember()
         applied.append(name)
     return None
+
+
+def _settled(
+    write: Callable[[], Awaitable[object]], done: Callable[[], Awaitable[bool]]
+) -> Callable[[], Awaitable[object]]:
+    """`write`, whose answer Resend may give in a shape that says nothing: then the write
+    may or may not have happened, and a re-read of the contact (`done`) settles it. Only
+    what the re-read shows is counted as done; otherwise the unreadable answer stands."""
+
+    async def call() -> object:
+        try:
+            return await write()
+        except UnexpectedResponseError:
+            try:
+                applied = await patiently(done)
+            except ResendError:
+                applied = False
+            if not applied:
+                raise
+            return None
+
+    return call
+
+
+async def _member(client: ResendClient, contact_id: str, segment_id: str, wanted: bool) -> bool:
+    segments = await client.list_contact_segments(contact_id)
+    return any(s.id == segment_id for s in segments) == wanted
+
+
+async def _topics_are(
+    client: ResendClient, contact_id: str, wanted: Mapping[str, Subscription]
+) -> bool:
+    now = {t.id: t.subscription for t in await client.list_contact_topics(contact_id)}
+    return all(now.get(topic_id) == sub for topic_id, sub in wanted.items())
+
+
+async def _fields_are(client: ResendClient, contact_id: str, fields: Mapping[str, Any]) -> bool:
+    contact = await client.get_contact(contact_id)
+    if "unsubscribed" in fields and contact.unsubscribed != fields["unsubscribed"]:
+        return False
+    for key, value in fields.get("properties", {}).items():
+        held = contact.properties.get(key)
+        now = None if held is None else held.value
+        if value is None:
+            if now not in (None, ""):
+                return False
+        elif isinstance(value, str) != isinstance(now, str) or now != value:
+            return False
+    return True
 
 
 async def _patch(client: ResendClient, contact_id: str, fields: Mapping[str, Any]) -> None:
