@@ -346,7 +346,9 @@ async def test_a_row_by_row_import_writes_through_to_search(harness: Harness) ->
         },
     )
     assert (summary["created"], summary["updated"]) == (2, 1)
-    assert any("2 contacts it created reach the search mirror" in n for n in summary["notes"])
+    assert any(
+        "What it created (2 contacts) reaches the search mirror" in n for n in summary["notes"]
+    )
     acme = [{"field": "domain", "op": "eq", "value": "acme.com"}]
     found = await harness.call("search_contacts", {"where": acme})
     assert sorted(c["email"] for c in found["contacts"]) == ["new1@acme.com", "new2@acme.com"]
@@ -374,7 +376,7 @@ async def test_an_api_import_says_which_contacts_it_cannot_vouch_for(harness: Ha
     assert any("not vouched for" in note for note in summary["notes"])
     found = await harness.call("search_contacts", {"where": [], "count_only": True})
     assert (found["count"], found["mirror"]["in_doubt"]) == (2, 1)
-    assert "1 contacts were changed by an import" in found["mirror"]["note"]
+    assert "1 contact changed by an import" in found["mirror"]["note"]
     await refresh(harness, "full")
     renamed = [{"field": "first_name", "op": "eq", "value": "Renamed"}]
     found = await harness.call("search_contacts", {"where": renamed})

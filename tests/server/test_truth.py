@@ -301,7 +301,7 @@ async def test_a_contact_deleted_elsewhere_is_never_already_as_asked(harness: Ha
     await h.seed("DELETE", "/contacts/g3@acme.com")  # elsewhere
     message = await h.error("update_contacts", {"search": search, "remove_segments": ["VIP"]})
     assert "all 13 contacts are already as asked" in message
-    assert "1 other selected contact(s) were deleted from Resend since" in message
+    assert "1 other selected contact was deleted from Resend since" in message
     # A run finds the same: the deleted contact is a failure, not "unchanged".
     await h.seed("POST", f"/contacts/g5@acme.com/segments/{segment['id']}")  # elsewhere
     preview = (await h.call("update_contacts", {"search": search, "remove_segments": ["VIP"]}))[

@@ -18,6 +18,7 @@ from typing import Final, Literal
 from contacts_mcp.api.models import RESERVED_PROPERTY_KEYS, PropertyType
 from contacts_mcp.imports.models import ColumnProposal
 from contacts_mcp.text.sanitize import clean
+from contacts_mcp.text.words import counted
 
 __all__ = [
     "BUILTIN_TARGETS",
@@ -280,7 +281,7 @@ def propose_mapping(
                 "applied, and a new contact's opt-ins",
             )
         elif not values:
-            propose(index, "skip", f"empty in the first {len(sample_rows)} rows")
+            propose(index, "skip", f"empty in the first {counted(len(sample_rows), 'row')}")
         elif word in _INVERTED and "unsubscribed" not in taken and _mostly_flags(values):
             propose(
                 index,

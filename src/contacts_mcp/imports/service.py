@@ -49,6 +49,7 @@ from contacts_mcp.services.mirror import Mirror
 from contacts_mcp.services.schema import SchemaService
 from contacts_mcp.services.sharing import FolderLock, FolderLockTimeout
 from contacts_mcp.text.sanitize import clean
+from contacts_mcp.text.words import counted
 
 __all__ = ["ImportService", "PreviewOut", "StrategyChoice"]
 
@@ -460,7 +461,7 @@ def _thread_progress(progress: Progress) -> Any:
 
     def report(rows: int) -> None:
         async def send() -> None:
-            await progress(rows, None, f"read {rows} rows")
+            await progress(rows, None, f"read {counted(rows, 'row')}")
 
         # Outside a worker thread (a direct call) there is no event loop to report to.
         with contextlib.suppress(RuntimeError):

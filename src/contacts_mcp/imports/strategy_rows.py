@@ -36,6 +36,7 @@ from contacts_mcp.imports.preview import FirstSeen, MappedRow, iter_mapped_rows
 from contacts_mcp.services.explain import UserFacingError, explain
 from contacts_mcp.text.cells import topic_choices_of
 from contacts_mcp.text.sanitize import clean
+from contacts_mcp.text.words import counted
 
 __all__ = ["run_rows"]
 
@@ -65,13 +66,13 @@ async def run_rows(client: ResendClient, plan: ImportPlan) -> ImportSummary:
     if plan.mirror is not None and not plan.dry_run:
         plan.mirror.begin_import()
     scanned = await scan_existing(client, journal)
-    plan.notes.insert(0, f"{scanned} contacts existed before this run.")
+    plan.notes.insert(0, f"{counted(scanned, 'contact')} existed before this run.")
     # A resumed import trusts only rows whose contact is really there now.
     redo = journal.forget_missing()
     if redo:
         plan.notes.append(
-            f"{redo} rows recorded by an earlier run are done again: their "
-            "contacts no longer exist."
+            f"{counted(redo, 'row')} recorded by an earlier run done again: their contacts "
+            "no longer exist."
         )
     done_before = journal.done_rows()
     processed = len(done_before)
@@ -161,7 +162,8 @@ async def run_rows(client: ResendClient, plan: ImportPlan) -> ImportSummary:
         journal.flush()
     if stopped is not None:
         raise UserFacingError(
-            f"{stopped} Stopped after {processed} of {plan.total_rows} rows; what was done is "
+            f"{stopped} Stopped after {processed} of {counted(plan.total_rows, 'row')}; what "
+            "was done is "
             "saved. Run the same import again to continue where it stopped."
         )
     await progress(force=True)

@@ -298,8 +298,9 @@ class Confirmations:
             )
         if found.selection != selected.digest():
             raise UserFacingError(
-                f"The selection changed since the preview ({found.count} contacts then, "
-                f"{len(selected.contacts)} now). Call again without `confirm` for a new preview."
+                f"The selection changed since the preview ({counted(found.count, 'contact')} "
+                f"then, {len(selected.contacts)} now). Call again without `confirm` for a new "
+                "preview."
             )
         return found
 
@@ -658,7 +659,7 @@ async def export_selected(
                 topics.update(read)
             if unreadable:
                 raise UserFacingError(
-                    f"{len(unreadable)} contacts could not be read ({unreadable[0][1]}); "
+                    f"{_could_not(len(unreadable))} be read ({unreadable[0][1]}); "
                     "nothing was exported. Try again shortly."
                 )
             freshness.add(records)
@@ -899,3 +900,8 @@ def write_failures(path: Path, failures: list[tuple[str, str]]) -> str | None:
         writer.writerow(["email", "reason"])
         writer.writerows([formula_safe(email), formula_safe(reason)] for email, reason in failures)
     return str(path)
+
+
+def _could_not(n: int) -> str:
+    """ "1 contact could not", "3 contacts could not": the subject of a failure."""
+    return f"{counted(n, 'contact')} could not"

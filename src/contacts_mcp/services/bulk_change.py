@@ -333,7 +333,8 @@ def _observed_notes(requests: int) -> list[str]:
     if not requests:
         return []
     return [
-        f"{requests} requests re-checked at run time what the run's decisions stand on; "
+        f"{counted(requests, 'request')} re-checked at run time what the run's decisions "
+        "stand on; "
         "a contact was skipped as already as asked only on what they found."
     ]
 

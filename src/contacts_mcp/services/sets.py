@@ -317,25 +317,32 @@ class ContactsSets:
                     else "."
                 )
             ]
+        if state.sync_in_progress:
+            # Running, or stopped (a broken or endless list): either way not complete.
+            notes.append(
+                "A newer full sync is running or stopped before its end: nothing it read is "
+                "used until it completes (a refresh goes on with it)."
+            )
         if state.changed_here:
-            notes.append(f"{state.changed_here} change(s) made here since are included.")
+            notes.append(f"{counted(state.changed_here, 'change')} made here since included.")
         if state.imports_pending:
             notes.append(
-                f"Up to {state.imports_pending} contacts created by an import are not in the "
-                "mirror yet: a search brings them in first."
+                f"Up to {counted(state.imports_pending, 'contact')} created by an import: not "
+                "in the mirror yet, a search brings them in first."
             )
         if state.events_since is not None and state.last_event_at is not None:
             notes.append(_live_note(state.events_since, state.last_event_at, state, now))
         if state.fields_in_doubt:
             notes.append(
-                f"{state.fields_in_doubt} contacts were changed by an import whose outcome Resend "
-                "does not report: their fields and property values are not vouched for until "
-                "refresh=full with properties=true."
+                f"{counted(state.fields_in_doubt, 'contact')} changed by an import whose outcome "
+                "Resend does not report: their fields and property values are not vouched for "
+                "until refresh=full with properties=true."
             )
         notes.append(self._properties_note(state, now))
         notes.append(
             "Changes made elsewhere since are not seen: refresh=new finds new contacts; "
-            f"refresh=full re-reads names, unsubscribes and segments ({costs['full']} requests)."
+            "refresh=full re-reads names, unsubscribes and segments "
+            f"({counted(costs['full'], 'request')})."
         )
         oldest = state.properties_oldest
         return MirrorInfo(
@@ -419,9 +426,9 @@ class ContactsSets:
             # nothing more. (Addresses it may have created again count as pending too.)
             pending = min(pending, created)
             notes.append(
-                f"The {pending} contacts it created reach the search mirror with the next "
-                f"search (about {-(-pending // PAGE) + 1} requests: their list pages), with "
-                "the segments and values the import gave them."
+                f"What it created ({counted(pending, 'contact')}) reaches the search mirror "
+                f"with the next search (about {counted(-(-pending // PAGE) + 1, 'request')}: "
+                "their list pages), with the segments and values the import gave them."
             )
         doubted = (await anyio.to_thread.run_sync(self._mirror.state)).fields_in_doubt
         if updated and doubted:
@@ -776,7 +783,7 @@ class ContactsSets:
                 f"Property values are mirrored for {state.properties_known} of "
                 f"{state.contacts} contacts. Resend returns them one contact at a time: "
                 f"Searching with properties=true reads the other {missing} "
-                f"({missing} requests). Search without property conditions meanwhile."
+                f"({counted(missing, 'request')}). Search without property conditions meanwhile."
             )
         try:
             page = self._mirror.search(filters, limit=limit, after=after, count_only=count_only)

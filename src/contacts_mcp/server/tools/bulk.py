@@ -636,7 +636,8 @@ def _preview_text(preview: BulkPreview) -> str:
         f"{counted(preview.requests, 'request')}, about {preview.estimated_seconds} s.",
     ]
     if preview.missing:
-        lines.append(f"{len(preview.missing)} named contacts do not exist.")
+        named = counted(len(preview.missing), "named contact")
+        lines.append(f"{named} {'does' if len(preview.missing) == 1 else 'do'} not exist.")
     lines.append(f"First {len(preview.sample)} ({LIST_COLUMNS}):")
     lines.extend(contact_row(c) for c in preview.sample)
     lines.extend(f"- {note}" for note in preview.notes)
@@ -680,9 +681,15 @@ def _nothing_to_change(plans: list[ContactPlan], requests: int, gone: int) -> st
     checked = (
         f" (checked against Resend just now: {counted(requests, 'request')})" if requests else ""
     )
-    deleted = f" {gone} other selected contact(s) were deleted from Resend since." if gone else ""
+    deleted = (
+        f" {counted(gone, 'other selected contact')} "
+        f"{'was' if gone == 1 else 'were'} deleted from Resend since."
+        if gone
+        else ""
+    )
+    are = "is" if len(plans) == 1 else "are"
     return (
-        f"Nothing to change: {share} {len(plans)} contacts are already as asked{held}"
+        f"Nothing to change: {share} {counted(len(plans), 'contact')} {are} already as asked{held}"
         f"{checked}. Nothing was written.{deleted}"
     )
 
@@ -737,11 +744,13 @@ def _change_preview_text(preview: ChangePreview) -> str:
     lines = [
         f"Preview, nothing written: {preview.change}, for {counted(preview.count, 'contact')}: "
         f"{preview.to_change} to change, {preview.already} already as asked, "
-        f"{preview.refused} held back by the consent guard; {preview.requests} requests, "
+        f"{preview.refused} held back by the consent guard; "
+        f"{counted(preview.requests, 'request')}, "
         f"about {preview.estimated_seconds} s.",
     ]
     if preview.missing:
-        lines.append(f"{len(preview.missing)} named contacts do not exist.")
+        named = counted(len(preview.missing), "named contact")
+        lines.append(f"{named} {'does' if len(preview.missing) == 1 else 'do'} not exist.")
     if preview.refused_sample:
         lines.append("Held back (they opted out): " + ", ".join(map(label, preview.refused_sample)))
     lines.append(f"First {len(preview.sample)}, before → after:")
