@@ -167,6 +167,41 @@ async def test_where_the_client_can_ask_the_person_decides(
             assert await h.count_contacts() == 5
 
 
+async def test_nobody_is_asked_to_approve_a_run_the_server_would_refuse(
+    era: str, tmp_path: Path
+) -> None:
+    """The selection and the confirmation are checked before the person is asked: a "yes"
+    is never asked for a run that is then refused as "selection changed"."""
+    asked: list[str] = []
+
+    async def person(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"approve": True})
+
+    async for h in open_harness(era, None, settings(tmp_path), elicitation_callback=person):
+        await account(h, acme=12, others=2)
+        search = await selection(h, ACME)
+        delete = (await h.call("delete_contacts", {"search": search}))["preview"]["confirm"]
+        change = {"search": search, "add_segments": ["VIP"]}
+        update = (await h.call("update_contacts", change))["preview"]["confirm"]
+        await h.call("create_contact", {"email": "late@acme.com"})  # the search now has 13
+        message = await h.error("delete_contacts", {"search": search, "confirm": delete})
+        assert "The selection changed since the preview (12 contacts then, 13 now)" in message
+        message = await h.error("update_contacts", {**change, "confirm": update})
+        assert "The selection changed since the preview" in message
+        assert asked == []
+        assert await h.count_contacts() == 15  # nothing was deleted
+        # A confirmation that fits is asked about once, and runs.
+        again = (await h.call("delete_contacts", {"search": search}))["preview"]["confirm"]
+        done = await h.client.call_tool("delete_contacts", {"search": search, "confirm": again})
+        assert not done.is_error, done.content
+        assert len(asked) == 1
+        # Used: asking again for it is refused, without asking the person.
+        message = await h.error("delete_contacts", {"search": search, "confirm": again})
+        assert "No contacts to delete" in message
+        assert len(asked) == 1
+
+
 async def test_confirmations_that_do_not_fit_are_refused(harness_with_files: Harness) -> None:
     h = harness_with_files
     await account(h, acme=4, others=2)

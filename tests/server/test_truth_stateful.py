@@ -883,7 +883,7 @@ class TruthMachine(RuleBasedStateMachine):
         if not existing:
             assert "No contacts to update" in error, error
             return
-        counted = re.search(r"Nothing to change: (?:all|\d+ of the) (\d+) contacts", error)
+        counted = re.search(r"Nothing to change: (?:all|the|\d+ of the) (\d+) contacts?", error)
         assert counted is not None, error
         assert int(counted[1]) <= len(existing), (
             f"'Nothing to change' counts {counted[1]} contacts, {len(selected) - len(existing)}"

@@ -25,6 +25,7 @@ from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from contacts_mcp.api.errors import ResendError
 from contacts_mcp.server.render import LIST_COLUMNS, contact_row
 from contacts_mcp.server.toolkit import (
     PropertyValues,
@@ -150,15 +151,13 @@ def _can_elicit(ctx: ToolContext) -> bool:
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
-def ask_person(ctx: ToolContext, confirm: str | None) -> Elicit[Approval] | NotAsked:
-    """Ask the person to approve a confirmed run, where the client can ask them."""
+def _approval_question(ctx: ToolContext, confirm: str | None) -> Elicit[Approval] | None:
+    """The question for the person about the run `confirm` confirms, where the client can
+    ask them and the confirmation is one of ours, unexpired; else None."""
     state = services(ctx)
     found = state.confirmations.read(confirm) if confirm else None
-    # A forged or expired confirmation is refused by the tool itself: nobody is asked
-    # about a run that cannot happen. (The selection is checked after the person
-    # answers: resolvers run before the tool, and resolving it needs the tool's work.)
     if found is None or found.expires < time.time() or not _can_elicit(ctx):
-        return NotAsked()
+        return None
     if found.action == "delete":
         message = (
             f"{found.summary}. This cannot be undone; a snapshot is kept for re-import. Approve?"
@@ -168,7 +167,85 @@ def ask_person(ctx: ToolContext, confirm: str | None) -> Elicit[Approval] | NotA
     return Elicit(message, Approval)
 
 
-PersonArg = Annotated[ElicitationResult[Any], Resolve(ask_person)]
+async def _runnable(
+    ctx: ToolContext,
+    kind: JobKind[Any],
+    confirm: str,
+    contacts: list[str] | None,
+    search: str | None,
+    change: Mapping[str, Any],
+) -> bool:
+    """Whether the confirmed run would go ahead now, checked as the tool then checks it:
+    the confirmation against the selection as it stands, and not used before. Nobody is
+    asked to approve a run the tool would refuse (its error then says why)."""
+    state = services(ctx)
+    try:
+        where = _conditions(contacts, search)
+        selected = await _selection(ctx, state, contacts, where, fresh=False)
+        if not selected.contacts:
+            return False
+        nonce = state.confirmations.check(confirm, kind.name, selected, change).nonce
+        update = None if kind is DELETE_JOB else change
+        _refuse_reuse(state, kind, selected, nonce, where, update)
+    except (ToolError, UserFacingError, ResendError):
+        return False
+    return True
+
+
+async def ask_to_delete(
+    ctx: ToolContext,
+    confirm: str | None = None,
+    contacts: list[str] | None = None,
+    search: str | None = None,
+) -> Elicit[Approval] | NotAsked:
+    """Ask the person to approve a confirmed delete, where the client can ask them."""
+    question = _approval_question(ctx, confirm)
+    if question is None or confirm is None:
+        return NotAsked()
+    if not await _runnable(ctx, DELETE_JOB, confirm, contacts, search, {"delete": True}):
+        return NotAsked()
+    return question
+
+
+async def ask_to_update(
+    ctx: ToolContext,
+    confirm: str | None = None,
+    contacts: list[str] | None = None,
+    search: str | None = None,
+    unsubscribed: bool | None = None,
+    properties: dict[str, Any] | None = None,
+    add_segments: list[str] | None = None,
+    remove_segments: list[str] | None = None,
+    topics: dict[str, Any] | None = None,
+    resubscribe: bool = False,
+) -> Elicit[Approval] | NotAsked:
+    """Ask the person to approve a confirmed change, where the client can ask them."""
+    from contacts_mcp.services.bulk_change import resolve_change
+
+    question = _approval_question(ctx, confirm)
+    if question is None or confirm is None:
+        return NotAsked()
+    try:
+        change = await resolve_change(
+            services(ctx).schema,
+            unsubscribed=unsubscribed,
+            properties=properties,
+            add_segments=add_segments or (),
+            remove_segments=remove_segments or (),
+            topics=topics,
+            resubscribe=resubscribe,
+        )
+    except (ResendError, UserFacingError):
+        return NotAsked()  # the tool refuses it, and says why
+    if not await _runnable(ctx, UPDATE_JOB, confirm, contacts, search, change.arguments()):
+        return NotAsked()
+    return question
+
+
+# The person is asked only about a run that would go ahead: the resolvers check the
+# confirmation and the selection first, as the tools then do again.
+DeleteApproval = Annotated[ElicitationResult[Any], Resolve(ask_to_delete)]
+UpdateApproval = Annotated[ElicitationResult[Any], Resolve(ask_to_update)]
 
 
 def _declined(person: ElicitationResult[Any]) -> bool:
@@ -231,7 +308,12 @@ async def _selection(
 
 
 def _nothing_selected(action: str, selected: Selected) -> str:
-    missing = f" ({len(selected.missing)} named contacts do not exist)" if selected.missing else ""
+    gone = len(selected.missing)
+    missing = (
+        f" ({counted(gone, 'named contact')} {'does' if gone == 1 else 'do'} not exist)"
+        if gone
+        else ""
+    )
     return (
         f"No contacts to {action}: the selection matches none{missing}. Check the ids or "
         "emails, or search_contacts with refresh=new if they were added elsewhere."
@@ -375,7 +457,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
     @server.tool(annotations=hints("Update contacts", "update"))
     async def update_contacts(
         ctx: ToolContext,
-        person: PersonArg,
+        person: UpdateApproval,
         contacts: ContactsArg = None,
         search: SearchArg = None,
         unsubscribed: Annotated[
@@ -435,13 +517,19 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
             if not needed and observed.unreadable:
                 email, why = observed.unreadable[0]
                 raise ToolError(
-                    f"Could not check {len(observed.unreadable)} selected contact(s) against "
-                    f"Resend ({email}: {why}). Nothing was written; try again in a minute."
+                    f"Could not check {counted(len(observed.unreadable), 'selected contact')} "
+                    f"against Resend ({email}: {why}). Nothing was written; try again in a "
+                    "minute."
                 )
             if not plans:
                 raise ToolError(
-                    f"No contacts to update: the {len(selected.contacts)} selected were "
-                    "deleted from Resend since the mirror saw them. Nothing was written."
+                    "No contacts to update: "
+                    + (
+                        "the one selected was"
+                        if len(selected.contacts) == 1
+                        else f"the {len(selected.contacts)} selected were"
+                    )
+                    + " deleted from Resend since the mirror saw them. Nothing was written."
                 )
             if not needed:
                 gone = len(selected.contacts) - len(plans)
@@ -510,7 +598,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
     @server.tool(annotations=hints("Delete contacts", "delete"))
     async def delete_contacts(
         ctx: ToolContext,
-        person: PersonArg,
+        person: DeleteApproval,
         contacts: ContactsArg = None,
         search: SearchArg = None,
         confirm: ConfirmArg = None,
@@ -673,11 +761,17 @@ async def _silent(done: float, total: float | None, message: str) -> None:
 def _nothing_to_change(plans: list[ContactPlan], requests: int, gone: int) -> str:
     refused = [plan for plan in plans if plan.refused]
     held = (
-        f", and {len(refused)} are held back by the consent guard ({refused[0].refused})"
+        f", and {len(refused)} {'is' if len(refused) == 1 else 'are'} held back by the "
+        f"consent guard ({refused[0].refused})"
         if refused
         else ""
     )
-    share = f"{len(plans) - len(refused)} of the" if refused else "all"
+    already = len(plans) - len(refused)
+    if refused:  # the verb agrees with the share: "1 of the 3 contacts is"
+        subject = f"{already} of the {counted(len(plans), 'contact')}"
+    else:
+        subject = "the 1 contact" if already == 1 else f"all {already} contacts"
+    verb = "is" if already == 1 else "are"
     checked = (
         f" (checked against Resend just now: {counted(requests, 'request')})" if requests else ""
     )
@@ -687,10 +781,9 @@ def _nothing_to_change(plans: list[ContactPlan], requests: int, gone: int) -> st
         if gone
         else ""
     )
-    are = "is" if len(plans) == 1 else "are"
     return (
-        f"Nothing to change: {share} {counted(len(plans), 'contact')} {are} already as asked{held}"
-        f"{checked}. Nothing was written.{deleted}"
+        f"Nothing to change: {subject} {verb} already as asked{held}{checked}. Nothing was "
+        f"written.{deleted}"
     )
 
 
