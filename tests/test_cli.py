@@ -561,3 +561,20 @@ async def test_the_contact_bound_comes_from_the_flag_or_the_environment(
     monkeypatch.delenv("CONTACTS_MCP_MAX_CONTACTS")
     with pytest.raises(UsageError, match="at least 1"):
         _backend_config(parser.parse_args(["--local", "--max-contacts", "0"]))
+
+
+def test_the_approval_policy_comes_from_the_flag_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from contacts_mcp.cli import UsageError, _build_parser, _surface
+
+    parser = _build_parser()
+    assert _surface(parser.parse_args(["--local"])).approval == "auto"
+    assert _surface(parser.parse_args(["--local", "--approval", "required"])).approval == (
+        "required"
+    )
+    monkeypatch.setenv("CONTACTS_MCP_APPROVAL", "required")
+    assert _surface(parser.parse_args(["--local"])).approval == "required"
+    monkeypatch.setenv("CONTACTS_MCP_APPROVAL", "sometimes")
+    with pytest.raises(UsageError, match="auto or required"):
+        _surface(parser.parse_args(["--local"]))

@@ -138,6 +138,15 @@ def _add_safety_flags(parser: argparse.ArgumentParser) -> None:
         "(default: $CONTACTS_MCP_READ_ONLY)",
     )
     group.add_argument(
+        "--approval",
+        choices=("auto", "required"),
+        default=argparse.SUPPRESS,
+        help="required: bulk changes and deletes run only when a person approves them (a "
+        "form the client shows, or the review screen), refused where the client can ask "
+        "nobody; auto: also on the preview's confirmation alone there "
+        "(default: $CONTACTS_MCP_APPROVAL, else auto)",
+    )
+    group.add_argument(
         "--toolsets",
         metavar="LIST",
         default=argparse.SUPPRESS,
@@ -481,7 +490,15 @@ def _surface(args: argparse.Namespace) -> Surface:
         audit = None if not path else AuditLog(Path(path).expanduser())
     except OSError as exc:
         raise UsageError(f"Cannot open the audit log {path}: {exc.strerror}.") from None
-    return Surface(read_only=read_only, toolsets=toolsets, audit=audit)
+    approval = getattr(args, "approval", None) or os.environ.get("CONTACTS_MCP_APPROVAL") or "auto"
+    if approval not in ("auto", "required"):
+        raise UsageError("CONTACTS_MCP_APPROVAL must be auto or required.")
+    return Surface(
+        read_only=read_only,
+        toolsets=toolsets,
+        audit=audit,
+        approval="required" if approval == "required" else "auto",
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:

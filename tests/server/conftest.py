@@ -13,6 +13,7 @@ from contacts_mcp.backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, 
 from contacts_mcp.emulator import EmulatorOptions
 from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.server import ContactsServer, build_server
+from contacts_mcp.server.surface import Surface
 
 # "auto" negotiates 2026-07-28 (no JSON-RPC framing in-process); "legacy" forces the
 # 2025-11-25 initialize handshake over a real JSON-RPC loop.
@@ -114,6 +115,8 @@ async def open_harness(
     wait_seconds: float = 20.0,
     elicitation_callback: Any = None,
     transport: LocalTransport | None = None,
+    extensions: Any = None,
+    surface: Surface | None = None,
     **config: Any,
 ) -> AsyncIterator[Harness]:
     transport = transport or LocalTransport(options or EmulatorOptions())
@@ -129,10 +132,12 @@ async def open_harness(
         base_url=LOCAL_BASE_URL,
         headers={"Authorization": f"Bearer {LOCAL_API_KEY}", "User-Agent": "tests"},
     )
-    server = build_server(backend, imports, wait_seconds=wait_seconds)
+    server = build_server(backend, imports, wait_seconds=wait_seconds, surface=surface)
     async with (
         direct,
-        Client(server, mode=era, elicitation_callback=elicitation_callback) as client,
+        Client(
+            server, mode=era, elicitation_callback=elicitation_callback, extensions=extensions
+        ) as client,
     ):
         yield Harness(client=client, emulator=direct, transport=transport, server=server)
 

@@ -8,6 +8,8 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
+from mcp.client.extension import advertise
+from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
 from contacts_mcp.backends import LOCAL_API_KEY, LOCAL_BASE_URL, BackendConfig, LocalTransport
 from contacts_mcp.emulator import EmulatorOptions
@@ -130,7 +132,9 @@ async def test_a_write_that_runs_as_a_job_is_audited_once_when_it_ends(
 
 
 async def test_every_tool_belongs_to_a_toolset(tmp_path: Path) -> None:
-    async with Client(server_with(tmp_path, Surface())) as client:
+    # As a client with MCP Apps lists them: the review screen's own tool too.
+    apps = [advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})]
+    async with Client(server_with(tmp_path, Surface()), extensions=apps) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
     grouped = set().union(*TOOLSETS.values())
     assert names - ALWAYS_EXPOSED == grouped  # a new tool must be given a group

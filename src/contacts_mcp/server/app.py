@@ -38,6 +38,7 @@ from contacts_mcp.imports.files import FilePolicy
 from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.server.prompts import register_prompts
 from contacts_mcp.server.resources import register_resources
+from contacts_mcp.server.screens import hide_app_only_tools, review_screens
 from contacts_mcp.server.surface import ALWAYS_EXPOSED, Surface
 from contacts_mcp.server.toolkit import State
 from contacts_mcp.server.tools.bulk import BULK_JOBS, register_bulk_tools, register_export_tool
@@ -443,6 +444,7 @@ def build_server(
             try:
                 async with anyio.create_task_group() as jobs_group:
                     state.read_only = server.surface.read_only
+                    state.approval_required = server.surface.approval == "required"
                     state.caller = server.surface.caller
                     state.jobs = _open_jobs(state, jobs_group, read_only=state.read_only)
                     jobs_group.start_soon(state.jobs.heartbeat)
@@ -472,6 +474,10 @@ def build_server(
         log_level="WARNING",
         token_verifier=token_verifier,
         auth=auth,
+        # Review screens where the host renders MCP Apps; the tools' answers are the same
+        # without them.
+        extensions=[review_screens()],
+        middleware=[hide_app_only_tools],
     )
     if surface is not None:
         server.surface = surface

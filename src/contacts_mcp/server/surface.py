@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mcp.types import CallToolResult, ToolAnnotations
 
@@ -49,7 +49,7 @@ TOOLSETS: Mapping[str, frozenset[str]] = {
             "search_contacts",
         }
     ),
-    "bulk": frozenset({"update_contacts", "delete_contacts", "export_contacts"}),
+    "bulk": frozenset({"update_contacts", "delete_contacts", "export_contacts", "approve_run"}),
     "schema": frozenset(
         {
             "list_contact_properties",
@@ -132,6 +132,9 @@ class Surface:
     read_only: bool = False
     toolsets: frozenset[str] | None = None
     audit: AuditLog | None = None
+    # "required": a destructive set operation runs only on a person's approval (a form
+    # the client asks, or the review screen's Approve), refused where neither exists.
+    approval: Literal["auto", "required"] = "auto"
     # Who is calling; the HTTP transport names the token or the OAuth subject.
     caller: Callable[[], str] = field(default=authenticated_caller)
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from contacts_mcp.imports.files import FilePolicy
     from contacts_mcp.imports.service import ImportService
     from contacts_mcp.imports.settings import ImportSettings
+    from contacts_mcp.server.screens import Approvals
     from contacts_mcp.services.bulk import Confirmations
     from contacts_mcp.services.contacts import ContactsService
     from contacts_mcp.services.jobs import Jobs
@@ -72,6 +73,8 @@ class State:
         self.backend_id = backend_id
         # A read-only server (--read-only) takes up and stops only jobs that read.
         self.read_only = False
+        # --approval required: set operations run only on a person's approval.
+        self.approval_required = False
         # Who is calling (the lifespan sets the surface's): jobs belong to their caller.
         self.caller: Callable[[], str] = lambda: "local"
         self._import_settings = import_settings
@@ -130,6 +133,13 @@ class State:
         return self._locks[name]
 
     @cached_property
+    def approvals(self) -> Approvals:
+        """The approval nonces review screens carry (see `server.screens`)."""
+        from contacts_mcp.server.screens import Approvals
+
+        return Approvals(None if self.ephemeral else self.state_dir / "approvals.sqlite")
+
+    @cached_property
     def written(self) -> WrittenFiles:
         """The files this server wrote (exports, snapshots): only those may be replaced."""
         from contacts_mcp.services.outfiles import WrittenFiles
@@ -142,6 +152,8 @@ class State:
             self.mirror.close()
         if "written" in self.__dict__:
             self.written.close()
+        if "approvals" in self.__dict__:
+            self.approvals.close()
         if hasattr(self, "jobs"):
             self.jobs.close()
         for lock in self._locks.values():

@@ -27,6 +27,13 @@ from pydantic.json_schema import SkipJsonSchema
 
 from contacts_mcp.api.errors import ResendError
 from contacts_mcp.server.render import LIST_COLUMNS, contact_row
+from contacts_mcp.server.screens import (
+    APPROVAL_META,
+    BULK_REVIEW,
+    app_only,
+    client_supports_apps,
+    screen,
+)
 from contacts_mcp.server.toolkit import (
     PropertyValues,
     SegmentRefs,
@@ -248,6 +255,29 @@ DeleteApproval = Annotated[ElicitationResult[Any], Resolve(ask_to_delete)]
 UpdateApproval = Annotated[ElicitationResult[Any], Resolve(ask_to_update)]
 
 
+def _require_person(
+    ctx: ToolContext, state: State, person: ElicitationResult[Any], done: str
+) -> None:
+    """Under --approval required, a run the person did not approve is refused, saying
+    where they can (nobody was asked: the client has no form, or this call came from the
+    model rather than the review screen)."""
+    if not state.approval_required:
+        return
+    if isinstance(person, AcceptedElicitation) and isinstance(person.data, Approval):
+        return  # asked, and approved (a no was refused already)
+    if client_supports_apps(ctx):
+        where = "Approve in the review screen shown with the preview."
+    else:
+        where = (
+            "This client can ask nobody (no elicitation, no MCP Apps): run it from a host "
+            "that can, such as Claude Desktop (review screen) or Claude Code (a form)."
+        )
+    raise ToolError(
+        f"This server runs bulk changes only when a person approves them (--approval "
+        f"required), and nobody has: nothing was {done}. {where}"
+    )
+
+
 def _declined(person: ElicitationResult[Any]) -> bool:
     if not isinstance(person, AcceptedElicitation):
         return True  # declined or cancelled
@@ -454,7 +484,7 @@ BULK_JOBS: tuple[JobKind[Any], ...] = (UPDATE_JOB, DELETE_JOB, EXPORT_JOB)
 
 
 def register_bulk_tools(server: MCPServer[State]) -> None:
-    @server.tool(annotations=hints("Update contacts", "update"))
+    @server.tool(annotations=hints("Update contacts", "update"), meta=screen(BULK_REVIEW))
     async def update_contacts(
         ctx: ToolContext,
         person: UpdateApproval,
@@ -553,7 +583,9 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         )
         described = change.describe(segment_names, topic_names)
         summary = f"Update {counted(len(plans), 'contact')}: {described}"
-        if confirm is None and len(plans) > SKIP_CONFIRM_UP_TO:
+        # A few contacts change at once, as update_contact would; unless every set
+        # operation waits for a person (--approval required).
+        if confirm is None and (len(plans) > SKIP_CONFIRM_UP_TO or state.approval_required):
             requests = sum(plan.requests for plan in plans) + recheck
             preview = ChangePreview(
                 change=described,
@@ -574,7 +606,23 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
                 confirm=state.confirmations.issue("update", selected, change.arguments(), summary),
                 expires_at=utc_iso(time.time() + CONFIRM_SECONDS),
             )
-            return result(_change_preview_text(preview), UpdateAnswer(preview=preview))
+            answer = result(_change_preview_text(preview), UpdateAnswer(preview=preview))
+            return _for_review(
+                ctx,
+                answer,
+                "update_contacts",
+                {
+                    "contacts": contacts,
+                    "search": search,
+                    "unsubscribed": unsubscribed,
+                    "properties": properties,
+                    "add_segments": add_segments,
+                    "remove_segments": remove_segments,
+                    "topics": topics,
+                    "resubscribe": resubscribe,
+                    "confirm": preview.confirm,
+                },
+            )
         if confirm is not None:
             try:
                 nonce = state.confirmations.check(
@@ -585,6 +633,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
             _refuse_reuse(state, UPDATE_JOB, selected, nonce, where, change.arguments())
             if _declined(person):
                 raise ToolError("The person did not approve: nothing was changed.")
+            _require_person(ctx, state, person, "changed")
         else:  # a few contacts, changed at once (as update_contact would, one by one)
             nonce = secrets.token_hex(8)
         arguments = {
@@ -595,7 +644,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         text, ran = await _run(ctx, UPDATE_JOB, arguments)
         return result(text, UpdateAnswer(run=ran))
 
-    @server.tool(annotations=hints("Delete contacts", "delete"))
+    @server.tool(annotations=hints("Delete contacts", "delete"), meta=screen(BULK_REVIEW))
     async def delete_contacts(
         ctx: ToolContext,
         person: DeleteApproval,
@@ -649,7 +698,9 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
                 confirm=state.confirmations.issue("delete", selected, change, summary),
                 expires_at=utc_iso(time.time() + CONFIRM_SECONDS),
             )
-            return result(_preview_text(preview), DeleteAnswer(preview=preview))
+            answer = result(_preview_text(preview), DeleteAnswer(preview=preview))
+            arguments = {"contacts": contacts, "search": search, "confirm": preview.confirm}
+            return _for_review(ctx, answer, "delete_contacts", arguments)
         try:
             checked = state.confirmations.check(confirm, "delete", selected, change)
         except UserFacingError as exc:  # refused: nothing is written
@@ -658,8 +709,34 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         _refuse_reuse(state, DELETE_JOB, selected, checked.nonce, where)
         if _declined(person):
             raise ToolError("The person did not approve: nothing was deleted.")
+        _require_person(ctx, state, person, "deleted")
         text, ran = await _run(ctx, DELETE_JOB, arguments)
         return result(text, DeleteAnswer(run=ran))
+
+    @server.tool(annotations=hints("Approve a reviewed run", "delete"), meta=app_only(BULK_REVIEW))
+    async def approve_run(
+        ctx: ToolContext,
+        nonce: Annotated[str, Field(description="From the preview's _meta.", max_length=100)],
+        approve: Annotated[bool, Field(description="false cancels: nothing runs.")],
+    ) -> Annotated[CallToolResult, ApprovalAnswer]:
+        """For the review screen only: run (or cancel) the previewed change it shows."""
+        state = services(ctx)
+        pending = state.approvals.spend(nonce.strip(), state.caller())
+        if pending is None:
+            raise ToolError(
+                "This approval is not valid: already used, expired, or not one this server "
+                "gave this screen. Nothing was changed; preview the change again."
+            )
+        if not approve:
+            return result("Cancelled: nothing was changed.", ApprovalAnswer(cancelled=True))
+        by_person = AcceptedElicitation(data=Approval(approve=True))
+        if pending.tool == "delete_contacts":
+            answer = await delete_contacts(ctx, by_person, **pending.arguments)
+        else:
+            answer = await update_contacts(ctx, by_person, **pending.arguments)
+        structured = answer.structured_content or {}
+        approved = ApprovalAnswer(run=JobOut[BulkOutcome].model_validate(structured["run"]))
+        return result(_text_of(answer), approved)
 
 
 def register_export_tool(server: MCPServer[State]) -> None:
@@ -716,6 +793,29 @@ def register_export_tool(server: MCPServer[State]) -> None:
                 )
             )
         return answer
+
+
+class ApprovalAnswer(BaseModel):
+    run: JobOut[BulkOutcome] | None = Field(default=None, description="The run, once approved.")
+    cancelled: bool = False
+
+
+def _for_review(
+    ctx: ToolContext, answer: CallToolResult, tool: str, arguments: dict[str, Any]
+) -> CallToolResult:
+    """A preview, with the approval nonce its review screen needs where the client shows
+    screens: in `_meta` only, which hosts give the screen and not the model."""
+    if not client_supports_apps(ctx):
+        return answer
+    state = services(ctx)
+    expires = time.time() + CONFIRM_SECONDS
+    nonce = state.approvals.issue(tool, arguments, state.caller(), expires)
+    answer.meta = {APPROVAL_META: {"nonce": nonce, "expires_at": utc_iso(expires)}}
+    return answer
+
+
+def _text_of(answer: CallToolResult) -> str:
+    return next((block.text for block in answer.content if block.type == "text"), "")
 
 
 def _preview_text(preview: BulkPreview) -> str:
