@@ -10,7 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
+from mcp import MCPError
 from mcp.client import ClientRequestContext
 from mcp.types import ElicitRequestParams, ElicitResult
 
@@ -434,3 +436,47 @@ async def test_a_snapshot_holds_the_latest_values_not_the_mirrors(
     run = (await h.call("delete_contacts", {"search": search, "confirm": token}))["run"]
     rows = read_csv(Path(run["result"]["snapshot_file"]))
     assert next(row for row in rows if row["email"] == "user5@acme.com")["plan"] == "changed"
+
+
+@pytest.mark.parametrize("approve", [True, False])
+async def test_a_late_answer_outlives_the_call_the_host_gave_up_on(
+    tmp_path: Path, approve: bool
+) -> None:
+    """A 2025-11-25 host gives a call 60 s (here: 1 s) and drops it; the person answers
+    later (here: 2 s). Their answer is kept, and the next call with the same confirmation
+    uses it without asking again: a yes runs the delete exactly once, a no writes nothing."""
+    asked: list[str] = []
+
+    async def slow_person(
+        context: ClientRequestContext, params: ElicitRequestParams
+    ) -> ElicitResult:
+        asked.append(params.message)
+        await anyio.sleep(2)
+        return ElicitResult(action="accept", content={"approve": approve})
+
+    async for h in open_harness(
+        "legacy", None, settings(tmp_path), elicitation_callback=slow_person
+    ):
+        await account(h, acme=3, others=2)
+        search = await selection(h, ACME)
+        token = (await h.call("delete_contacts", {"search": search}))["preview"]["confirm"]
+        confirmed = {"search": search, "confirm": token}
+        with pytest.raises(MCPError, match="timed out"):
+            await h.client.call_tool("delete_contacts", confirmed, read_timeout_seconds=1)
+        assert await h.count_contacts() == 5  # the host gave up; nothing ran
+        # The model calls again: while the person is still deciding, the call waits on
+        # the same question; then it has their answer.
+        again = await h.client.call_tool("delete_contacts", confirmed)
+        assert len(asked) == 1
+        if approve:
+            assert not again.is_error, again.content
+            assert await h.count_contacts() == 2
+            replay = await h.client.call_tool("delete_contacts", confirmed)
+            assert replay.is_error  # already run: never twice
+            assert await h.count_contacts() == 2
+        else:
+            assert again.is_error
+            assert again.content[0].type == "text"
+            assert "did not approve: nothing was deleted" in again.content[0].text
+            assert await h.count_contacts() == 5
+        assert len(asked) == 1

@@ -448,6 +448,7 @@ def build_server(
                     state.caller = server.surface.caller
                     state.jobs = _open_jobs(state, jobs_group, read_only=state.read_only)
                     jobs_group.start_soon(state.jobs.heartbeat)
+                    state.background = jobs_group
                     running.append(state)
                     try:
                         yield state

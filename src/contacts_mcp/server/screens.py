@@ -122,12 +122,18 @@ CREATE TABLE IF NOT EXISTS approvals (
     expires REAL NOT NULL,
     spent INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS answers (
+    question TEXT PRIMARY KEY,
+    approve INTEGER NOT NULL,
+    expires REAL NOT NULL
+);
 """
 
 
 class Approvals:
-    """Approval nonces, one SQLite file shared by every server process on the data folder
-    (a screen may call back through another window's server), or in memory."""
+    """Approval nonces, and the answers people gave to approval questions, in one SQLite
+    file shared by every server process on the data folder (a screen may call back
+    through another window's server), or in memory."""
 
     def __init__(self, path: Path | None) -> None:
         self._lock = threading.Lock()
@@ -150,6 +156,25 @@ class Approvals:
                 (nonce, tool, json.dumps(arguments, ensure_ascii=False), caller, expires),
             )
         return nonce
+
+    def keep_answer(self, question: str, approve: bool, expires: float) -> None:
+        """Keep a person's answer to `question` (a digest of what they were asked) until
+        `expires`: a host that gave up on the call still gets it on its next call."""
+        with self._lock, sharing.write_transaction(self._db):
+            self._db.execute("DELETE FROM answers WHERE expires < ?", (time.time(),))
+            self._db.execute(
+                "INSERT OR REPLACE INTO answers (question, approve, expires) VALUES (?, ?, ?)",
+                (question, int(approve), expires),
+            )
+
+    def answer(self, question: str) -> bool | None:
+        """The person's kept answer to `question`, if they gave one that has not expired."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT approve FROM answers WHERE question = ? AND expires >= ?",
+                (question, time.time()),
+            ).fetchone()
+        return None if row is None else bool(row[0])
 
     def spend(self, nonce: str, caller: str) -> PendingApproval | None:
         """What `nonce` approves, spending it; None for one unknown, spent, expired or

@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
     from contacts_mcp.api.client import ResendClient
     from contacts_mcp.imports.files import FilePolicy
     from contacts_mcp.imports.service import ImportService
@@ -55,8 +58,10 @@ class State:
     often, and `initialize` or `tools/list` need none of them.
     """
 
-    # Set by the lifespan once its task group is open.
+    # Set by the lifespan once its task group is open: the jobs, and the group itself,
+    # for work that outlives the call that started it (a question to the person).
     jobs: Jobs
+    background: TaskGroup
 
     def __init__(
         self,
@@ -75,6 +80,8 @@ class State:
         self.read_only = False
         # --approval required: set operations run only on a person's approval.
         self.approval_required = False
+        # Approval questions a person is answering now, by question (see tools.bulk).
+        self.asking: dict[str, anyio.Event] = {}
         # Who is calling (the lifespan sets the surface's): jobs belong to their caller.
         self.caller: Callable[[], str] = lambda: "local"
         self._import_settings = import_settings

@@ -10,6 +10,8 @@ elicitation), and runs the job.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import secrets
 import time
 from collections.abc import Mapping
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import anyio
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -64,6 +67,8 @@ if TYPE_CHECKING:
     from contacts_mcp.services.bulk import Selected
     from contacts_mcp.services.bulk_change import Change, ContactPlan
     from contacts_mcp.services.jobs import Progress, Work
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["BULK_JOBS", "register_bulk_tools", "register_export_tool"]
 
@@ -158,9 +163,10 @@ def _can_elicit(ctx: ToolContext) -> bool:
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
-def _approval_question(ctx: ToolContext, confirm: str | None) -> Elicit[Approval] | None:
-    """The question for the person about the run `confirm` confirms, where the client can
-    ask them and the confirmation is one of ours, unexpired; else None."""
+def _approval_question(ctx: ToolContext, confirm: str | None) -> tuple[str, float] | None:
+    """The question for the person about the run `confirm` confirms, and when the
+    confirmation expires, where the client can ask them and the confirmation is one of
+    ours, unexpired; else None."""
     state = services(ctx)
     found = state.confirmations.read(confirm) if confirm else None
     if found is None or found.expires < time.time() or not _can_elicit(ctx):
@@ -171,7 +177,61 @@ def _approval_question(ctx: ToolContext, confirm: str | None) -> Elicit[Approval
         )
     else:
         message = f"{found.summary}. Approve?"
-    return Elicit(message, Approval)
+    return message, found.expires
+
+
+async def _ask(
+    ctx: ToolContext, confirm: str, question: tuple[str, float]
+) -> Elicit[Approval] | Approval:
+    """Ask the person `question` about the run `confirm` confirms.
+
+    A 2026-07-28 client is asked through the SDK (the call returns the question, and the
+    client calls again with the answer: no time limit). A 2025-11-25 client is asked in
+    the middle of the call, and hosts give a call 60 s: a person who takes longer would
+    find their answer dropped with the call. So the question is asked from the server's
+    own task group, and the answer kept until the confirmation expires: the call that
+    comes next with the same `confirm` (the model calls again once the host gave up)
+    uses it, and a second call while the person decides waits on the same question.
+    """
+    if _answers_by_retry(ctx):
+        return Elicit(question[0], Approval)
+    state = services(ctx)
+    key = hashlib.sha256(confirm.encode()).hexdigest()
+    kept = state.approvals.answer(key)
+    if kept is None:
+        asking = state.asking.get(key)
+        if asking is None:
+            asking = state.asking[key] = anyio.Event()
+            state.background.start_soon(_ask_and_keep, ctx, key, question, asking)
+        await asking.wait()
+        kept = state.approvals.answer(key)
+    if kept is None:
+        raise ToolError(
+            "The person's answer could not be read: nothing was changed. Call again with "
+            "the same `confirm` to ask them once more."
+        )
+    return Approval(approve=kept)
+
+
+async def _ask_and_keep(
+    ctx: ToolContext, key: str, question: tuple[str, float], asked: anyio.Event
+) -> None:
+    state = services(ctx)
+    try:
+        outcome = await ctx.elicit(question[0], Approval)
+        approve = isinstance(outcome, AcceptedElicitation) and outcome.data.approve
+        state.approvals.keep_answer(key, approve, question[1])
+    except Exception:  # the client went away, or answered with nothing readable
+        logger.info("an approval question got no readable answer", exc_info=True)
+    finally:
+        state.asking.pop(key, None)
+        asked.set()
+
+
+def _answers_by_retry(ctx: ToolContext) -> bool:
+    """Whether the client answers questions by calling again (2026-07-28 and later)."""
+    version = ctx.protocol_version
+    return version is not None and version >= "2026-07-28"
 
 
 async def _runnable(
@@ -204,14 +264,14 @@ async def ask_to_delete(
     confirm: str | None = None,
     contacts: list[str] | None = None,
     search: str | None = None,
-) -> Elicit[Approval] | NotAsked:
+) -> Elicit[Approval] | Approval | NotAsked:
     """Ask the person to approve a confirmed delete, where the client can ask them."""
     question = _approval_question(ctx, confirm)
     if question is None or confirm is None:
         return NotAsked()
     if not await _runnable(ctx, DELETE_JOB, confirm, contacts, search, {"delete": True}):
         return NotAsked()
-    return question
+    return await _ask(ctx, confirm, question)
 
 
 async def ask_to_update(
@@ -225,7 +285,7 @@ async def ask_to_update(
     remove_segments: list[str] | None = None,
     topics: dict[str, Any] | None = None,
     resubscribe: bool = False,
-) -> Elicit[Approval] | NotAsked:
+) -> Elicit[Approval] | Approval | NotAsked:
     """Ask the person to approve a confirmed change, where the client can ask them."""
     from contacts_mcp.services.bulk_change import resolve_change
 
@@ -246,7 +306,7 @@ async def ask_to_update(
         return NotAsked()  # the tool refuses it, and says why
     if not await _runnable(ctx, UPDATE_JOB, confirm, contacts, search, change.arguments()):
         return NotAsked()
-    return question
+    return await _ask(ctx, confirm, question)
 
 
 # The person is asked only about a run that would go ahead: the resolvers check the
