@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import httpx2
 import jwt
@@ -364,3 +365,43 @@ async def test_each_caller_sees_and_stops_only_their_own_jobs(
                 job = again.structured_content["job"]
             assert job["status"] == "completed"
             assert job["result"]["created"] == 200
+
+
+async def test_a_late_yes_over_http_runs_the_delete_once_on_the_next_call(
+    tmp_path: Path,
+) -> None:
+    """The handshake era over Streamable HTTP: the host drops the call (here after 1 s),
+    the person says yes later (2 s); the next call runs it, without asking again."""
+    asked: list[str] = []
+
+    async def slow_person(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        await anyio.sleep(2)
+        return ElicitResult(action="accept", content={"approve": True})
+
+    with contacts_server(tmp_path) as url:
+        async with (
+            httpx2.AsyncClient(timeout=30) as http,
+            Client(
+                streamable_http_client(f"{url}/mcp", http_client=http),
+                mode="legacy",
+                elicitation_callback=slow_person,
+            ) as client,
+        ):
+            named = [f"u{i}@example.com" for i in range(3)]
+            for email in named:
+                await client.call_tool("create_contact", {"email": email})
+            preview = await client.call_tool("delete_contacts", {"contacts": named})
+            assert preview.structured_content is not None
+            confirmed = {
+                "contacts": named,
+                "confirm": preview.structured_content["preview"]["confirm"],
+            }
+            with pytest.raises(MCPError, match="timed out"):
+                await client.call_tool("delete_contacts", confirmed, read_timeout_seconds=1)
+            again = await client.call_tool("delete_contacts", confirmed)
+            assert not again.is_error, again.content
+            assert len(asked) == 1
+            left = await client.call_tool("list_contacts", {})
+            assert left.structured_content is not None
+            assert left.structured_content["contacts"] == []
