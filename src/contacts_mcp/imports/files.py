@@ -28,6 +28,7 @@ __all__ = [
     "FilePolicy",
     "default_import_dirs",
     "open_for_import",
+    "open_upload",
     "path_for_export",
 ]
 
@@ -106,6 +107,22 @@ def _inside(path: str, folder: str) -> bool:
         return os.path.commonpath([path, folder]) == folder
     except ValueError:  # different drives on Windows
         return False
+
+
+def open_upload(path: str, policy: FilePolicy) -> tuple[BinaryIO, int]:
+    """Open an upload's file (one the server wrote in its own data folder, found by the
+    upload's id, never by a path a caller gave): a regular file, under the size cap."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        raise FileAccessError("That upload's file is gone: send the file again.") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > policy.max_bytes:
+        os.close(fd)
+        raise FileAccessError("That upload cannot be read as a CSV file: send it again.")
+    return os.fdopen(fd, "rb"), info.st_size
 
 
 def open_for_import(path: str, policy: FilePolicy) -> tuple[BinaryIO, int, str]:

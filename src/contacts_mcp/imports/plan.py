@@ -23,7 +23,7 @@ from contacts_mcp.api.errors import ResendError
 from contacts_mcp.api.imports import OnConflict
 from contacts_mcp.api.models import PropertyType, Subscription
 from contacts_mcp.imports.csvio import CSVFormatError, CSVTable
-from contacts_mcp.imports.files import FilePolicy, open_for_import
+from contacts_mcp.imports.files import FilePolicy, open_for_import, open_upload
 from contacts_mcp.imports.journal import Journal
 from contacts_mcp.imports.models import ImportSummary
 from contacts_mcp.imports.settings import ImportSettings
@@ -53,22 +53,29 @@ Progress = Callable[[float, float | None, str], Awaitable[None]]
 
 @dataclass(frozen=True)
 class ImportSource:
-    """A CSV given as a path (opened under the file policy) or as inline text."""
+    """A CSV given as a path (opened under the file policy), as inline text, or as an
+    upload: its id, and the file the server keeps it in (resolved for the caller)."""
 
     path: str | None = None
     text: str | None = None
     encoding: str | None = None
     delimiter: str | None = None
     has_header: bool | None = None
+    upload: str | None = None
+    upload_file: str | None = None
 
     @property
     def name(self) -> str:
+        if self.upload is not None:
+            return f"upload {self.upload}"
         return Path(self.path).name if self.path else "inline.csv"
 
     @contextmanager
     def open(self, policy: FilePolicy) -> Iterator[tuple[BinaryIO, int]]:
         """(binary stream, size); the caller reads it, this closes it."""
-        if self.path is not None:
+        if self.upload_file is not None:
+            stream, size = open_upload(self.upload_file, policy)
+        elif self.path is not None:
             stream, size, _ = open_for_import(self.path, policy)
         else:
             data = (self.text or "").encode("utf-8")

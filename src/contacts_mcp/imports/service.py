@@ -140,6 +140,8 @@ class ImportService:
         arguments: dict[str, Any] = (
             {"path": source.path}
             if source.path is not None
+            else {"upload": source.upload}
+            if source.upload is not None
             else {"csv_text": "<the same CSV text>"}
         )
         arguments |= {
@@ -445,9 +447,11 @@ def _forget_old_imports(folder: Path, max_age_days: float = KEEP_IMPORT_DAYS) ->
 
 
 def _check_source(source: ImportSource) -> None:
-    if (source.path is None) == (source.text is None):
+    given = [source.path, source.text, source.upload]
+    if sum(value is not None for value in given) != 1:
         raise UserFacingError(
-            "Give exactly one of `path` (a CSV file) or `csv_text` (CSV content)."
+            "Give exactly one of `path` (a CSV file), `csv_text` (CSV content) or `upload` "
+            "(an upload's id)."
         )
     if source.text is not None and len(source.text.encode("utf-8")) > MAX_INLINE_BYTES:
         raise UserFacingError(

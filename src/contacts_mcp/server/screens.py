@@ -40,6 +40,7 @@ __all__ = [
     "Approvals",
     "PendingApproval",
     "app_only",
+    "app_only_tool",
     "client_supports_apps",
     "hide_app_only_tools",
     "review_screens",
@@ -77,6 +78,11 @@ def screen(uri: str) -> dict[str, Any]:
 def app_only(uri: str) -> dict[str, Any]:
     """A tool's `_meta` for a tool only a screen calls: hosts keep it from the model."""
     return {"ui": {"resourceUri": uri, "visibility": ["app"]}}
+
+
+def app_only_tool() -> dict[str, Any]:
+    """A tool's `_meta` for a tool any of this server's screens may call, and no model."""
+    return {"ui": {"visibility": ["app"]}}
 
 
 def _is_app_only(tool: Any) -> bool:

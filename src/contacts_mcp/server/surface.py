@@ -66,7 +66,7 @@ TOOLSETS: Mapping[str, frozenset[str]] = {
             "delete_topic",
         }
     ),
-    "imports": frozenset({"preview_import", "import_contacts"}),
+    "imports": frozenset({"preview_import", "import_contacts", "upload_csv"}),
 }
 ALWAYS_EXPOSED = frozenset({"get_job"})
 

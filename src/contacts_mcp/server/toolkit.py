@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from contacts_mcp.services.schema import SchemaService
     from contacts_mcp.services.sets import ContactsSets
     from contacts_mcp.services.sharing import FolderLock
+    from contacts_mcp.services.uploads import Uploads
 
 T = TypeVar("T")
 
@@ -140,6 +141,13 @@ class State:
         return self._locks[name]
 
     @cached_property
+    def uploads(self) -> Uploads:
+        """CSV files sent from a person's machine for an import (see `services.uploads`)."""
+        from contacts_mcp.services.uploads import Uploads
+
+        return Uploads(self.state_dir / "uploads", self.files.max_bytes)
+
+    @cached_property
     def approvals(self) -> Approvals:
         """The approval nonces review screens carry (see `server.screens`)."""
         from contacts_mcp.server.screens import Approvals
@@ -161,6 +169,8 @@ class State:
             self.written.close()
         if "approvals" in self.__dict__:
             self.approvals.close()
+        if "uploads" in self.__dict__:
+            self.uploads.close()
         if hasattr(self, "jobs"):
             self.jobs.close()
         for lock in self._locks.values():

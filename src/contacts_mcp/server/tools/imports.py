@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from contacts_mcp.imports.models import ImportSummary, PreviewOut
-from contacts_mcp.server.toolkit import SegmentRefs, State, ToolContext, TopicChoices, hints
+from contacts_mcp.server.screens import app_only_tool
+from contacts_mcp.server.toolkit import (
+    SegmentRefs,
+    State,
+    ToolContext,
+    TopicChoices,
+    hints,
+    result,
+    services,
+)
 from contacts_mcp.server.tools.jobs import JobKind, JobOut, start_and_wait
+from contacts_mcp.services.explain import UserFacingError
+from contacts_mcp.services.uploads import KEEP_SECONDS
 from contacts_mcp.text.sanitize import clean
 from contacts_mcp.text.words import counted
 
@@ -31,6 +45,10 @@ PathArg = Annotated[
 ]
 TextArg = Annotated[
     str | SkipJsonSchema[None], Field(description="CSV content, instead of a path (≤ 2 MB).")
+]
+UploadArg = Annotated[
+    str | SkipJsonSchema[None],
+    Field(description="An upload's id (sent from the import screen).", max_length=60),
 ]
 ColumnsArg = Annotated[
     dict[str, str],
@@ -113,7 +131,22 @@ def _source(arguments: Mapping[str, Any]) -> ImportSource:
         arguments.get("encoding"),
         arguments.get("delimiter"),
         arguments.get("has_header"),
+        upload=arguments.get("upload"),
+        upload_file=arguments.get("upload_file"),
     )
+
+
+def _with_upload(state: State, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The job's arguments with the caller's upload resolved to its file, now, while the
+    request says who is calling (only the caller who sent it may import it)."""
+    upload = arguments.get("upload")
+    if upload is None or "path" in arguments or "csv_text" in arguments:
+        return arguments  # the import's own check says what to give
+    try:
+        found = state.uploads.path_of(str(upload).strip(), state.caller())
+    except UserFacingError as exc:
+        raise ToolError(str(exc)) from None
+    return {**arguments, "upload_file": str(found)}
 
 
 def _preview_work(state: State, arguments: Mapping[str, Any]) -> Work:
@@ -168,12 +201,25 @@ def _given(**arguments: Any) -> dict[str, Any]:
     return {key: value for key, value in arguments.items() if value is not None}
 
 
+# The most of a file one upload_csv call carries (base64 makes it a third larger on the
+# wire): well under a host's message limits, and a progress step the screen can show.
+MAX_CHUNK_BYTES = 1024 * 1024
+
+
+class UploadOut(BaseModel):
+    upload_id: str
+    size: int = Field(description="Bytes held so far.")
+    done: bool
+    expires_at: str
+
+
 def register_import_tools(server: MCPServer[State]) -> None:
     @server.tool(annotations=hints("Preview CSV import", "read"))
     async def preview_import(
         ctx: ToolContext,
         path: PathArg = None,
         csv_text: TextArg = None,
+        upload: UploadArg = None,
         columns: ColumnsArg | SkipJsonSchema[None] = None,
         new_properties: NewPropertiesArg = None,
         encoding: EncodingArg = None,
@@ -185,10 +231,11 @@ def register_import_tools(server: MCPServer[State]) -> None:
         Pass `columns` to check an edited mapping.
         """
         arguments = _given(
-            path=path, csv_text=csv_text, columns=columns, new_properties=new_properties,
-            encoding=encoding, delimiter=delimiter, has_header=has_header,
+            path=path, csv_text=csv_text, upload=upload, columns=columns,
+            new_properties=new_properties, encoding=encoding, delimiter=delimiter,
+            has_header=has_header,
         )  # fmt: skip
-        return await start_and_wait(ctx, PREVIEW_JOB, arguments)
+        return await start_and_wait(ctx, PREVIEW_JOB, _with_upload(services(ctx), arguments))
 
     @server.tool(annotations=hints("Import contacts from CSV", "update"))
     async def import_contacts(
@@ -200,6 +247,7 @@ def register_import_tools(server: MCPServer[State]) -> None:
         ],
         path: PathArg = None,
         csv_text: TextArg = None,
+        upload: UploadArg = None,
         new_properties: NewPropertiesArg = None,
         create_missing_properties: Annotated[
             bool, Field(description="Allow creating new_properties.")
@@ -219,9 +267,52 @@ def register_import_tools(server: MCPServer[State]) -> None:
         run it again to finish an interrupted one.
         """
         arguments = _given(
-            path=path, csv_text=csv_text, columns=columns, on_conflict=on_conflict,
+            path=path, csv_text=csv_text, upload=upload, columns=columns, on_conflict=on_conflict,
             new_properties=new_properties, create_missing_properties=create_missing_properties,
             segments=segments, topics=topics, dry_run=dry_run, strategy=strategy,
             encoding=encoding, delimiter=delimiter, has_header=has_header,
         )  # fmt: skip
-        return await start_and_wait(ctx, IMPORT_JOB, arguments)
+        return await start_and_wait(ctx, IMPORT_JOB, _with_upload(services(ctx), arguments))
+
+    @server.tool(annotations=hints("Upload a CSV", "create"), meta=app_only_tool())
+    async def upload_csv(
+        ctx: ToolContext,
+        data: Annotated[str, Field(description="The next chunk, base64.", max_length=1_500_000)],
+        offset: Annotated[int, Field(description="Bytes sent before this chunk.", ge=0)] = 0,
+        upload_id: Annotated[
+            str | SkipJsonSchema[None], Field(description="Omit to begin.", max_length=60)
+        ] = None,
+        name: Annotated[str, Field(description="The file's name.", max_length=200)] = "upload.csv",
+        done: Annotated[bool, Field(description="This is the last chunk.")] = False,
+    ) -> Annotated[CallToolResult, UploadOut]:
+        """For the import screen only: send a CSV from the person's machine, in chunks."""
+        from contacts_mcp.services.jobs import utc_iso
+
+        state = services(ctx)
+        caller = state.caller()
+        try:
+            chunk = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise ToolError("`data` is not base64: send the chunk base64-encoded.") from None
+        if len(chunk) > MAX_CHUNK_BYTES:
+            raise ToolError(f"A chunk carries at most {MAX_CHUNK_BYTES // 1024} KB: split it.")
+        try:
+            if upload_id is None:
+                if offset:
+                    raise UserFacingError("A new upload starts at offset 0.")
+                upload_id = state.uploads.begin(caller, clean(name, 200)).id
+            held = state.uploads.append(upload_id, caller, offset, chunk)
+            if done:
+                held = state.uploads.finish(upload_id, caller)
+        except UserFacingError as exc:
+            raise ToolError(str(exc)) from None
+        text = (
+            f"Upload {held.id}: {held.size:,} bytes, "
+            + ("whole: preview_import or import_contacts take it as `upload`." if held.finished
+               else "send the next chunk from that offset.")
+            + f" Kept for {KEEP_SECONDS // 3600} hours."
+        )  # fmt: skip
+        out = UploadOut(
+            upload_id=held.id, size=held.size, done=held.finished, expires_at=utc_iso(held.expires)
+        )
+        return result(text, out)
