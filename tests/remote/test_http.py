@@ -405,3 +405,39 @@ async def test_a_late_yes_over_http_runs_the_delete_once_on_the_next_call(
             left = await client.call_tool("list_contacts", {})
             assert left.structured_content is not None
             assert left.structured_content["contacts"] == []
+
+
+async def test_a_csv_posted_to_uploads_is_its_senders_to_import(
+    era: str, static_server: tuple[str, Path]
+) -> None:
+    url, _ = static_server
+    body = "email,first_name\nann@example.com,Ann\nben@example.com,Ben\n"
+    headers = {"Content-Type": "text/csv", **bearer(ALICE)}
+    missing = await request("POST", f"{url}/uploads", content=body)
+    assert missing.status_code == 401
+    foreign = await request(
+        "POST",
+        f"{url}/uploads",
+        content=body,
+        headers={**headers, "Origin": "https://evil.example"},
+    )
+    assert foreign.status_code == 403
+    posted = await request("POST", f"{url}/uploads?name=people.csv", content=body, headers=headers)
+    assert posted.status_code == 201, posted.text
+    upload = posted.json()["upload_id"]
+    assert posted.json()["size"] == len(body)
+    async with mcp_client(url, era, token=BOB) as bob:
+        refused = await bob.call_tool("preview_import", {"upload": upload})
+        assert refused.is_error
+        assert refused.content[0].type == "text"
+        assert "No upload" in refused.content[0].text
+    async with mcp_client(url, era, token=ALICE) as alice:
+        arguments = {"upload": upload, "columns": {"email": "email"}, "on_conflict": "upsert"}
+        done = await alice.call_tool("import_contacts", arguments)
+        assert done.structured_content is not None
+        job = done.structured_content
+        while job["status"] == "working":
+            waited = await alice.call_tool("get_job", job["next_call"]["arguments"])
+            assert waited.structured_content is not None
+            job = waited.structured_content["job"]
+        assert job["result"]["created"] == 2

@@ -12,6 +12,8 @@ Served by the MCP SDK's own transport (both protocol eras). What this module add
   allow-list (loopback names by default, plus those given); the SDK answers 421 or 403.
 - Refusal to serve beyond loopback with no access control.
 - `/healthz`: liveness and whether the backend answers, without secrets.
+- `POST /uploads`: a CSV for an import, from a client without MCP Apps (same bearer
+  token and Host/Origin checks as `/mcp`); answers the upload's id.
 - `/webhooks/resend`, when a signing secret is configured: Resend's contact events,
   verified and written through to the mirror (`remote.webhooks`). No bearer token there:
   the signature is the credential.
@@ -198,6 +200,88 @@ def _mirror_writer(state: Callable[[], State]) -> OnEvent:
     return apply
 
 
+UPLOADS_PATH = "/uploads"
+UPLOAD_READ_BYTES = 1024 * 1024
+
+
+class _Uploads:
+    """`POST /uploads`: a CSV in the request body (streamed to disk, under the import
+    cap) becomes an upload of the caller's, whose id `preview_import` and
+    `import_contacts` take as `upload`. For clients without MCP Apps, whose people have
+    no file picker; the same bearer token as `/mcp` says who the caller is."""
+
+    def __init__(
+        self,
+        state: Callable[[], State],
+        verifier: TokenVerifier | None,
+        security: TransportSecuritySettings,
+    ) -> None:
+        self._state = state
+        self._verifier = verifier
+        self._security = security
+
+    async def receive(self, request: Request) -> Response:
+        refused = self._refuse_foreign(request)
+        if refused is not None:
+            return refused
+        caller = "local"
+        if self._verifier is not None:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            access = (
+                await self._verifier.verify_token(token.strip())
+                if scheme.lower() == "bearer" and token.strip()
+                else None
+            )
+            if access is None:
+                return _unauthorized("A valid bearer token is required", given=bool(token))
+            caller = access.client_id
+        try:
+            state = self._state()
+        except RuntimeError:
+            return JSONResponse({"error": "starting"}, status_code=503)
+        name = (request.query_params.get("name") or "upload.csv")[:200]
+        from contacts_mcp.services.explain import UserFacingError
+
+        try:
+            upload = state.uploads.begin(caller, name)
+            size = 0
+            async for chunk in request.stream():
+                for start in range(0, len(chunk), UPLOAD_READ_BYTES):
+                    part = chunk[start : start + UPLOAD_READ_BYTES]
+                    state.uploads.append(upload.id, caller, size, part)
+                    size += len(part)
+            upload = state.uploads.finish(upload.id, caller)
+        except UserFacingError as exc:
+            return JSONResponse({"error": "refused", "message": str(exc)}, status_code=413)
+        from contacts_mcp.services.jobs import utc_iso
+
+        return JSONResponse(
+            {"upload_id": upload.id, "size": upload.size, "expires_at": utc_iso(upload.expires)},
+            status_code=201,
+        )
+
+    def _refuse_foreign(self, request: Request) -> Response | None:
+        """The Host and Origin checks `/mcp` has (DNS rebinding): a web page the person
+        visits must not post files to a server on their machine."""
+        host = request.headers.get("host", "")
+        origin = request.headers.get("origin")
+        if not _matches(host, self._security.allowed_hosts):
+            return JSONResponse({"error": "invalid host"}, status_code=421)
+        if origin is not None and not _matches(origin, self._security.allowed_origins):
+            return JSONResponse({"error": "invalid origin"}, status_code=403)
+        return None
+
+
+def _matches(value: str, allowed: Sequence[str]) -> bool:
+    for pattern in allowed:
+        if pattern.endswith(":*"):
+            if value.startswith(pattern[:-1]) or value == pattern[:-2]:
+                return True
+        elif value == pattern:
+            return True
+    return False
+
+
 def build_http_app(
     server: ContactsServer, settings: HttpSettings, *, on_event: OnEvent | None = None
 ) -> Starlette | StaticBearer:
@@ -209,6 +293,9 @@ def build_http_app(
     webhooks = settings.webhook_secret is not None
     health = _Health(server.live_state, server.backend_kind, webhooks=webhooks)
     server.custom_route("/healthz", methods=["GET"], include_in_schema=False)(health.respond)
+    verifier = settings.static if settings.static is not None else server.bearer_verifier
+    uploads = _Uploads(server.live_state, verifier, settings.security())
+    server.custom_route(UPLOADS_PATH, methods=["POST"], include_in_schema=False)(uploads.receive)
     if settings.webhook_secret is not None:
         hook = ResendWebhook(settings.webhook_secret, on_event or _mirror_writer(server.live_state))
         server.custom_route(WEBHOOK_PATH, methods=["POST"], include_in_schema=False)(hook.receive)

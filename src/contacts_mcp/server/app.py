@@ -193,6 +193,8 @@ class ContactsServer(MCPServer[State]):
     surface = Surface()
     # "resend" or "local": what /healthz may say about the backend (never its address).
     backend_kind = "resend"
+    # The OAuth token verifier `/mcp` uses, for the HTTP routes beside it (`/uploads`).
+    bearer_verifier: TokenVerifier | None = None
 
     def live_state(self) -> State:
         """The running server's state (RuntimeError before its lifespan starts)."""
@@ -483,6 +485,7 @@ def build_server(
     if surface is not None:
         server.surface = surface
     server.backend_kind = "local" if config.local_db is not None else "resend"
+    server.bearer_verifier = token_verifier
     server.live_state = live  # type: ignore[method-assign]
     # In the order hosts list them: contacts first, then their schema, then imports.
     register_contact_tools(server)
