@@ -37,6 +37,7 @@ async def test_resources_and_templates_are_listed(harness: Harness) -> None:
         "contact-properties": "resend://contact-properties",
         "segments": "resend://segments",
         "topics": "resend://topics",
+        "bulk-review": "ui://contacts-mcp/bulk-review.html",  # the review screen (MCP Apps)
     }
     templates = {
         t.name: t.uri_template
@@ -45,6 +46,7 @@ async def test_resources_and_templates_are_listed(harness: Harness) -> None:
     assert templates == {
         "contact-property": "resend://contact-properties/{property}",
         "segment": "resend://segments/{segment}",
+        "file": "contacts-mcp://files/{file_id}{?page}",  # exports, snapshots, reports
     }
 
 

@@ -7,7 +7,8 @@
                                              and its first page of members
     resend://topics                          every topic
 
-Many hosts never show resources to the model, so every read here is also a tool.
+Many hosts never show resources to the model, so every read here is also a tool. Files
+the server wrote for a caller are resources too (`server.file_resources`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from mcp.types import (
 )
 from pydantic import BaseModel
 
+from contacts_mcp.server.file_resources import register_file_resources
 from contacts_mcp.server.toolkit import State
 from contacts_mcp.services.explain import NothingFoundError, UserFacingError
 from contacts_mcp.text.sanitize import clean, reveal_hidden
@@ -127,6 +129,8 @@ def register_resources(server: MCPServer[State], live: Callable[[], State]) -> N
     async def topics() -> str:
         listed = await _read(live().schema.topics(fresh=True))
         return _dump([t.model_dump(mode="json") for t in listed])
+
+    register_file_resources(server, live)
 
     # The SDK leaves `completion()` untyped; the handler below is fully typed.
     @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]

@@ -24,7 +24,7 @@ from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import Elicit, Resolve
-from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
@@ -838,21 +838,9 @@ def register_export_tool(server: MCPServer[State]) -> None:
             "overwrite": overwrite,
             "fresh": fresh,
         }
-        answer = await start_and_wait(ctx, EXPORT_JOB, arguments)
-        if (
-            target is not None
-            and answer.structured_content
-            and answer.structured_content.get("result")
-        ):
-            answer.content.append(
-                ResourceLink(
-                    type="resource_link",
-                    uri=target.resolve().as_uri(),
-                    name=target.name,
-                    mime_type="text/csv",
-                )
-            )
-        return answer
+        # The file comes as a resource too (`file_uris`, and a link to it), for clients
+        # that cannot reach this disk.
+        return await start_and_wait(ctx, EXPORT_JOB, arguments)
 
 
 class ApprovalAnswer(BaseModel):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from contacts_mcp.api.imports import ContactImport
+from contacts_mcp.server.file_resources import file_uri, files_text, serve_job_files
 from contacts_mcp.server.toolkit import State, ToolContext, hints, result, run, services
 from contacts_mcp.services.jobs import MAX_WAIT_SECONDS, JobView, spoken_duration
 from contacts_mcp.text.sanitize import clean, label
@@ -53,6 +54,9 @@ class JobOut(JobView, Generic[T]):
     """A job-running tool's answer: the result when the job ended in time, else the handle."""
 
     result: T | None = Field(default=None, description="Set once status is completed.")
+    file_uris: dict[str, str] | None = Field(
+        default=None, description="The result's files as resources: field → URI."
+    )
 
 
 class JobsOut(BaseModel):
@@ -115,16 +119,21 @@ async def start_and_wait(
     work = kind.work(state, arguments)
     job = state.jobs.start(kind.name, arguments, work, caller=state.caller(), shared=kind.shared)
     await state.jobs.wait(job, state.wait_seconds, increasing(ctx))
-    return _answer(job, kind)
+    return await _answer(state, job, kind)
 
 
-def _answer(job: Job, kind: JobKind[R]) -> CallToolResult:
+async def _answer(state: State, job: Job, kind: JobKind[R]) -> CallToolResult:
+    """The job as its tool answers: the result once completed, with the files it wrote
+    served to the job's caller as resources (`server.file_resources` links them)."""
     if job.status == "failed":
         raise ToolError(job.error or f"Job {job.id} failed.")
     view = job.view()
     if job.status == "completed" and job.result is not None:
         done = kind.result.model_validate(job.result)
-        return result(kind.text(done), JobOut[kind.result](**view.model_dump(), result=done))  # type: ignore[name-defined]
+        served = await serve_job_files(state, job.caller, kind.name, done)
+        uris = {field: file_uri(found.id) for field, found in served.items()} or None
+        out = JobOut[kind.result](**view.model_dump(), result=done, file_uris=uris)  # type: ignore[name-defined]
+        return result(kind.text(done) + files_text(served), out)
     if job.status == "cancelled":
         text = f"Job {job.id} ({job.kind}) was cancelled; what it finished is kept."
     else:
@@ -193,7 +202,7 @@ def register_job_tools(server: MCPServer[State], kinds: Mapping[str, JobKind[Any
             return result(_view_line(job.view()), JobsOut(job=answer))
         if job.status == "failed":
             raise ToolError(f"Job {job.id} ({job.kind}) failed: {job.error}")
-        shown = _answer(job, kind)
+        shown = await _answer(state, job, kind)
         assert isinstance(shown.structured_content, dict)
         answer = JobOut[dict[str, Any]].model_validate(shown.structured_content)
         text = shown.content[0].text if shown.content[0].type == "text" else ""
