@@ -1,0 +1,139 @@
+// Builds each screen into one self-contained HTML file: the TypeScript bundled by esbuild
+// (IIFE, minified) and inlined into its HTML template. No file is fetched at run time, so
+// a screen works under the MCP Apps default CSP. The output depends only on the sources
+// and on the exact versions in package-lock.json: the same inputs give the same bytes.
+//
+//   node build.mjs            write the built files into the repository
+//   node build.mjs --check    build in memory and compare with the committed files
+//   node build.mjs --out DIR  write them under DIR instead (same relative paths)
+
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { build } from "esbuild";
+
+const UI = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(UI, "..");
+const PLACEHOLDER = "<!-- build: script -->";
+
+// What is built: the screens (package data of the server) and the browser tests' host page.
+const TARGETS = [
+  {
+    entry: "src/bulk-review.ts",
+    template: "src/bulk-review.html",
+    out: "src/contacts_mcp/server/ui/bulk-review.html",
+  },
+  {
+    entry: "test-host/host.ts",
+    template: "test-host/host.html",
+    out: "tests/browser/host.html",
+  },
+];
+
+// zod's `z` namespace (the SDK imports it whole) carries `z.locales`: the error messages
+// of some 50 languages, 260 KB of the bundle. The screens never switch zod's locale
+// (English stays, imported on its own), so the index of the others is left empty.
+const withoutZodLocales = {
+  name: "without-zod-locales",
+  setup(b) {
+    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes(`${join("node_modules", "zod")}`)
+        ? { path: "zod-locales", namespace: "empty" }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "empty" }, () => ({
+      contents: "export {};",
+      loader: "js",
+    }));
+  },
+};
+
+// The MCP SDK packages declare no `sideEffects`, so esbuild keeps every module they
+// reach (OAuth, HTTP transports, a JSON Schema validator) although the App class needs
+// none of them. Their modules only define things: marking them side-effect free lets
+// esbuild drop what nothing uses (about 70 KB).
+const sdkWithoutSideEffects = {
+  name: "sdk-without-side-effects",
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.pluginData === "resolving") return undefined;
+      const found = await b.resolve(args.path, {
+        importer: args.importer,
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        pluginData: "resolving",
+      });
+      if (found.errors.length > 0) return found;
+      const sdk = found.path.includes(join("node_modules", "@modelcontextprotocol"));
+      return sdk ? { ...found, sideEffects: false } : found;
+    });
+  },
+};
+
+async function bundle(target) {
+  const result = await build({
+    absWorkingDir: UI,
+    entryPoints: [target.entry],
+    bundle: true,
+    format: "iife",
+    platform: "browser",
+    target: "es2022",
+    minify: true,
+    legalComments: "none",
+    charset: "utf8",
+    write: false,
+    logLevel: "warning",
+    plugins: [withoutZodLocales, sdkWithoutSideEffects],
+  });
+  const js = result.outputFiles[0].text;
+  if (/<\/script|<!--/i.test(js)) {
+    throw new Error(
+      `${target.entry}: the bundle holds "</script" or "<!--", which would end the inline script`,
+    );
+  }
+  const template = readFileSync(join(UI, target.template), "utf8");
+  if (template.split(PLACEHOLDER).length !== 2) {
+    throw new Error(`${target.template}: needs exactly one ${PLACEHOLDER}`);
+  }
+  return template.replace(PLACEHOLDER, () => `<script>${js.trimEnd()}</script>`);
+}
+
+const args = process.argv.slice(2);
+const check = args.includes("--check");
+const outAt = args.indexOf("--out");
+const outRoot = outAt >= 0 ? resolve(args[outAt + 1]) : ROOT;
+
+let stale = 0;
+for (const target of TARGETS) {
+  const html = await bundle(target);
+  const bytes = Buffer.from(html, "utf8");
+  const sha = createHash("sha256").update(bytes).digest("hex").slice(0, 16);
+  const path = join(outRoot, target.out);
+  if (check) {
+    let committed = null;
+    try {
+      committed = readFileSync(path);
+    } catch {
+      // missing: reported as stale below
+    }
+    const same = committed !== null && committed.equals(bytes);
+    if (!same) stale += 1;
+    console.log(
+      `${same ? "ok   " : "STALE"} ${target.out} (${bytes.length} bytes, sha256 ${sha}…)`,
+    );
+  } else {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, bytes);
+    const shown = relative(process.cwd(), path) || path;
+    console.log(`${shown}: ${bytes.length} bytes, sha256 ${sha}…`);
+  }
+}
+if (stale > 0) {
+  console.error(
+    `${stale} built file(s) do not match their sources in ui/. Rebuild them with ` +
+      "`cd ui && npm ci && npm run build`, and commit the result.",
+  );
+  process.exit(1);
+}

@@ -1,0 +1,282 @@
+// The bulk review screen (MCP Apps View) for update_contacts and delete_contacts.
+//
+// The host hands it the tool's result. A preview shows here with Approve and Cancel;
+// both call `approve_run`, an app-only tool, with the one-time nonce the server put in
+// the result's `_meta` (which hosts give the screen and never the model). Approve starts
+// exactly the previewed run; the screen then follows it with get_job (progress, ETA,
+// Cancel) and shows the outcome and its files. The protocol is the official App class's.
+
+import {
+  App,
+  applyDocumentTheme,
+  applyHostFonts,
+  applyHostStyleVariables,
+  type McpUiHostContext,
+} from "@modelcontextprotocol/ext-apps";
+
+import { Formats } from "./format";
+import {
+  type Approval,
+  type FileLink,
+  type Job,
+  type Preview,
+  readApproval,
+  readCancelled,
+  readFileLinks,
+  readJobAnswer,
+  readPreview,
+  readRun,
+  readText,
+} from "./shapes";
+import { View } from "./view";
+
+// get_job waits this long for the job to end before answering with where it stands.
+const WAIT_SECONDS = 5;
+// Failed get_job calls in a row (the host or server unreachable) before giving up.
+const MAX_POLL_FAILURES = 4;
+
+type Phase = "waiting" | "review" | "deciding" | "running" | "done";
+
+const app = new App(
+  { name: "contacts-mcp-bulk-review", version: "1.0.0" },
+  {},
+  { autoResize: true },
+);
+const view = new View(new Formats());
+
+let phase: Phase = "waiting";
+let preview: Preview | null = null;
+let approval: Approval | null = null;
+let expiry: ReturnType<typeof setTimeout> | undefined;
+let closed = false;
+// The job being followed, for Cancel the run.
+let current: Job | null = null;
+
+function applyContext(context: McpUiHostContext | undefined): void {
+  if (context === undefined) return;
+  if (context.theme) applyDocumentTheme(context.theme);
+  if (context.styles?.variables) applyHostStyleVariables(context.styles.variables);
+  if (context.styles?.css?.fonts) applyHostFonts(context.styles.css.fonts);
+  if (context.locale || context.timeZone)
+    view.formats = new Formats(context.locale, context.timeZone);
+  const insets = context.safeAreaInsets;
+  if (insets) {
+    const { top, right, bottom, left } = insets;
+    document.body.style.padding = `${top}px ${right}px ${bottom}px ${left}px`;
+  }
+}
+
+// Handlers are set before connect(): the host may send the result right after the handshake.
+// A change names only what changed: applied over the context as it stands.
+app.onhostcontextchanged = (changed) => applyContext({ ...app.getHostContext(), ...changed });
+
+app.ontoolresult = (result) => {
+  if (phase !== "waiting") return; // this screen reviews one answer
+  if (result.isError) {
+    phase = "done";
+    view.showProblem("Nothing to review", readText(result.content) || "The tool refused.");
+    return;
+  }
+  preview = readPreview(result.structuredContent);
+  if (preview !== null) {
+    approval = readApproval(result._meta);
+    phase = "review";
+    const expiresAt = approval?.expiresAt || preview.expiresAt;
+    view.showPreview(preview, approval !== null, expiresAt);
+    const left = Date.parse(expiresAt) - Date.now();
+    if (approval !== null && !Number.isNaN(left)) {
+      expiry = setTimeout(
+        () => {
+          if (phase === "review") view.expired();
+        },
+        Math.max(0, left),
+      );
+    }
+    return;
+  }
+  const run = readRun(result.structuredContent);
+  if (run !== null) {
+    void follow(run, result.content); // confirmed in the conversation: nothing to approve
+    return;
+  }
+  phase = "done";
+  view.showProblem(
+    "Nothing to review",
+    readText(result.content) || "This answer holds no preview.",
+  );
+};
+
+app.ontoolcancelled = () => {
+  if (phase !== "waiting") return;
+  phase = "done";
+  view.showProblem(
+    "No preview",
+    "The preview was cancelled before it finished: nothing was changed.",
+  );
+};
+
+app.onteardown = () => {
+  closed = true;
+  clearTimeout(expiry);
+  return {};
+};
+
+view.approve.addEventListener("click", () => void decide(true));
+view.cancel.addEventListener("click", () => void decide(false));
+view.stop.addEventListener("click", () => void stopRun());
+view.prev.addEventListener("click", () => view.turnPage(-1));
+view.next.addEventListener("click", () => view.turnPage(1));
+
+/** Approve (run exactly the preview) or Cancel (spend the nonce; nothing runs). */
+async function decide(approve: boolean): Promise<void> {
+  if (phase !== "review" || approval === null || preview === null) return;
+  phase = "deciding";
+  clearTimeout(expiry);
+  view.deciding(approve);
+  const what = `the previewed ${preview.kind} of ${view.formats.counted(preview.count, "contact")}`;
+  let result;
+  try {
+    result = await app.callServerTool({
+      name: "approve_run",
+      arguments: { nonce: approval.nonce, approve },
+    });
+  } catch (error) {
+    phase = "done";
+    view.showProblem(
+      "No answer",
+      `The server did not answer (${String(error)}). ` +
+        (approve
+          ? "The change may have started: ask the assistant to check its jobs (get_job)."
+          : "Nothing runs without an approval."),
+    );
+    return;
+  } finally {
+    approval = null; // spent by its first use, whatever the answer
+  }
+  if (result.isError) {
+    phase = "done";
+    view.showProblem(approve ? "Not approved" : "Cancelled", readText(result.content));
+    return;
+  }
+  if (!approve || readCancelled(result.structuredContent)) {
+    phase = "done";
+    view.showDeclined(readText(result.content) || "Cancelled: nothing was changed.");
+    tellModel(`The person cancelled ${what} in the review screen: nothing was changed.`);
+    return;
+  }
+  const run = readRun(result.structuredContent);
+  if (run === null) {
+    phase = "done";
+    view.showProblem("Approved", readText(result.content));
+    return;
+  }
+  tellModel(`The person approved ${what} in the review screen: job ${run.id}.`);
+  await follow(run, result.content);
+}
+
+/** Show a job's progress until it ends, then its outcome. */
+async function follow(job: Job, content: unknown): Promise<void> {
+  phase = "running";
+  current = job;
+  view.showRun(job);
+  let failures = 0;
+  while (job.status === "working" && !closed) {
+    let answer;
+    try {
+      answer = await app.callServerTool({
+        name: "get_job",
+        arguments: { job_id: job.id, wait_seconds: WAIT_SECONDS },
+      });
+    } catch (error) {
+      failures += 1;
+      if (failures >= MAX_POLL_FAILURES) {
+        view.showError(
+          `Lost touch with the run (${String(error)}). ` +
+            `It goes on: ask the assistant about job ${job.id}.`,
+        );
+        return;
+      }
+      await sleep(1000 * failures);
+      continue;
+    }
+    failures = 0;
+    const next = answer.isError ? null : readJobAnswer(answer.structuredContent);
+    if (next === null) {
+      view.showError(
+        readText(answer.content) || `No news of job ${job.id}: ask the assistant about it.`,
+      );
+      return;
+    }
+    if (phase !== "running") return; // Cancel the run already showed its end
+    job = current = next;
+    content = answer.content;
+    view.progress(job);
+  }
+  if (!closed) finish(job, content);
+}
+
+async function stopRun(): Promise<void> {
+  if (phase !== "running" || current === null) return;
+  const id = current.id;
+  view.stopping();
+  try {
+    const answer = await app.callServerTool({
+      name: "get_job",
+      arguments: { job_id: id, cancel: true },
+    });
+    const job = answer.isError ? null : readJobAnswer(answer.structuredContent);
+    if (job === null) {
+      view.stopFailed(readText(answer.content) || "The run could not be cancelled.");
+    } else if (job.status !== "working" && phase === "running") {
+      finish(job, answer.content);
+    }
+  } catch (error) {
+    view.stopFailed(`The run could not be cancelled (${String(error)}).`);
+  }
+}
+
+function finish(job: Job, content: unknown): void {
+  if (phase === "done") return;
+  phase = "done";
+  view.showOutcome(job, readFileLinks(content), download);
+  const outcome = job.outcome;
+  tellModel(
+    job.status === "completed" && outcome !== null
+      ? `The approved ${outcome.action} finished (job ${job.id}): ` +
+          `${outcome.done} of ${outcome.selected} done, ${outcome.failed} failed.`
+      : `The approved run (job ${job.id}) ended: ${job.status}.`,
+  );
+}
+
+/** The hook for files the server offers as resources (contacts-mcp://files/…). */
+function download(link: FileLink): void {
+  void app
+    .downloadFile({
+      contents: [
+        { type: "resource_link", uri: link.uri, name: link.name, mimeType: link.mimeType },
+      ],
+    })
+    .then((answer) => {
+      if (answer.isError) view.showError(`The download of ${link.name} was not started.`);
+    })
+    .catch((error: unknown) =>
+      view.showError(`The download of ${link.name} failed (${String(error)}).`),
+    );
+}
+
+/** Let the model know what the person decided, where the host takes such updates: the
+ * assistant can then speak of it. It never carries the nonce. */
+function tellModel(text: string): void {
+  if (!app.getHostCapabilities()?.updateModelContext) return;
+  app.updateModelContext({ content: [{ type: "text", text }] }).catch(() => undefined);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+app.connect().then(
+  () => applyContext(app.getHostContext()),
+  (error: unknown) =>
+    view.showProblem("Not connected", `This screen could not reach its host (${String(error)}).`),
+);

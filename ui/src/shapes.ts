@@ -1,0 +1,250 @@
+// What the screen reads from the server's answers: the structured content of
+// update_contacts / delete_contacts (a preview, or a run), approve_run and get_job.
+// The server's pydantic models are the source (src/contacts_mcp/server/tools/bulk.py);
+// these readers take whatever arrives and default what is missing, so that an older or
+// newer server degrades to fewer facts shown, never to a broken screen.
+
+/** A contact in a delete preview's sample (FoundContact). */
+export interface SampleContact {
+  email: string;
+  firstName: string;
+  lastName: string;
+  unsubscribed: boolean;
+}
+
+/** One contact of an update preview's sample, before → after (ChangeSample). */
+export interface SampleChange {
+  email: string;
+  before: [string, unknown][];
+  after: [string, unknown][];
+}
+
+/** A preview of delete_contacts (BulkPreview) or update_contacts (ChangePreview). */
+export interface Preview {
+  kind: "delete" | "update";
+  /** The change in words ("set plan to pro, add to VIP"); "" for a delete. */
+  change: string;
+  count: number;
+  missing: string[];
+  /** Update only: contacts to write, already as asked, held back by the consent guard. */
+  toChange: number | null;
+  already: number | null;
+  refused: number;
+  refusedSample: string[];
+  deleteSample: SampleContact[];
+  changeSample: SampleChange[];
+  requests: number;
+  estimatedSeconds: number;
+  notes: string[];
+  expiresAt: string;
+}
+
+/** What a bulk run did (BulkOutcome). */
+export interface Outcome {
+  action: string;
+  selected: number;
+  done: number;
+  unchanged: number;
+  refused: number;
+  failed: number;
+  requests: number;
+  seconds: number;
+  snapshotFile: string | null;
+  failuresFile: string | null;
+  noLongerMatching: number;
+  noLongerMatchingSample: string[];
+  notes: string[];
+}
+
+/** A job as the jobs tools report it (JobOut). */
+export interface Job {
+  id: string;
+  kind: string;
+  status: "working" | "completed" | "failed" | "cancelled";
+  message: string;
+  done: number;
+  total: number | null;
+  etaSeconds: number | null;
+  error: string | null;
+  outcome: Outcome | null;
+}
+
+/** The approval the server gave this screen, in the preview result's `_meta`. */
+export interface Approval {
+  nonce: string;
+  expiresAt: string;
+}
+
+/** A file the server offers as an MCP resource (a `resource_link` content block). */
+export interface FileLink {
+  uri: string;
+  name: string;
+  mimeType: string | undefined;
+}
+
+/** The key of the preview result's `_meta` entry with the approval nonce. */
+export const APPROVAL_META = "contacts-mcp/approval";
+/** Resource links under this scheme are files of this server (exports, snapshots). */
+export const FILE_SCHEME = "contacts-mcp://files/";
+
+type Json = Record<string, unknown>;
+
+function record(value: unknown): Json | null {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Json)
+    : null;
+}
+
+function num(value: unknown, fallback = 0): number {
+  return typeof value === "number" && Number.isFinite(value) ? value : fallback;
+}
+
+function maybeNum(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}
+
+function str(value: unknown): string {
+  return typeof value === "string" ? value : "";
+}
+
+function maybeStr(value: unknown): string | null {
+  return typeof value === "string" && value !== "" ? value : null;
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+}
+
+function entries(value: unknown): [string, unknown][] {
+  return Object.entries(record(value) ?? {});
+}
+
+export function readPreview(structured: unknown): Preview | null {
+  const preview = record(record(structured)?.preview);
+  if (preview === null) return null;
+  const isUpdate = typeof preview.change === "string";
+  const sample = Array.isArray(preview.sample) ? preview.sample.map(record) : [];
+  return {
+    kind: isUpdate ? "update" : "delete",
+    change: str(preview.change),
+    count: num(preview.count),
+    missing: strings(preview.missing),
+    toChange: isUpdate ? num(preview.to_change) : null,
+    already: isUpdate ? num(preview.already) : null,
+    refused: num(preview.refused),
+    refusedSample: strings(preview.refused_sample),
+    deleteSample: isUpdate
+      ? []
+      : sample.flatMap((c) =>
+          c === null
+            ? []
+            : [
+                {
+                  email: str(c.email),
+                  firstName: str(c.first_name),
+                  lastName: str(c.last_name),
+                  unsubscribed: c.unsubscribed === true,
+                },
+              ],
+        ),
+    changeSample: isUpdate
+      ? sample.flatMap((c) =>
+          c === null
+            ? []
+            : [{ email: str(c.email), before: entries(c.before), after: entries(c.after) }],
+        )
+      : [],
+    requests: num(preview.requests),
+    estimatedSeconds: num(preview.estimated_seconds),
+    notes: strings(preview.notes),
+    expiresAt: str(preview.expires_at),
+  };
+}
+
+function readOutcome(value: unknown): Outcome | null {
+  const outcome = record(value);
+  if (outcome === null) return null;
+  return {
+    action: str(outcome.action),
+    selected: num(outcome.selected),
+    done: num(outcome.done),
+    unchanged: num(outcome.unchanged),
+    refused: num(outcome.refused),
+    failed: num(outcome.failed),
+    requests: num(outcome.requests),
+    seconds: num(outcome.seconds),
+    snapshotFile: maybeStr(outcome.snapshot_file),
+    failuresFile: maybeStr(outcome.failures_file),
+    noLongerMatching: num(outcome.no_longer_matching),
+    noLongerMatchingSample: strings(outcome.no_longer_matching_sample),
+    notes: strings(outcome.notes),
+  };
+}
+
+const STATUSES = ["working", "completed", "failed", "cancelled"] as const;
+
+export function readJob(value: unknown): Job | null {
+  const job = record(value);
+  if (job === null || typeof job.job_id !== "string") return null;
+  const status = STATUSES.find((s) => s === job.status) ?? "failed";
+  return {
+    id: job.job_id,
+    kind: str(job.kind),
+    status,
+    message: str(job.message),
+    done: num(job.done),
+    total: maybeNum(job.total),
+    etaSeconds: maybeNum(job.eta_seconds),
+    error: maybeStr(job.error),
+    outcome: readOutcome(job.result),
+  };
+}
+
+/** The run of a confirmed call or of approve_run (`{"run": JobOut}`). */
+export function readRun(structured: unknown): Job | null {
+  return readJob(record(structured)?.run);
+}
+
+/** The job of a get_job answer (`{"job": JobOut}`). */
+export function readJobAnswer(structured: unknown): Job | null {
+  return readJob(record(structured)?.job);
+}
+
+export function readCancelled(structured: unknown): boolean {
+  return record(structured)?.cancelled === true;
+}
+
+export function readApproval(meta: unknown): Approval | null {
+  const approval = record(record(meta)?.[APPROVAL_META]);
+  if (approval === null || typeof approval.nonce !== "string" || approval.nonce === "") {
+    return null;
+  }
+  return { nonce: approval.nonce, expiresAt: str(approval.expires_at) };
+}
+
+/** The first text block of a result: a tool error's message, or its summary. */
+export function readText(content: unknown): string {
+  if (!Array.isArray(content)) return "";
+  for (const block of content) {
+    const b = record(block);
+    if (b?.type === "text" && typeof b.text === "string") return b.text;
+  }
+  return "";
+}
+
+/** Files of this server linked from a result, to offer as downloads. */
+export function readFileLinks(content: unknown): FileLink[] {
+  if (!Array.isArray(content)) return [];
+  return content.flatMap((block) => {
+    const b = record(block);
+    if (b?.type !== "resource_link" || typeof b.uri !== "string") return [];
+    if (!b.uri.startsWith(FILE_SCHEME)) return [];
+    return [
+      {
+        uri: b.uri,
+        name: str(b.name) || b.uri.slice(FILE_SCHEME.length),
+        mimeType: maybeStr(b.mimeType) ?? undefined,
+      },
+    ];
+  });
+}
