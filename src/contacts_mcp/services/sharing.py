@@ -16,6 +16,7 @@ processes, and across the tasks of this one.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -56,8 +57,26 @@ def connect(path: Path | str) -> sqlite3.Connection:
     )
     if not in_memory:
         # Readers never wait for a writer, nor a writer for readers; writers take turns.
-        db.execute("PRAGMA journal_mode=WAL")
+        _use_wal(db)
     return db
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, once. Switching modes needs the file to itself, and
+    SQLite answers "database is locked" at once, not after the busy timeout, while
+    another process holds it (opening the same new file, or writing): so the mode is
+    read first (it stays WAL once set), and a switch is tried again until the timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @contextmanager
