@@ -6,10 +6,11 @@
 //   node build.mjs            write the built files into the repository
 //   node build.mjs --check    build in memory and compare with the committed files
 //   node build.mjs --out DIR  write them under DIR instead (same relative paths)
+//   node build.mjs --only N   build only the targets whose output is named N.html (repeatable)
 
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { build } from "esbuild";
@@ -18,13 +19,19 @@ const UI = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(UI, "..");
 const PLACEHOLDER = "<!-- build: script -->";
 
-// What is built: the screens (package data of the server) and the browser tests' host page.
+// What is built: every screen, `src/<name>.html` (the template) with `src/<name>.ts` (its
+// entry), into the server's package data; and the browser tests' host page. The other
+// modules in src/ are shared by the screens.
+const SCREENS = readdirSync(join(UI, "src"))
+  .filter((name) => name.endsWith(".html"))
+  .map((name) => name.slice(0, -".html".length))
+  .sort();
 const TARGETS = [
-  {
-    entry: "src/bulk-review.ts",
-    template: "src/bulk-review.html",
-    out: "src/contacts_mcp/server/ui/bulk-review.html",
-  },
+  ...SCREENS.map((name) => ({
+    entry: `src/${name}.ts`,
+    template: `src/${name}.html`,
+    out: `src/contacts_mcp/server/ui/${name}.html`,
+  })),
   {
     entry: "test-host/host.ts",
     template: "test-host/host.html",
@@ -105,8 +112,12 @@ const check = args.includes("--check");
 const outAt = args.indexOf("--out");
 const outRoot = outAt >= 0 ? resolve(args[outAt + 1]) : ROOT;
 
+const only = args.flatMap((arg, at) => (args[at - 1] === "--only" ? [`${arg}.html`] : []));
+const chosen = only.length ? TARGETS.filter((t) => only.includes(basename(t.out))) : TARGETS;
+if (chosen.length < only.length) throw new Error(`--only: no target among ${only.join(", ")}`);
+
 let stale = 0;
-for (const target of TARGETS) {
+for (const target of chosen) {
   const html = await bundle(target);
   const bytes = Buffer.from(html, "utf8");
   const sha = createHash("sha256").update(bytes).digest("hex").slice(0, 16);
