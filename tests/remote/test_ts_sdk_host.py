@@ -38,13 +38,16 @@ def ts_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def host_run(ts_client: Path, url: str, answer: str) -> dict[str, object]:
+def host_run(
+    ts_client: Path, url: str, answer: str, *, timeout_ms: int = 1000, person_ms: int = 2500
+) -> dict[str, object]:
+    environment = {"TIMEOUT_MS": str(timeout_ms), "PERSON_MS": str(person_ms)}
     done = subprocess.run(
         [str(shutil.which("node")), "late_yes.mjs", f"{url}/mcp", answer],
         cwd=ts_client,
-        env={"PATH": os.environ["PATH"], "TIMEOUT_MS": "1000", "PERSON_MS": "2500"},
+        env={"PATH": os.environ["PATH"], **environment},
         check=False,
-        timeout=120,
+        timeout=person_ms / 1000 + 120,
         capture_output=True,
         text=True,
     )
@@ -61,6 +64,23 @@ def test_a_yes_after_the_hosts_timeout_deletes_once_on_the_next_call(
     assert "timed out" in str(report["first"]).lower()
     assert report["second"] == "ran"
     assert report["replay"] == "refused"  # never twice
+    assert report["left"] == 0
+    assert report["asked"] == 1
+
+
+def test_a_yes_after_two_minutes_with_the_hosts_own_60_s_timeout_deletes_once(
+    ts_client: Path, tmp_path: Path
+) -> None:
+    """The issue's figures, in real time: Claude Desktop's 60 s, a person who takes 120 s.
+    The model's calls time out while the person decides; the one after their yes runs the
+    delete, once."""
+    with contacts_server(tmp_path) as url:
+        report = host_run(ts_client, url, "yes", timeout_ms=60_000, person_ms=120_000)
+    calls = [str(call) for call in report["calls"]]  # type: ignore[attr-defined]
+    assert "timed out" in calls[0].lower()
+    assert calls[-1] == "ran"
+    assert all("timed out" in call.lower() for call in calls[:-1])
+    assert report["replay"] == "refused"
     assert report["left"] == 0
     assert report["asked"] == 1
 

@@ -1,6 +1,7 @@
 // A 2025-11-25 host as Claude Desktop, VS Code and Cursor are: the official TypeScript
 // SDK 1.x client, whose requests fail when their timeout passes (60 s by default; here
 // TIMEOUT_MS), with a person who answers the approval question after PERSON_MS.
+// The model calls again after a timeout, as models do once the host reports it.
 // Prints one JSON line: what happened to each call, and how often the person was asked.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -27,15 +28,22 @@ for (const email of named) await client.callTool({ name: "create_contact", argum
 const preview = await client.callTool({ name: "delete_contacts", arguments: { contacts: named } });
 const confirmed = { contacts: named, confirm: preview.structuredContent.preview.confirm };
 
-const report = { protocol: client.transport?.protocolVersion ?? null };
-try {
-  await client.callTool({ name: "delete_contacts", arguments: confirmed }, undefined, { timeout: TIMEOUT_MS });
-  report.first = "answered";
-} catch (error) {
-  report.first = String(error.message ?? error);
+// The model calls again, as it does once the host reports a timeout, until an answer
+// comes back: each call is cut at TIMEOUT_MS, as the host cuts it.
+const report = { protocol: client.transport?.protocolVersion ?? null, calls: [] };
+let again = null;
+while (again === null && report.calls.length < 5) {
+  try {
+    again = await client.callTool({ name: "delete_contacts", arguments: confirmed }, undefined, {
+      timeout: TIMEOUT_MS,
+    });
+    report.calls.push(again.isError ? again.content[0].text : "ran");
+  } catch (error) {
+    report.calls.push(String(error.message ?? error));
+  }
 }
-const again = await client.callTool({ name: "delete_contacts", arguments: confirmed });
-report.second = again.isError ? again.content[0].text : "ran";
+report.first = report.calls[0];
+report.second = report.calls.at(-1);
 const replay = await client.callTool({ name: "delete_contacts", arguments: confirmed });
 report.replay = replay.isError ? "refused" : "ran again";
 const left = await client.callTool({ name: "list_contacts", arguments: {} });
