@@ -29,6 +29,7 @@ from contacts_mcp.imports.models import ImportSummary
 from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.services.explain import explain
 from contacts_mcp.services.mirror import Mirror
+from contacts_mcp.services.private import private_file
 from contacts_mcp.text.cells import segment_names_of, topic_choices_of
 from contacts_mcp.text.sanitize import formula_safe
 
@@ -238,6 +239,7 @@ async def scan_existing(client: ResendClient, journal: Journal) -> int:
 def write_failure_report(path: Path, failures: Iterator[tuple[int, str, str]]) -> int:
     """Write (row, email, reason) rows as CSV; returns how many."""
     count = 0
+    private_file(path)  # personal data (emails): this user's alone
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["row", "email", "reason"])

@@ -46,6 +46,7 @@ from contacts_mcp.imports.strategy_api import run_api
 from contacts_mcp.imports.strategy_rows import run_rows
 from contacts_mcp.services.explain import NothingFoundError, UserFacingError, api_errors, show
 from contacts_mcp.services.mirror import Mirror
+from contacts_mcp.services.private import private_file
 from contacts_mcp.services.schema import SchemaService
 from contacts_mcp.services.sharing import FolderLock, FolderLockTimeout
 from contacts_mcp.text.sanitize import clean
@@ -410,7 +411,7 @@ class ImportService:
                 "summary_file": str(summary_path),
             }
         )
-        summary_path.write_text(
+        private_file(summary_path).write_text(
             json.dumps(summary.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
         )
         return summary

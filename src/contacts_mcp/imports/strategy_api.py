@@ -34,6 +34,7 @@ from contacts_mcp.imports.journal import ExistingContact, PartRecord, email_key
 from contacts_mcp.imports.plan import ImportPlan, ImportSummary, scan_existing
 from contacts_mcp.imports.preview import FirstSeen, MappedRow, iter_mapped_rows
 from contacts_mcp.services.explain import UserFacingError, explain
+from contacts_mcp.services.private import private_file
 
 __all__ = ["run_api"]
 
@@ -59,7 +60,7 @@ class _Writer:
             if entry is not None:
                 entry[1].close()
             part = PartRecord(number=len(self.parts), group=group, import_id=None, rows=0)
-            handle = self.path(part).open("w", newline="", encoding="utf-8")
+            handle = private_file(self.path(part)).open("w", newline="", encoding="utf-8")
             writer = csv.writer(handle)
             writer.writerow(self._header)
             self.parts.append(part)

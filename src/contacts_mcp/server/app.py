@@ -314,7 +314,12 @@ def _deadline_for(context: Context[State, Any] | None) -> float | None:
 
 def _open_jobs(state: State, task_group: TaskGroup, *, read_only: bool = False) -> Jobs:
     from contacts_mcp.services.jobs import JobJournal, Jobs
+    from contacts_mcp.services.private import private_folder
 
+    if not state.ephemeral:
+        # The data folder holds copies of contacts: this user's alone, even where an
+        # earlier version made it readable by others.
+        private_folder(state.state_dir)
     path = ":memory:" if state.ephemeral else state.state_dir / "jobs.sqlite"
     journal = JobJournal(path, state.backend_id)
     resumers = {

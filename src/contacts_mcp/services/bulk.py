@@ -41,6 +41,7 @@ from contacts_mcp.services.explain import UserFacingError, explain
 from contacts_mcp.services.jobs import Progress, utc_iso
 from contacts_mcp.services.mirror import Filter, MirroredContact
 from contacts_mcp.services.outfiles import Kind, OutFile, WrittenFiles
+from contacts_mcp.services.private import private_file, private_folder
 from contacts_mcp.services.recheck import (
     Item,
     Needs,
@@ -224,7 +225,7 @@ class Confirmations:
         # Missing, or cut short by a crash while it was written: a new one (written
         # whole, then given its name, readable by this user only). Confirmations issued
         # under an old one are refused; a new preview gives a good one.
-        folder.mkdir(parents=True, exist_ok=True)
+        private_folder(folder)
         secret = secrets.token_bytes(32)
         partial = path.with_name(f"confirm.key.{os.getpid()}.{secrets.token_hex(4)}")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -778,7 +779,7 @@ async def delete_selected(
         failed = {email for email, _ in unreadable_topics}
         records = [item for item in records if item[0].email not in failed]
     # Personal data, the last copy of it: readable by this user alone.
-    snapshot.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_folder(snapshot.parent)
     try:
         await anyio.to_thread.run_sync(
             lambda: write_contacts_csv(
@@ -894,7 +895,7 @@ def write_failures(path: Path, failures: list[tuple[str, str]]) -> str | None:
     """The contacts a run did not bring to the asked state, and why, as CSV (or None)."""
     if not failures:
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # personal data (emails): this user's alone
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(["email", "reason"])

@@ -24,6 +24,8 @@ from pathlib import Path
 import anyio
 import anyio.lowlevel
 
+from contacts_mcp.services.private import private_file
+
 __all__ = [
     "BUSY_TIMEOUT_SECONDS",
     "FolderLock",
@@ -51,7 +53,7 @@ def connect(path: Path | str) -> sqlite3.Connection:
     """
     in_memory = str(path) == ":memory:"
     if not in_memory:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(path))  # personal data: this user's alone (-wal, -shm follow)
     db = sqlite3.connect(
         path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
     )
@@ -166,7 +168,7 @@ class FolderLock:
     def _try(self) -> bool:
         if self._db is None:
             assert self._path is not None
-            self._path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self._path)
             self._db = sqlite3.connect(
                 self._path,
                 timeout=_LOCK_TRY_SECONDS,

@@ -16,6 +16,7 @@ it at once ("database is locked") rather than risk a deadlock.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -150,7 +151,11 @@ class Database:
         if self._db is None:
             in_memory = self.path == ":memory:"
             if not in_memory:
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                # The local account's contacts are personal data: this user's alone
+                # (SQLite gives its -wal and -shm files the database file's mode).
+                Path(self.path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             # isolation_level=None: we issue BEGIN/COMMIT ourselves.
             db = sqlite3.connect(
                 self.path,
