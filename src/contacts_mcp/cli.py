@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contacts_mcp import __version__
-from contacts_mcp.text.sanitize import redact_secrets
+from contacts_mcp.text.sanitize import redact_emails, redact_secrets
 
 if TYPE_CHECKING:
     from mcp.server.auth.settings import AuthSettings
@@ -47,15 +47,17 @@ _NO_BACKEND = (
 )
 
 
-class _RedactSecrets(logging.Filter):
-    """Takes API keys and URL credentials out of every log line, whoever logs it."""
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = redact_secrets(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
+
+class _PrivateFormatter(logging.Formatter):
+    """Takes API keys, URL credentials and email addresses out of every log line, its
+    traceback included, whoever logs it (httpx logs each request's URL, which names a
+    contact by email). The log is the operator's; the contacts in it are not. Contact
+    names and property values are never logged by this server at any level."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_emails(redact_secrets(super().format(record)))
 
 
 class UsageError(Exception):
@@ -361,12 +363,18 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _resolve_db(raw: str | None) -> str:
     from contacts_mcp.backends import default_db_path
+    from contacts_mcp.services.private import private_folder
 
     if raw == ":memory:":
         return raw
     path = Path(raw).expanduser() if raw else default_db_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The default folder is ours: this user's alone. A folder given is left as it is
+        # (the database file in it is made 0600 all the same).
+        if raw:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            private_folder(path.parent)
     except OSError as exc:
         raise UsageError(
             f"Cannot create the folder for the database {path}: {exc.strerror}."
@@ -792,14 +800,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unrecognized:
         usage_of: argparse.ArgumentParser = getattr(args, "usage_of", parser)
         usage_of.error(f"unrecognized arguments: {' '.join(unrecognized)}")
-    logging.basicConfig(
-        level=args.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=args.log_level, stream=sys.stderr, format=LOG_FORMAT)
     for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, _RedactSecrets) for f in handler.filters):
-            handler.addFilter(_RedactSecrets())
+        handler.setFormatter(_PrivateFormatter(LOG_FORMAT))
     try:
         if args.command == "emulator":
             return _run_emulator(args)

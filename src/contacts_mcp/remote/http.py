@@ -323,6 +323,9 @@ def serve_http(server: ContactsServer, settings: HttpSettings) -> None:
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        # uvicorn's loggers go through the root handler, whose formatter keeps keys and
+        # email addresses out of the log (cli.py), rather than handlers of their own.
+        log_config=None,
         lifespan="on",
         timeout_graceful_shutdown=settings.graceful_seconds,
         # Behind a proxy the client's address is the proxy's; nothing here trusts it.
