@@ -277,7 +277,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_backend_flags(parser)
     _add_safety_flags(parser)
     _add_http_flags(parser)
-    commands = parser.add_subparsers(dest="command", metavar="{call,emulator,token}")
+    commands = parser.add_subparsers(dest="command", metavar="{call,emulator,token,data}")
 
     call = commands.add_parser(
         "call",
@@ -354,6 +354,31 @@ def _build_parser() -> argparse.ArgumentParser:
         "CONTACTS_MCP_TOKENS form.",
     )
     token.add_argument("name", help="who or what will use it (recorded in the audit log)")
+
+    data = commands.add_parser(
+        "data",
+        help="what the server keeps on this machine",
+        description="The personal data this server keeps next to Resend (mirrors, snapshots, "
+        "failure reports, journals, jobs, exports, uploads, the audit log): where, how much, "
+        "how old, and for which account.",
+    )
+    data_commands = data.add_subparsers(
+        dest="data_command", metavar="{status}", required=True, help="what to do"
+    )
+    status = data_commands.add_parser(
+        "status",
+        help="list every kind of local data",
+        description="List every kind of local data: where it lives, its files and entries, "
+        "its bytes, its oldest and newest entry, and the accounts it belongs to.",
+    )
+    status.add_argument("--json", action="store_true", help="print it as JSON")
+    status.add_argument(
+        "--audit-log",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="the audit log to include (default: $CONTACTS_MCP_AUDIT_LOG)",
+    )
+    status.set_defaults(usage_of=status)
     for subcommand in commands.choices.values():
         # argparse reports a subcommand's stray arguments with the top-level usage, which is
         # not the one the user needs; main() finds the subcommand's parser here.
@@ -631,6 +656,50 @@ def _oauth(args: argparse.Namespace) -> tuple[JwtVerifier | None, AuthSettings |
     return verifier, auth
 
 
+def _data_status(args: argparse.Namespace) -> int:
+    from contacts_mcp.backends import default_db_path
+    from contacts_mcp.services.inventory import take_inventory
+    from contacts_mcp.text.words import counted
+
+    audit = getattr(args, "audit_log", None) or os.environ.get("CONTACTS_MCP_AUDIT_LOG")
+    found = take_inventory(
+        default_db_path().parent, audit_log=Path(audit).expanduser() if audit else None
+    )
+    if args.json:
+        print(found.model_dump_json(indent=2))
+        return 0
+    print(f"Local data in {found.data_folder}: {_size(found.total_bytes)} in all.")
+    for kind in found.kinds:
+        if kind.files == 0:
+            print(f"\n{kind.kind}: none")
+            continue
+        entries = "" if kind.rows is None else f", {counted(kind.rows, kind.unit or 'item')}"
+        print(f"\n{kind.kind}: {counted(kind.files, 'file')}{entries}, {_size(kind.bytes)}")
+        print(f"  {kind.holds}")
+        print(f"  where:  {kind.where}")
+        print(f"  oldest: {_when(kind.oldest)}; newest: {_when(kind.newest)}")
+        if kind.accounts:
+            print(f"  accounts: {', '.join(kind.accounts)}")
+    return 0
+
+
+def _size(count: int) -> str:
+    size = float(count)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{count:,} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{count:,} bytes"
+
+
+def _when(moment: float | None) -> str:
+    from datetime import UTC, datetime
+
+    if moment is None:
+        return "-"
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _new_token(args: argparse.Namespace) -> int:
     from contacts_mcp.remote.access import hash_token, new_token
 
@@ -812,6 +881,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return anyio.run(_call, args)
         if args.command == "token":
             return _new_token(args)
+        if args.command == "data":
+            return _data_status(args)
         return _serve(args)
     except UsageError as exc:
         print(f"contacts-mcp: {exc}", file=sys.stderr)

@@ -37,6 +37,7 @@ async def test_resources_and_templates_are_listed(harness: Harness) -> None:
         "contact-properties": "resend://contact-properties",
         "segments": "resend://segments",
         "topics": "resend://topics",
+        "local-data": "contacts-mcp://data/status",  # what the server keeps on this machine
         "bulk-review": "ui://contacts-mcp/bulk-review.html",  # the review screen (MCP Apps)
     }
     templates = {

@@ -6,6 +6,7 @@
     resend://segments/{segment}              one segment (id or name), its member count
                                              and its first page of members
     resend://topics                          every topic
+    contacts-mcp://data/status               what the server keeps on this machine
 
 Many hosts never show resources to the model, so every read here is also a tool. Files
 the server wrote for a caller are resources too (`server.file_resources`).
@@ -17,6 +18,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import (
@@ -33,9 +35,10 @@ from contacts_mcp.server.toolkit import State
 from contacts_mcp.services.explain import NothingFoundError, UserFacingError
 from contacts_mcp.text.sanitize import clean, reveal_hidden
 
-__all__ = ["FIRST_PAGE", "register_resources"]
+__all__ = ["FIRST_PAGE", "LOCAL_DATA", "register_resources"]
 
 FIRST_PAGE = 20
+LOCAL_DATA = "contacts-mcp://data/status"
 JSON = "application/json"
 
 T = TypeVar("T")
@@ -96,6 +99,26 @@ def register_resources(server: MCPServer[State], live: Callable[[], State]) -> N
     async def segments() -> str:
         listed = await _read(live().schema.segments(fresh=True))
         return _dump([s.model_dump(mode="json") for s in listed])
+
+    @server.resource(
+        LOCAL_DATA,
+        name="local-data",
+        title="What this server keeps",
+        description=(
+            "Every kind of personal data kept on this machine (mirror, snapshots, failure "
+            "reports, journals, jobs, exports, uploads, audit log): where, how much, how old."
+        ),
+        mime_type=JSON,
+    )
+    async def local_data() -> str:
+        from contacts_mcp.services.inventory import take_inventory
+
+        state = live()
+        audit = getattr(getattr(server, "surface", None), "audit", None)
+        found = await anyio.to_thread.run_sync(
+            lambda: take_inventory(state.state_dir, audit_log=getattr(audit, "path", None))
+        )
+        return _dump(found.model_dump(mode="json"))
 
     @server.resource(
         "resend://segments/{segment}",
