@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from contacts_mcp.imports.settings import ImportSettings
     from contacts_mcp.remote.access import JwtVerifier, StaticTokens
     from contacts_mcp.server.surface import Surface
+    from contacts_mcp.services.retention import Retention
 
 __all__ = ["main"]
 
@@ -102,6 +103,7 @@ def _add_backend_flags(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="largest CSV file an import may read, in MB (default: 200)",
     )
+    _add_retention_flag(group)
     group.add_argument(
         "--rate-limit",
         metavar="N",
@@ -128,6 +130,23 @@ def _env_flag(name: str) -> bool:
 
 def _env_list(name: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+
+
+# The kinds of local data (services.retention.KINDS, which a test keeps equal): named
+# here so that building the parser imports nothing.
+KIND_NAMES = ("snapshots", "failures", "jobs", "imports", "uploads", "mirrors", "exports", "audit")
+
+
+def _add_retention_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--retention",
+        metavar="LIST",
+        default=argparse.SUPPRESS,
+        help="days each kind of local data is kept, over the defaults: snapshots=30, "
+        "failures=14, jobs=14, imports=30, uploads=1, mirrors=90 (unused accounts), "
+        "audit=365 (rotated logs), exports=off; e.g. snapshots=7,jobs=off "
+        "(default: $CONTACTS_MCP_RETENTION)",
+    )
 
 
 def _add_safety_flags(parser: argparse.ArgumentParser) -> None:
@@ -265,6 +284,9 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="contacts-mcp",
         description="MCP server for Resend contacts. Without a subcommand, serves MCP on stdio, "
         "for your Resend account ($RESEND_API_KEY) or the built-in emulator (--local).",
+        # No abbreviations: a subcommand's flag (data purge --all) is never taken for the
+        # start of one of these (--allowed-host).
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"contacts-mcp {__version__}")
     parser.add_argument(
@@ -363,7 +385,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "how old, and for which account.",
     )
     data_commands = data.add_subparsers(
-        dest="data_command", metavar="{status}", required=True, help="what to do"
+        dest="data_command", metavar="{status,purge}", required=True, help="what to do"
     )
     status = data_commands.add_parser(
         "status",
@@ -379,6 +401,37 @@ def _build_parser() -> argparse.ArgumentParser:
         help="the audit log to include (default: $CONTACTS_MCP_AUDIT_LOG)",
     )
     status.set_defaults(usage_of=status)
+    purging = data_commands.add_parser(
+        "purge",
+        help="remove local data now",
+        description="Remove local data and say what was removed: by default what is past its "
+        "retention (--retention), or what is older than --older-than, or --all of it. Work in "
+        "progress (a running import, a working job and its upload, a mirror being synced) is "
+        "never touched: it is skipped, and named. Resend is not changed.",
+    )
+    purging.add_argument(
+        "--kind",
+        action="append",
+        choices=KIND_NAMES,
+        help="only this kind (repeatable; default: every kind but exports)",
+    )
+    age = purging.add_mutually_exclusive_group()
+    age.add_argument(
+        "--older-than", metavar="DAYS", type=float, help="what is older than DAYS days"
+    )
+    age.add_argument("--all", action="store_true", help="all of it, whatever its age")
+    purging.add_argument(
+        "--account", metavar="ID", help="only this account's data (mirrors and jobs record one)"
+    )
+    purging.add_argument("--json", action="store_true", help="print the report as JSON")
+    purging.add_argument(
+        "--audit-log",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="the audit log whose rotated files to remove (default: $CONTACTS_MCP_AUDIT_LOG)",
+    )
+    _add_retention_flag(purging)
+    purging.set_defaults(usage_of=purging)
     for subcommand in commands.choices.values():
         # argparse reports a subcommand's stray arguments with the top-level usage, which is
         # not the one the user needs; main() finds the subcommand's parser here.
@@ -506,7 +559,18 @@ def _import_settings(args: argparse.Namespace) -> ImportSettings:
     return ImportSettings(
         files=FilePolicy(allowed_dirs=folders, max_bytes=max_mb * 1024 * 1024),
         state_dir=default_db_path().parent,
+        retention=_retention(args),
     )
+
+
+def _retention(args: argparse.Namespace) -> Retention:
+    from contacts_mcp.services.retention import Retention
+
+    raw = getattr(args, "retention", None) or os.environ.get("CONTACTS_MCP_RETENTION") or ""
+    try:
+        return Retention.parse(raw)
+    except ValueError as exc:
+        raise UsageError(f"--retention: {exc}.") from None
 
 
 def _surface(args: argparse.Namespace) -> Surface:
@@ -680,6 +744,54 @@ def _data_status(args: argparse.Namespace) -> int:
         print(f"  oldest: {_when(kind.oldest)}; newest: {_when(kind.newest)}")
         if kind.accounts:
             print(f"  accounts: {', '.join(kind.accounts)}")
+    return 0
+
+
+def _data_purge(args: argparse.Namespace) -> int:
+    import math
+    import time
+
+    from contacts_mcp.backends import default_db_path
+    from contacts_mcp.services.retention import DAY, KINDS, purge
+    from contacts_mcp.text.words import counted
+
+    if args.older_than is not None and not (
+        math.isfinite(args.older_than) and args.older_than >= 0
+    ):
+        raise UsageError("--older-than takes a number of days, 0 or more.")
+    kinds = args.kind or [kind for kind in KINDS if kind != "exports"]
+    now = time.time()
+    if args.all:
+        cutoffs = dict.fromkeys(kinds, math.inf)
+    elif args.older_than is not None:
+        cutoffs = dict.fromkeys(kinds, now - args.older_than * DAY)
+    else:
+        by_retention = _retention(args).cutoffs(now)
+        cutoffs = {kind: by_retention[kind] for kind in kinds if kind in by_retention}
+    audit = getattr(args, "audit_log", None) or os.environ.get("CONTACTS_MCP_AUDIT_LOG")
+    folder = default_db_path().parent
+    report = purge(
+        folder,
+        cutoffs,
+        account=args.account,
+        audit_log=Path(audit).expanduser() if audit else None,
+    )
+    if args.json:
+        print(report.model_dump_json(indent=2))
+        return 0
+    print(f"Local data in {folder}:")
+    for done in report.removed:
+        what = []
+        if done.files:
+            what.append(f"{counted(done.files, 'file')} ({_size(done.bytes)})")
+        if done.rows:
+            what.append(counted(done.rows, "row"))
+        removed = "removed " + ", ".join(what) if what else "nothing removed"
+        print(f"  {done.kind}: {removed}")
+        for why in done.skipped:
+            print(f"    kept: {why}")
+    if not report.anything:
+        print("Nothing was removed.")
     return 0
 
 
@@ -882,7 +994,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "token":
             return _new_token(args)
         if args.command == "data":
-            return _data_status(args)
+            return _data_status(args) if args.data_command == "status" else _data_purge(args)
         return _serve(args)
     except UsageError as exc:
         print(f"contacts-mcp: {exc}", file=sys.stderr)

@@ -19,6 +19,7 @@ from contacts_mcp.backends import LOCAL_API_KEY, BackendConfig
 from contacts_mcp.imports.files import FilePolicy
 from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.server import build_server
+from contacts_mcp.services.retention import Retention
 
 pytestmark = pytest.mark.anyio
 
@@ -57,10 +58,25 @@ class Session:
 
 
 @asynccontextmanager
-async def session(era: str, state: Path, files: Path) -> AsyncIterator[Session]:
-    imports = ImportSettings(files=FilePolicy(allowed_dirs=(files,)), state_dir=state)
-    config = BackendConfig(api_key=LOCAL_API_KEY, local_db=str(state / "contacts.db"))
-    async with Client(build_server(config, imports), mode=era, extensions=APPS) as client:
+async def session(
+    era: str,
+    state: Path,
+    files: Path,
+    *,
+    rate_limit: float | None = None,
+    wait_seconds: float = 20.0,
+    retention: Retention | None = None,
+) -> AsyncIterator[Session]:
+    imports = ImportSettings(
+        files=FilePolicy(allowed_dirs=(files,)),
+        state_dir=state,
+        retention=retention or Retention(),
+    )
+    config = BackendConfig(
+        api_key=LOCAL_API_KEY, local_db=str(state / "contacts.db"), rate_limit=rate_limit
+    )
+    server = build_server(config, imports, wait_seconds=wait_seconds)
+    async with Client(server, mode=era, extensions=APPS) as client:
         yield Session(client)
 
 

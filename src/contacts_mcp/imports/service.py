@@ -59,7 +59,6 @@ logger = logging.getLogger("contacts_mcp.imports")
 
 T = TypeVar("T")
 # Journals and failure reports are kept this long after an import was last run.
-KEEP_IMPORT_DAYS = 30
 BUILT_IN_TARGETS = frozenset(
     {"email", "first_name", "last_name", "unsubscribed", "segments", "skip"}
 )
@@ -268,7 +267,9 @@ class ImportService:
         recent_imports: frozenset[str],
     ) -> ImportSummary:
         imports_dir = self._settings.state_dir / "imports"
-        await _off_loop(lambda: _forget_old_imports(imports_dir))
+        keep_days = self._settings.retention.days.get("imports")
+        if keep_days is not None:
+            await _off_loop(lambda: _forget_old_imports(imports_dir, keep_days))
         folder = imports_dir / key
         if dry_run:
             shutil.rmtree(folder, ignore_errors=True)  # a dry run always starts afresh
@@ -432,7 +433,7 @@ def _interrupted(plan: ImportPlan, strategy: Literal["api", "rows"]) -> ImportSu
     )
 
 
-def _forget_old_imports(folder: Path, max_age_days: float = KEEP_IMPORT_DAYS) -> None:
+def _forget_old_imports(folder: Path, max_age_days: float) -> None:
     """Remove journals and reports of imports untouched for `max_age_days`."""
     if not folder.is_dir():
         return

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from contacts_mcp.imports.files import FilePolicy
+from contacts_mcp.services.retention import Retention
 
 __all__ = ["ImportSettings"]
 
@@ -24,3 +25,5 @@ class ImportSettings:
     row_attempts: int = 3
     # Consecutive rows failing transiently before the import stops (and can resume).
     circuit_breaker: int = 20
+    # How long each kind of local data in `state_dir` is kept (services.retention).
+    retention: Retention = field(default_factory=Retention)

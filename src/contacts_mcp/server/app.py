@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -312,6 +313,40 @@ def _deadline_for(context: Context[State, Any] | None) -> float | None:
         return None
 
 
+# Expired local data is removed at startup, then once a day while the server runs.
+EXPIRE_EVERY_SECONDS = 24 * 3600.0
+
+
+async def _expire_daily(state: State, surface: Surface) -> None:
+    """Remove local data past its retention (services.retention), in the background:
+    the server answers meanwhile, and work in progress is never touched."""
+    from contacts_mcp.services.retention import purge
+
+    audit = surface.audit.path if surface.audit is not None else None
+    while True:
+        try:
+            report = await anyio.to_thread.run_sync(
+                lambda: purge(
+                    state.state_dir,
+                    state.retention.cutoffs(time.time()),
+                    keep_accounts=frozenset({state.backend_id}),
+                    audit_log=audit,
+                )
+            )
+            for done in report.removed:
+                if done.files or done.rows:
+                    logger.info(
+                        "retention: removed %s (%d files, %d rows, %d bytes)",
+                        done.kind,
+                        done.files,
+                        done.rows,
+                        done.bytes,
+                    )
+        except OSError:
+            logger.warning("retention: could not remove expired local data", exc_info=True)
+        await anyio.sleep(EXPIRE_EVERY_SECONDS)
+
+
 def _open_jobs(state: State, task_group: TaskGroup, *, read_only: bool = False) -> Jobs:
     from contacts_mcp.services.jobs import JobJournal, Jobs
     from contacts_mcp.services.private import private_folder
@@ -455,6 +490,7 @@ def build_server(
                     state.caller = server.surface.caller
                     state.jobs = _open_jobs(state, jobs_group, read_only=state.read_only)
                     jobs_group.start_soon(state.jobs.heartbeat)
+                    jobs_group.start_soon(_expire_daily, state, server.surface)
                     state.background = jobs_group
                     running.append(state)
                     try:

@@ -15,6 +15,7 @@ no field values, properties or secrets.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -83,24 +84,44 @@ def parse_toolsets(raw: str) -> frozenset[str]:
     return names
 
 
+# The audit log is rotated when it reaches this size, or when its first line is this old;
+# rotated files are removed by retention (`audit`, 365 days by default).
+AUDIT_ROTATE_BYTES = 10 * 1024 * 1024
+AUDIT_ROTATE_DAYS = 30
+
+
 class AuditLog:
-    """Append-only JSON Lines, readable by the server's user only.
+    """Append-only JSON Lines, readable by the server's user only, rotated by size and age.
 
     Each line is opened, written whole in one `write`, and closed: writes are rare
     next to reads, the file needs no closing when the server stops, and lines from
-    several processes sharing the file (O_APPEND) never interleave.
+    several processes sharing the file (O_APPEND) never interleave. A full or old file
+    is renamed `<name>.<UTC time>` and a new one begun; two processes rotating at once
+    at worst rotate a short file early, and no line is lost (a rename keeps the file).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        rotate_bytes: int = AUDIT_ROTATE_BYTES,
+        rotate_days: float = AUDIT_ROTATE_DAYS,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.path = path
+        self._rotate_bytes = rotate_bytes
+        self._rotate_days = rotate_days
+        self._clock = clock
         path.parent.mkdir(parents=True, exist_ok=True)
         os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
         self._lock = threading.Lock()
+        self._begun: datetime | None = self._first_time()
 
     def record(self, caller: str, tool: str, target: str | None, outcome: str) -> None:
+        now = self._clock()
         line = json.dumps(
             {
-                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "time": now.isoformat(timespec="milliseconds"),
                 "caller": caller,
                 "tool": tool,
                 "target": target,
@@ -108,12 +129,53 @@ class AuditLog:
             },
             ensure_ascii=False,
         )
+        data = (line + "\n").encode()
         with self._lock:
+            self._rotate_if_due(now, len(data))
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(fd, (line + "\n").encode())
+                os.write(fd, data)
             finally:
                 os.close(fd)
+            if self._begun is None:
+                self._begun = now
+
+    def rotated(self) -> list[Path]:
+        """The rotated files, oldest first."""
+        return sorted(p for p in self.path.parent.glob(f"{self.path.name}.*") if p.is_file())
+
+    def _rotate_if_due(self, now: datetime, adding: int) -> None:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            self._begun = None
+            return
+        too_old = (
+            self._begun is not None
+            and (now - self._begun).total_seconds() >= self._rotate_days * 86400
+        )
+        if size == 0 or not (size + adding > self._rotate_bytes or too_old):
+            return
+        # Named by time and process, never an existing name: a rename would replace it.
+        stamp = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{os.getpid()}"
+        target = self.path.with_name(f"{self.path.name}.{stamp}")
+        count = 0
+        while target.exists():
+            count += 1
+            target = self.path.with_name(f"{self.path.name}.{stamp}-{count}")
+        with contextlib.suppress(FileNotFoundError):  # another process rotated it just now
+            self.path.rename(target)
+        self._begun = None
+
+    def _first_time(self) -> datetime | None:
+        """When the current file's first line was written (None for an empty file)."""
+        try:
+            with self.path.open("rb") as handle:
+                first = handle.readline(64 * 1024)
+            moment = datetime.fromisoformat(json.loads(first)["time"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def authenticated_caller() -> str:

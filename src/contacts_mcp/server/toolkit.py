@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from contacts_mcp.services.jobs import Jobs
     from contacts_mcp.services.mirror import Mirror
     from contacts_mcp.services.outfiles import WrittenFiles
+    from contacts_mcp.services.retention import Retention
     from contacts_mcp.services.schema import SchemaService
     from contacts_mcp.services.sets import ContactsSets
     from contacts_mcp.services.sharing import FolderLock
@@ -92,6 +93,11 @@ class State:
     def state_dir(self) -> Path:
         """Where journals, reports and the mirror live (per user, not per account)."""
         return self._import_settings.state_dir
+
+    @property
+    def retention(self) -> Retention:
+        """How long each kind of local data is kept."""
+        return self._import_settings.retention
 
     @property
     def files(self) -> FilePolicy:

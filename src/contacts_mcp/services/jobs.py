@@ -70,7 +70,6 @@ Resumer = Callable[[Mapping[str, Any]], Work]
 # Below every host's 60 s request timeout, with room for the answer to travel.
 DEFAULT_WAIT_SECONDS = 20.0
 MAX_WAIT_SECONDS = 50.0
-KEEP_JOBS_DAYS = 30
 # Progress is journaled at most this often: a restart loses at most this much of it.
 JOURNAL_EVERY_SECONDS = 1.0
 # An owner that is alive but has not touched its jobs for this long is a reused pid.
@@ -267,7 +266,6 @@ class JobJournal:
         self._backend = backend
         # This process, as journaled; the pid alone could be reused after a reboot.
         self.owner = f"{os.getpid()}:{secrets.token_hex(4)}"
-        self._forget_old()
 
     def close(self) -> None:
         with self._lock:
@@ -424,11 +422,6 @@ class JobJournal:
         except OSError:  # alive, but another user's: not ours to take over
             return False
         return False
-
-    def _forget_old(self) -> None:
-        cutoff = time.time() - KEEP_JOBS_DAYS * 86400
-        with self._lock:
-            self._db.execute("DELETE FROM jobs WHERE updated < ?", (cutoff,))
 
 
 class Jobs:
