@@ -28,6 +28,7 @@ async def seed_every_kind(h: Session, files: Path) -> None:
             "path": str(files / "people.csv"),
             "columns": {"email": "email", "first_name": "first_name"},
             "on_conflict": "upsert",
+            "strategy": "rows",  # its journal names every row's email
         },
     )
     await h.call("search_contacts", {"where": []})

@@ -19,6 +19,7 @@ from contacts_mcp.backends import LOCAL_API_KEY, BackendConfig
 from contacts_mcp.imports.files import FilePolicy
 from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.server import build_server
+from contacts_mcp.server.surface import Surface
 from contacts_mcp.services.retention import Retention
 
 pytestmark = pytest.mark.anyio
@@ -66,6 +67,7 @@ async def session(
     rate_limit: float | None = None,
     wait_seconds: float = 20.0,
     retention: Retention | None = None,
+    surface: Surface | None = None,
 ) -> AsyncIterator[Session]:
     imports = ImportSettings(
         files=FilePolicy(allowed_dirs=(files,)),
@@ -75,7 +77,7 @@ async def session(
     config = BackendConfig(
         api_key=LOCAL_API_KEY, local_db=str(state / "contacts.db"), rate_limit=rate_limit
     )
-    server = build_server(config, imports, wait_seconds=wait_seconds)
+    server = build_server(config, imports, wait_seconds=wait_seconds, surface=surface)
     async with Client(server, mode=era, extensions=APPS) as client:
         yield Session(client)
 

@@ -46,6 +46,7 @@ from contacts_mcp.server.tools.bulk import BULK_JOBS, register_bulk_tools, regis
 from contacts_mcp.server.tools.contacts import register_contact_tools
 from contacts_mcp.server.tools.imports import IMPORT_JOBS, register_import_tools
 from contacts_mcp.server.tools.jobs import JobKind, register_job_tools
+from contacts_mcp.server.tools.privacy import register_privacy_tools
 from contacts_mcp.server.tools.schema import UNCHANGEABLE, register_schema_tools
 from contacts_mcp.server.tools.sets import SET_JOBS, register_set_tools
 from contacts_mcp.services.explain import UserFacingError
@@ -535,6 +536,7 @@ def build_server(
     register_export_tool(server)
     register_schema_tools(server)
     register_import_tools(server)
+    register_privacy_tools(server)
     register_job_tools(server, JOB_KINDS)
     register_resources(server, live)
     register_prompts(server)

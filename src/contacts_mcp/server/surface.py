@@ -48,6 +48,7 @@ TOOLSETS: Mapping[str, frozenset[str]] = {
             "delete_contact",
             "list_contacts",
             "search_contacts",
+            "personal_data",
         }
     ),
     "bulk": frozenset({"update_contacts", "delete_contacts", "export_contacts", "approve_run"}),
