@@ -18,8 +18,9 @@ pytestmark = pytest.mark.anyio
 async def access(h: Session, email: str) -> dict[str, Any]:
     answer = await h.client.call_tool("personal_data", {"email": email})
     assert not answer.is_error, answer.content
-    assert answer.structured_content is not None
-    return answer.structured_content
+    found: dict[str, Any] | None = answer.structured_content
+    assert found is not None
+    return found
 
 
 def kinds(answer: dict[str, Any]) -> set[str]:
