@@ -37,6 +37,10 @@ from contacts_mcp.services import sharing
 __all__ = [
     "APPROVAL_META",
     "BULK_REVIEW",
+    "IMPORT_REVIEW",
+    "JOB_VIEW",
+    "SCREENS",
+    "SEARCH_RESULTS",
     "Approvals",
     "PendingApproval",
     "app_only",
@@ -49,24 +53,59 @@ __all__ = [
 
 UI_DIR = Path(__file__).resolve().with_name("ui")
 BULK_REVIEW = "ui://contacts-mcp/bulk-review.html"
+IMPORT_REVIEW = "ui://contacts-mcp/import-review.html"
+SEARCH_RESULTS = "ui://contacts-mcp/search-results.html"
+JOB_VIEW = "ui://contacts-mcp/job-view.html"
 # The key of a preview result's `_meta` entry that carries the approval nonce.
 APPROVAL_META = "contacts-mcp/approval"
+
+
+@dataclass(frozen=True)
+class Screen:
+    uri: str
+    title: str
+    description: str
+
+    @property
+    def name(self) -> str:
+        return self.uri.rsplit("/", 1)[-1].removesuffix(".html")
+
+
+SCREENS = (
+    Screen(
+        BULK_REVIEW,
+        "Review a bulk change",
+        "The preview of update_contacts or delete_contacts, to approve.",
+    ),
+    Screen(
+        IMPORT_REVIEW,
+        "Review an import",
+        "The preview of preview_import: the column mapping to edit, problems, then the import.",
+    ),
+    Screen(
+        SEARCH_RESULTS,
+        "Search results",
+        "The contacts search_contacts found, to page, sort, export or change.",
+    ),
+    Screen(JOB_VIEW, "A job", "A job of get_job: its progress, Cancel, and its result."),
+)
 
 
 def review_screens() -> Apps:
     """The MCP Apps extension with this server's screens, served from their built files."""
     apps = Apps()
-    apps.add_resource(
-        FileResource(
-            uri=BULK_REVIEW,
-            name="bulk-review",
-            title="Review a bulk change",
-            description="The preview of update_contacts or delete_contacts, to approve.",
-            path=UI_DIR / "bulk-review.html",
-            mime_type=APP_MIME_TYPE,
-            meta={"ui": {"prefersBorder": True}},
+    for shown in SCREENS:
+        apps.add_resource(
+            FileResource(
+                uri=shown.uri,
+                name=shown.name,
+                title=shown.title,
+                description=shown.description,
+                path=UI_DIR / f"{shown.name}.html",
+                mime_type=APP_MIME_TYPE,
+                meta={"ui": {"prefersBorder": True}},
+            )
         )
-    )
     return apps
 
 

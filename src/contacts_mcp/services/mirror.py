@@ -65,6 +65,7 @@ from typing import Any, Literal
 from contacts_mcp.services import sharing
 
 __all__ = [
+    "ORDERS",
     "SOURCES",
     "Filter",
     "FilterField",
@@ -73,6 +74,7 @@ __all__ = [
     "MirrorState",
     "MirroredContact",
     "PropertyValue",
+    "SearchOrder",
     "SearchPage",
     "Source",
     "SyncCheckpoint",
@@ -90,6 +92,21 @@ FilterField = Literal[
 FilterOp = Literal[
     "eq", "contains", "gt", "gte", "lt", "lte", "empty", "not_empty", "in", "not_in"
 ]  # fmt: skip
+
+SearchOrder = Literal["newest", "oldest", "email", "name"]
+ORDERS: tuple[SearchOrder, ...] = ("newest", "oldest", "email", "name")
+# Each order's sort key, ending with the id so that it is total (keyset paging needs
+# that). Names sort by first name then last name, as they are shown, nameless last.
+_ORDER_KEYS: dict[SearchOrder, tuple[tuple[str, ...], str]] = {
+    "newest": (("c.created_key", "c.id"), "DESC"),
+    "oldest": (("c.created_key", "c.id"), "ASC"),
+    "email": (("c.email_lower", "c.id"), "ASC"),
+    "name": (
+        ("(c.first_lower = '' AND c.last_lower = '')", "c.first_lower", "c.last_lower",
+         "c.email_lower", "c.id"),
+        "ASC",
+    ),
+}  # fmt: skip
 
 _LIVE = ""
 _STAGED = "staged_"
@@ -265,13 +282,10 @@ _PAGE_COLUMNS = (
 )
 _ORDERED_SCAN = (
     "SELECT {columns} FROM contacts c INDEXED BY contacts_by_age WHERE {where} "
-    "ORDER BY c.created_key DESC, c.id DESC LIMIT ?"
+    "ORDER BY {order} LIMIT ?"
 )
 # The unary plus keeps the age index out of the plan: the filters' indexes drive it.
-_FILTERED_SORT = (
-    "SELECT {columns} FROM contacts c {index} WHERE {where} "
-    "ORDER BY +c.created_key DESC, +c.id DESC LIMIT ?"
-)
+_FILTERED_SORT = "SELECT {columns} FROM contacts c {index} WHERE {where} ORDER BY {order} LIMIT ?"
 
 
 @dataclass(frozen=True)
@@ -1206,26 +1220,31 @@ class Mirror:
         limit: int,
         after: str | None = None,
         count_only: bool = False,
+        order: SearchOrder = "newest",
     ) -> SearchPage:
-        """Live contacts matching every filter, newest first, `limit` at a time.
+        """Live contacts matching every filter, in `order`, `limit` at a time.
 
-        `after` is an id from a previous page: the page starts just past it. Raises
-        ValueError for a filter that cannot apply, or an `after` not in the mirror.
+        `after` is an id from a previous page in the same order: the page starts just
+        past it. Raises ValueError for a filter that cannot apply, or an `after` not in
+        the mirror.
         """
         if limit < 1 and not count_only:
             raise ValueError("limit must be at least 1")
+        keys, direction = _ORDER_KEYS[order]
         with self._lock:
             bits = self._segment_bits(filters)
             terms = [_condition(f, bits) for f in filters]
             params = [p for term in terms for p in term.params]
-            start: tuple[str, str] | None = None
+            start: list[object] | None = None
             if after is not None:
+                # `keys` are this module's constants; the id is a parameter.
                 found = self._db.execute(
-                    "SELECT created_key, id FROM contacts WHERE id = ?", (after,)
+                    f"SELECT {', '.join(keys)} FROM contacts c WHERE c.id = ?",  # noqa: S608
+                    (after,),
                 ).fetchone()
                 if found is None:
                     raise ValueError("unknown cursor")
-                start = (str(found[0]), str(found[1]))
+                start = list(found)
             # `where` is made of this module's fixed fragments; every value is a parameter.
             where = " AND ".join(term.sql for term in terms) or "1"
             index = _scan_index(terms)
@@ -1243,19 +1262,23 @@ class Mirror:
             # The count gives the filters' real selectivity, which SQLite can only guess.
             # Reading in age order and testing each contact visits about
             # (limit + 1) * total / count of them; letting the filters' indexes find every
-            # match and sorting them visits `count`. Take the smaller.
-            ordered = (limit + 1) * total <= count * count
+            # match and sorting them visits `count`. Take the smaller. (Only the age
+            # orders have an index to read in; the others sort the matches.)
+            ordered = order in ("newest", "oldest") and (limit + 1) * total <= count * count
             if ordered:
                 where = " AND ".join(term.per_row for term in terms) or "1"
                 params = [p for term in terms for p in term.row_params]
+            plus = "" if ordered else "+"
             if start is not None:
                 # Keyset paging: stable while contacts are added or removed between pages.
-                key = "(c.created_key, c.id)" if ordered else "(+c.created_key, +c.id)"
-                where += f" AND {key} < (?, ?)"
+                key = ", ".join(f"{plus}{column}" for column in keys)
+                where += f" AND ({key}) {'<' if direction == 'DESC' else '>'} "
+                where += f"({', '.join('?' * len(keys))})"
                 params += start
+            sort = ", ".join(f"{plus}{column} {direction}" for column in keys)
             template = _ORDERED_SCAN if ordered else _FILTERED_SORT
             query = template.replace("{columns}", _PAGE_COLUMNS).replace("{where}", where)
-            query = query.replace("{index}", index)
+            query = query.replace("{index}", index).replace("{order}", sort)
             rows = self._db.execute(query, [*params, limit + 1]).fetchall()
             more = len(rows) > limit
             rows = rows[:limit]
@@ -1267,7 +1290,74 @@ class Mirror:
             next_after=contacts[-1].id if more else None,
         )
 
+    def segment_counts(self, filters: Sequence[Filter]) -> list[tuple[str, str | None, int]]:
+        """The contacts matching every filter, per segment: (id, name, count) for every
+        segment of the last full sync (0 included) and any other a membership names (its
+        name None), most first.
+
+        One pass over the matches sums their membership bits (`contacts.segs`) for the
+        segments that have one; only the others' memberships are joined."""
+        with self._lock:
+            bits = self._segment_bits(filters)
+            terms = [_condition(f, bits) for f in filters]
+            params = [p for term in terms for p in term.params]
+            where = " AND ".join(term.sql for term in terms) or "1"
+            index = _scan_index(terms)
+            names: dict[str, tuple[str, int]] = {
+                str(sid): (str(name), int(position))
+                for sid, name, position in self._db.execute(
+                    "SELECT id, name, position FROM segments"
+                )
+            }
+            counts: dict[str, int] = {}
+            if not terms:  # every contact: the membership index alone
+                counts.update(
+                    (str(sid), int(n))
+                    for sid, n in self._db.execute(
+                        "SELECT segment_id, COUNT(*) FROM members GROUP BY segment_id"
+                    )
+                )
+            else:
+                with_bits = [sid for sid, (_, position) in names.items() if position < _BITS]
+                if with_bits:
+                    # The matches grouped by their bits (few distinct combinations), then
+                    # each segment's bit summed over the groups.
+                    groups = self._db.execute(
+                        f"SELECT c.segs, COUNT(*) FROM contacts c {index} "  # noqa: S608
+                        f"WHERE {where} GROUP BY c.segs",
+                        params,
+                    ).fetchall()
+                    for sid in with_bits:
+                        bit = 1 << names[sid][1]
+                        counts[sid] = sum(n for segs, n in groups if segs & bit)
+                for sid in self._member_segments():
+                    if sid in counts:
+                        continue
+                    # A segment without a bit: its members' index range, joined.
+                    counts[sid] = self._scalar(
+                        "SELECT COUNT(*) FROM members m JOIN contacts c ON c.n = m.n "  # noqa: S608
+                        f"WHERE m.segment_id = ? AND {where}",
+                        [sid, *params],
+                    )
+        found: list[tuple[str, str | None, int, int]] = [
+            (sid, name, counts.get(sid, 0), position) for sid, (name, position) in names.items()
+        ]
+        found += [(sid, None, n, len(names)) for sid, n in counts.items() if sid not in names]
+        found.sort(key=lambda row: (-row[2], row[3], row[0]))
+        return [(sid, name, n) for sid, name, n, _ in found]
+
     # -- internals (the lock is held) -------------------------------------------------
+
+    def _member_segments(self) -> list[str]:
+        """Every segment id some membership names: one index seek each."""
+        found: list[str] = []
+        row = self._db.execute("SELECT MIN(segment_id) FROM members").fetchone()
+        while row is not None and row[0] is not None:
+            found.append(str(row[0]))
+            row = self._db.execute(
+                "SELECT MIN(segment_id) FROM members WHERE segment_id > ?", (row[0],)
+            ).fetchone()
+        return found
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -34,7 +34,7 @@ import json
 import re
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
@@ -47,13 +47,21 @@ from contacts_mcp.api.client import ResendClient
 from contacts_mcp.api.errors import (
     NotFoundError,
     RateLimitError,
+    ResendError,
     ServerError,
     TransportError,
 )
 from contacts_mcp.api.models import Contact, ContactSummary
 from contacts_mcp.services.explain import UserFacingError, api_errors, show
 from contacts_mcp.services.jobs import JobView, Progress, spoken_duration, utc_iso
-from contacts_mcp.services.mirror import Filter, Mirror, MirroredContact, MirrorState
+from contacts_mcp.services.mirror import (
+    ORDERS,
+    Filter,
+    Mirror,
+    MirroredContact,
+    MirrorState,
+    SearchOrder,
+)
 from contacts_mcp.services.schema import SchemaService
 from contacts_mcp.services.sharing import FolderLock
 from contacts_mcp.services.webhook_events import ContactEvent
@@ -68,7 +76,9 @@ __all__ = [
     "ContactsSets",
     "FoundContact",
     "MirrorInfo",
+    "SearchOrder",
     "SearchOut",
+    "SegmentCount",
     "SyncMode",
     "SyncRun",
     "SyncSummary",
@@ -92,6 +102,8 @@ PATIENCE = 5
 T = TypeVar("T")
 MAX_NEW_BEFORE_FULL = 500
 MAX_CONDITIONS = 20
+# Segments counted in a search's answer, most matches first.
+MAX_SEGMENT_COUNTS = 50
 
 Op = Literal["eq", "contains", "gt", "gte", "lt", "lte", "empty", "not_empty", "in", "not_in"]
 BUILT_IN_FIELDS: dict[str, tuple[str, ...]] = {
@@ -193,13 +205,23 @@ class SyncSummary(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+class SegmentCount(BaseModel):
+    id: str
+    name: str
+    count: int = Field(description="Matching contacts in this segment.")
+
+
 class SearchOut(BaseModel):
     count: int = Field(description="All matching contacts.")
     selection: str = Field(
         description="This search, for update_contacts, delete_contacts, export_contacts."
     )
-    contacts: list[FoundContact] = Field(description="This page, newest first.")
+    sort: SearchOrder = "newest"
+    contacts: list[FoundContact] = Field(description="This page, in `sort` order.")
     next_after: str | None = Field(description="Pass as `after` for the next page.")
+    segments: list[SegmentCount] | None = Field(
+        default=None, description="Matches per segment; null: memberships not read yet."
+    )
     mirror: MirrorInfo
     synced: SyncSummary | None = Field(default=None, description="The refresh this call ran.")
     refresh_job: JobView | None = Field(
@@ -754,11 +776,15 @@ class ContactsSets:
         after: str | None,
         count_only: bool,
         partial: bool = False,
+        order: SearchOrder = "newest",
+        segments: bool = False,
     ) -> SearchOut:
         """Search the mirror. A property condition needs every contact's values; with
         `partial` (values being read by a running refresh), it answers over those known
-        and says so, rather than refusing."""
+        and says so, rather than refusing. With `segments`, the matches are also counted
+        per segment (where memberships are known)."""
         filters = await self.filters(conditions)
+        cursor = None if after is None else _cursor_id(after, order)
         state = await anyio.to_thread.run_sync(self._mirror.state)
         if state.synced_at is None:
             raise UserFacingError(
@@ -786,7 +812,9 @@ class ContactsSets:
                 f"({counted(missing, 'request')}). Search without property conditions meanwhile."
             )
         try:
-            page = self._mirror.search(filters, limit=limit, after=after, count_only=count_only)
+            page = self._mirror.search(
+                filters, limit=limit, after=cursor, count_only=count_only, order=order
+            )
         except ValueError as exc:
             if "cursor" in str(exc):
                 raise UserFacingError(
@@ -794,14 +822,53 @@ class ContactsSets:
                     "pass the next_after of the previous page."
                 ) from None
             raise UserFacingError(f"The search cannot run: {exc}.") from None
+        per_segment = None
+        if segments and not state.memberships_pending:
+            per_segment = await self._segment_counts(filters)
         info = self.info(state)
         return SearchOut(
             count=page.count,
             selection=encode_search(conditions),
+            sort=order,
             contacts=[FoundContact.of(contact) for contact in page.contacts],
-            next_after=None if page.next_after is None else shown(page.next_after),
+            next_after=None if page.next_after is None else _cursor(page.next_after, order),
+            segments=per_segment,
             mirror=info.model_copy(update={"note": covered + info.note}),
         )
+
+    async def _segment_counts(self, filters: Sequence[Filter]) -> list[SegmentCount]:
+        """The matches per segment, at most `MAX_SEGMENT_COUNTS` (most first); a segment
+        newer than the last full sync is named from the account's (cached) list."""
+        counted = await anyio.to_thread.run_sync(self._mirror.segment_counts, filters)
+        counted = counted[:MAX_SEGMENT_COUNTS]
+        names: dict[str, str] = {}
+        if any(name is None for _, name, _ in counted):
+            with suppress(ResendError):  # else named by id: the counts stand without names
+                names = {s.id: s.name for s in await self._schema.segments()}
+        return [
+            SegmentCount(id=shown(sid), name=shown(name or names.get(sid) or sid), count=n)
+            for sid, name, n in counted
+        ]
+
+
+def _cursor(contact_id: str, order: SearchOrder) -> str:
+    """A page's `next_after`: the last contact's id, and for an order other than the
+    default the order too, so that a cursor is never read in another order."""
+    return shown(contact_id if order == "newest" else f"{order}:{contact_id}")
+
+
+def _cursor_id(after: str, order: SearchOrder) -> str:
+    """The contact id of a cursor given for `order`; a clear error for a cursor of
+    another order."""
+    given, _, contact_id = after.strip().partition(":")
+    if given not in ORDERS or given == "newest" or not contact_id:
+        given, contact_id = "newest", after.strip()
+    if given != order:
+        raise UserFacingError(
+            f"This `after` continues a search sorted {given}, not {order}: pass the "
+            "next_after of a page in the same order, or leave `after` out for the first page."
+        )
+    return contact_id
 
 
 def _live_note(since: float, last: float, state: MirrorState, now: float) -> str:

@@ -12,10 +12,11 @@ from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
 from contacts_mcp.server.render import LIST_COLUMNS, contact_row
+from contacts_mcp.server.screens import SEARCH_RESULTS, screen
 from contacts_mcp.server.toolkit import State, ToolContext, hints, result, run, services
 from contacts_mcp.server.tools.jobs import JobKind, increasing, working_text, working_text_for
 from contacts_mcp.services.jobs import JobView
-from contacts_mcp.services.sets import Condition, SearchOut, SyncSummary
+from contacts_mcp.services.sets import Condition, SearchOrder, SearchOut, SyncSummary
 from contacts_mcp.text.words import counted
 
 if TYPE_CHECKING:
@@ -54,13 +55,27 @@ SYNC_JOB = JobKind("sync", SyncSummary, _sync_work, _sync_text, writes=False, sh
 SET_JOBS: tuple[JobKind[Any], ...] = (SYNC_JOB,)
 
 
+_ORDER_WORDS = {
+    "newest": "newest first",
+    "oldest": "oldest first",
+    "email": "by email",
+    "name": "by name",
+}
+
+
 def _search_text(found: SearchOut, count_only: bool) -> str:
     lines = [f"{counted(found.count, 'contact')} {'matches' if found.count == 1 else 'match'}."]
     if not count_only and found.contacts:
-        lines[0] = f"{lines[0][:-1]}; newest first ({LIST_COLUMNS}):"
+        lines[0] = f"{lines[0][:-1]}; {_ORDER_WORDS[found.sort]} ({LIST_COLUMNS}):"
         lines.extend(contact_row(c) for c in found.contacts)
         if found.next_after:
             lines.append(f"More: after={found.next_after}")
+    some = [s for s in found.segments or () if s.count]
+    if some:
+        named = ", ".join(f"{s.name} {s.count}" for s in some[:5])
+        lines.append(
+            f"In segments: {named}" + (f", {len(some) - 5} more." if len(some) > 5 else ".")
+        )
     lines.append(found.mirror.note)
     return "\n".join(lines)
 
@@ -81,12 +96,13 @@ Conditions = Annotated[
 
 def register_set_tools(server: MCPServer[State]) -> None:
     # Read-only: a refresh only reads the account, into this server's own mirror.
-    @server.tool(annotations=hints("Search contacts", "read"))
+    @server.tool(annotations=hints("Search contacts", "read"), meta=screen(SEARCH_RESULTS))
     async def search_contacts(
         ctx: ToolContext,
         where: Conditions,
         count_only: Annotated[bool, Field(description="Just the count.")] = False,
         limit: Annotated[int, Field(description="Page size.", ge=1, le=100)] = 50,
+        sort: Annotated[SearchOrder, Field(description="Page order.")] = "newest",
         after: Annotated[
             Annotated[str, Field(max_length=100)] | SkipJsonSchema[None],
             Field(description="next_after of the previous page."),
@@ -137,7 +153,13 @@ def register_set_tools(server: MCPServer[State]) -> None:
                 running = job.view()
         found = await run(
             state.sets.search(
-                where, limit=limit, after=after, count_only=count_only, partial=running is not None
+                where,
+                limit=limit,
+                after=after,
+                count_only=count_only,
+                partial=running is not None,
+                order=sort,
+                segments=True,
             )
         )
         found = found.model_copy(update={"synced": synced, "refresh_job": running})
