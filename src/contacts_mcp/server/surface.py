@@ -68,7 +68,7 @@ TOOLSETS: Mapping[str, frozenset[str]] = {
             "delete_topic",
         }
     ),
-    "imports": frozenset({"preview_import", "import_contacts", "upload_csv"}),
+    "imports": frozenset({"preview_import", "import_contacts", "upload_csv", "approve_import"}),
 }
 ALWAYS_EXPOSED = frozenset({"get_job"})
 

@@ -234,6 +234,11 @@ def _answers_by_retry(ctx: ToolContext) -> bool:
     return version is not None and version >= "2026-07-28"
 
 
+# The import tools ask the person the same way (`tools.imports`).
+can_elicit = _can_elicit
+ask_person = _ask
+
+
 async def _runnable(
     ctx: ToolContext,
     kind: JobKind[Any],
@@ -782,7 +787,9 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         """For the review screen only: run (or cancel) the previewed change it shows."""
         state = services(ctx)
         pending = state.approvals.spend(nonce.strip(), state.caller())
-        if pending is None:
+        if pending is None or pending.tool not in ("delete_contacts", "update_contacts"):
+            # (An import's approval is approve_import's: spent here all the same, as any
+            # nonce used for the wrong thing is.)
             raise ToolError(
                 "This approval is not valid: already used, expired, or not one this server "
                 "gave this screen. Nothing was changed; preview the change again."

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from contacts_mcp.imports.models import ImportSummary, PreviewOut
-from contacts_mcp.server.screens import app_only_tool
+from contacts_mcp.server.screens import (
+    APPROVAL_META,
+    IMPORT_REVIEW,
+    app_only,
+    app_only_tool,
+    client_supports_apps,
+    screen,
+)
 from contacts_mcp.server.toolkit import (
     SegmentRefs,
     State,
@@ -24,8 +35,11 @@ from contacts_mcp.server.toolkit import (
     result,
     services,
 )
+from contacts_mcp.server.tools.bulk import Approval, NotAsked, ask_person, can_elicit
 from contacts_mcp.server.tools.jobs import JobKind, JobOut, start_and_wait
+from contacts_mcp.services.bulk import CONFIRM_SECONDS
 from contacts_mcp.services.explain import UserFacingError
+from contacts_mcp.services.jobs import utc_iso
 from contacts_mcp.services.uploads import KEEP_SECONDS
 from contacts_mcp.text.sanitize import clean
 from contacts_mcp.text.words import counted
@@ -213,8 +227,142 @@ class UploadOut(BaseModel):
     expires_at: str
 
 
+class ImportApprovalAnswer(BaseModel):
+    run: JobOut[ImportSummary] | None = Field(
+        default=None, description="The import, once approved."
+    )
+    cancelled: bool = False
+
+
+# Shown to an Apps client's model when preview_import names no file: the screen offers
+# the person a file picker.
+NO_FILE = (
+    "No file given. The person can pick a CSV file from their machine in the import screen "
+    "shown with this answer; or give `path` (a file in an import folder) or `csv_text`."
+)
+NOT_VALID = (
+    "This approval is not valid: already used, expired, or not one this server gave this "
+    "screen. Nothing was imported; check the mapping again for a new one."
+)
+
+
+def _would_update(on_conflict: str, dry_run: bool) -> bool:
+    """Whether an import may change existing contacts (upsert, not a dry run)."""
+    return on_conflict == "upsert" and not dry_run
+
+
+async def ask_to_import(
+    ctx: ToolContext,
+    on_conflict: str = "skip",
+    dry_run: bool = False,
+    path: str | None = None,
+    csv_text: str | None = None,
+    upload: str | None = None,
+    columns: dict[str, str] | None = None,
+    new_properties: dict[str, str] | None = None,
+    create_missing_properties: bool = False,
+    segments: list[str] | None = None,
+    topics: dict[str, str] | None = None,
+    strategy: str = "auto",
+) -> Elicit[Approval] | Approval | NotAsked:
+    """Under --approval required, ask the person to approve an import that would update
+    existing contacts, where the client can ask them (as the bulk tools ask)."""
+    state = services(ctx)
+    if not (state.approval_required and _would_update(on_conflict, dry_run)):
+        return NotAsked()
+    if not can_elicit(ctx) or sum(v is not None for v in (path, csv_text, upload)) != 1:
+        return NotAsked()  # nobody to ask, or an import the tool refuses anyway
+    source = (
+        f"the file {clean(path, 80)!r}"
+        if path is not None
+        else "the uploaded file"
+        if upload is not None
+        else "the CSV text given"
+    )
+    mapped = sum(target != "skip" for target in (columns or {}).values())
+    created = f", creating {counted(len(new_properties), 'property')}" if new_properties else ""
+    message = (
+        f"Import contacts from {source} ({counted(mapped, 'column')} mapped{created}), "
+        "updating contacts that already exist. Approve?"
+    )
+    # The answer is kept for exactly this import (see `ask_person`).
+    key = json.dumps(
+        [path, csv_text, upload, columns, new_properties, create_missing_properties,
+         segments, topics, strategy, on_conflict],
+        sort_keys=True, ensure_ascii=False,
+    )  # fmt: skip
+    return await ask_person(ctx, key, (message, time.time() + CONFIRM_SECONDS))
+
+
+ImportPersonApproval = Annotated[ElicitationResult[Any], Resolve(ask_to_import)]
+
+
+def _require_person(ctx: ToolContext, person: ElicitationResult[Any]) -> None:
+    """Under --approval required, an import that would update existing contacts runs only
+    on a person's yes: refused otherwise, saying where they can give it."""
+    if not isinstance(person, AcceptedElicitation):
+        raise ToolError("The person did not approve: nothing was imported.")
+    if isinstance(person.data, Approval):
+        if person.data.approve:
+            return
+        raise ToolError("The person did not approve: nothing was imported.")
+    if client_supports_apps(ctx):
+        where = (
+            "Call preview_import: the person reviews the mapping and approves in the import screen."
+        )
+    else:
+        where = (
+            "This client can ask nobody (no elicitation, no MCP Apps): run it from a host that can."
+        )
+    raise ToolError(
+        "This server updates existing contacts only when a person approves (--approval "
+        "required), and nobody has: nothing was imported. An import with on_conflict='skip' "
+        f"(creating only), or a dry_run, needs none. {where}"
+    )
+
+
+def _with_approval(ctx: ToolContext, answer: CallToolResult) -> CallToolResult:
+    """A preview for a client with MCP Apps, with a one-time nonce in `_meta` (never where
+    the model reads) approving the import of exactly this preview's `import_arguments`:
+    bound to the preview job, read from its result when approved."""
+    data = answer.structured_content or {}
+    if data.get("status") not in ("completed", "working"):
+        return answer
+    state = services(ctx)
+    expires = time.time() + CONFIRM_SECONDS
+    approved = {"preview_job": str(data["job_id"])}
+    nonce = state.approvals.issue("import_contacts", approved, state.caller(), expires)
+    answer.meta = {
+        **(answer.meta or {}),
+        APPROVAL_META: {"nonce": nonce, "expires_at": utc_iso(expires)},
+    }
+    return answer
+
+
+def _approved_import(state: State, approved: Mapping[str, Any]) -> dict[str, Any]:
+    """The import_contacts arguments a nonce approves: its preview's `import_arguments`,
+    with the CSV text the preview read (its arguments hold a placeholder)."""
+    try:
+        job = state.jobs.find(str(approved.get("preview_job", "")), state.caller())
+    except UserFacingError:
+        raise ToolError(NOT_VALID) from None
+    if job.kind != PREVIEW_JOB.name or job.status != "completed" or job.result is None:
+        raise ToolError(
+            f"The preview (job {job.id}) did not finish ({job.status}): nothing was imported. "
+            "Check the mapping again."
+        )
+    arguments = dict(PreviewOut.model_validate(job.result).import_arguments)
+    if "csv_text" in arguments:
+        arguments["csv_text"] = job.arguments.get("csv_text")
+    return arguments
+
+
+def _text_of(answer: CallToolResult) -> str:
+    return next((block.text for block in answer.content if block.type == "text"), "")
+
+
 def register_import_tools(server: MCPServer[State]) -> None:
-    @server.tool(annotations=hints("Preview CSV import", "read"))
+    @server.tool(annotations=hints("Preview CSV import", "read"), meta=screen(IMPORT_REVIEW))
     async def preview_import(
         ctx: ToolContext,
         path: PathArg = None,
@@ -235,11 +383,18 @@ def register_import_tools(server: MCPServer[State]) -> None:
             new_properties=new_properties, encoding=encoding, delimiter=delimiter,
             has_header=has_header,
         )  # fmt: skip
-        return await start_and_wait(ctx, PREVIEW_JOB, _with_upload(services(ctx), arguments))
+        apps = client_supports_apps(ctx)
+        if apps and path is None and csv_text is None and upload is None:
+            raise ToolError(NO_FILE)  # the screen offers a file picker
+        state = services(ctx)
+        answer = await start_and_wait(ctx, PREVIEW_JOB, _with_upload(state, arguments))
+        # A read-only server imports nothing: its screen gets no approval to offer.
+        return _with_approval(ctx, answer) if apps and not state.read_only else answer
 
     @server.tool(annotations=hints("Import contacts from CSV", "update"))
     async def import_contacts(
         ctx: ToolContext,
+        person: ImportPersonApproval,
         columns: ColumnsArg,
         on_conflict: Annotated[
             Literal["upsert", "skip"],
@@ -272,7 +427,33 @@ def register_import_tools(server: MCPServer[State]) -> None:
             segments=segments, topics=topics, dry_run=dry_run, strategy=strategy,
             encoding=encoding, delimiter=delimiter, has_header=has_header,
         )  # fmt: skip
-        return await start_and_wait(ctx, IMPORT_JOB, _with_upload(services(ctx), arguments))
+        state = services(ctx)
+        if state.approval_required and _would_update(on_conflict, dry_run):
+            _require_person(ctx, person)
+        return await start_and_wait(ctx, IMPORT_JOB, _with_upload(state, arguments))
+
+    @server.tool(
+        annotations=hints("Approve a reviewed import", "update"), meta=app_only(IMPORT_REVIEW)
+    )
+    async def approve_import(
+        ctx: ToolContext,
+        nonce: Annotated[str, Field(description="From the preview's _meta.", max_length=100)],
+        approve: Annotated[bool, Field(description="false cancels: nothing runs.")],
+        on_conflict: Annotated[
+            Literal["upsert", "skip"], Field(description="upsert updates existing contacts.")
+        ] = "skip",
+    ) -> Annotated[CallToolResult, ImportApprovalAnswer]:
+        """For the import screen only: run (or cancel) the import it shows."""
+        state = services(ctx)
+        pending = state.approvals.spend(nonce.strip(), state.caller())
+        if pending is None or pending.tool != "import_contacts":
+            raise ToolError(NOT_VALID)
+        if not approve:
+            return result("Cancelled: nothing was imported.", ImportApprovalAnswer(cancelled=True))
+        arguments = {**_approved_import(state, pending.arguments), "on_conflict": on_conflict}
+        answer = await start_and_wait(ctx, IMPORT_JOB, _with_upload(state, arguments))
+        run = JobOut[ImportSummary].model_validate(answer.structured_content)
+        return result(_text_of(answer), ImportApprovalAnswer(run=run))
 
     @server.tool(annotations=hints("Upload a CSV", "create"), meta=app_only_tool())
     async def upload_csv(
@@ -286,8 +467,6 @@ def register_import_tools(server: MCPServer[State]) -> None:
         done: Annotated[bool, Field(description="This is the last chunk.")] = False,
     ) -> Annotated[CallToolResult, UploadOut]:
         """For the import screen only: send a CSV from the person's machine, in chunks."""
-        from contacts_mcp.services.jobs import utc_iso
-
         state = services(ctx)
         caller = state.caller()
         try:
