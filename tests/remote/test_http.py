@@ -85,7 +85,7 @@ async def test_loopback_without_tokens_serves_both_eras_and_health(
 ) -> None:
     with contacts_server(tmp_path) as url:
         async with mcp_client(url, era) as client:
-            assert len((await client.list_tools()).tools) == 24
+            assert len((await client.list_tools()).tools) == 25
             made = await client.call_tool("create_contact", {"email": "ada@example.com"})
             assert not made.is_error, made.content
             found = await client.call_tool("get_contact", {"contact": "ada@example.com"})
@@ -115,7 +115,7 @@ async def test_static_tokens_let_in_their_owners_only(
         made = await client.call_tool("create_contact", {"email": "grace@example.com"})
         assert not made.is_error
     async with mcp_client(url, era, token=BOB) as client:  # from the file of hashes
-        assert len((await client.list_tools()).tools) == 24
+        assert len((await client.list_tools()).tools) == 25
     assert [(line["caller"], line["tool"], line["target"], line["outcome"])
             for line in audit_lines(audit)] == [
         ("alice", "create_contact", "grace@example.com", "ok")
@@ -335,7 +335,12 @@ async def test_each_caller_sees_and_stops_only_their_own_jobs(
             job_id = started.structured_content["job_id"]
             async with mcp_client(url, era, token=BOB) as bob:
                 listed = await bob.call_tool("get_job", {})
-                assert listed.structured_content == {"job": None, "recent": [], "api_import": None}
+                assert listed.structured_content == {
+                    "job": None,
+                    "recent": [],
+                    "api_import": None,
+                    "stopped_at": None,
+                }
                 for arguments in ({"job_id": job_id}, {"job_id": job_id, "cancel": True}):
                     refused = await bob.call_tool("get_job", arguments)
                     assert refused.is_error

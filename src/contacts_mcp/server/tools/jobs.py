@@ -21,6 +21,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from contacts_mcp.api.imports import ContactImport
 from contacts_mcp.server.file_resources import file_uri, files_text, serve_job_files
+from contacts_mcp.server.screens import JOB_VIEW, screen
 from contacts_mcp.server.toolkit import State, ToolContext, hints, result, run, services
 from contacts_mcp.services.jobs import MAX_WAIT_SECONDS, JobView, spoken_duration
 from contacts_mcp.text.sanitize import clean, label
@@ -64,6 +65,9 @@ class JobsOut(BaseModel):
     recent: list[JobView] = Field(default_factory=list, description="Without a job_id.")
     api_import: ContactImport | None = Field(
         default=None, description="For the id of a Resend Contact Imports API import."
+    )
+    stopped_at: str | None = Field(
+        default=None, description="On cancel: its last step before it stopped."
     )
 
 
@@ -159,7 +163,7 @@ def _api_import_line(job: ContactImport) -> str:
 
 
 def register_job_tools(server: MCPServer[State], kinds: Mapping[str, JobKind[Any]]) -> None:
-    @server.tool(annotations=hints("Wait for or cancel a job", "control"))
+    @server.tool(annotations=hints("Wait for or cancel a job", "control"), meta=screen(JOB_VIEW))
     async def get_job(
         ctx: ToolContext,
         job_id: Annotated[
@@ -183,6 +187,7 @@ def register_job_tools(server: MCPServer[State], kinds: Mapping[str, JobKind[Any
             return result(_api_import_line(found), JobsOut(api_import=found))
         job = await run(_find(state, job_id, caller))
         kind = kinds.get(job.kind)
+        stopped_at: str | None = None
         if cancel:
             if state.read_only and (kind is None or kind.writes):
                 raise ToolError(
@@ -194,19 +199,24 @@ def register_job_tools(server: MCPServer[State], kinds: Mapping[str, JobKind[Any
                     f"Job {job.id} ({job.kind}) was started by another caller, and others' "
                     "searches may be waiting on it: you can wait for it, not stop it."
                 )
+            # Where it stood: a cancelled job's message no longer says what its count counts.
+            last_step = job.message if job.status == "working" else None
             await state.jobs.cancel(job)
+            stopped_at = last_step if job.status == "cancelled" else None
         else:
             await state.jobs.wait(job, min(wait_seconds, MAX_WAIT_SECONDS), increasing(ctx))
+        stopped = "" if stopped_at is None else f" Its last step: {clean(stopped_at, 80)}."
         if kind is None:  # a kind this version no longer has: report it as data
             answer = JobOut[dict[str, Any]](**job.view().model_dump(), result=job.result)
-            return result(_view_line(job.view()), JobsOut(job=answer))
+            out = JobsOut(job=answer, stopped_at=stopped_at)
+            return result(_view_line(job.view()) + stopped, out)
         if job.status == "failed":
             raise ToolError(f"Job {job.id} ({job.kind}) failed: {job.error}")
         shown = await _answer(state, job, kind)
         assert isinstance(shown.structured_content, dict)
         answer = JobOut[dict[str, Any]].model_validate(shown.structured_content)
         text = shown.content[0].text if shown.content[0].type == "text" else ""
-        return result(text, JobsOut(job=answer))
+        return result(text + stopped, JobsOut(job=answer, stopped_at=stopped_at))
 
 
 async def _find(state: State, job_id: str, caller: str) -> Job:
