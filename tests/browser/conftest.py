@@ -144,6 +144,9 @@ def open_stack(
                 base_url=emulator_url,
                 headers={"Authorization": f"Bearer {LOCAL_API_KEY}"},
                 timeout=30,
+                # A new connection each request: one kept idle past the server's keep-alive
+                # (5 s, as a long run can take) may be closed as a request goes out on it.
+                limits=httpx.Limits(max_keepalive_connections=0),
             ) as direct,
         ):
             yield Stack(url=url, emulator=direct)

@@ -3,6 +3,7 @@ numbers, Approve runs exactly the previewed change, Cancel changes nothing, and 
 model is never offered the screen's own tool."""
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,12 @@ DASH = "\u2013"
 ACME = [{"field": "domain", "op": "eq", "value": "acme.com"}]
 # Contact data is hostile input: the screen must show it as text, never run it.
 HOSTILE = "<img src=x onerror=\"parent.document.title='pwned'\">"
+# What a cancelled delete says it did, by where it stood (ui/src/stopped.ts).
+STOPPED_AT = re.compile(
+    r"^(Nothing was deleted: it stopped (before|while still checking)"
+    r"|At least \d+ of the 8 contacts were deleted before the cancel\."
+    r"|It stopped as its checks ended)"
+)
 NAMES = [
     ("Ada", "Lovelace"),
     ("Grace", "Hopper"),
@@ -227,8 +234,17 @@ def test_the_screen_follows_a_long_run_and_cancels_it(browser: Browser, tmp_path
             screen.locator("#stop").click()
 
             expect(screen.locator("#outcome-title")).to_have_text("The run was cancelled")
-            expect(screen.locator("#outcome-text")).to_contain_text("the others are untouched")
-            calls = [(c["name"], c["arguments"]) for c in host.evaluate("testHost.appCalls")]
+            # What it did before the cancel, told from its last progress report.
+            said = screen.locator("#outcome-text")
+            expect(said).to_have_text(STOPPED_AT)
+            expect(screen.locator("#outcome-notes li")).not_to_have_count(0)
+            told = said.inner_text()
+            # This screen's calls (the search's own screen makes others).
+            calls = [
+                (c["name"], c["arguments"])
+                for c in host.evaluate("testHost.appCalls")
+                if c["name"] in ("approve_run", "get_job")
+            ]
             assert calls[0][0] == "approve_run"
             job_id = calls[1][1]["job_id"]
             assert ("get_job", {"job_id": job_id, "wait_seconds": 5}) in calls
@@ -239,6 +255,43 @@ def test_the_screen_follows_a_long_run_and_cancels_it(browser: Browser, tmp_path
         assert set(previewed) & set(left)
         assert set(left) <= {*previewed, "keep0@example.org", "keep1@example.org"}
         assert {"keep0@example.org", "keep1@example.org"} <= set(left)
+        if told.startswith("Nothing was deleted"):
+            assert set(previewed) <= set(left)
+        elif told.startswith("At least "):
+            assert len(set(previewed) - set(left)) >= int(told.split(" ")[2])
+
+
+def test_a_deletes_snapshot_download_matches_the_snapshot(host: Host, stack: Stack) -> None:
+    seed(stack, 5, hostile=True)
+    host.call_as_model("delete_contacts", {"search": selection(host)})
+    screen = host.screen
+    screen.locator("#approve").click()
+    expect(screen.locator("#outcome-title")).to_have_text("Deleted 5 of 5 contacts")
+    [run] = [
+        job
+        for job in host.call_as_screen("get_job", {})["structuredContent"]["recent"]
+        if job["kind"] == "delete"
+    ]
+    done = host.call_as_screen("get_job", {"job_id": run["job_id"]})["structuredContent"]
+    snapshot = Path(done["job"]["result"]["snapshot_file"])
+
+    screen.locator("#file-list li").filter(has_text="Snapshot").get_by_role(
+        "button", name=f"Download {snapshot.name}"
+    ).click()
+
+    host.page.wait_for_function("testHost.downloads.length === 1")
+    [request] = host.evaluate("testHost.downloads")
+    [link] = request["contents"]
+    assert (link["type"], link["uri"]) == (
+        "resource_link",
+        done["job"]["file_uris"]["snapshot_file"],
+    )
+    read = host.page.evaluate("uri => testHost.readResource(uri)", link["uri"])
+    [content] = read["contents"]
+    assert content["_meta"]["contacts-mcp/page"]["pages"] == 1
+    assert str(content["text"]).encode("utf-8") == snapshot.read_bytes()
+    assert 'ada.0@acme.com,"<img src=x' in snapshot.read_text(encoding="utf-8")  # as they were
+    assert host.errors == []
 
 
 # In the screen's frame: whether the host sized the iframe to the content, measured as the

@@ -38,7 +38,11 @@ async def test_resources_and_templates_are_listed(harness: Harness) -> None:
         "segments": "resend://segments",
         "topics": "resend://topics",
         "local-data": "contacts-mcp://data/status",  # what the server keeps on this machine
-        "bulk-review": "ui://contacts-mcp/bulk-review.html",  # the review screen (MCP Apps)
+        # The screens (MCP Apps).
+        "bulk-review": "ui://contacts-mcp/bulk-review.html",
+        "import-review": "ui://contacts-mcp/import-review.html",
+        "search-results": "ui://contacts-mcp/search-results.html",
+        "job-view": "ui://contacts-mcp/job-view.html",
     }
     templates = {
         t.name: t.uri_template

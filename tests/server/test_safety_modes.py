@@ -47,7 +47,7 @@ async def test_read_only_lists_no_write_tool_and_refuses_one_by_name(
         names = {tool.name for tool in tools}
         assert names == {
             "get_contact", "list_contacts", "search_contacts", "list_contact_properties",
-            "list_segments", "list_topics", "preview_import", "get_job",
+            "list_segments", "list_topics", "preview_import", "personal_data", "get_job",
         }  # fmt: skip
         assert all(tool.annotations and tool.annotations.read_only_hint for tool in tools)
         message = await error_text(client, "create_contact", {"email": "a@example.com"})

@@ -50,6 +50,7 @@ EXPECTED_HINTS = {
     "delete_topic": CHANGE,
     "preview_import": READ,
     "import_contacts": CHANGE,
+    "personal_data": READ,  # an access request: reads Resend and the local copies
     "get_job": CREATE,  # waits or cancels: not read-only, never destructive
 }
 

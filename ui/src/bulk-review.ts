@@ -28,6 +28,7 @@ import {
   readRun,
   readText,
 } from "./shapes";
+import { type LastReport, readStoppedAt } from "./stopped";
 import { View } from "./view";
 
 // get_job waits this long for the job to end before answering with where it stands.
@@ -51,6 +52,13 @@ let expiry: ReturnType<typeof setTimeout> | undefined;
 let closed = false;
 // The job being followed, for Cancel the run.
 let current: Job | null = null;
+// Its last progress seen while it worked: the step names what its count counts, which a
+// cancelled job's own message no longer says.
+let lastSeen: LastReport | null = null;
+// Cancel the run asked for and not yet answered: its answer says where the run stopped.
+let stopping = false;
+// get_job's refusal of a failed job: "Job job_… (kind) failed: why".
+const FAILED = /^Job (\S+) \(([^)]*)\) failed: ([\s\S]*)$/;
 
 function applyContext(context: McpUiHostContext | undefined): void {
   if (context === undefined) return;
@@ -178,6 +186,7 @@ async function decide(approve: boolean): Promise<void> {
 async function follow(job: Job, content: unknown): Promise<void> {
   phase = "running";
   current = job;
+  seen(job);
   view.showRun(job);
   let failures = 0;
   while (job.status === "working" && !closed) {
@@ -201,6 +210,11 @@ async function follow(job: Job, content: unknown): Promise<void> {
     }
     failures = 0;
     const next = answer.isError ? null : readJobAnswer(answer.structuredContent);
+    const failed = answer.isError ? FAILED.exec(readText(answer.content)) : null;
+    if (failed !== null && phase === "running") {
+      finish({ ...job, status: "failed", error: failed[3], outcome: null }, answer.content);
+      return;
+    }
     if (next === null) {
       view.showError(
         readText(answer.content) || `No news of job ${job.id}: ask the assistant about it.`,
@@ -208,37 +222,57 @@ async function follow(job: Job, content: unknown): Promise<void> {
       return;
     }
     if (phase !== "running") return; // Cancel the run already showed its end
+    if (next.status === "cancelled" && stopping) return; // its answer shows the end
     job = current = next;
     content = answer.content;
+    seen(job);
     view.progress(job);
   }
   if (!closed) finish(job, content);
 }
 
+/** Keep a working job's last progress, for what it did should it stop. */
+function seen(job: Job): void {
+  if (job.status === "working")
+    lastSeen = { kind: job.kind, step: job.message, done: job.done, total: job.total };
+}
+
+/** Where the run stood when it ended: the step seen last, if it is the same count. */
+function lastReport(job: Job, stoppedAt: string | null): LastReport {
+  let step = stoppedAt;
+  if (step === null && job.status === "failed" && job.message) step = job.message;
+  if (step === null && lastSeen?.done === job.done && lastSeen.total === job.total)
+    step = lastSeen.step;
+  return { kind: job.kind || preview?.kind || "", step, done: job.done, total: job.total };
+}
+
 async function stopRun(): Promise<void> {
   if (phase !== "running" || current === null) return;
   const id = current.id;
+  stopping = true;
   view.stopping();
   try {
     const answer = await app.callServerTool({
       name: "get_job",
       arguments: { job_id: id, cancel: true },
     });
+    stopping = false;
     const job = answer.isError ? null : readJobAnswer(answer.structuredContent);
     if (job === null) {
       view.stopFailed(readText(answer.content) || "The run could not be cancelled.");
     } else if (job.status !== "working" && phase === "running") {
-      finish(job, answer.content);
+      finish(job, answer.content, readStoppedAt(answer.structuredContent));
     }
   } catch (error) {
+    stopping = false;
     view.stopFailed(`The run could not be cancelled (${String(error)}).`);
   }
 }
 
-function finish(job: Job, content: unknown): void {
+function finish(job: Job, content: unknown, stoppedAt: string | null = null): void {
   if (phase === "done") return;
   phase = "done";
-  view.showOutcome(job, readFileLinks(content), download);
+  view.showOutcome(job, readFileLinks(content), download, lastReport(job, stoppedAt));
   const outcome = job.outcome;
   tellModel(
     job.status === "completed" && outcome !== null

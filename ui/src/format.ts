@@ -33,6 +33,7 @@ export function fileName(path: string): string {
 export class Formats {
   private readonly numbers: Intl.NumberFormat;
   private readonly times: Intl.DateTimeFormat;
+  private readonly dates: Intl.DateTimeFormat;
 
   constructor(locale?: string, timeZone?: string) {
     this.numbers = make(
@@ -42,6 +43,11 @@ export class Formats {
     this.times = make(
       () => new Intl.DateTimeFormat(locale, { hour: "numeric", minute: "2-digit", timeZone }),
       () => new Intl.DateTimeFormat("en", { hour: "numeric", minute: "2-digit" }),
+    );
+    const day = { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" } as const;
+    this.dates = make(
+      () => new Intl.DateTimeFormat(locale, { ...day, timeZone }),
+      () => new Intl.DateTimeFormat("en", day),
     );
   }
 
@@ -70,6 +76,12 @@ export class Formats {
     return this.duration(seconds).replace(/^about /, "");
   }
 
+  /** The local day and time of an ISO timestamp ("Dec 3, 5:02 AM"), or "" if it is none. */
+  when(iso: string): string {
+    const when = Date.parse(iso);
+    return Number.isNaN(when) ? "" : this.dates.format(new Date(when));
+  }
+
   /** The local time of an ISO timestamp, or "" if it is none. */
   time(iso: string): string {
     const when = Date.parse(iso);
@@ -83,4 +95,14 @@ function make<T>(build: () => T, fallback: () => T): T {
   } catch {
     return fallback();
   }
+}
+
+/** A job's step with its count, once: "Re-checking contacts: 20 of 60", or the step and
+ * "20 of 60 done" where the step does not say it. */
+export function stepLine(message: string, done: number, total: number | null, f: Formats): string {
+  const step = shown(message, 300);
+  const said = total !== null && step.includes(`${done} of ${total}`);
+  const counted = total !== null && !said ? `${f.count(done)} of ${f.count(total)} done` : "";
+  const first = step ? step[0].toUpperCase() + step.slice(1) : "";
+  return [first, counted].filter(Boolean).join(" · ");
 }

@@ -89,29 +89,29 @@ export const FILE_SCHEME = "contacts-mcp://files/";
 
 type Json = Record<string, unknown>;
 
-function record(value: unknown): Json | null {
+export function record(value: unknown): Json | null {
   return typeof value === "object" && value !== null && !Array.isArray(value)
     ? (value as Json)
     : null;
 }
 
-function num(value: unknown, fallback = 0): number {
+export function num(value: unknown, fallback = 0): number {
   return typeof value === "number" && Number.isFinite(value) ? value : fallback;
 }
 
-function maybeNum(value: unknown): number | null {
+export function maybeNum(value: unknown): number | null {
   return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
 
-function str(value: unknown): string {
+export function str(value: unknown): string {
   return typeof value === "string" ? value : "";
 }
 
-function maybeStr(value: unknown): string | null {
+export function maybeStr(value: unknown): string | null {
   return typeof value === "string" && value !== "" ? value : null;
 }
 
-function strings(value: unknown): string[] {
+export function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
 }
 
@@ -161,7 +161,7 @@ export function readPreview(structured: unknown): Preview | null {
   };
 }
 
-function readOutcome(value: unknown): Outcome | null {
+export function readOutcome(value: unknown): Outcome | null {
   const outcome = record(value);
   if (outcome === null) return null;
   return {

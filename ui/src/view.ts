@@ -2,8 +2,9 @@
 // Everything shown from the server goes through textContent (see dom.ts).
 
 import { byId, el, facts, fill, lines, show } from "./dom";
-import { fileName, Formats, shown, shownValue } from "./format";
+import { fileName, Formats, shown, shownValue, stepLine } from "./format";
 import type { FileLink, Job, Outcome, Preview } from "./shapes";
+import { type LastReport, whatWasDone } from "./stopped";
 
 /** Rows of the sample shown at once; the sample (at most 10) pages client-side. */
 export const PAGE_SIZE = 5;
@@ -206,9 +207,8 @@ export class View {
     } else {
       bar.removeAttribute("value"); // indeterminate until the job knows its total
     }
-    const counted = job.total !== null ? `${f.count(job.done)} of ${f.count(job.total)} done` : "";
     const eta = job.etaSeconds !== null ? `${f.duration(job.etaSeconds)} left` : "";
-    byId("progress").textContent = [shown(job.message, 300), counted, eta]
+    byId("progress").textContent = [stepLine(job.message, job.done, job.total, f), eta]
       .filter(Boolean)
       .join(" · ");
   }
@@ -226,7 +226,12 @@ export class View {
 
   // -- the end ------------------------------------------------------------------------
 
-  showOutcome(job: Job, links: FileLink[], download: (link: FileLink) => void): void {
+  showOutcome(
+    job: Job,
+    links: FileLink[],
+    download: (link: FileLink) => void,
+    last: LastReport,
+  ): void {
     const f = this.formats;
     show(byId("review"), false);
     show(byId("run"), false);
@@ -240,6 +245,7 @@ export class View {
     if (this.preview === null)
       this.title.textContent = isDelete ? "Delete contacts" : "Update contacts";
     this.lead.textContent = "";
+    const stopped: string[] = [];
     if (job.status === "completed" && outcome !== null) {
       const selected = f.counted(outcome.selected, "contact");
       heading.textContent = `${verb} ${f.count(outcome.done)} of ${selected}`;
@@ -250,18 +256,19 @@ export class View {
       facts(byId("outcome-facts"), outcomeFacts(outcome, isDelete, f));
     } else if (job.status === "cancelled") {
       heading.textContent = "The run was cancelled";
-      // A cancelled job's `done` may count its reads too: no count is claimed here.
-      text.textContent = isDelete
-        ? "The contacts it had already deleted stay deleted (its snapshot holds them); " +
-          "the others are untouched."
-        : "The contacts it had already changed keep the change; the others are untouched.";
-      facts(byId("outcome-facts"), outcome ? outcomeFacts(outcome, isDelete, f) : []);
+      // What it did is told from its last progress report: its step says what it counts.
+      const told = whatWasDone(last, "cancelled", f);
+      text.textContent = told.done;
+      stopped.push(told.rest);
+      facts(byId("outcome-facts"), outcome ? outcomeFacts(outcome, isDelete, f) : told.facts);
     } else {
       heading.textContent = "The run failed";
       text.textContent = shown(job.error ?? job.message, 1000);
-      facts(byId("outcome-facts"), outcome ? outcomeFacts(outcome, isDelete, f) : []);
+      const told = whatWasDone(last, "failed", f);
+      stopped.push(told.done, told.rest);
+      facts(byId("outcome-facts"), outcome ? outcomeFacts(outcome, isDelete, f) : told.facts);
     }
-    const notes = outcome ? [...outcome.notes] : [];
+    const notes = outcome ? [...outcome.notes] : stopped;
     if (outcome?.noLongerMatching) {
       notes.push(
         "Left untouched, no longer matching the search when it ran: " +
@@ -384,7 +391,7 @@ function button(link: FileLink, download: (link: FileLink) => void): HTMLButtonE
   return node;
 }
 
-function outcomeFacts(outcome: Outcome, isDelete: boolean, f: Formats): [string, string][] {
+export function outcomeFacts(outcome: Outcome, isDelete: boolean, f: Formats): [string, string][] {
   const rows: [string, string][] = [
     [isDelete ? "Deleted" : "Updated", f.count(outcome.done)],
     [isDelete ? "Already gone" : "Already as asked", f.count(outcome.unchanged)],

@@ -115,7 +115,7 @@ async function openScreen(
   frame.replaceChildren();
   const iframe = document.createElement("iframe");
   iframe.setAttribute("sandbox", "allow-scripts"); // an opaque origin: no access to this page
-  iframe.title = "Bulk review";
+  iframe.title = tool.title ?? tool.annotations?.title ?? tool.name; // named for screen readers
   frame.appendChild(iframe);
 
   const context: McpUiHostContext = {
@@ -192,6 +192,8 @@ const testHost = {
   lastMeta: (): Record<string, unknown> | undefined => lastMeta,
   /** A tool call as the screen would send it, through the same checks. */
   callAsScreen,
+  /** A resource read as the host would read it, for a download it was asked for. */
+  readResource: (uri: string) => client.readResource({ uri }),
 };
 
 async function main(): Promise<void> {

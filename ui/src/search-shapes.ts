@@ -1,0 +1,185 @@
+// What the search results screen reads from the server's answers: search_contacts
+// (SearchOut in src/contacts_mcp/services/sets.py), list_segments (SegmentList) and
+// export_contacts / get_job (JobOut[ExportOutcome]). Like shapes.ts, the readers take
+// whatever arrives and default what is missing: an older or newer server shows fewer
+// facts, never a broken screen.
+
+export type Sort = "newest" | "oldest" | "email" | "name";
+export const SORTS: readonly Sort[] = ["newest", "oldest", "email", "name"];
+
+export interface Found {
+  id: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  unsubscribed: boolean;
+  createdAt: string;
+}
+
+export interface SegmentCount {
+  id: string;
+  name: string;
+  count: number;
+}
+
+export interface Mirror {
+  syncedAt: string | null;
+  ageSeconds: number | null;
+  contacts: number;
+  note: string;
+}
+
+export interface Search {
+  count: number;
+  selection: string;
+  sort: Sort;
+  contacts: Found[];
+  nextAfter: string | null;
+  /** null: the mirror has not read segment memberships yet. */
+  segments: SegmentCount[] | null;
+  mirror: Mirror;
+  /** A refresh still running: these results predate it. */
+  refreshing: boolean;
+  /** The refresh this answer ran, in words ("12 new"), if it ran one. */
+  synced: { mode: string; newContacts: number; contacts: number } | null;
+}
+
+export interface Condition {
+  field: string;
+  op: string;
+  value: unknown;
+}
+
+export interface SegmentChoice {
+  id: string;
+  name: string;
+}
+
+/** An export job (JobOut[ExportOutcome]): its result once completed. */
+export interface ExportJob {
+  id: string;
+  status: "working" | "completed" | "failed" | "cancelled";
+  message: string;
+  done: number;
+  total: number | null;
+  error: string | null;
+  rows: number | null;
+  file: string | null;
+}
+
+type Json = Record<string, unknown>;
+
+function record(value: unknown): Json | null {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Json)
+    : null;
+}
+
+function num(value: unknown, fallback = 0): number {
+  return typeof value === "number" && Number.isFinite(value) ? value : fallback;
+}
+
+function maybeNum(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}
+
+function str(value: unknown): string {
+  return typeof value === "string" ? value : "";
+}
+
+function maybeStr(value: unknown): string | null {
+  return typeof value === "string" && value !== "" ? value : null;
+}
+
+function list(value: unknown): Json[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((v): Json[] => {
+    const r = record(v);
+    return r === null ? [] : [r];
+  });
+}
+
+export function isSort(value: unknown): value is Sort {
+  return SORTS.includes(value as Sort);
+}
+
+export function readSearch(structured: unknown): Search | null {
+  const s = record(structured);
+  if (s === null || typeof s.count !== "number" || typeof s.selection !== "string") return null;
+  const mirror = record(s.mirror) ?? {};
+  const synced = record(s.synced);
+  return {
+    count: num(s.count),
+    selection: s.selection,
+    sort: isSort(s.sort) ? s.sort : "newest",
+    contacts: list(s.contacts).map((c) => ({
+      id: str(c.id),
+      email: str(c.email),
+      firstName: str(c.first_name),
+      lastName: str(c.last_name),
+      unsubscribed: c.unsubscribed === true,
+      createdAt: str(c.created_at),
+    })),
+    nextAfter: maybeStr(s.next_after),
+    segments: Array.isArray(s.segments)
+      ? list(s.segments).map((g) => ({ id: str(g.id), name: str(g.name), count: num(g.count) }))
+      : null,
+    mirror: {
+      syncedAt: maybeStr(mirror.synced_at),
+      ageSeconds: maybeNum(mirror.age_seconds),
+      contacts: num(mirror.contacts),
+      note: str(mirror.note),
+    },
+    refreshing: record(s.refresh_job) !== null,
+    synced:
+      synced === null
+        ? null
+        : {
+            mode: str(synced.mode),
+            newContacts: num(synced.new_contacts),
+            contacts: num(synced.contacts),
+          },
+  };
+}
+
+/** The search's conditions, from the tool's arguments. */
+export function readConditions(args: unknown): Condition[] {
+  return list(record(args)?.where).map((c) => ({
+    field: str(c.field),
+    op: str(c.op),
+    value: c.value,
+  }));
+}
+
+export function readSegments(structured: unknown): {
+  segments: SegmentChoice[];
+  nextAfter: string | null;
+} {
+  const s = record(structured);
+  return {
+    segments: list(s?.segments).flatMap((g) =>
+      typeof g.id === "string" ? [{ id: g.id, name: str(g.name) || g.id }] : [],
+    ),
+    nextAfter: maybeStr(s?.next_after),
+  };
+}
+
+const STATUSES = ["working", "completed", "failed", "cancelled"] as const;
+
+/** export_contacts answers with the job itself; get_job with `{"job": …}`. */
+export function readExportJob(structured: unknown): ExportJob | null {
+  const outer = record(structured);
+  const job = record(outer?.job) ?? outer;
+  if (job === null || typeof job.job_id !== "string") return null;
+  const result = record(job.result);
+  return {
+    id: job.job_id,
+    status: STATUSES.find((s) => s === job.status) ?? "failed",
+    message: str(job.message),
+    done: num(job.done),
+    total: maybeNum(job.total),
+    error: maybeStr(job.error),
+    rows: result === null ? null : num(result.rows),
+    file: result === null ? null : maybeStr(result.file),
+  };
+}
