@@ -172,6 +172,34 @@ def test_cancel_changes_nothing_and_spends_the_approval(host: Host, stack: Stack
     assert host.errors == []
 
 
+def test_a_forged_reused_or_foreign_nonce_is_refused_and_writes_nothing(
+    host: Host, stack: Stack
+) -> None:
+    """Through the host's bridge, as a screen calls: only the nonce the server gave for
+    this preview runs it, once."""
+    seed(stack, 3)
+    before = stack.contacts()
+    answer = host.call_as_model("delete_contacts", {"search": selection(host)})
+    nonce = nonce_of(host, answer)
+    forged = nonce[:-4] + ("AAAA" if not nonce.endswith("AAAA") else "BBBB")
+    refused = host.call_as_screen("approve_run", {"nonce": forged, "approve": True})
+    assert refused["isError"] is True
+    assert "not valid" in refused["content"][0]["text"]
+    # A nonce the server gave for another preview (an import's) approves no delete.
+    host.call_as_model("preview_import", {"csv_text": "email\nzed@example.com\n"})
+    other = host.evaluate("testHost.lastMeta()")["contacts-mcp/approval"]["nonce"]
+    assert other != nonce
+    foreign = host.call_as_screen("approve_run", {"nonce": other, "approve": True})
+    assert foreign["isError"] is True
+    assert stack.contacts() == before
+    # The right one runs the delete, once; used again it is refused.
+    approved = host.call_as_screen("approve_run", {"nonce": nonce, "approve": True})
+    assert not approved.get("isError"), approved
+    again = host.call_as_screen("approve_run", {"nonce": nonce, "approve": True})
+    assert again["isError"] is True
+    assert stack.emails() == ["keep0@example.org", "keep1@example.org"]
+
+
 def test_an_update_preview_pages_its_sample_and_shows_the_consent_guards_holds(
     host: Host, stack: Stack
 ) -> None:
