@@ -1,5 +1,6 @@
 // Builds each screen into one self-contained HTML file: the TypeScript bundled by esbuild
-// (IIFE, minified) and inlined into its HTML template. No file is fetched at run time, so
+// (IIFE, minified) and inlined into its HTML template, and the style every screen shares
+// (src/common.css) inlined into the template's <style>. No file is fetched at run time, so
 // a screen works under the MCP Apps default CSP. The output depends only on the sources
 // and on the exact versions in package-lock.json: the same inputs give the same bytes.
 //
@@ -18,10 +19,15 @@ import { build } from "esbuild";
 const UI = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(UI, "..");
 const PLACEHOLDER = "<!-- build: script -->";
+// A screen template's line `/* build: common style */`, at the top of its <style>, is
+// replaced by src/common.css: the rules every screen shares, before the screen's own (which
+// may override them). The test host's page has its own style and no such line.
+const COMMON_STYLE = /^[ \t]*\/\* build: common style \*\/\n/gm;
+const COMMON_CSS = join(UI, "src", "common.css");
 
 // What is built: every screen, `src/<name>.html` (the template) with `src/<name>.ts` (its
 // entry), into the server's package data; and the browser tests' host page. The other
-// modules in src/ are shared by the screens.
+// modules in src/ (and src/common.css) are shared by the screens.
 const SCREENS = readdirSync(join(UI, "src"))
   .filter((name) => name.endsWith(".html"))
   .map((name) => name.slice(0, -".html".length))
@@ -30,6 +36,7 @@ const TARGETS = [
   ...SCREENS.map((name) => ({
     entry: `src/${name}.ts`,
     template: `src/${name}.html`,
+    commonStyle: true,
     out: `src/contacts_mcp/server/ui/${name}.html`,
   })),
   {
@@ -100,11 +107,39 @@ async function bundle(target) {
       `${target.entry}: the bundle holds "</script" or "<!--", which would end the inline script`,
     );
   }
-  const template = readFileSync(join(UI, target.template), "utf8");
+  let template = readFileSync(join(UI, target.template), "utf8");
   if (template.split(PLACEHOLDER).length !== 2) {
     throw new Error(`${target.template}: needs exactly one ${PLACEHOLDER}`);
   }
+  if (target.commonStyle) {
+    if ((template.match(COMMON_STYLE) ?? []).length !== 1) {
+      throw new Error(`${target.template}: needs exactly one line /* build: common style */`);
+    }
+    const css = commonStyle();
+    template = template.replace(COMMON_STYLE, () => css);
+  }
   return template.replace(PLACEHOLDER, () => `<script>${js.trimEnd()}</script>`);
+}
+
+// src/common.css as it goes into a template: without its comments on lines of their own
+// (they speak to whoever edits it), its indentation, its blank lines and the spaces after
+// "{", ":" and ";" and before "}" (no selector of it has a space after a colon, and none
+// of its strings holds those characters: checked).
+function commonStyle() {
+  const css = readFileSync(COMMON_CSS, "utf8").replace(/^[ \t]*\/\*[\s\S]*?\*\/[ \t]*\n/gm, "");
+  if (/<\/style|\/\*|\*\//i.test(css)) {
+    throw new Error(
+      'src/common.css: "</style" would end the style, and comments must be on lines of their own',
+    );
+  }
+  if (/"[^"\n]*[{}:;][^"\n]*"|'[^'\n]*[{}:;][^'\n]*'/.test(css)) {
+    throw new Error("src/common.css: a string holds { } : or ;, which the build would change");
+  }
+  return css
+    .replace(/^[ \t]+/gm, "")
+    .replace(/\n{2,}/g, "\n")
+    .replace(/([{:;]) +/g, "$1")
+    .replace(/ +\}/g, "}");
 }
 
 const args = process.argv.slice(2);

@@ -6,15 +6,9 @@
 // exactly the previewed run; the screen then follows it with get_job (progress, ETA,
 // Cancel) and shows the outcome and its files. The protocol is the official App class's.
 
-import {
-  App,
-  applyDocumentTheme,
-  applyHostFonts,
-  applyHostStyleVariables,
-  type McpUiHostContext,
-} from "@modelcontextprotocol/ext-apps";
-
+import { cancelJob, FAILED_JOB, nextJobAnswer } from "./follow";
 import { Formats } from "./format";
+import { connectToHost, download as hostDownload, screenApp, tellModel } from "./host";
 import {
   type Approval,
   type FileLink,
@@ -31,18 +25,9 @@ import {
 import { type LastReport, readStoppedAt } from "./stopped";
 import { View } from "./view";
 
-// get_job waits this long for the job to end before answering with where it stands.
-const WAIT_SECONDS = 5;
-// Failed get_job calls in a row (the host or server unreachable) before giving up.
-const MAX_POLL_FAILURES = 4;
-
 type Phase = "waiting" | "review" | "deciding" | "running" | "done";
 
-const app = new App(
-  { name: "contacts-mcp-bulk-review", version: "1.0.0" },
-  {},
-  { autoResize: true },
-);
+const app = screenApp("contacts-mcp-bulk-review");
 const view = new View(new Formats());
 
 let phase: Phase = "waiting";
@@ -57,26 +42,9 @@ let current: Job | null = null;
 let lastSeen: LastReport | null = null;
 // Cancel the run asked for and not yet answered: its answer says where the run stopped.
 let stopping = false;
-// get_job's refusal of a failed job: "Job job_… (kind) failed: why".
-const FAILED = /^Job (\S+) \(([^)]*)\) failed: ([\s\S]*)$/;
 
-function applyContext(context: McpUiHostContext | undefined): void {
-  if (context === undefined) return;
-  if (context.theme) applyDocumentTheme(context.theme);
-  if (context.styles?.variables) applyHostStyleVariables(context.styles.variables);
-  if (context.styles?.css?.fonts) applyHostFonts(context.styles.css.fonts);
-  if (context.locale || context.timeZone)
-    view.formats = new Formats(context.locale, context.timeZone);
-  const insets = context.safeAreaInsets;
-  if (insets) {
-    const { top, right, bottom, left } = insets;
-    document.body.style.padding = `${top}px ${right}px ${bottom}px ${left}px`;
-  }
-}
-
-// Handlers are set before connect(): the host may send the result right after the handshake.
-// A change names only what changed: applied over the context as it stands.
-app.onhostcontextchanged = (changed) => applyContext({ ...app.getHostContext(), ...changed });
+// Handlers are set before connectToHost() at the end: the host may send the result right
+// after the handshake.
 
 app.ontoolresult = (result) => {
   if (phase !== "waiting") return; // this screen reviews one answer
@@ -131,7 +99,7 @@ app.onteardown = () => {
 
 view.approve.addEventListener("click", () => void decide(true));
 view.cancel.addEventListener("click", () => void decide(false));
-view.stop.addEventListener("click", () => void stopRun());
+view.stop.button.addEventListener("click", () => void stopRun());
 view.prev.addEventListener("click", () => view.turnPage(-1));
 view.next.addEventListener("click", () => view.turnPage(1));
 
@@ -169,7 +137,7 @@ async function decide(approve: boolean): Promise<void> {
   if (!approve || readCancelled(result.structuredContent)) {
     phase = "done";
     view.showDeclined(readText(result.content) || "Cancelled: nothing was changed.");
-    tellModel(`The person cancelled ${what} in the review screen: nothing was changed.`);
+    tellModel(app, `The person cancelled ${what} in the review screen: nothing was changed.`);
     return;
   }
   const run = readRun(result.structuredContent);
@@ -178,7 +146,7 @@ async function decide(approve: boolean): Promise<void> {
     view.showProblem("Approved", readText(result.content));
     return;
   }
-  tellModel(`The person approved ${what} in the review screen: job ${run.id}.`);
+  tellModel(app, `The person approved ${what} in the review screen: job ${run.id}.`);
   await follow(run, result.content);
 }
 
@@ -188,29 +156,20 @@ async function follow(job: Job, content: unknown): Promise<void> {
   current = job;
   seen(job);
   view.showRun(job);
-  let failures = 0;
   while (job.status === "working" && !closed) {
     let answer;
     try {
-      answer = await app.callServerTool({
-        name: "get_job",
-        arguments: { job_id: job.id, wait_seconds: WAIT_SECONDS },
-      });
+      answer = await nextJobAnswer(app, job.id, () => !closed);
     } catch (error) {
-      failures += 1;
-      if (failures >= MAX_POLL_FAILURES) {
-        view.showError(
-          `Lost touch with the run (${String(error)}). ` +
-            `It goes on: ask the assistant about job ${job.id}.`,
-        );
-        return;
-      }
-      await sleep(1000 * failures);
-      continue;
+      view.showError(
+        `Lost touch with the run (${String(error)}). ` +
+          `It goes on: ask the assistant about job ${job.id}.`,
+      );
+      return;
     }
-    failures = 0;
+    if (answer === null) break; // closed
     const next = answer.isError ? null : readJobAnswer(answer.structuredContent);
-    const failed = answer.isError ? FAILED.exec(readText(answer.content)) : null;
+    const failed = answer.isError ? FAILED_JOB.exec(readText(answer.content)) : null;
     if (failed !== null && phase === "running") {
       finish({ ...job, status: "failed", error: failed[3], outcome: null }, answer.content);
       return;
@@ -250,12 +209,9 @@ async function stopRun(): Promise<void> {
   if (phase !== "running" || current === null) return;
   const id = current.id;
   stopping = true;
-  view.stopping();
+  view.stop.stopping();
   try {
-    const answer = await app.callServerTool({
-      name: "get_job",
-      arguments: { job_id: id, cancel: true },
-    });
+    const answer = await cancelJob(app, id);
     stopping = false;
     const job = answer.isError ? null : readJobAnswer(answer.structuredContent);
     if (job === null) {
@@ -275,6 +231,7 @@ function finish(job: Job, content: unknown, stoppedAt: string | null = null): vo
   view.showOutcome(job, readFileLinks(content), download, lastReport(job, stoppedAt));
   const outcome = job.outcome;
   tellModel(
+    app,
     job.status === "completed" && outcome !== null
       ? `The approved ${outcome.action} finished (job ${job.id}): ` +
           `${outcome.done} of ${outcome.selected} done, ${outcome.failed} failed.`
@@ -284,33 +241,7 @@ function finish(job: Job, content: unknown, stoppedAt: string | null = null): vo
 
 /** The hook for files the server offers as resources (contacts-mcp://files/…). */
 function download(link: FileLink): void {
-  void app
-    .downloadFile({
-      contents: [
-        { type: "resource_link", uri: link.uri, name: link.name, mimeType: link.mimeType },
-      ],
-    })
-    .then((answer) => {
-      if (answer.isError) view.showError(`The download of ${link.name} was not started.`);
-    })
-    .catch((error: unknown) =>
-      view.showError(`The download of ${link.name} failed (${String(error)}).`),
-    );
+  hostDownload(app, link, view);
 }
 
-/** Let the model know what the person decided, where the host takes such updates: the
- * assistant can then speak of it. It never carries the nonce. */
-function tellModel(text: string): void {
-  if (!app.getHostCapabilities()?.updateModelContext) return;
-  app.updateModelContext({ content: [{ type: "text", text }] }).catch(() => undefined);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-app.connect().then(
-  () => applyContext(app.getHostContext()),
-  (error: unknown) =>
-    view.showProblem("Not connected", `This screen could not reach its host (${String(error)}).`),
-);
+connectToHost(app, view);

@@ -10,15 +10,15 @@
 // and the person's on-conflict choice; the screen then follows the job with get_job
 // (progress, ETA, Cancel the run) and shows the summary and the failure report.
 
-import {
-  App,
-  applyDocumentTheme,
-  applyHostFonts,
-  applyHostStyleVariables,
-  type McpUiHostContext,
-} from "@modelcontextprotocol/ext-apps";
-
+import { cancelJob, nextJobAnswer } from "./follow";
 import { Formats, shown } from "./format";
+import {
+  connectToHost,
+  download as hostDownload,
+  screenApp,
+  tellModel,
+  type ToolResult,
+} from "./host";
 import { knownProperties, mappingArguments, mappingOf, signature } from "./import-mapping";
 import {
   type ImportJob,
@@ -44,10 +44,6 @@ import {
   readText,
 } from "./shapes";
 
-// get_job waits this long for the job to end before answering with where it stands.
-const WAIT_SECONDS = 5;
-// Failed get_job calls in a row (the host or server unreachable) before giving up.
-const MAX_POLL_FAILURES = 4;
 // The most of the file one upload_csv call carries (the server takes up to 1 MiB).
 const CHUNK_BYTES = 1024 * 1024;
 // Pages of list_contact_properties read for the target lists (100 a page).
@@ -64,13 +60,7 @@ type Phase =
   | "running"
   | "done";
 
-type ToolResult = Awaited<ReturnType<App["callServerTool"]>>;
-
-const app = new App(
-  { name: "contacts-mcp-import-review", version: "1.0.0" },
-  {},
-  { autoResize: true },
-);
+const app = screenApp("contacts-mcp-import-review");
 const view = new ImportView(new Formats());
 
 let phase: Phase = "waiting";
@@ -93,22 +83,8 @@ let current: Job | null = null;
 
 class Refused extends Error {}
 
-function applyContext(context: McpUiHostContext | undefined): void {
-  if (context === undefined) return;
-  if (context.theme) applyDocumentTheme(context.theme);
-  if (context.styles?.variables) applyHostStyleVariables(context.styles.variables);
-  if (context.styles?.css?.fonts) applyHostFonts(context.styles.css.fonts);
-  if (context.locale || context.timeZone)
-    view.formats = new Formats(context.locale, context.timeZone);
-  const insets = context.safeAreaInsets;
-  if (insets) {
-    const { top, right, bottom, left } = insets;
-    document.body.style.padding = `${top}px ${right}px ${bottom}px ${left}px`;
-  }
-}
-
-// Handlers are set before connect(): the host may send the result right after the handshake.
-app.onhostcontextchanged = (changed) => applyContext({ ...app.getHostContext(), ...changed });
+// Handlers are set before connectToHost() at the end: the host may send the result right
+// after the handshake.
 
 app.ontoolinput = (params) => {
   input = params.arguments ?? {};
@@ -171,7 +147,7 @@ view.file.addEventListener("change", () => {
 view.check.addEventListener("click", () => void checkMapping());
 view.importButton.addEventListener("click", () => void decide(true));
 view.cancel.addEventListener("click", () => void decide(false));
-view.stop.addEventListener("click", () => void stopRun());
+view.stop.button.addEventListener("click", () => void stopRun());
 
 function hasSource(args: Record<string, unknown>): boolean {
   return ["path", "csv_text", "upload"].some((key) => typeof args[key] === "string");
@@ -336,6 +312,7 @@ async function checkMapping(): Promise<void> {
   view.checkedNote(checked);
   view.importButton.focus();
   tellModel(
+    app,
     `The person edited the column mapping of ${shown(checked.file, 120)} in the import ` +
       `screen and checked it: ${f.count(checked.importableRows)} of ` +
       `${f.counted(checked.rows, "row")} importable. Nothing is imported until they ` +
@@ -383,7 +360,7 @@ async function decide(approve: boolean): Promise<void> {
   if (!approve || readCancelled(result.structuredContent)) {
     phase = "done";
     view.showDeclined(readText(result.content) || "Cancelled: nothing was imported.");
-    tellModel(`The person cancelled ${what} in the import screen: nothing was imported.`);
+    tellModel(app, `The person cancelled ${what} in the import screen: nothing was imported.`);
     return;
   }
   const run = readImportRun(result.structuredContent);
@@ -393,6 +370,7 @@ async function decide(approve: boolean): Promise<void> {
     return;
   }
   tellModel(
+    app,
     `The person approved ${what} in the import screen, existing contacts ` +
       `${onConflict === "upsert" ? "updated" : "left as they are"}: job ${run.job.id}.`,
   );
@@ -427,27 +405,18 @@ async function poll<R>(
   wanted: () => boolean,
 ): Promise<{ job: Job; result: R | null; content: unknown } | null> {
   let { job, result } = start;
-  let failures = 0;
   while (job.status === "working" && !closed && wanted()) {
-    let answer: ToolResult;
+    let answer: ToolResult | null;
     try {
-      answer = await app.callServerTool({
-        name: "get_job",
-        arguments: { job_id: job.id, wait_seconds: WAIT_SECONDS },
-      });
+      answer = await nextJobAnswer(app, job.id, () => !closed && wanted());
     } catch (error) {
-      failures += 1;
-      if (failures >= MAX_POLL_FAILURES) {
-        view.showError(
-          `Lost touch with job ${job.id} (${String(error)}). ` +
-            "It goes on: ask the assistant about it.",
-        );
-        return null;
-      }
-      await sleep(1000 * failures);
-      continue;
+      view.showError(
+        `Lost touch with job ${job.id} (${String(error)}). ` +
+          "It goes on: ask the assistant about it.",
+      );
+      return null;
     }
-    failures = 0;
+    if (answer === null) break; // closed, or no longer wanted
     const next = answer.isError ? null : readJobOf(answer.structuredContent, read);
     if (next === null) {
       view.showError(
@@ -466,12 +435,9 @@ async function poll<R>(
 async function stopRun(): Promise<void> {
   if (phase !== "running" || current === null) return;
   const id = current.id;
-  view.stopping();
+  view.stop.stopping();
   try {
-    const answer = await app.callServerTool({
-      name: "get_job",
-      arguments: { job_id: id, cancel: true },
-    });
+    const answer = await cancelJob(app, id);
     const stopped = answer.isError ? null : readJobOf(answer.structuredContent, readSummary);
     if (stopped === null) {
       view.stopFailed(readText(answer.content) || "The import could not be cancelled.");
@@ -488,6 +454,7 @@ function finish(job: Job, summary: ImportSummary | null, content: unknown): void
   phase = "done";
   view.showSummary(job, summary, readFileLinks(content), download);
   tellModel(
+    app,
     job.status === "completed" && summary !== null
       ? `The approved import finished (job ${job.id}): ${summary.created} created, ` +
           `${summary.updated} updated, ${summary.skipped} skipped, ${summary.failed} failed, ` +
@@ -560,6 +527,7 @@ async function upload(file: File): Promise<void> {
   }
   await review(found.preview, found.approval, true);
   tellModel(
+    app,
     `The person chose ${shown(name, 120)} in the import screen (upload ${id}): ` +
       `${f.count(found.preview.importableRows)} of ${f.counted(found.preview.rows, "row")} ` +
       "importable. Nothing is imported until they press Import.",
@@ -578,33 +546,7 @@ function base64(bytes: Uint8Array): string {
 
 /** The hook for files the server offers as resources (contacts-mcp://files/…). */
 function download(link: FileLink): void {
-  void app
-    .downloadFile({
-      contents: [
-        { type: "resource_link", uri: link.uri, name: link.name, mimeType: link.mimeType },
-      ],
-    })
-    .then((answer) => {
-      if (answer.isError) view.showError(`The download of ${link.name} was not started.`);
-    })
-    .catch((error: unknown) =>
-      view.showError(`The download of ${link.name} failed (${String(error)}).`),
-    );
+  hostDownload(app, link, view);
 }
 
-/** Let the model know what the person did, where the host takes such updates. It never
- * carries the nonce. */
-function tellModel(text: string): void {
-  if (!app.getHostCapabilities()?.updateModelContext) return;
-  app.updateModelContext({ content: [{ type: "text", text }] }).catch(() => undefined);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-app.connect().then(
-  () => applyContext(app.getHostContext()),
-  (error: unknown) =>
-    view.showProblem("Not connected", `This screen could not reach its host (${String(error)}).`),
-);
+connectToHost(app, view);

@@ -5,7 +5,7 @@
 // readers take whatever arrives and default what is missing, so that an older or newer
 // server degrades to fewer facts shown, never to a broken screen.
 
-import { readJob, type Job } from "./shapes";
+import { type Job, maybeStr, num, readJob, record, str, strings } from "./shapes";
 
 /** One CSV column and where the preview maps it (ColumnProposal). */
 export interface ColumnPlan {
@@ -83,30 +83,6 @@ export interface UploadState {
   uploadId: string;
   size: number;
   done: boolean;
-}
-
-type Json = Record<string, unknown>;
-
-function record(value: unknown): Json | null {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? (value as Json)
-    : null;
-}
-
-function num(value: unknown, fallback = 0): number {
-  return typeof value === "number" && Number.isFinite(value) ? value : fallback;
-}
-
-function str(value: unknown): string {
-  return typeof value === "string" ? value : "";
-}
-
-function maybeStr(value: unknown): string | null {
-  return typeof value === "string" && value !== "" ? value : null;
-}
-
-function strings(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
 }
 
 function propertyType(value: unknown): "string" | "number" | null {

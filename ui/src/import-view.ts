@@ -3,9 +3,11 @@
 // Everything shown from the server goes through textContent (see dom.ts).
 
 import { byId, el, facts, fill, lines, show } from "./dom";
-import { fileName, Formats, shown, shownValue } from "./format";
+import { Formats, shown, shownValue } from "./format";
 import { BUILT_INS, keyProblem, NEW, PROPERTY, type MappedColumn } from "./import-mapping";
 import type { ImportPreview, ImportSummary, IssueSummary, Property } from "./import-shapes";
+import { fileItems, showCount, stopButton } from "./progress";
+import { ScreenView } from "./screen";
 import type { FileLink, Job } from "./shapes";
 
 export type MappingState =
@@ -14,7 +16,7 @@ export type MappingState =
 /** Examples of each kind of problem shown (the server sends up to 10). */
 const EXAMPLES = 5;
 
-export class ImportView {
+export class ImportView extends ScreenView {
   readonly choose = byId<HTMLButtonElement>("choose");
   readonly other = byId<HTMLButtonElement>("other");
   readonly again = byId<HTMLButtonElement>("again");
@@ -22,16 +24,15 @@ export class ImportView {
   readonly check = byId<HTMLButtonElement>("check");
   readonly importButton = byId<HTMLButtonElement>("import");
   readonly cancel = byId<HTMLButtonElement>("cancel");
-  readonly stop = byId<HTMLButtonElement>("stop");
+  readonly stop = stopButton(byId<HTMLButtonElement>("stop"), "Cancel the run");
   /** Called when the person edits the mapping. */
   onedit: () => void = () => undefined;
-  private readonly title = byId("title");
-  private readonly lead = byId("lead");
-  private readonly error = byId("error");
   private mapping: MappedColumn[] = [];
   private checked = new Map<string, string>();
 
-  constructor(public formats: Formats) {}
+  constructor(public formats: Formats) {
+    super();
+  }
 
   // -- picking a file -----------------------------------------------------------------
 
@@ -54,13 +55,7 @@ export class ImportView {
     const first = section.hidden || heading.textContent !== title;
     heading.textContent = title;
     show(section);
-    const bar = byId<HTMLProgressElement>("busy-bar");
-    if (total !== undefined && total > 0 && done !== undefined) {
-      bar.max = total;
-      bar.value = Math.min(done, total);
-    } else {
-      bar.removeAttribute("value");
-    }
+    showCount(byId<HTMLProgressElement>("busy-bar"), done, total);
     byId("busy-status").textContent = shown(status, 300);
     if (first) heading.focus();
   }
@@ -368,21 +363,14 @@ export class ImportView {
     show(byId("run"));
     this.lead.textContent = "";
     byId("run-title").textContent = "Approved. Importing…";
-    this.stop.disabled = false;
-    this.stop.textContent = "Cancel the run";
+    this.stop.ready();
     this.progress(job);
     byId("run-title").focus();
   }
 
   progress(job: Job): void {
     const f = this.formats;
-    const bar = byId<HTMLProgressElement>("bar");
-    if (job.total !== null && job.total > 0) {
-      bar.max = job.total;
-      bar.value = Math.min(job.done, job.total);
-    } else {
-      bar.removeAttribute("value");
-    }
+    showCount(byId<HTMLProgressElement>("bar"), job.done, job.total);
     const counted = job.total !== null ? `${f.count(job.done)} of ${f.count(job.total)} rows` : "";
     const eta = job.etaSeconds !== null ? `${f.duration(job.etaSeconds)} left` : "";
     byId("progress").textContent = [shown(job.message, 300), counted, eta]
@@ -390,14 +378,8 @@ export class ImportView {
       .join(" · ");
   }
 
-  stopping(): void {
-    this.stop.disabled = true;
-    this.stop.textContent = "Cancelling…";
-  }
-
   stopFailed(message: string): void {
-    this.stop.disabled = false;
-    this.stop.textContent = "Cancel the run";
+    this.stop.ready();
     this.showError(message);
   }
 
@@ -458,26 +440,11 @@ export class ImportView {
     links: FileLink[],
     download: (link: FileLink) => void,
   ): void {
-    const items: HTMLLIElement[] = [];
-    const linked = new Set<FileLink>();
-    if (summary?.failuresFile) {
-      const name = fileName(summary.failuresFile);
-      const link = links.find((l) => l.name === name);
-      if (link) linked.add(link);
-      items.push(
-        el(
-          "li",
-          {},
-          "Rows not imported, with reasons: ",
-          el("span", { text: name, attrs: { title: shown(summary.failuresFile, 1000) } }),
-          ...(link ? [button(link, download)] : []),
-        ),
-      );
-    }
-    for (const link of links) {
-      if (!linked.has(link))
-        items.push(el("li", {}, el("span", { text: shown(link.name) }), button(link, download)));
-    }
+    const items = fileItems(
+      [["Rows not imported, with reasons", summary?.failuresFile || null]],
+      links,
+      download,
+    );
     fill(byId("file-list"), ...items);
     show(byId("files"), items.length > 0);
   }
@@ -490,16 +457,6 @@ export class ImportView {
     this.title.textContent = title;
     this.lead.textContent = "";
     this.showError(message);
-  }
-
-  showError(message: string): void {
-    this.error.textContent = shown(message, 2000);
-    show(this.error);
-  }
-
-  clearError(): void {
-    show(this.error, false);
-    this.error.textContent = "";
   }
 
   private hideAll(): void {
@@ -530,15 +487,6 @@ function targetOf(column: MappedColumn): string {
 function option(value: string, label: string): HTMLOptionElement {
   const node = el("option", { text: label });
   node.value = value;
-  return node;
-}
-
-function button(link: FileLink, download: (link: FileLink) => void): HTMLButtonElement {
-  const node = el("button", {
-    text: "Download",
-    attrs: { type: "button", "aria-label": `Download ${shown(link.name)}` },
-  });
-  node.addEventListener("click", () => download(link));
   return node;
 }
 

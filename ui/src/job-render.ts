@@ -14,6 +14,8 @@ import {
   text,
   texts,
 } from "./job-shapes";
+import { downloadButton, showCount, stopButton } from "./progress";
+import { ScreenView } from "./screen";
 import { type FileLink, readOutcome } from "./shapes";
 import { type LastReport, whatWasDone } from "./stopped";
 import { outcomeFacts } from "./view";
@@ -47,13 +49,10 @@ export function kindName(kind: string): string {
   return KINDS[kind] ?? (kind ? shown(kind, 40) : "Job");
 }
 
-export class JobScreen {
-  readonly stop = byId<HTMLButtonElement>("stop");
+export class JobScreen extends ScreenView {
+  readonly stop = stopButton(byId<HTMLButtonElement>("stop"), "Cancel the job");
   readonly back = byId<HTMLButtonElement>("back");
   readonly refresh = byId<HTMLButtonElement>("refresh");
-  private readonly title = byId("title");
-  private readonly lead = byId("lead");
-  private readonly error = byId("error");
   private readonly heading = byId("job-title");
 
   constructor(
@@ -62,7 +61,9 @@ export class JobScreen {
     private readonly open: (id: string) => void,
     /** Download a file the server offers as a resource. */
     private readonly download: (link: FileLink) => void,
-  ) {}
+  ) {
+    super();
+  }
 
   private only(section: "recent" | "job" | "api-import" | null): void {
     for (const id of ["recent", "job", "api-import"] as const) show(byId(id), id === section);
@@ -156,22 +157,15 @@ export class JobScreen {
     show(byId("live"));
     show(byId("ended"), false);
     this.heading.textContent = job.paused ? "Paused" : "Running…";
-    show(this.stop, !job.paused);
-    this.stop.disabled = false;
-    this.stop.textContent = "Cancel the job";
+    show(this.stop.button, !job.paused);
+    this.stop.ready();
     this.progress(job);
     if (focus) this.heading.focus();
   }
 
   progress(job: JobInfo): void {
     const f = this.formats;
-    const bar = byId<HTMLProgressElement>("bar");
-    if (job.total !== null && job.total > 0) {
-      bar.max = job.total;
-      bar.value = Math.min(job.done, job.total);
-    } else {
-      bar.removeAttribute("value"); // indeterminate until the job knows its total
-    }
+    showCount(byId<HTMLProgressElement>("bar"), job.done, job.total);
     byId("progress").textContent = stepLine(job.message, job.done, job.total, f);
     byId("eta").textContent = job.paused
       ? "Nothing runs it now: the server running it stopped, and this one may not take it " +
@@ -181,14 +175,8 @@ export class JobScreen {
         : "Working out the time left…";
   }
 
-  stopping(): void {
-    this.stop.disabled = true;
-    this.stop.textContent = "Cancelling…";
-  }
-
   stopFailed(message: string): void {
-    this.stop.disabled = false;
-    this.stop.textContent = "Cancel the job";
+    this.stop.ready();
     this.showError(message);
   }
 
@@ -441,25 +429,18 @@ export class JobScreen {
           {},
           `${label}: `,
           el("span", { text: shown(name), attrs: path ? { title: shown(path, 1000) } : {} }),
-          ...(link ? [this.button(link)] : []),
+          ...(link ? [downloadButton(link, this.download)] : []),
         ),
       );
     }
     for (const link of links) {
       if (!offered.has(link.uri))
-        items.push(el("li", {}, el("span", { text: shown(link.name) }), this.button(link)));
+        items.push(
+          el("li", {}, el("span", { text: shown(link.name) }), downloadButton(link, this.download)),
+        );
     }
     fill(byId("file-list"), ...items);
     show(byId("files"), items.length > 0);
-  }
-
-  private button(link: FileLink): HTMLButtonElement {
-    const node = el("button", {
-      text: "Download",
-      attrs: { type: "button", "aria-label": `Download ${shown(link.name)}` },
-    });
-    node.addEventListener("click", () => this.download(link));
-    return node;
   }
 
   // -- a Resend import ----------------------------------------------------------------
@@ -500,16 +481,6 @@ export class JobScreen {
     this.title.textContent = title;
     this.lead.textContent = "";
     this.showError(message);
-  }
-
-  showError(message: string): void {
-    this.error.textContent = shown(message, 2000);
-    show(this.error);
-  }
-
-  clearError(): void {
-    show(this.error, false);
-    this.error.textContent = "";
   }
 }
 

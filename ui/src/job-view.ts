@@ -6,28 +6,15 @@
 // cancelled or failed says what it got done before it stopped. Without a job_id, the
 // answer is the recent jobs, each openable here; a Resend import id shows that import.
 
-import {
-  App,
-  applyDocumentTheme,
-  applyHostFonts,
-  applyHostStyleVariables,
-  type McpUiHostContext,
-} from "@modelcontextprotocol/ext-apps";
-
+import { cancelJob, FAILED_JOB, nextJobAnswer } from "./follow";
 import { Formats } from "./format";
+import { connectToHost, download as hostDownload, screenApp, tellModel } from "./host";
 import { JobScreen, kindName } from "./job-render";
 import { type JobInfo, readJobsAnswer } from "./job-shapes";
 import { type FileLink, readFileLinks, readText } from "./shapes";
 import type { LastReport } from "./stopped";
 
-// get_job waits this long for the job to end before answering with where it stands.
-const WAIT_SECONDS = 5;
-// Failed get_job calls in a row (the host or server unreachable) before giving up.
-const MAX_POLL_FAILURES = 4;
-// get_job's refusal of a failed job: "Job job_… (kind) failed: why".
-const FAILED = /^Job (\S+) \(([^)]*)\) failed: ([\s\S]*)$/;
-
-const app = new App({ name: "contacts-mcp-job-view", version: "1.0.0" }, {}, { autoResize: true });
+const app = screenApp("contacts-mcp-job-view");
 const view = new JobScreen(
   new Formats(),
   (id) => {
@@ -57,21 +44,7 @@ let listed = new Map<string, JobInfo>();
 // The person pressed a button here: what it shows takes the focus.
 let personActed = false;
 
-function applyContext(context: McpUiHostContext | undefined): void {
-  if (context === undefined) return;
-  if (context.theme) applyDocumentTheme(context.theme);
-  if (context.styles?.variables) applyHostStyleVariables(context.styles.variables);
-  if (context.styles?.css?.fonts) applyHostFonts(context.styles.css.fonts);
-  if (context.locale || context.timeZone)
-    view.formats = new Formats(context.locale, context.timeZone);
-  const insets = context.safeAreaInsets;
-  if (insets) {
-    const { top, right, bottom, left } = insets;
-    document.body.style.padding = `${top}px ${right}px ${bottom}px ${left}px`;
-  }
-}
-
-app.onhostcontextchanged = (changed) => applyContext({ ...app.getHostContext(), ...changed });
+// Handlers are set before connectToHost() at the end.
 
 // The model's arguments come before its answer, which may wait up to 50 s for the job to
 // end: a job is looked up and followed here at once, so its progress shows meanwhile.
@@ -90,7 +63,7 @@ app.ontoolresult = (result) => {
   answered = true;
   if (result.isError) {
     const message = readText(result.content) || "get_job refused.";
-    const failed = FAILED.exec(message);
+    const failed = FAILED_JOB.exec(message);
     if (failed !== null) {
       failedJob(failed[1], message);
       return;
@@ -123,10 +96,10 @@ app.onteardown = () => {
   return {};
 };
 
-view.stop.addEventListener("click", () => void stopJob());
+view.stop.button.addEventListener("click", () => void stopJob());
 view.back.addEventListener("click", () => void list());
 view.refresh.addEventListener("click", () => void list());
-for (const button of [view.stop, view.back, view.refresh]) {
+for (const button of [view.stop.button, view.back, view.refresh]) {
   button.addEventListener("click", () => (personActed = true), { capture: true });
 }
 
@@ -183,7 +156,7 @@ async function open(id: string, fromTheList: boolean): Promise<void> {
   if (mine !== generation) return;
   if (answer.isError) {
     const message = readText(answer.content) || `Job ${id} could not be looked up.`;
-    if (FAILED.test(message)) failedJob(id, message);
+    if (FAILED_JOB.test(message)) failedJob(id, message);
     else view.showProblem("No such job", message);
     return;
   }
@@ -232,8 +205,8 @@ function present(job: JobInfo, content: unknown, stoppedAt: string | null): void
 function failedJob(id: string, message: string): void {
   generation += 1;
   following = null;
-  const kind = FAILED.exec(message)?.[2] ?? current?.kind ?? "";
-  const reason = FAILED.exec(message)?.[3] ?? message;
+  const kind = FAILED_JOB.exec(message)?.[2] ?? current?.kind ?? "";
+  const reason = FAILED_JOB.exec(message)?.[3] ?? message;
   const last: LastReport | null = lastSeen ?? (current?.id === id ? report(current, null) : null);
   current = { ...(current ?? ({} as JobInfo)), id, kind, status: "failed", error: reason };
   const seen = last ?? { kind, step: null, done: 0, total: null };
@@ -244,32 +217,22 @@ function failedJob(id: string, message: string): void {
 async function follow(id: string): Promise<void> {
   const mine = ++generation;
   following = id;
-  let failures = 0;
   while (mine === generation && !closed) {
     let answer;
     try {
-      answer = await app.callServerTool({
-        name: "get_job",
-        arguments: { job_id: id, wait_seconds: WAIT_SECONDS },
-      });
+      answer = await nextJobAnswer(app, id, () => mine === generation && !closed);
     } catch (error) {
-      failures += 1;
-      if (failures >= MAX_POLL_FAILURES) {
-        view.showError(
-          `Lost touch with the job (${String(error)}). It goes on: ask the assistant about ` +
-            `job ${id}.`,
-        );
-        following = null;
-        return;
-      }
-      await sleep(1000 * failures);
-      continue;
+      view.showError(
+        `Lost touch with the job (${String(error)}). It goes on: ask the assistant about ` +
+          `job ${id}.`,
+      );
+      following = null;
+      return;
     }
-    failures = 0;
-    if (mine !== generation) return;
+    if (answer === null || mine !== generation) return;
     if (answer.isError) {
       const message = readText(answer.content) || `No news of job ${id}.`;
-      if (FAILED.test(message)) failedJob(id, message);
+      if (FAILED_JOB.test(message)) failedJob(id, message);
       else view.showError(message);
       following = null;
       return;
@@ -293,10 +256,10 @@ async function stopJob(): Promise<void> {
   if (current === null || current.status !== "working" || stopping) return;
   const { id, kind } = current;
   stopping = true;
-  view.stopping();
+  view.stop.stopping();
   let answer;
   try {
-    answer = await app.callServerTool({ name: "get_job", arguments: { job_id: id, cancel: true } });
+    answer = await cancelJob(app, id);
   } catch (error) {
     stopping = false;
     view.stopFailed(`The job could not be cancelled (${String(error)}).`);
@@ -306,36 +269,19 @@ async function stopJob(): Promise<void> {
   const found = answer.isError ? null : readJobsAnswer(answer.structuredContent);
   if (found?.job == null) {
     const message = readText(answer.content) || "The job could not be cancelled.";
-    if (FAILED.test(message)) failedJob(id, message);
+    if (FAILED_JOB.test(message)) failedJob(id, message);
     else view.stopFailed(message);
     return;
   }
   if (found.job.status === "cancelled") {
-    tellModel(`The person cancelled job ${id} (${kindName(kind)}) in the job view.`);
+    tellModel(app, `The person cancelled job ${id} (${kindName(kind)}) in the job view.`);
   }
   present(found.job, answer.content, found.stoppedAt);
 }
 
 /** Hand a file the server offers as a resource (contacts-mcp://files/…) to the host. */
 function download(link: FileLink): void {
-  void app
-    .downloadFile({
-      contents: [
-        { type: "resource_link", uri: link.uri, name: link.name, mimeType: link.mimeType },
-      ],
-    })
-    .then((answer) => {
-      if (answer.isError) view.showError(`The download of ${link.name} was not started.`);
-    })
-    .catch((error: unknown) =>
-      view.showError(`The download of ${link.name} failed (${String(error)}).`),
-    );
-}
-
-/** Let the model know what the person did here, where the host takes such updates. */
-function tellModel(text: string): void {
-  if (!app.getHostCapabilities()?.updateModelContext) return;
-  app.updateModelContext({ content: [{ type: "text", text }] }).catch(() => undefined);
+  hostDownload(app, link, view);
 }
 
 /** Whether what is shown next takes the focus: after the person acted here, or while
@@ -346,12 +292,4 @@ function focusing(): boolean {
   return acted || document.hasFocus();
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-app.connect().then(
-  () => applyContext(app.getHostContext()),
-  (error: unknown) =>
-    view.showProblem("Not connected", `This screen could not reach its host (${String(error)}).`),
-);
+connectToHost(app, view);

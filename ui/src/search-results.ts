@@ -8,15 +8,9 @@
 // delete_contacts / update_contacts, approved or cancelled through approve_run with the
 // nonce of that preview's `_meta`, then followed with get_job to its outcome.
 
-import {
-  App,
-  applyDocumentTheme,
-  applyHostFonts,
-  applyHostStyleVariables,
-  type McpUiHostContext,
-} from "@modelcontextprotocol/ext-apps";
-
+import { cancelJob, nextJobAnswer } from "./follow";
 import { Formats } from "./format";
+import { connectToHost, download as hostDownload, screenApp, tellModel } from "./host";
 import {
   type Condition,
   isSort,
@@ -43,10 +37,6 @@ import {
   readText,
 } from "./shapes";
 
-// get_job waits this long for a job to end before answering with where it stands.
-const WAIT_SECONDS = 5;
-// Failed get_job calls in a row (the host or server unreachable) before giving up.
-const MAX_POLL_FAILURES = 4;
 // update_contacts changes up to this many contacts at once, without a preview: the
 // screen asks the person itself first.
 const AT_ONCE = 10;
@@ -64,11 +54,7 @@ interface Change {
   words: string;
 }
 
-const app = new App(
-  { name: "contacts-mcp-search-results", version: "1.0.0" },
-  {},
-  { autoResize: true },
-);
+const app = screenApp("contacts-mcp-search-results");
 const view = new SearchView(new Formats(), new Times());
 
 let started = false;
@@ -89,25 +75,8 @@ let running: Job | null = null;
 let closed = false;
 let segmentChoices: SegmentChoice[] | null = null;
 
-function applyContext(context: McpUiHostContext | undefined): void {
-  if (context === undefined) return;
-  if (context.theme) applyDocumentTheme(context.theme);
-  if (context.styles?.variables) applyHostStyleVariables(context.styles.variables);
-  if (context.styles?.css?.fonts) applyHostFonts(context.styles.css.fonts);
-  if (context.locale || context.timeZone) {
-    view.formats = new Formats(context.locale, context.timeZone);
-    view.times = new Times(context.locale, context.timeZone);
-    if (current !== null) render(current);
-  }
-  const insets = context.safeAreaInsets;
-  if (insets) {
-    const { top, right, bottom, left } = insets;
-    document.body.style.padding = `${top}px ${right}px ${bottom}px ${left}px`;
-  }
-}
-
-// Handlers are set before connect(): the host may send the input and result right after.
-app.onhostcontextchanged = (changed) => applyContext({ ...app.getHostContext(), ...changed });
+// Handlers are set before connectToHost() at the end: the host may send the input and
+// result right after the handshake.
 
 app.ontoolinput = ({ arguments: args }) => {
   if (started) return;
@@ -261,6 +230,7 @@ async function refresh(): Promise<void> {
   if (await search({ after: null, refresh: true })) {
     const found = current;
     tellModel(
+      app,
       `The person refreshed the search results (new contacts read from Resend): ` +
         `${view.formats.counted(found.count, "contact")} match now` +
         (found.refreshing ? "; the refresh goes on in the background." : "."),
@@ -306,21 +276,12 @@ async function exportAll(): Promise<void> {
       arguments: { search: found.selection, path: exportName() },
     });
     let job = result.isError ? null : readExportJob(result.structuredContent);
-    let failures = 0;
     while (job !== null && job.status === "working" && !closed) {
       view.progress(job.message, job.done, job.total, null);
-      try {
-        result = await app.callServerTool({
-          name: "get_job",
-          arguments: { job_id: job.id, wait_seconds: WAIT_SECONDS },
-        });
-      } catch (error) {
-        failures += 1;
-        if (failures >= MAX_POLL_FAILURES) throw error;
-        await sleep(1000 * failures);
-        continue;
-      }
-      failures = 0;
+      // After MAX_POLL_FAILURES failed calls, its error ends the export (caught below).
+      const answer = await nextJobAnswer(app, job.id, () => !closed);
+      if (answer === null) break; // closed
+      result = answer;
       job = result.isError ? null : readExportJob(result.structuredContent);
     }
     if (job === null || job.status !== "completed") {
@@ -333,6 +294,7 @@ async function exportAll(): Promise<void> {
     const links = readFileLinks(result.content);
     view.showExported(job.rows ?? found.count, job.file, links, download);
     tellModel(
+      app,
       `The person exported the ${view.formats.counted(job.rows ?? found.count, "contact")} ` +
         `of this search from the search results screen` +
         (job.file ? ` to ${job.file}.` : "."),
@@ -346,18 +308,7 @@ async function exportAll(): Promise<void> {
 
 /** The hook for files the server offers as resources (contacts-mcp://files/…). */
 function download(link: FileLink): void {
-  void app
-    .downloadFile({
-      contents: [
-        { type: "resource_link", uri: link.uri, name: link.name, mimeType: link.mimeType },
-      ],
-    })
-    .then((answer) => {
-      if (answer.isError) view.showError(`The download of ${link.name} was not started.`);
-    })
-    .catch((error: unknown) =>
-      view.showError(`The download of ${link.name} failed (${String(error)}).`),
-    );
+  hostDownload(app, link, view);
 }
 
 // -- tasks: a bulk change -------------------------------------------------------------
@@ -425,6 +376,7 @@ async function askForPreview(change: Change): Promise<void> {
   const run = readRun(result.structuredContent);
   if (run !== null) {
     tellModel(
+      app,
       `The person asked the search results screen to ${change.words} the ` +
         `${view.formats.counted(current?.count ?? 0, "matching contact")}: job ${run.id}.`,
     );
@@ -481,7 +433,10 @@ async function decide(approve: boolean): Promise<void> {
   if (!approve || readCancelled(result.structuredContent)) {
     view.showDeclined(readText(result.content) || "Cancelled: nothing was changed.");
     setTask("idle");
-    tellModel(`The person cancelled ${what} in the search results screen: nothing was changed.`);
+    tellModel(
+      app,
+      `The person cancelled ${what} in the search results screen: nothing was changed.`,
+    );
     return;
   }
   const run = readRun(result.structuredContent);
@@ -490,7 +445,7 @@ async function decide(approve: boolean): Promise<void> {
     setTask("idle");
     return;
   }
-  tellModel(`The person approved ${what} in the search results screen: job ${run.id}.`);
+  tellModel(app, `The person approved ${what} in the search results screen: job ${run.id}.`);
   await follow(run, result.content);
 }
 
@@ -499,28 +454,19 @@ async function follow(job: Job, content: unknown): Promise<void> {
   setTask("running");
   running = job;
   view.showRun(job);
-  let failures = 0;
   while (job.status === "working" && !closed) {
     let answer;
     try {
-      answer = await app.callServerTool({
-        name: "get_job",
-        arguments: { job_id: job.id, wait_seconds: WAIT_SECONDS },
-      });
+      answer = await nextJobAnswer(app, job.id, () => !closed);
     } catch (error) {
-      failures += 1;
-      if (failures >= MAX_POLL_FAILURES) {
-        view.taskFailed(
-          "Lost touch with the run",
-          `${String(error)}. It goes on: ask the assistant about job ${job.id}.`,
-        );
-        setTask("idle");
-        return;
-      }
-      await sleep(1000 * failures);
-      continue;
+      view.taskFailed(
+        "Lost touch with the run",
+        `${String(error)}. It goes on: ask the assistant about job ${job.id}.`,
+      );
+      setTask("idle");
+      return;
     }
-    failures = 0;
+    if (answer === null) break; // closed
     const next = answer.isError ? null : readJobAnswer(answer.structuredContent);
     if (next === null) {
       view.taskFailed(
@@ -541,12 +487,9 @@ async function follow(job: Job, content: unknown): Promise<void> {
 async function stopRun(): Promise<void> {
   if (task !== "running" || running === null) return;
   const id = running.id;
-  view.stopping();
+  view.stop.stopping();
   try {
-    const answer = await app.callServerTool({
-      name: "get_job",
-      arguments: { job_id: id, cancel: true },
-    });
+    const answer = await cancelJob(app, id);
     const job = answer.isError ? null : readJobAnswer(answer.structuredContent);
     if (job === null) {
       view.stopFailed(readText(answer.content) || "The run could not be cancelled.");
@@ -565,6 +508,7 @@ async function finish(job: Job, content: unknown): Promise<void> {
   view.showOutcome(job, readFileLinks(content), download);
   const outcome = job.outcome;
   tellModel(
+    app,
     job.status === "completed" && outcome !== null
       ? `The ${outcome.action} approved in the search results screen finished (job ${job.id}): ` +
           `${outcome.done} of ${outcome.selected} done, ${outcome.failed} failed.`
@@ -658,21 +602,10 @@ view.addSegment.addEventListener("click", () => void openSegmentPick());
 view.segmentGo.addEventListener("click", () => addToSegment());
 view.approve.addEventListener("click", () => void decide(true));
 view.cancel.addEventListener("click", () => void decide(false));
-view.stop.addEventListener("click", () => void stopRun());
+view.stop.button.addEventListener("click", () => void stopRun());
 
-/** Let the model know what the person did here, where the host takes such updates. It
- * never carries the approval nonce. */
-function tellModel(text: string): void {
-  if (!app.getHostCapabilities()?.updateModelContext) return;
-  app.updateModelContext({ content: [{ type: "text", text }] }).catch(() => undefined);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-app.connect().then(
-  () => applyContext(app.getHostContext()),
-  (error: unknown) =>
-    view.showProblem("Not connected", `This screen could not reach its host (${String(error)}).`),
-);
+connectToHost(app, view, (locale, timeZone) => {
+  view.formats = new Formats(locale, timeZone);
+  view.times = new Times(locale, timeZone);
+  if (current !== null) render(current);
+});

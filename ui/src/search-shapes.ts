@@ -4,6 +4,8 @@
 // whatever arrives and default what is missing: an older or newer server shows fewer
 // facts, never a broken screen.
 
+import { type Json, maybeNum, maybeStr, num, record, str } from "./shapes";
+
 export type Sort = "newest" | "oldest" | "email" | "name";
 export const SORTS: readonly Sort[] = ["newest", "oldest", "email", "name"];
 
@@ -65,30 +67,6 @@ export interface ExportJob {
   error: string | null;
   rows: number | null;
   file: string | null;
-}
-
-type Json = Record<string, unknown>;
-
-function record(value: unknown): Json | null {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? (value as Json)
-    : null;
-}
-
-function num(value: unknown, fallback = 0): number {
-  return typeof value === "number" && Number.isFinite(value) ? value : fallback;
-}
-
-function maybeNum(value: unknown): number | null {
-  return typeof value === "number" && Number.isFinite(value) ? value : null;
-}
-
-function str(value: unknown): string {
-  return typeof value === "string" ? value : "";
-}
-
-function maybeStr(value: unknown): string | null {
-  return typeof value === "string" && value !== "" ? value : null;
 }
 
 function list(value: unknown): Json[] {

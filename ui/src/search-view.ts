@@ -4,9 +4,12 @@
 // goes through textContent (see dom.ts), cleaned and capped by `shown`.
 
 import { byId, el, facts, fill, lines, show } from "./dom";
-import { fileName, Formats, shown } from "./format";
+import { Formats, shown } from "./format";
+import { fileItems, showCount, stopButton } from "./progress";
+import { ScreenView } from "./screen";
 import type { Condition, Found, Search, SegmentCount, Sort } from "./search-shapes";
-import type { FileLink, Job, Outcome, Preview } from "./shapes";
+import type { FileLink, Job, Preview } from "./shapes";
+import { outcomeFacts, previewFacts } from "./view";
 
 /** Segments shown before "and N more". */
 const SEGMENTS_SHOWN = 12;
@@ -125,7 +128,7 @@ export function conditionText(c: Condition): string {
   return shown(`${field} ${op} ${value}`, 300);
 }
 
-export class SearchView {
+export class SearchView extends ScreenView {
   readonly refresh = byId<HTMLButtonElement>("refresh");
   readonly prev = byId<HTMLButtonElement>("prev");
   readonly next = byId<HTMLButtonElement>("next");
@@ -142,17 +145,16 @@ export class SearchView {
   readonly segmentGo = byId<HTMLButtonElement>("segment-go");
   readonly approve = byId<HTMLButtonElement>("task-approve");
   readonly cancel = byId<HTMLButtonElement>("task-cancel");
-  readonly stop = byId<HTMLButtonElement>("task-stop");
-  private readonly title = byId("title");
-  private readonly lead = byId("lead");
-  private readonly error = byId("error");
+  readonly stop = stopButton(byId<HTMLButtonElement>("task-stop"), "Cancel the run");
   private readonly taskTitle = byId("task-title");
   private readonly taskText = byId("task-text");
 
   constructor(
     public formats: Formats,
     public times: Times,
-  ) {}
+  ) {
+    super();
+  }
 
   // -- the search ---------------------------------------------------------------------
 
@@ -417,18 +419,7 @@ export class SearchView {
         ? "They will be deleted from Resend. A snapshot of them is written first, to import them back."
         : `Change: ${shown(preview.change, 500)}`,
     );
-    const rows: [string, string][] = isDelete
-      ? [["To delete", f.count(preview.count)]]
-      : [
-          ["Selected", f.count(preview.count)],
-          ["To change", f.count(preview.toChange ?? 0)],
-          ["Already as asked", f.count(preview.already ?? 0)],
-          ["Held back", f.count(preview.refused)],
-        ];
-    rows.push(
-      ["API requests", f.count(preview.requests)],
-      ["Time", f.duration(preview.estimatedSeconds)],
-    );
+    const rows = previewFacts(preview, f);
     facts(byId("task-facts"), rows);
     const sample = isDelete
       ? preview.deleteSample.map((c) => c.email)
@@ -480,21 +471,14 @@ export class SearchView {
     this.openTask(`${doing}…`);
     show(byId("task-bar"));
     show(byId("task-running"));
-    this.stop.disabled = false;
-    this.stop.textContent = "Cancel the run";
+    this.stop.ready();
     this.progress(job.message, job.done, job.total, job.etaSeconds);
     this.focusTask();
   }
 
   progress(message: string, done: number, total: number | null, eta: number | null): void {
     const f = this.formats;
-    const bar = byId<HTMLProgressElement>("task-bar");
-    if (total !== null && total > 0) {
-      bar.max = total;
-      bar.value = Math.min(done, total);
-    } else {
-      bar.removeAttribute("value");
-    }
+    showCount(byId<HTMLProgressElement>("task-bar"), done, total);
     const counted = total !== null ? `${f.count(done)} of ${f.count(total)} done` : "";
     const left = eta !== null ? `${f.duration(eta)} left` : "";
     byId("task-progress").textContent = [shown(message, 300), counted, left]
@@ -502,14 +486,8 @@ export class SearchView {
       .join(" · ");
   }
 
-  stopping(): void {
-    this.stop.disabled = true;
-    this.stop.textContent = "Cancelling…";
-  }
-
   stopFailed(message: string): void {
-    this.stop.disabled = false;
-    this.stop.textContent = "Cancel the run";
+    this.stop.ready();
     this.showError(message);
   }
 
@@ -597,29 +575,7 @@ export class SearchView {
     links: FileLink[],
     download: (link: FileLink) => void,
   ): void {
-    const items: HTMLLIElement[] = [];
-    const linked = new Set<FileLink>();
-    for (const [label, path] of files) {
-      if (path === null) continue;
-      const name = fileName(path);
-      const link = links.find((l) => l.name === name);
-      if (link) linked.add(link);
-      items.push(
-        el(
-          "li",
-          {},
-          `${label}: `,
-          el("span", { text: name, attrs: { title: shown(path, 1000) } }),
-          ...(link ? [downloadButton(link, download)] : []),
-        ),
-      );
-    }
-    for (const link of links)
-      if (!linked.has(link))
-        items.push(
-          el("li", {}, el("span", { text: shown(link.name) }), downloadButton(link, download)),
-        );
-    fill(byId("task-files"), ...items);
+    fill(byId("task-files"), ...fileItems(files, links, download));
   }
 
   // -- problems -----------------------------------------------------------------------
@@ -627,16 +583,6 @@ export class SearchView {
   showProblem(title: string, message: string): void {
     this.title.textContent = title;
     this.showError(message);
-  }
-
-  showError(message: string): void {
-    this.error.textContent = shown(message, 2000);
-    show(this.error);
-  }
-
-  clearError(): void {
-    show(this.error, false);
-    this.error.textContent = "";
   }
 }
 
@@ -654,26 +600,4 @@ function email(address: string): (string | HTMLElement)[] {
   return shown(address)
     .split(/(?=@)|(?<=\.)/)
     .flatMap((part, i) => (i === 0 ? [part] : [document.createElement("wbr"), part]));
-}
-
-function downloadButton(link: FileLink, download: (link: FileLink) => void): HTMLButtonElement {
-  const node = el("button", {
-    text: "Download",
-    attrs: { type: "button", "aria-label": `Download ${shown(link.name)}` },
-  });
-  node.addEventListener("click", () => download(link));
-  return node;
-}
-
-function outcomeFacts(outcome: Outcome, isDelete: boolean, f: Formats): [string, string][] {
-  const rows: [string, string][] = [
-    [isDelete ? "Deleted" : "Updated", f.count(outcome.done)],
-    [isDelete ? "Already gone" : "Already as asked", f.count(outcome.unchanged)],
-  ];
-  if (!isDelete || outcome.refused) rows.push(["Held back", f.count(outcome.refused)]);
-  rows.push(["Failed", f.count(outcome.failed)]);
-  if (outcome.noLongerMatching)
-    rows.push(["No longer matching", f.count(outcome.noLongerMatching)]);
-  rows.push(["API requests", f.count(outcome.requests)], ["Took", f.took(outcome.seconds)]);
-  return rows;
 }

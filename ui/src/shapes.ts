@@ -87,7 +87,7 @@ export const APPROVAL_META = "contacts-mcp/approval";
 /** Resource links under this scheme are files of this server (exports, snapshots). */
 export const FILE_SCHEME = "contacts-mcp://files/";
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 export function record(value: unknown): Json | null {
   return typeof value === "object" && value !== null && !Array.isArray(value)

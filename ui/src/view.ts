@@ -2,26 +2,27 @@
 // Everything shown from the server goes through textContent (see dom.ts).
 
 import { byId, el, facts, fill, lines, show } from "./dom";
-import { fileName, Formats, shown, shownValue, stepLine } from "./format";
+import { Formats, shown, shownValue, stepLine } from "./format";
+import { fileItems, showCount, stopButton } from "./progress";
+import { ScreenView } from "./screen";
 import type { FileLink, Job, Outcome, Preview } from "./shapes";
 import { type LastReport, whatWasDone } from "./stopped";
 
 /** Rows of the sample shown at once; the sample (at most 10) pages client-side. */
 export const PAGE_SIZE = 5;
 
-export class View {
+export class View extends ScreenView {
   readonly approve = byId<HTMLButtonElement>("approve");
   readonly cancel = byId<HTMLButtonElement>("cancel");
-  readonly stop = byId<HTMLButtonElement>("stop");
+  readonly stop = stopButton(byId<HTMLButtonElement>("stop"), "Cancel the run");
   readonly prev = byId<HTMLButtonElement>("prev");
   readonly next = byId<HTMLButtonElement>("next");
-  private readonly title = byId("title");
-  private readonly lead = byId("lead");
-  private readonly error = byId("error");
   private preview: Preview | null = null;
   private page = 0;
 
-  constructor(public formats: Formats) {}
+  constructor(public formats: Formats) {
+    super();
+  }
 
   // -- the preview --------------------------------------------------------------------
 
@@ -37,18 +38,7 @@ export class View {
         "A snapshot of them is written first, to import them back."
       : `Change: ${shown(preview.change, 500)}`;
 
-    const rows: [string, string][] = isDelete
-      ? [["To delete", f.count(preview.count)]]
-      : [
-          ["Selected", f.count(preview.count)],
-          ["To change", f.count(preview.toChange ?? 0)],
-          ["Already as asked", f.count(preview.already ?? 0)],
-          ["Held back", f.count(preview.refused)],
-        ];
-    rows.push(
-      ["API requests", f.count(preview.requests)],
-      ["Time", f.duration(preview.estimatedSeconds)],
-    );
+    const rows = previewFacts(preview, f);
     if (preview.missing.length) rows.push(["Not found", f.count(preview.missing.length)]);
     facts(byId("facts"), rows);
 
@@ -192,35 +182,22 @@ export class View {
     this.lead.textContent = "";
     const doing = (this.preview?.kind ?? job.kind) === "delete" ? "Deleting" : "Updating";
     byId("run-title").textContent = this.preview ? `Approved. ${doing}…` : `${doing}…`;
-    this.stop.disabled = false;
-    this.stop.textContent = "Cancel the run";
+    this.stop.ready();
     this.progress(job);
     byId("run-title").focus();
   }
 
   progress(job: Job): void {
     const f = this.formats;
-    const bar = byId<HTMLProgressElement>("bar");
-    if (job.total !== null && job.total > 0) {
-      bar.max = job.total;
-      bar.value = Math.min(job.done, job.total);
-    } else {
-      bar.removeAttribute("value"); // indeterminate until the job knows its total
-    }
+    showCount(byId<HTMLProgressElement>("bar"), job.done, job.total);
     const eta = job.etaSeconds !== null ? `${f.duration(job.etaSeconds)} left` : "";
     byId("progress").textContent = [stepLine(job.message, job.done, job.total, f), eta]
       .filter(Boolean)
       .join(" · ");
   }
 
-  stopping(): void {
-    this.stop.disabled = true;
-    this.stop.textContent = "Cancelling…";
-  }
-
   stopFailed(message: string): void {
-    this.stop.disabled = false;
-    this.stop.textContent = "Cancel the run";
+    this.stop.ready();
     this.showError(message);
   }
 
@@ -302,35 +279,20 @@ export class View {
     links: FileLink[],
     download: (link: FileLink) => void,
   ): void {
-    const items: HTMLLIElement[] = [];
-    const linked = new Set<FileLink>();
-    const file = (label: string, path: string | null): void => {
-      if (path === null) return;
-      const name = fileName(path);
-      const link = links.find((l) => l.name === name);
-      if (link) linked.add(link);
-      items.push(
-        el(
-          "li",
-          {},
-          `${label}: `,
-          el("span", { text: name, attrs: { title: shown(path, 1000) } }),
-          ...(link ? [button(link, download)] : []),
-        ),
-      );
-    };
-    file(
-      isDelete ? "Snapshot (import it to bring them back)" : "Snapshot",
-      outcome?.snapshotFile ?? null,
+    const items = fileItems(
+      [
+        [
+          isDelete ? "Snapshot (import it to bring them back)" : "Snapshot",
+          outcome?.snapshotFile ?? null,
+        ],
+        [
+          isDelete ? "Not deleted, with reasons" : "Not changed, with reasons",
+          outcome?.failuresFile ?? null,
+        ],
+      ],
+      links,
+      download,
     );
-    file(
-      isDelete ? "Not deleted, with reasons" : "Not changed, with reasons",
-      outcome?.failuresFile ?? null,
-    );
-    for (const link of links) {
-      if (!linked.has(link))
-        items.push(el("li", {}, el("span", { text: shown(link.name) }), button(link, download)));
-    }
     fill(byId("file-list"), ...items);
     show(byId("files"), items.length > 0);
   }
@@ -344,16 +306,6 @@ export class View {
     this.title.textContent = title;
     this.lead.textContent = "";
     this.showError(message);
-  }
-
-  showError(message: string): void {
-    this.error.textContent = shown(message, 2000);
-    show(this.error);
-  }
-
-  clearError(): void {
-    show(this.error, false);
-    this.error.textContent = "";
   }
 }
 
@@ -382,13 +334,22 @@ function changes(before: [string, unknown][], after: [string, unknown][]): HTMLE
   );
 }
 
-function button(link: FileLink, download: (link: FileLink) => void): HTMLButtonElement {
-  const node = el("button", {
-    text: "Download",
-    attrs: { type: "button", "aria-label": `Download ${shown(link.name)}` },
-  });
-  node.addEventListener("click", () => download(link));
-  return node;
+/** A preview's facts: what the run will change, its API requests and time. */
+export function previewFacts(preview: Preview, f: Formats): [string, string][] {
+  const isDelete = preview.kind === "delete";
+  const rows: [string, string][] = isDelete
+    ? [["To delete", f.count(preview.count)]]
+    : [
+        ["Selected", f.count(preview.count)],
+        ["To change", f.count(preview.toChange ?? 0)],
+        ["Already as asked", f.count(preview.already ?? 0)],
+        ["Held back", f.count(preview.refused)],
+      ];
+  rows.push(
+    ["API requests", f.count(preview.requests)],
+    ["Time", f.duration(preview.estimatedSeconds)],
+  );
+  return rows;
 }
 
 export function outcomeFacts(outcome: Outcome, isDelete: boolean, f: Formats): [string, string][] {
