@@ -2,6 +2,7 @@
 every local copy, after real tool calls put them there; in both eras. The request is
 audited under a keyed hash, never the address."""
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -88,3 +89,27 @@ async def test_the_text_answer_names_each_place(tmp_path: Path) -> None:
     assert nothing.content[0].text == (  # type: ignore[union-attr]
         "Nothing is held about zed@example.com: no contact at Resend, no local copy."
     )
+
+
+async def test_a_remote_caller_sees_only_their_own_of_what_is_per_caller(tmp_path: Path) -> None:
+    """Over HTTP each caller's jobs, uploads, exports, approvals and audit lines are
+    theirs: another caller's access request does not read them (the account's own copies,
+    such as the mirror, are every caller's)."""
+    state, files = tmp_path / "state", tmp_path / "files"
+    files.mkdir()
+    who = {"name": "alice"}
+    surface = Surface(audit=AuditLog(tmp_path / "audit.log"), caller=lambda: who["name"])
+    async with session("auto", state, files, surface=surface) as h:
+        await h.call("create_contact", {"email": "ada@example.com"})
+        await h.job("export_contacts", {"contacts": ["ada@example.com"], "path": "ada.csv"})
+        data = base64.b64encode(b"email\nada@example.com\n").decode()
+        await h.call("upload_csv", {"data": data, "done": True})
+        await h.call("search_contacts", {"where": []})
+        alice = kinds(await access(h, "ada@example.com"))
+        who["name"] = "mallory"
+        mallory = kinds(await access(h, "ada@example.com"))
+        who["name"] = "local"  # the operator, on this machine
+        operator = kinds(await access(h, "ada@example.com"))
+    assert {"mirror", "export", "upload", "job", "audit log"} <= alice
+    assert mallory == {"mirror"}
+    assert {"mirror", "export", "upload", "job", "audit log"} <= operator

@@ -38,9 +38,16 @@ class Place(BaseModel):
     records: list[dict[str, Any]] = Field(description=f"The first {MAX_RECORDS} of them.")
 
 
-def find_held(email: str, folder: Path, *, audit_log: Path | None = None) -> list[Place]:
+def find_held(
+    email: str, folder: Path, *, audit_log: Path | None = None, caller: str | None = None
+) -> list[Place]:
     """Every place under the data folder `folder` (and the audit log, and the exports
-    the server wrote elsewhere) that holds `email`, with its records."""
+    the server wrote elsewhere) that holds `email`, with its records.
+
+    `caller` (a remote caller's name) limits what is per caller to that caller's own:
+    their jobs, uploads, approvals, exports and audit lines; None (the operator, on this
+    machine) sees all. The account's own copies (mirror, snapshots, failure reports,
+    journals) are every caller's, as the account is."""
     wanted = email.strip().casefold()
     places: list[Place] = []
     for mirror in _files(folder / "mirrors", "*.sqlite"):
@@ -53,27 +60,33 @@ def find_held(email: str, folder: Path, *, audit_log: Path | None = None) -> lis
         _add_csv(places, kind, path, wanted)
     for path in _files(folder / "imports", "*/failures.csv"):
         _add_csv(places, "failure report", path, wanted)
-    for path in _exports(folder / "written.sqlite"):
+    for path in _exports(folder / "written.sqlite", caller):
         _add_csv(places, "export", path, wanted)
-    for path in _files(folder / "uploads", "*.csv"):
+    for path in _uploads(folder / "uploads", caller):
         _add_csv(places, "upload", path, wanted)
     for journal in _files(folder / "imports", "*/journal.sqlite"):
         found = _journal_rows(journal, wanted)
         if found:
             places.append(_place("import journal", journal, found))
     jobs = folder / "jobs.sqlite"
-    for account, found in _jobs_naming(jobs, wanted).items():
+    for account, found in _jobs_naming(jobs, wanted, caller).items():
         places.append(_place("job", jobs, found, account=account))
     approvals = _naming(
         folder / "approvals.sqlite",
-        "SELECT tool, arguments, expires FROM approvals WHERE spent = 0",
+        "SELECT tool, arguments, expires FROM approvals WHERE spent = 0 "
+        "AND (? IS NULL OR caller = ?)",
+        (caller, caller),
         wanted,
     )
     if approvals:
         places.append(_place("approval", folder / "approvals.sqlite", approvals))
     if audit_log is not None:
         for path in [audit_log, *sorted(audit_log.parent.glob(f"{audit_log.name}.*"))]:
-            found = list(_audit_lines(path, wanted))
+            found = [
+                line
+                for line in _audit_lines(path, wanted)
+                if caller is None or line.get("caller") == caller
+            ]
             if found:
                 places.append(_place("audit log", path, found))
     return places
@@ -173,16 +186,17 @@ def _journal_rows(path: Path, wanted: str) -> list[dict[str, Any]]:
     ]
 
 
-def _jobs_naming(path: Path, wanted: str) -> dict[str, list[dict[str, Any]]]:
-    """Jobs whose arguments or result name the address, by account."""
+def _jobs_naming(path: Path, wanted: str, caller: str | None) -> dict[str, list[dict[str, Any]]]:
+    """Jobs (the caller's, or all) whose arguments or result name the address, by account."""
     db = _read_only(path)
     if db is None:
         return {}
     try:
         rows = db.execute(
             "SELECT id, backend, kind, status, created, arguments, result FROM jobs "
-            "WHERE instr(lower(arguments), ?) > 0 OR instr(lower(coalesce(result, '')), ?) > 0",
-            (wanted, wanted),
+            "WHERE (instr(lower(arguments), ?) > 0 OR instr(lower(coalesce(result, '')), ?) > 0) "
+            "AND (? IS NULL OR caller = ?)",
+            (wanted, wanted, caller, caller),
         ).fetchall()
     except sqlite3.Error:
         return {}
@@ -203,13 +217,15 @@ def _jobs_naming(path: Path, wanted: str) -> dict[str, list[dict[str, Any]]]:
     return by_account
 
 
-def _naming(path: Path, query: str, wanted: str) -> list[dict[str, Any]]:
+def _naming(
+    path: Path, query: str, values: tuple[object, ...], wanted: str
+) -> list[dict[str, Any]]:
     db = _read_only(path)
     if db is None:
         return []
     try:
         db.row_factory = sqlite3.Row
-        rows = db.execute(query).fetchall()
+        rows = db.execute(query, values).fetchall()
     except sqlite3.Error:
         return []
     finally:
@@ -232,17 +248,39 @@ def _audit_lines(path: Path, wanted: str) -> Iterator[dict[str, Any]]:
                     yield line
 
 
-def _exports(ledger: Path) -> list[Path]:
+def _exports(ledger: Path, caller: str | None) -> list[Path]:
+    """The exports the server wrote (for `caller`: those it served them)."""
     db = _read_only(ledger)
     if db is None:
         return []
     try:
-        rows = db.execute("SELECT path FROM written WHERE kind = 'export'").fetchall()
+        rows = db.execute(
+            "SELECT path FROM written WHERE kind = 'export' AND (? IS NULL OR path IN "
+            "(SELECT path FROM served WHERE caller = ?))",
+            (caller, caller),
+        ).fetchall()
     except sqlite3.Error:
         return []
     finally:
         db.close()
     return [Path(str(p)) for (p,) in rows if Path(str(p)).is_file()]
+
+
+def _uploads(folder: Path, caller: str | None) -> list[Path]:
+    """The upload files (for `caller`: their own)."""
+    files = _files(folder, "*.csv")
+    if caller is None:
+        return files
+    db = _read_only(folder / "uploads.sqlite")
+    if db is None:
+        return []
+    try:
+        own = {str(i) for (i,) in db.execute("SELECT id FROM uploads WHERE caller = ?", (caller,))}
+    except sqlite3.Error:
+        return []
+    finally:
+        db.close()
+    return [path for path in files if path.stem in own]
 
 
 def _json_or_text(value: Any) -> Any:

@@ -86,16 +86,22 @@ def register_privacy_tools(server: MCPServer[State]) -> None:
         contact = await run(at_resend())
         surface = getattr(server, "surface", None)
         audit: AuditLog | None = getattr(surface, "audit", None)
+        # A remote caller sees their own of what is per caller (jobs, uploads, exports,
+        # approvals, audit lines); the operator on this machine ("local") sees all.
+        caller = state.caller()
         places = await anyio.to_thread.run_sync(
             lambda: find_held(
-                address, state.state_dir, audit_log=audit.path if audit is not None else None
+                address,
+                state.state_dir,
+                audit_log=audit.path if audit is not None else None,
+                caller=None if caller == "local" else caller,
             )
         )
         if audit is not None:
             # The request is accounted for, under a keyed hash: never the address.
             with contextlib.suppress(OSError):
                 audit.record(
-                    state.caller(),
+                    caller,
                     "personal_data",
                     state.confirmations.person_digest(address),
                     "ok (access)",
