@@ -21,6 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from contacts_mcp.text.caps import shown_mapping
+
 __all__ = ["MAX_RECORDS", "Place", "find_held"]
 
 # Records listed per place; past it, `count` says how many there are in all.
@@ -96,7 +98,12 @@ def _place(
     kind: str, where: Path, found: list[dict[str, Any]], *, account: str | None = None
 ) -> Place:
     return Place(
-        kind=kind, where=str(where), account=account, count=len(found), records=found[:MAX_RECORDS]
+        kind=kind,
+        where=str(where),
+        account=account,
+        count=len(found),
+        # Under `text.caps`' rule, as all the model is shown: a file's row may be hostile.
+        records=[shown_mapping(record) for record in found[:MAX_RECORDS]],
     )
 
 
