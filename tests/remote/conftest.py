@@ -85,3 +85,18 @@ def audit_lines(path: Path) -> list[dict[str, Any]]:
 
 
 __all__ = ["Surface", "audit_lines", "contacts_server", "mcp_client", "serving"]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the TypeScript host's two-minute run in the background at once when the
+    session will run its test, so that its waiting overlaps the rest of the suite."""
+    from tests.remote import test_ts_sdk_host
+
+    if any(item.name == test_ts_sdk_host.LONG_TEST for item in session.items):
+        test_ts_sdk_host.LONG_RUN.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.remote import test_ts_sdk_host
+
+    test_ts_sdk_host.LONG_RUN.stop()
