@@ -219,3 +219,43 @@ def test_the_audit_log_rotates_by_size_and_by_age(tmp_path: Path) -> None:
     report = purge(tmp_path / "state", Retention().cutoffs(time.time()), audit_log=path)
     assert removed(report) == {"audit": (len(rotated) + 2, 0)}
     assert path.exists()
+
+
+async def test_a_purge_keeps_the_snapshot_of_a_delete_still_running(tmp_path: Path) -> None:
+    """The snapshot is the last copy of what a delete removes: a purge of everything
+    while the delete runs (paced to 20 requests/s) keeps it, and says why."""
+    state, files = tmp_path / "state", tmp_path / "files"
+    files.mkdir()
+    emails = [f"p{i:02d}@example.com" for i in range(60)]
+    async with session("auto", state, files, rate_limit=20, wait_seconds=0.5) as h:
+        await h.job(
+            "import_contacts",
+            {"csv_text": "email\n" + "\n".join(emails) + "\n", "columns": {"email": "email"},
+             "on_conflict": "upsert", "strategy": "api"},
+        )  # fmt: skip
+        preview = await h.call("delete_contacts", {"contacts": emails})
+        confirm = preview["preview"]["confirm"]
+        started = await h.call("delete_contacts", {"contacts": emails, "confirm": confirm})
+        job = started["run"]
+        assert job["status"] == "working"
+        snapshot: Path | None = None
+        for _ in range(600):  # written once every contact was read afresh (~3 s)
+            found = [
+                p for p in (state / "snapshots").glob("deleted-*.csv") if "failures" not in p.name
+            ]
+            if found:
+                snapshot = found[0]
+                break
+            await anyio.sleep(0.05)
+        assert snapshot is not None
+        report = await anyio.to_thread.run_sync(
+            lambda: purge(state, dict.fromkeys(KINDS, math.inf))
+        )
+        [snapshots] = [r for r in report.removed if r.kind == "snapshots"]
+        assert snapshots.files == 0
+        assert snapshots.skipped == [f"{snapshot.name}: its bulk run is working"]
+        while job["status"] == "working":
+            job = (await h.call("get_job", {"job_id": job["job_id"], "wait_seconds": 50}))["job"]
+    assert job["status"] == "completed"
+    assert job["result"]["done"] == 60
+    assert len(snapshot.read_text().splitlines()) == 61  # the header and every contact

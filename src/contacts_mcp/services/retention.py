@@ -113,6 +113,9 @@ def purge(
     account's data, for the kinds that record one (mirrors, jobs); `keep_accounts` are
     never removed by age (the running server's own mirror)."""
     report: list[Removed] = []
+    # The files of a bulk run still working (its snapshot: the last copy of what it
+    # deletes) are named by its nonce: never removed while it runs.
+    running = _running_nonces(folder / "jobs.sqlite")
     for kind in KINDS:
         if kind not in cutoffs:
             continue
@@ -123,11 +126,11 @@ def purge(
         elif kind == "snapshots":
             for path in _files(folder / "snapshots", "*.csv"):
                 if not _is_failures(path) and _older(path, cutoff):
-                    _remove_file(path, done, folder)
+                    _remove_run_file(path, running, done, folder)
         elif kind == "failures":
             for path in _files(folder / "snapshots", "*-failures.csv"):
                 if _older(path, cutoff):
-                    _remove_file(path, done, folder)
+                    _remove_run_file(path, running, done, folder)
             for path in _files(folder / "imports", "*/failures.csv"):
                 if _older(path, cutoff):
                     with _free(folder / "imports" / f"{path.parent.name}.lock") as free:
@@ -151,6 +154,32 @@ def purge(
                     _remove_file(path, done, folder)
         report.append(done)
     return PurgeReport(removed=report)
+
+
+def _running_nonces(jobs: Path) -> set[str]:
+    db = _open(jobs)
+    if db is None:
+        return set()
+    try:
+        rows = db.execute("SELECT arguments FROM jobs WHERE status = 'working'").fetchall()
+    except sqlite3.Error:
+        return set()
+    finally:
+        db.close()
+    found: set[str] = set()
+    for (arguments,) in rows:
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            nonce = json.loads(arguments).get("nonce")
+            if isinstance(nonce, str) and nonce:
+                found.add(nonce)
+    return found
+
+
+def _remove_run_file(path: Path, running: set[str], done: Removed, folder: Path) -> None:
+    if any(nonce in path.name for nonce in running):
+        done.skipped.append(f"{path.name}: its bulk run is working")
+        return
+    _remove_file(path, done, folder)
 
 
 def _purge_imports(folder: Path, cutoff: float, done: Removed) -> None:
