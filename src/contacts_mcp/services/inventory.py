@@ -18,6 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from contacts_mcp.services import datafolder
+
 __all__ = ["DataKind", "Inventory", "take_inventory"]
 
 
@@ -52,12 +54,14 @@ def take_inventory(
     account's database where they are kept elsewhere."""
     folder = data_folder
     snapshots = folder / "snapshots"
-    snapshot_files = [p for p in _files(snapshots, "*.csv") if not _is_failures(p)]
-    failure_files = [p for p in _files(snapshots, "*.csv") if _is_failures(p)]
-    failure_files += _files(folder / "imports", "*/failures.csv")
+    snapshot_files = [
+        p for p in datafolder.files(snapshots, "*.csv") if not datafolder.is_failures(p)
+    ]
+    failure_files = [p for p in datafolder.files(snapshots, "*.csv") if datafolder.is_failures(p)]
+    failure_files += datafolder.files(folder / "imports", "*/failures.csv")
     kinds = [
         _mirrors(folder / "mirrors"),
-        _of_files(
+        _offiles(
             "snapshots",
             "The last copy of deleted contacts, to import them back.",
             snapshots,
@@ -65,7 +69,7 @@ def take_inventory(
             rows=sum(_csv_rows(p) for p in snapshot_files),
             unit="contact",
         ),
-        _of_files(
+        _offiles(
             "failure reports",
             "Contacts a bulk change or an import did not bring about, and why (emails).",
             folder,
@@ -82,7 +86,7 @@ def take_inventory(
     db = local_db if local_db is not None else folder / "contacts.db"
     if db.exists():
         kinds.append(
-            _of_files(
+            _offiles(
                 "local account",
                 "The contacts of the local emulator account (--local): its Resend.",
                 db,
@@ -93,7 +97,7 @@ def take_inventory(
         )
     if audit_log is not None and audit_log.exists():
         kinds.append(
-            _of_files(
+            _offiles(
                 "audit log",
                 "One line per write: when, who, which tool, its target (an email) and outcome.",
                 audit_log,
@@ -106,8 +110,8 @@ def take_inventory(
 
 
 def _mirrors(folder: Path) -> DataKind:
-    files = _files(folder, "*.sqlite")
-    return _of_files(
+    files = datafolder.files(folder, "*.sqlite")
+    return _offiles(
         "mirror",
         "Each account's contacts, properties and segment memberships, for search and counts.",
         folder,
@@ -119,9 +123,9 @@ def _mirrors(folder: Path) -> DataKind:
 
 
 def _imports(folder: Path) -> DataKind:
-    journals = _files(folder, "*/journal.sqlite")
-    summaries = _files(folder, "*/summary.json")
-    return _of_files(
+    journals = datafolder.files(folder, "*/journal.sqlite")
+    summaries = datafolder.files(folder, "*/summary.json")
+    return _offiles(
         "import journals",
         "Each import's rows done and contacts looked up (emails), to resume it; its summary.",
         folder,
@@ -139,7 +143,7 @@ def _jobs(path: Path) -> DataKind:
     rows = _count(path, "SELECT count(*) FROM jobs")
     span = _fetch(path, "SELECT min(created), max(updated) FROM jobs")
     accounts = _fetch_all(path, "SELECT DISTINCT backend FROM jobs ORDER BY backend")
-    kind = _of_files(
+    kind = _offiles(
         "jobs",
         "Each job's arguments (contacts named), progress and result, to follow and resume it.",
         path,
@@ -161,7 +165,7 @@ def _exports(path: Path) -> DataKind:
     )
     existing = [Path(str(p)) for p, _ in found if Path(str(p)).exists()]
     times = [float(t) for p, t in found if Path(str(p)).exists()]
-    kind = _of_files(
+    kind = _offiles(
         "exports",
         "CSV files of contacts written on request, in the folders the person named.",
         path,
@@ -174,8 +178,8 @@ def _exports(path: Path) -> DataKind:
 
 
 def _uploads(folder: Path) -> DataKind:
-    files = _files(folder, "*.csv")
-    return _of_files(
+    files = datafolder.files(folder, "*.csv")
+    return _offiles(
         "uploads",
         "CSV files sent from a person's machine for an import, until they expire.",
         folder,
@@ -186,7 +190,7 @@ def _uploads(folder: Path) -> DataKind:
 
 
 def _approvals(path: Path) -> DataKind:
-    return _of_files(
+    return _offiles(
         "approvals",
         "What each review screen's approval would run (the contacts named), until it expires.",
         path,
@@ -196,7 +200,7 @@ def _approvals(path: Path) -> DataKind:
     )
 
 
-def _of_files(
+def _offiles(
     kind: str,
     holds: str,
     where: Path,
@@ -230,20 +234,10 @@ def _of_files(
 def _sidecar_bytes(path: Path) -> int:
     """A SQLite file's write-ahead log and shared memory: part of its data."""
     total = 0
-    for suffix in ("-wal", "-shm"):
+    for part in datafolder.sidecars(path):
         with contextlib.suppress(OSError):
-            total += path.with_name(path.name + suffix).stat().st_size
+            total += part.stat().st_size
     return total
-
-
-def _files(folder: Path, pattern: str) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.glob(pattern) if p.is_file())
-
-
-def _is_failures(path: Path) -> bool:
-    return path.stem.endswith("-failures")
 
 
 def _csv_rows(path: Path) -> int:
@@ -260,17 +254,8 @@ def _lines(path: Path) -> int:
     return count
 
 
-def _read_only(path: Path) -> sqlite3.Connection | None:
-    if not path.is_file():
-        return None
-    try:
-        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        return None
-
-
 def _fetch_all(path: Path, query: str) -> list[tuple[Any, ...]]:
-    db = _read_only(path)
+    db = datafolder.read_only(path)
     if db is None:
         return []
     try:

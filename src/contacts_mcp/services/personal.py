@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from contacts_mcp.services import datafolder
 from contacts_mcp.text.caps import shown_mapping
 
 __all__ = ["MAX_RECORDS", "Place", "find_held"]
@@ -52,21 +53,21 @@ def find_held(
     journals) are every caller's, as the account is."""
     wanted = email.strip().casefold()
     places: list[Place] = []
-    for mirror in _files(folder / "mirrors", "*.sqlite"):
+    for mirror in datafolder.files(folder / "mirrors", "*.sqlite"):
         found = _mirror_rows(mirror, wanted)
         if found:
             places.append(_place("mirror", mirror, found, account=mirror.stem))
-    snapshots = _files(folder / "snapshots", "*.csv")
+    snapshots = datafolder.files(folder / "snapshots", "*.csv")
     for path in snapshots:
-        kind = "failure report" if path.stem.endswith("-failures") else "snapshot"
+        kind = "failure report" if datafolder.is_failures(path) else "snapshot"
         _add_csv(places, kind, path, wanted)
-    for path in _files(folder / "imports", "*/failures.csv"):
+    for path in datafolder.files(folder / "imports", "*/failures.csv"):
         _add_csv(places, "failure report", path, wanted)
     for path in _exports(folder / "written.sqlite", caller):
         _add_csv(places, "export", path, wanted)
     for path in _uploads(folder / "uploads", caller):
         _add_csv(places, "upload", path, wanted)
-    for journal in _files(folder / "imports", "*/journal.sqlite"):
+    for journal in datafolder.files(folder / "imports", "*/journal.sqlite"):
         found = _journal_rows(journal, wanted)
         if found:
             places.append(_place("import journal", journal, found))
@@ -137,7 +138,7 @@ def _is_address(cell: str, wanted: str) -> bool:
 
 
 def _mirror_rows(path: Path, wanted: str) -> list[dict[str, Any]]:
-    db = _read_only(path)
+    db = datafolder.read_only(path)
     if db is None:
         return []
     try:
@@ -173,7 +174,7 @@ def _mirror_rows(path: Path, wanted: str) -> list[dict[str, Any]]:
 
 
 def _journal_rows(path: Path, wanted: str) -> list[dict[str, Any]]:
-    db = _read_only(path)
+    db = datafolder.read_only(path)
     if db is None:
         return []
     try:
@@ -195,7 +196,7 @@ def _journal_rows(path: Path, wanted: str) -> list[dict[str, Any]]:
 
 def _jobs_naming(path: Path, wanted: str, caller: str | None) -> dict[str, list[dict[str, Any]]]:
     """Jobs (the caller's, or all) whose arguments or result name the address, by account."""
-    db = _read_only(path)
+    db = datafolder.read_only(path)
     if db is None:
         return {}
     try:
@@ -227,7 +228,7 @@ def _jobs_naming(path: Path, wanted: str, caller: str | None) -> dict[str, list[
 def _naming(
     path: Path, query: str, values: tuple[object, ...], wanted: str
 ) -> list[dict[str, Any]]:
-    db = _read_only(path)
+    db = datafolder.read_only(path)
     if db is None:
         return []
     try:
@@ -257,7 +258,7 @@ def _audit_lines(path: Path, wanted: str) -> Iterator[dict[str, Any]]:
 
 def _exports(ledger: Path, caller: str | None) -> list[Path]:
     """The exports the server wrote (for `caller`: those it served them)."""
-    db = _read_only(ledger)
+    db = datafolder.read_only(ledger)
     if db is None:
         return []
     try:
@@ -275,10 +276,10 @@ def _exports(ledger: Path, caller: str | None) -> list[Path]:
 
 def _uploads(folder: Path, caller: str | None) -> list[Path]:
     """The upload files (for `caller`: their own)."""
-    files = _files(folder, "*.csv")
+    files = datafolder.files(folder, "*.csv")
     if caller is None:
         return files
-    db = _read_only(folder / "uploads.sqlite")
+    db = datafolder.read_only(folder / "uploads.sqlite")
     if db is None:
         return []
     try:
@@ -297,18 +298,3 @@ def _json_or_text(value: Any) -> Any:
         return json.loads(value)
     except ValueError:
         return value
-
-
-def _files(folder: Path, pattern: str) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.glob(pattern) if p.is_file())
-
-
-def _read_only(path: Path) -> sqlite3.Connection | None:
-    if not path.is_file():
-        return None
-    try:
-        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        return None

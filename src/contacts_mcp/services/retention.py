@@ -19,8 +19,12 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
+
+from contacts_mcp.services import datafolder
+from contacts_mcp.services.sharing import write_transaction
 
 __all__ = [
     "DEFAULT_DAYS",
@@ -115,7 +119,8 @@ def purge(
     report: list[Removed] = []
     # The files of a bulk run still working (its snapshot: the last copy of what it
     # deletes) are named by its nonce: never removed while it runs.
-    running = _running_nonces(folder / "jobs.sqlite")
+    working = _working_jobs(folder / "jobs.sqlite")
+    running = _named(working, "nonce")
     for kind in KINDS:
         if kind not in cutoffs:
             continue
@@ -124,14 +129,14 @@ def purge(
         if account is not None and kind not in ("mirrors", "jobs"):
             done.skipped.append("not recorded per account: left for a purge without --account")
         elif kind == "snapshots":
-            for path in _files(folder / "snapshots", "*.csv"):
-                if not _is_failures(path) and _older(path, cutoff):
+            for path in datafolder.files(folder / "snapshots", "*.csv"):
+                if not datafolder.is_failures(path) and _older(path, cutoff):
                     _remove_run_file(path, running, done, folder)
         elif kind == "failures":
-            for path in _files(folder / "snapshots", "*-failures.csv"):
+            for path in datafolder.files(folder / "snapshots", "*-failures.csv"):
                 if _older(path, cutoff):
                     _remove_run_file(path, running, done, folder)
-            for path in _files(folder / "imports", "*/failures.csv"):
+            for path in datafolder.files(folder / "imports", "*/failures.csv"):
                 if _older(path, cutoff):
                     with _free(folder / "imports" / f"{path.parent.name}.lock") as free:
                         if free:
@@ -143,7 +148,7 @@ def purge(
         elif kind == "jobs":
             _purge_jobs(folder / "jobs.sqlite", cutoff, account, done)
         elif kind == "uploads":
-            _purge_uploads(folder, cutoff, done)
+            _purge_uploads(folder, cutoff, _named(working, "upload"), done)
         elif kind == "mirrors":
             _purge_mirrors(folder, cutoff, account, keep_accounts, done)
         elif kind == "exports":
@@ -156,23 +161,29 @@ def purge(
     return PurgeReport(removed=report)
 
 
-def _running_nonces(jobs: Path) -> set[str]:
+def _working_jobs(jobs: Path) -> list[dict[str, Any]]:
+    """The arguments of every job still working: what they use is never removed."""
     db = _open(jobs)
     if db is None:
-        return set()
+        return []
     try:
         rows = db.execute("SELECT arguments FROM jobs WHERE status = 'working'").fetchall()
     except sqlite3.Error:
-        return set()
+        return []
     finally:
         db.close()
-    found: set[str] = set()
+    found: list[dict[str, Any]] = []
     for (arguments,) in rows:
-        with contextlib.suppress(ValueError, TypeError, AttributeError):
-            nonce = json.loads(arguments).get("nonce")
-            if isinstance(nonce, str) and nonce:
-                found.add(nonce)
+        with contextlib.suppress(ValueError, TypeError):
+            decoded = json.loads(arguments)
+            if isinstance(decoded, dict):
+                found.append(decoded)
     return found
+
+
+def _named(jobs: list[dict[str, Any]], key: str) -> set[str]:
+    """The `key` argument of each job that has one (a bulk run's nonce, an import's upload)."""
+    return {str(job[key]) for job in jobs if isinstance(job.get(key), str) and job[key]}
 
 
 def _remove_run_file(path: Path, running: set[str], done: Removed, folder: Path) -> None:
@@ -210,7 +221,7 @@ def _purge_jobs(path: Path, cutoff: float, account: str | None, done: Removed) -
     if db is None:
         return
     try:
-        with _transaction(db):
+        with write_transaction(db):
             done.rows += db.execute(
                 "DELETE FROM jobs WHERE status != 'working' AND updated < ? "
                 "AND (? IS NULL OR backend = ?)",
@@ -227,15 +238,14 @@ def _purge_jobs(path: Path, cutoff: float, account: str | None, done: Removed) -
         db.close()
 
 
-def _purge_uploads(folder: Path, cutoff: float, done: Removed) -> None:
+def _purge_uploads(folder: Path, cutoff: float, in_use: set[str], done: Removed) -> None:
     """Uploads begun before `cutoff`, unless a working job reads one."""
     uploads = folder / "uploads"
-    in_use = _uploads_in_use(folder / "jobs.sqlite")
     db = _open(uploads / "uploads.sqlite")
     if db is None:
         return
     try:
-        with _transaction(db):
+        with write_transaction(db):
             found = db.execute("SELECT id FROM uploads WHERE began < ?", (cutoff,))
             old = [str(row[0]) for row in found]
             for upload_id in old:
@@ -251,25 +261,6 @@ def _purge_uploads(folder: Path, cutoff: float, done: Removed) -> None:
         db.close()
 
 
-def _uploads_in_use(jobs: Path) -> set[str]:
-    db = _open(jobs)
-    if db is None:
-        return set()
-    try:
-        rows = db.execute("SELECT arguments FROM jobs WHERE status = 'working'").fetchall()
-    except sqlite3.Error:
-        return set()
-    finally:
-        db.close()
-    found: set[str] = set()
-    for (arguments,) in rows:
-        with contextlib.suppress(ValueError, TypeError):
-            upload = json.loads(arguments).get("upload")
-            if isinstance(upload, str):
-                found.add(upload)
-    return found
-
-
 def _purge_mirrors(
     folder: Path,
     cutoff: float,
@@ -279,7 +270,7 @@ def _purge_mirrors(
 ) -> None:
     """The mirrors of accounts not used since `cutoff` (or `account`'s), unless a sync
     of it runs now (its lock is held)."""
-    for path in _files(folder / "mirrors", "*.sqlite"):
+    for path in datafolder.files(folder / "mirrors", "*.sqlite"):
         name = path.stem
         if account is not None and name != account:
             continue
@@ -289,7 +280,7 @@ def _purge_mirrors(
             if not free:
                 done.skipped.append(f"{name}: its mirror is being synced")
                 continue
-            for part in (path, *_sidecars(path)):
+            for part in (path, *datafolder.sidecars(path)):
                 _remove_file(part, done, folder)
 
 
@@ -348,7 +339,7 @@ def _forget_written(ledger: Path, path: Path) -> None:
     if db is None:
         return
     try:
-        with _transaction(db):
+        with write_transaction(db):
             db.execute("DELETE FROM written WHERE path = ?", (str(path),))
             db.execute("DELETE FROM served WHERE path = ?", (str(path),))
     except sqlite3.Error:
@@ -392,31 +383,6 @@ def _open(path: Path) -> sqlite3.Connection | None:
         return None
 
 
-@contextlib.contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
-def _files(folder: Path, pattern: str) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.glob(pattern) if p.is_file())
-
-
-def _is_failures(path: Path) -> bool:
-    return path.stem.endswith("-failures")
-
-
-def _sidecars(path: Path) -> list[Path]:
-    return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
-
-
 def _mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime
@@ -430,7 +396,7 @@ def _older(path: Path, cutoff: float) -> bool:
 
 def _older_db(path: Path, cutoff: float) -> bool:
     """A database last written before `cutoff` (its write-ahead log counts)."""
-    return max(_mtime(p) for p in (path, *_sidecars(path))) < cutoff
+    return max(_mtime(p) for p in (path, *datafolder.sidecars(path))) < cutoff
 
 
 def _older_tree(folder: Path, cutoff: float) -> bool:
