@@ -269,11 +269,19 @@ class Surface:
             outcome = "interrupted"
         self._write(caller, name, arguments, f"{outcome} (job {job_id})")
 
+    def record_request(self, caller: str, name: str, target: str, outcome: str) -> None:
+        """Audit a read that must be accounted for (a person's access request), naming
+        its target as given (a keyed hash, never an address)."""
+        self._line(caller, name, target, outcome)
+
     def _write(self, caller: str, name: str, arguments: Mapping[str, Any], outcome: str) -> None:
+        self._line(caller, name, audit_target(arguments), outcome)
+
+    def _line(self, caller: str, name: str, target: str | None, outcome: str) -> None:
         if self.audit is None:
             return
         try:
-            self.audit.record(caller, name, audit_target(arguments), outcome)
+            self.audit.record(caller, name, target, outcome)
         except OSError:
             # A full disk must not turn a write that happened into an error the model
             # retries; the server's log says the audit line was lost.

@@ -247,6 +247,11 @@ def _explained(group: BaseExceptionGroup[UserFacingError | ResendError]) -> User
     return first
 
 
+def text_of(answer: CallToolResult) -> str:
+    """The text of a tool's answer (its first text block), to pass on in another's."""
+    return next((block.text for block in answer.content if block.type == "text"), "")
+
+
 def result(text: str, data: BaseModel) -> CallToolResult:
     """A tool result: compact text for reading, complete structured content for use.
 

@@ -47,6 +47,7 @@ from contacts_mcp.server.toolkit import (
     result,
     run,
     services,
+    text_of,
 )
 from contacts_mcp.server.tools.jobs import JobKind, JobOut, start_and_wait
 from contacts_mcp.server.tools.sets import fill_mirror
@@ -803,7 +804,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
             answer = await update_contacts(ctx, by_person, **pending.arguments)
         structured = answer.structured_content or {}
         approved = ApprovalAnswer(run=JobOut[BulkOutcome].model_validate(structured["run"]))
-        return result(_text_of(answer), approved)
+        return result(text_of(answer), approved)
 
 
 def register_export_tool(server: MCPServer[State]) -> None:
@@ -867,10 +868,6 @@ def _for_review(
     nonce = state.approvals.issue(tool, arguments, state.caller(), expires)
     answer.meta = {APPROVAL_META: {"nonce": nonce, "expires_at": utc_iso(expires)}}
     return answer
-
-
-def _text_of(answer: CallToolResult) -> str:
-    return next((block.text for block in answer.content if block.type == "text"), "")
 
 
 def _preview_text(preview: BulkPreview) -> str:

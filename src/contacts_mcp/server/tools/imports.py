@@ -34,6 +34,7 @@ from contacts_mcp.server.toolkit import (
     hints,
     result,
     services,
+    text_of,
 )
 from contacts_mcp.server.tools.bulk import Approval, NotAsked, ask_person, can_elicit
 from contacts_mcp.server.tools.jobs import JobKind, JobOut, start_and_wait
@@ -357,10 +358,6 @@ def _approved_import(state: State, approved: Mapping[str, Any]) -> dict[str, Any
     return arguments
 
 
-def _text_of(answer: CallToolResult) -> str:
-    return next((block.text for block in answer.content if block.type == "text"), "")
-
-
 def register_import_tools(server: MCPServer[State]) -> None:
     @server.tool(annotations=hints("Preview CSV import", "read"), meta=screen(IMPORT_REVIEW))
     async def preview_import(
@@ -453,7 +450,7 @@ def register_import_tools(server: MCPServer[State]) -> None:
         arguments = {**_approved_import(state, pending.arguments), "on_conflict": on_conflict}
         answer = await start_and_wait(ctx, IMPORT_JOB, _with_upload(state, arguments))
         run = JobOut[ImportSummary].model_validate(answer.structured_content)
-        return result(_text_of(answer), ImportApprovalAnswer(run=run))
+        return result(text_of(answer), ImportApprovalAnswer(run=run))
 
     @server.tool(annotations=hints("Upload a CSV", "create"), meta=app_only_tool())
     async def upload_csv(

@@ -7,7 +7,6 @@ under a keyed hash of the address, never the address.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -18,7 +17,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 from contacts_mcp.api.errors import NotFoundError
-from contacts_mcp.server.surface import AuditLog
+from contacts_mcp.server.surface import Surface
 from contacts_mcp.server.toolkit import State, ToolContext, hints, result, run, services
 from contacts_mcp.services.contacts import ContactOut
 from contacts_mcp.services.explain import NothingFoundError
@@ -84,8 +83,9 @@ def register_privacy_tools(server: MCPServer[State]) -> None:
                 return None
 
         contact = await run(at_resend())
-        surface = getattr(server, "surface", None)
-        audit: AuditLog | None = getattr(surface, "audit", None)
+        # The ContactsServer's surface (a bare MCPServer has none: nothing is audited).
+        surface: Surface = getattr(server, "surface", None) or Surface()
+        audit = surface.audit
         # A remote caller sees their own of what is per caller (jobs, uploads, exports,
         # approvals, audit lines); the operator on this machine ("local") sees all.
         caller = state.caller()
@@ -97,15 +97,10 @@ def register_privacy_tools(server: MCPServer[State]) -> None:
                 caller=None if caller == "local" else caller,
             )
         )
-        if audit is not None:
-            # The request is accounted for, under a keyed hash: never the address.
-            with contextlib.suppress(OSError):
-                audit.record(
-                    caller,
-                    "personal_data",
-                    state.confirmations.person_digest(address),
-                    "ok (access)",
-                )
+        # The request is accounted for, under a keyed hash: never the address.
+        surface.record_request(
+            caller, "personal_data", state.confirmations.person_digest(address), "ok (access)"
+        )
         answer = AccessAnswer(
             email=address,
             taken_at=datetime.now(UTC).isoformat(timespec="seconds"),
