@@ -68,6 +68,7 @@ async def session(
     wait_seconds: float = 20.0,
     retention: Retention | None = None,
     surface: Surface | None = None,
+    local_db: Path | None = None,
 ) -> AsyncIterator[Session]:
     imports = ImportSettings(
         files=FilePolicy(allowed_dirs=(files,)),
@@ -75,7 +76,9 @@ async def session(
         retention=retention or Retention(),
     )
     config = BackendConfig(
-        api_key=LOCAL_API_KEY, local_db=str(state / "contacts.db"), rate_limit=rate_limit
+        api_key=LOCAL_API_KEY,
+        local_db=str(local_db or state / "contacts.db"),
+        rate_limit=rate_limit,
     )
     server = build_server(config, imports, wait_seconds=wait_seconds, surface=surface)
     async with Client(server, mode=era, extensions=APPS) as client:

@@ -51,6 +51,7 @@ EXPECTED_HINTS = {
     "preview_import": READ,
     "import_contacts": CHANGE,
     "personal_data": READ,  # an access request: reads Resend and the local copies
+    "forget_contacts": CHANGE,  # an erasure: deletes at Resend, removes local copies
     "get_job": CREATE,  # waits or cancels: not read-only, never destructive
 }
 

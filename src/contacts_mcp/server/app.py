@@ -46,7 +46,7 @@ from contacts_mcp.server.tools.bulk import BULK_JOBS, register_bulk_tools, regis
 from contacts_mcp.server.tools.contacts import register_contact_tools
 from contacts_mcp.server.tools.imports import IMPORT_JOBS, register_import_tools
 from contacts_mcp.server.tools.jobs import JobKind, register_job_tools
-from contacts_mcp.server.tools.privacy import register_privacy_tools
+from contacts_mcp.server.tools.privacy import PRIVACY_JOBS, register_privacy_tools
 from contacts_mcp.server.tools.schema import UNCHANGEABLE, register_schema_tools
 from contacts_mcp.server.tools.sets import SET_JOBS, register_set_tools
 from contacts_mcp.services.explain import UserFacingError
@@ -95,7 +95,7 @@ Manage the contacts of a Resend account (or of the local emulator).
 
 # Every kind of job the server runs, by the name its journal records.
 JOB_KINDS: dict[str, JobKind[Any]] = {
-    kind.name: kind for kind in (*IMPORT_JOBS, *SET_JOBS, *BULK_JOBS)
+    kind.name: kind for kind in (*IMPORT_JOBS, *SET_JOBS, *BULK_JOBS, *PRIVACY_JOBS)
 }
 
 
@@ -364,7 +364,12 @@ def _open_jobs(state: State, task_group: TaskGroup, *, read_only: bool = False) 
         # A write job left working by an earlier server is never taken up by a read-only one.
         if not (read_only and kind.writes)
     }
-    return Jobs(task_group, journal, resumers)
+    ended = {
+        name: (lambda arguments, kind=kind: kind.ended_arguments(state, arguments))
+        for name, kind in JOB_KINDS.items()
+        if kind.ended_arguments is not None
+    }
+    return Jobs(task_group, journal, resumers, ended)
 
 
 def _accepts_null(schema: Any) -> bool:
@@ -489,6 +494,7 @@ def build_server(
                     state.read_only = server.surface.read_only
                     state.approval_required = server.surface.approval == "required"
                     state.caller = server.surface.caller
+                    state.surface = server.surface
                     state.jobs = _open_jobs(state, jobs_group, read_only=state.read_only)
                     jobs_group.start_soon(state.jobs.heartbeat)
                     jobs_group.start_soon(_expire_daily, state, server.surface)

@@ -20,13 +20,16 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from mcp.types import CallToolResult, ToolAnnotations
+
+from contacts_mcp.services import sharing
+from contacts_mcp.text.words import counted
 
 __all__ = [
     "ALWAYS_EXPOSED",
@@ -49,6 +52,7 @@ TOOLSETS: Mapping[str, frozenset[str]] = {
             "list_contacts",
             "search_contacts",
             "personal_data",
+            "forget_contacts",
         }
     ),
     "bulk": frozenset({"update_contacts", "delete_contacts", "export_contacts", "approve_run"}),
@@ -89,6 +93,8 @@ def parse_toolsets(raw: str) -> frozenset[str]:
 # rotated files are removed by retention (`audit`, 365 days by default).
 AUDIT_ROTATE_BYTES = 10 * 1024 * 1024
 AUDIT_ROTATE_DAYS = 30
+# How long a line waits for the log's lock (held briefly by an erasure's rewrite).
+AUDIT_LOCK_WAIT = 10.0
 
 
 class AuditLog:
@@ -131,7 +137,7 @@ class AuditLog:
             ensure_ascii=False,
         )
         data = (line + "\n").encode()
-        with self._lock:
+        with self._lock, self._held():
             self._rotate_if_due(now, len(data))
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
@@ -140,6 +146,19 @@ class AuditLog:
                 os.close(fd)
             if self._begun is None:
                 self._begun = now
+
+    @contextlib.contextmanager
+    def _held(self) -> Iterator[None]:
+        """The log's lock, shared by every process writing it: an erasure rewrites the
+        file under it, and a line written meanwhile to the file it replaces would be
+        lost. A lock not free within seconds is not worth losing the line for."""
+        try:
+            with sharing.held(sharing.lock_beside(self.path), wait=AUDIT_LOCK_WAIT):
+                yield
+                return
+        except sharing.FolderLockTimeout:
+            logger.warning("the audit log's lock was busy; writing the line without it")
+        yield
 
     def rotated(self) -> list[Path]:
         """The rotated files, oldest first."""
@@ -294,6 +313,8 @@ def audit_target(arguments: Mapping[str, Any]) -> str | None:
         value = arguments.get(key)
         if isinstance(value, str):
             return value[:320]
+    if isinstance(arguments.get("emails"), list):  # an erasure: never the addresses
+        return f"{counted(len(arguments['emails']), 'person')} (each has a line by keyed hash)"
     if isinstance(arguments.get("contacts"), list):
         return f"{len(arguments['contacts'])} named contacts"
     if arguments.get("search") is not None:

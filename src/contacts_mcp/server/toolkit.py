@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from contacts_mcp.imports.service import ImportService
     from contacts_mcp.imports.settings import ImportSettings
     from contacts_mcp.server.screens import Approvals
+    from contacts_mcp.server.surface import Surface
     from contacts_mcp.services.bulk import Confirmations
     from contacts_mcp.services.contacts import ContactsService
     from contacts_mcp.services.jobs import Jobs
@@ -86,6 +87,8 @@ class State:
         self.asking: dict[str, anyio.Event] = {}
         # Who is calling (the lifespan sets the surface's): jobs belong to their caller.
         self.caller: Callable[[], str] = lambda: "local"
+        # The tools exposed and the audit log (the lifespan sets the server's).
+        self.surface: Surface | None = None
         self._import_settings = import_settings
         self._locks: dict[str, FolderLock] = {}
 

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 from pydantic import BaseModel, Field
@@ -79,6 +79,7 @@ __all__ = [
     "Confirmations",
     "ContactsCsv",
     "ExportOutcome",
+    "People",
     "Selected",
     "attempts",
     "check_selection",
@@ -112,8 +113,35 @@ class Selected:
     def ids(self) -> list[str]:
         return [contact.id for contact, _ in self.contacts]
 
+    @property
+    def size(self) -> int:
+        return len(self.contacts)
+
     def digest(self) -> str:
         return hashlib.sha256("\n".join(sorted(self.ids)).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class People:
+    """The people an erasure names, by address (normalized): what its confirmation binds."""
+
+    addresses: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.addresses)
+
+    def digest(self) -> str:
+        return hashlib.sha256("\n".join(sorted(self.addresses)).encode()).hexdigest()[:32]
+
+
+class Bound(Protocol):
+    """What a confirmation is bound to: a selection of contacts, or people to forget."""
+
+    @property
+    def size(self) -> int: ...
+
+    def digest(self) -> str: ...
 
 
 def check_selection(contacts: Sequence[str] | None, where: Sequence[Condition] | None) -> None:
@@ -248,14 +276,12 @@ class Confirmations:
             partial.unlink(missing_ok=True)
         return cls(secret)
 
-    def issue(
-        self, action: str, selected: Selected, change: Mapping[str, Any], summary: str
-    ) -> str:
+    def issue(self, action: str, selected: Bound, change: Mapping[str, Any], summary: str) -> str:
         payload = {
             "a": action,
             "s": selected.digest(),
             "c": _change_digest(change),
-            "n": len(selected.contacts),
+            "n": selected.size,
             "m": summary[:200],
             "e": int(time.time() + CONFIRM_SECONDS),
             "j": secrets.token_hex(8),
@@ -278,7 +304,7 @@ class Confirmations:
             return None
 
     def check(
-        self, token: str, action: str, selected: Selected, change: Mapping[str, Any]
+        self, token: str, action: str, selected: Bound, change: Mapping[str, Any]
     ) -> Confirmation:
         """The confirmation, if it is this server's, unexpired, and for exactly this."""
         found = self.read(token)
@@ -297,10 +323,15 @@ class Confirmations:
                 "That confirmation was for a different change. Call again without `confirm` "
                 "for a preview of this one."
             )
+        if found.selection != selected.digest() and found.count == selected.size:
+            raise UserFacingError(
+                "The selection changed since the preview (as many, not the same ones). "
+                "Call again without `confirm` for a new preview."
+            )
         if found.selection != selected.digest():
             raise UserFacingError(
                 f"The selection changed since the preview ({counted(found.count, 'contact')} "
-                f"then, {len(selected.contacts)} now). Call again without `confirm` for a new "
+                f"then, {selected.size} now). Call again without `confirm` for a new "
                 "preview."
             )
         return found

@@ -66,6 +66,8 @@ Progress = Callable[[float, float | None, str], Awaitable[None]]
 Work = Callable[[Progress], Awaitable[BaseModel]]
 # Rebuilds a job's work from its journaled arguments, to resume it after a restart.
 Resumer = Callable[[Mapping[str, Any]], Work]
+# What is kept of a job's arguments once it ended.
+Redactor = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 # Below every host's 60 s request timeout, with room for the answer to travel.
 DEFAULT_WAIT_SECONDS = 20.0
@@ -432,10 +434,14 @@ class Jobs:
         task_group: TaskGroup,
         journal: JobJournal,
         resumers: Mapping[str, Resumer],
+        ended_arguments: Mapping[str, Redactor] | None = None,
     ) -> None:
         self._task_group = task_group
         self._journal = journal
         self._resumers = resumers
+        # What the journal keeps of a kind's arguments once its job ended (a forget job
+        # holds addresses only while it works: resumable, then gone).
+        self._ended_arguments = ended_arguments or {}
         self._live: dict[str, Job] = {}
 
     # -- starting -------------------------------------------------------------------
@@ -582,6 +588,10 @@ class Jobs:
                 self._live.pop(job.id, None)
                 self._journal.release(job)
             else:
+                redact = self._ended_arguments.get(job.kind)
+                if redact is not None:
+                    job.arguments = redact(job.arguments)
+                    job.key = job_key(job.kind, job.arguments)
                 self._journal.save(job)
             job.finished.set()
 

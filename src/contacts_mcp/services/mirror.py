@@ -55,7 +55,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -396,6 +397,7 @@ class Mirror:
 
     def __init__(self, path: str | Path) -> None:
         in_memory = str(path) == ":memory:"
+        self._path_on_disk = not in_memory
         self._lock = threading.Lock()
         # Commits by this connection, and the state as of the last count (see `state`).
         self._commits = 0
@@ -825,6 +827,60 @@ class Mirror:
         with self._lock, self._transaction():
             self._forget(contact_id)
             self._count_change()
+
+    def held(self, addresses: Collection[str]) -> Counter[str]:
+        """Rows about these addresses (lower case), by address: contacts (live and
+        staged) and what imports expected of them."""
+        wanted = sorted({address.lower() for address in addresses})
+        found: Counter[str] = Counter()
+        if not wanted:
+            return found
+        marks = ",".join("?" * len(wanted))
+        with self._lock:
+            queries = [
+                f"SELECT email_lower FROM {prefix}contacts WHERE email_lower IN ({marks})"  # noqa: S608 - ours
+                for prefix in self._sides()
+            ]
+            queries.append(f"SELECT email_lower FROM expected WHERE email_lower IN ({marks})")  # noqa: S608
+            for query in queries:
+                for (address,) in self._db.execute(query, wanted):
+                    found[str(address)] += 1
+        return found
+
+    def erase(self, addresses: Collection[str]) -> Counter[str]:
+        """Remove every trace of these addresses (lower case): their contacts, live and
+        staged, with property values and memberships, and what imports expected of them;
+        then leave none on disk (a vacuum, and the write-ahead log cut). Rows removed,
+        by address."""
+        wanted = sorted({address.lower() for address in addresses})
+        removed: Counter[str] = Counter()
+        if not wanted:
+            return removed
+        marks = ",".join("?" * len(wanted))
+        with self._lock:
+            with self._transaction():
+                for prefix in self._sides():
+                    found = self._db.execute(
+                        f"SELECT id, email_lower FROM {prefix}contacts "  # noqa: S608 - ours
+                        f"WHERE email_lower IN ({marks})",
+                        wanted,
+                    ).fetchall()
+                    for contact_id, address in found:
+                        self._forget(str(contact_id))
+                        removed[str(address)] += 1
+                expected = self._db.execute(
+                    f"SELECT email_lower FROM expected WHERE email_lower IN ({marks})",  # noqa: S608
+                    wanted,
+                ).fetchall()
+                for (address,) in expected:
+                    removed[str(address)] += 1
+                self._db.execute(f"DELETE FROM expected WHERE email_lower IN ({marks})", wanted)  # noqa: S608
+                if removed:
+                    self._count_change()
+            if removed and self._path_on_disk:
+                self._db.execute("VACUUM")
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return removed
 
     def _forget_same_address(self, shown: Sequence[tuple[str, str]], at: float) -> None:
         """An address belongs to one contact at a time (Resend answers a second create

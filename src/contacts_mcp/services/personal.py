@@ -42,7 +42,12 @@ class Place(BaseModel):
 
 
 def find_held(
-    email: str, folder: Path, *, audit_log: Path | None = None, caller: str | None = None
+    email: str,
+    folder: Path,
+    *,
+    audit_log: Path | None = None,
+    caller: str | None = None,
+    reference: str | None = None,
 ) -> list[Place]:
     """Every place under the data folder `folder` (and the audit log, and the exports
     the server wrote elsewhere) that holds `email`, with its records.
@@ -50,7 +55,8 @@ def find_held(
     `caller` (a remote caller's name) limits what is per caller to that caller's own:
     their jobs, uploads, approvals, exports and audit lines; None (the operator, on this
     machine) sees all. The account's own copies (mirror, snapshots, failure reports,
-    journals) are every caller's, as the account is."""
+    journals) are every caller's, as the account is. `reference`, the person's keyed
+    hash, finds their audit lines written by it (requests, and lines an erasure kept)."""
     wanted = email.strip().casefold()
     places: list[Place] = []
     for mirror in datafolder.files(folder / "mirrors", "*.sqlite"):
@@ -87,7 +93,7 @@ def find_held(
         for path in [audit_log, *sorted(audit_log.parent.glob(f"{audit_log.name}.*"))]:
             found = [
                 line
-                for line in _audit_lines(path, wanted)
+                for line in _audit_lines(path, wanted, reference)
                 if caller is None or line.get("caller") == caller
             ]
             if found:
@@ -245,14 +251,18 @@ def _naming(
     ]
 
 
-def _audit_lines(path: Path, wanted: str) -> Iterator[dict[str, Any]]:
+def _audit_lines(path: Path, wanted: str, reference: str | None) -> Iterator[dict[str, Any]]:
+    targets = {wanted.encode(), *([reference.encode()] if reference else [])}
     with contextlib.suppress(OSError), path.open("rb") as handle:
         for raw in handle:
-            if wanted.encode() not in raw.lower():
+            if not any(target in raw.lower() for target in targets):
                 continue
             with contextlib.suppress(ValueError):
                 line = json.loads(raw)
-                if isinstance(line, dict) and str(line.get("target", "")).casefold() == wanted:
+                if not isinstance(line, dict):
+                    continue
+                target = str(line.get("target", ""))
+                if target.casefold() == wanted or (reference and target == reference):
                     yield line
 
 

@@ -31,6 +31,8 @@ __all__ = [
     "FolderLock",
     "FolderLockTimeout",
     "connect",
+    "held",
+    "lock_beside",
     "write_transaction",
 ]
 
@@ -92,6 +94,32 @@ def write_transaction(db: sqlite3.Connection) -> Iterator[None]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def lock_beside(path: Path) -> Path:
+    """The lock file every writer of the shared file `path` holds (the audit log's):
+    hidden, so that a pattern for the file's rotated copies (`<name>.*`) never names it."""
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextmanager
+def held(lock: Path, *, wait: float = BUSY_TIMEOUT_SECONDS) -> Iterator[None]:
+    """Hold the lock file `lock` in this block, from a thread that may block (the
+    synchronous `FolderLock`: an open `BEGIN IMMEDIATE`, dropped by the operating system
+    if the process dies). `FolderLockTimeout` if it is not free within `wait` seconds."""
+    private_file(lock)
+    db = sqlite3.connect(lock, timeout=wait, isolation_level=None)
+    try:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            raise FolderLockTimeout from None
+        try:
+            yield
+        finally:
+            db.execute("ROLLBACK")
+    finally:
+        db.close()
 
 
 class FolderLockTimeout(Exception):  # noqa: N818 - reads as the condition it is

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["counted"]
 
-_IRREGULAR = {"property": "properties"}
+_IRREGULAR = {"property": "properties", "person": "people"}
 
 
 def counted(n: float, noun: str) -> str:

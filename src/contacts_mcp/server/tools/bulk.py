@@ -57,6 +57,7 @@ from contacts_mcp.services.bulk import (
     BulkOutcome,
     ExportOutcome,
 )
+from contacts_mcp.services.erasure import ForgetOutcome
 from contacts_mcp.services.explain import UserFacingError
 from contacts_mcp.services.jobs import utc_iso
 from contacts_mcp.services.sets import Condition, FoundContact, decode_search
@@ -176,6 +177,8 @@ def _approval_question(ctx: ToolContext, confirm: str | None) -> tuple[str, floa
         message = (
             f"{found.summary}. This cannot be undone; a snapshot is kept for re-import. Approve?"
         )
+    elif found.action == "forget":
+        message = f"{found.summary}. This cannot be undone, and no copy is kept. Approve?"
     else:
         message = f"{found.summary}. Approve?"
     return message, found.expires
@@ -235,9 +238,11 @@ def _answers_by_retry(ctx: ToolContext) -> bool:
     return version is not None and version >= "2026-07-28"
 
 
-# The import tools ask the person the same way (`tools.imports`).
+# The import and erasure tools ask the person the same way (`tools.imports`,
+# `tools.privacy`).
 can_elicit = _can_elicit
 ask_person = _ask
+approval_question = _approval_question
 
 
 async def _runnable(
@@ -322,7 +327,12 @@ UpdateApproval = Annotated[ElicitationResult[Any], Resolve(ask_to_update)]
 
 
 def _require_person(
-    ctx: ToolContext, state: State, person: ElicitationResult[Any], done: str
+    ctx: ToolContext,
+    state: State,
+    person: ElicitationResult[Any],
+    done: str,
+    *,
+    screen: bool = True,
 ) -> None:
     """Under --approval required, a run the person did not approve is refused, saying
     where they can (nobody was asked: the client has no form, or this call came from the
@@ -331,7 +341,7 @@ def _require_person(
         return
     if isinstance(person, AcceptedElicitation) and isinstance(person.data, Approval):
         return  # asked, and approved (a no was refused already)
-    if client_supports_apps(ctx):
+    if screen and client_supports_apps(ctx):
         where = "Approve in the review screen shown with the preview."
     else:
         where = (
@@ -788,7 +798,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         """For the review screen only: run (or cancel) the previewed change it shows."""
         state = services(ctx)
         pending = state.approvals.spend(nonce.strip(), state.caller())
-        if pending is None or pending.tool not in ("delete_contacts", "update_contacts"):
+        if pending is None or pending.tool not in REVIEWED_TOOLS:
             # (An import's approval is approve_import's: spent here all the same, as any
             # nonce used for the wrong thing is.)
             raise ToolError(
@@ -800,10 +810,14 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         by_person = AcceptedElicitation(data=Approval(approve=True))
         if pending.tool == "delete_contacts":
             answer = await delete_contacts(ctx, by_person, **pending.arguments)
-        else:
+        elif pending.tool == "update_contacts":
             answer = await update_contacts(ctx, by_person, **pending.arguments)
+        else:  # the erasure tool reviews on this screen too
+            from contacts_mcp.server.tools.privacy import forget_people
+
+            answer = await forget_people(ctx, by_person, **pending.arguments)
         structured = answer.structured_content or {}
-        approved = ApprovalAnswer(run=JobOut[BulkOutcome].model_validate(structured["run"]))
+        approved = ApprovalAnswer.model_validate({"run": structured["run"]})
         return result(text_of(answer), approved)
 
 
@@ -851,8 +865,14 @@ def register_export_tool(server: MCPServer[State]) -> None:
         return await start_and_wait(ctx, EXPORT_JOB, arguments)
 
 
+# The tools whose previews this screen reviews, and approve_run runs.
+REVIEWED_TOOLS = ("delete_contacts", "update_contacts", "forget_contacts")
+
+
 class ApprovalAnswer(BaseModel):
-    run: JobOut[BulkOutcome] | None = Field(default=None, description="The run, once approved.")
+    run: JobOut[BulkOutcome] | JobOut[ForgetOutcome] | None = Field(
+        default=None, description="The run, once approved."
+    )
     cancelled: bool = False
 
 
@@ -1015,3 +1035,11 @@ def _fields(values: Mapping[str, Any]) -> str:
     if not values:
         return "(not known)"
     return ", ".join(f"{key}={quoted(str(value))}" for key, value in values.items())
+
+
+# The erasure tool (`tools.privacy`) selects, asks and refuses as these tools do.
+declined = _declined
+estimate = _estimate
+for_review = _for_review
+require_person = _require_person
+select_named = _selection

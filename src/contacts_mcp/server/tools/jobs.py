@@ -49,6 +49,8 @@ class JobKind(Generic[R]):
     writes: bool = True
     # Account-wide upkeep (a sync of the mirror): every caller may see and wait on it.
     shared: bool = False
+    # What the journal keeps of the arguments once the job ended (None: all of them).
+    ended_arguments: Callable[[State, Mapping[str, Any]], dict[str, Any]] | None = None
 
 
 class JobOut(JobView, Generic[T]):
