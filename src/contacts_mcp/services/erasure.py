@@ -71,9 +71,12 @@ logger = logging.getLogger(__name__)
 
 # CSV cells this long are not addresses (as `services.personal` reads them).
 _MAX_CELL = 1024
-# Characters an address may have next to it without being part of a longer one.
-_EDGE_BEFORE = r"(?<![\w.+%-])"
-_EDGE_AFTER = r"(?![\w-]|\.[\w-])"
+# Anything shaped like an address: a run of the characters an address has, around an
+# `@`. Each one found is looked up among the addresses sought; one inside a longer
+# address (`xada@…`, `…@example.com.au`) is that longer address, and never matches.
+# Up to this many addresses, a line is first searched for each as plain text.
+_FEW = 16
+_ADDRESS_LIKE = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)*")
 
 
 def normalized(email: str) -> str:
@@ -120,9 +123,14 @@ class Matcher:
     def __init__(self, refs: Mapping[str, str]) -> None:
         # Normalized address → its reference (the keyed hash the audit log uses).
         self.refs = {normalized(address): ref for address, ref in refs.items()}
-        longest_first = sorted(self.refs, key=len, reverse=True)
-        alternatives = "|".join(re.escape(address) for address in longest_first)
-        self._pattern = re.compile(f"{_EDGE_BEFORE}(?:{alternatives}){_EDGE_AFTER}", re.IGNORECASE)
+
+    def _may_hold(self, value: str) -> bool:
+        """A quick look first: for a few addresses, whether one is in `value` at all (the
+        address-shaped runs are then found only where one is; most lines hold none)."""
+        if len(self.refs) > _FEW:
+            return True
+        lowered = value.lower()
+        return any(address in lowered for address in self.refs)
 
     def cell(self, cell: str) -> str | None:
         """The address a CSV cell is (as a spreadsheet-safe cell may write it, `'`
@@ -137,21 +145,25 @@ class Matcher:
 
     def text(self, value: str, counts: Counter[str]) -> str:
         """`value` with each of our addresses in it replaced by its reference."""
-        if "@" not in value:
+        if "@" not in value or not self._may_hold(value):
             return value
 
         def swap(match: re.Match[str]) -> str:
-            address = normalized(match.group(0))
+            address = match.group(0).lower()
+            ref = self.refs.get(address)
+            if ref is None:
+                return match.group(0)
             counts[address] += 1
-            return self.refs[address]
+            return ref
 
-        return self._pattern.sub(swap, value)
+        return _ADDRESS_LIKE.sub(swap, value)
 
     def mentions(self, value: str) -> set[str]:
         """Our addresses named in `value`."""
-        if "@" not in value:
+        if "@" not in value or not self._may_hold(value):
             return set()
-        return {normalized(m.group(0)) for m in self._pattern.finditer(value)}
+        found = (m.group(0).lower() for m in _ADDRESS_LIKE.finditer(value))
+        return {address for address in found if address in self.refs}
 
     def json(self, value: Any, counts: Counter[str], *, top: bool = True) -> Any:
         """`value` (decoded JSON) without our addresses: an object that has one as a
