@@ -1,4 +1,5 @@
-// The bulk review screen (MCP Apps View) for update_contacts and delete_contacts.
+// The bulk review screen (MCP Apps View) for update_contacts, delete_contacts and
+// forget_contacts (a person's erasure).
 //
 // The host hands it the tool's result. A preview shows here with Approve and Cancel;
 // both call `approve_run`, an app-only tool, with the one-time nonce the server put in
@@ -109,7 +110,7 @@ async function decide(approve: boolean): Promise<void> {
   phase = "deciding";
   clearTimeout(expiry);
   view.deciding(approve);
-  const what = `the previewed ${preview.kind} of ${view.formats.counted(preview.count, "contact")}`;
+  const what = previewed(preview);
   let result;
   try {
     result = await app.callServerTool({
@@ -230,13 +231,26 @@ function finish(job: Job, content: unknown, stoppedAt: string | null = null): vo
   phase = "done";
   view.showOutcome(job, readFileLinks(content), download, lastReport(job, stoppedAt));
   const outcome = job.outcome;
+  const f = view.formats;
   tellModel(
     app,
-    job.status === "completed" && outcome !== null
-      ? `The approved ${outcome.action} finished (job ${job.id}): ` +
+    job.status === "completed" && outcome?.action === "forget"
+      ? `The approved erasure finished (job ${job.id}): ` +
+          `${f.count(outcome.done)} of ${f.counted(outcome.selected, "person", "people")} ` +
+          `forgotten, ${f.count(outcome.failed)} not completely; the screen shows the receipt.`
+      : job.status === "completed" && outcome !== null
+        ? `The approved ${outcome.action} finished (job ${job.id}): ` +
           `${outcome.done} of ${outcome.selected} done, ${outcome.failed} failed.`
-      : `The approved run (job ${job.id}) ended: ${job.status}.`,
+        : `The approved run (job ${job.id}) ended: ${job.status}.`,
   );
+}
+
+/** The preview in words, for the model: "the previewed delete of 3 contacts". */
+function previewed(preview: Preview): string {
+  const f = view.formats;
+  return preview.kind === "forget"
+    ? `the previewed erasure of ${f.counted(preview.count, "person", "people")}`
+    : `the previewed ${preview.kind} of ${f.counted(preview.count, "contact")}`;
 }
 
 /** The hook for files the server offers as resources (contacts-mcp://files/…). */

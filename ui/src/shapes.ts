@@ -1,6 +1,7 @@
 // What the screen reads from the server's answers: the structured content of
-// update_contacts / delete_contacts (a preview, or a run), approve_run and get_job.
-// The server's pydantic models are the source (src/contacts_mcp/server/tools/bulk.py);
+// update_contacts / delete_contacts / forget_contacts (a preview, or a run), approve_run
+// and get_job. The server's pydantic models are the source
+// (src/contacts_mcp/server/tools/bulk.py, privacy.py and services/erasure.py);
 // these readers take whatever arrives and default what is missing, so that an older or
 // newer server degrades to fewer facts shown, never to a broken screen.
 
@@ -19,9 +20,23 @@ export interface SampleChange {
   after: [string, unknown][];
 }
 
-/** A preview of delete_contacts (BulkPreview) or update_contacts (ChangePreview). */
+/** One person of a forget preview (PersonPreview). */
+export interface ForgetPerson {
+  email: string;
+  /** Whether this account has a contact for them at Resend. */
+  atResend: boolean;
+  /** Local copies holding them: kind → records, in the server's order. */
+  local: [string, number][];
+  /** Work running now that holds them (the run leaves them alone), or null. */
+  blocked: string | null;
+  /** Other accounts whose mirror holds them. */
+  otherAccounts: string[];
+}
+
+/** A preview of delete_contacts (BulkPreview), update_contacts (ChangePreview) or
+ * forget_contacts (ForgetPreview, `action: "forget"`). */
 export interface Preview {
-  kind: "delete" | "update";
+  kind: "delete" | "update" | "forget";
   /** The change in words ("set plan to pro, add to VIP"); "" for a delete. */
   change: string;
   count: number;
@@ -33,13 +48,45 @@ export interface Preview {
   refusedSample: string[];
   deleteSample: SampleContact[];
   changeSample: SampleChange[];
+  /** Forget only: people with a contact at Resend, the people (the first 100), the local
+   * records to remove, and whether their addresses are suppressed at Resend too. */
+  atResend: number | null;
+  people: ForgetPerson[];
+  localRecords: number;
+  suppress: boolean;
   requests: number;
   estimatedSeconds: number;
   notes: string[];
   expiresAt: string;
 }
 
-/** What a bulk run did (BulkOutcome). */
+/** One place a forget removed a person from (Erased). */
+export interface Erased {
+  kind: string;
+  where: string;
+  account: string | null;
+  records: number;
+}
+
+/** What a forget did for one person (PersonReceipt). */
+export interface PersonReceipt {
+  /** Their reference: the keyed hash the audit log uses. */
+  person: string;
+  /** Only in the answer to the call that asked; null in a job read later. */
+  email: string | null;
+  /** "deleted", "no contact", "failed" or "blocked". */
+  resend: string;
+  resendDetail: string | null;
+  /** null: not asked for. */
+  suppressed: boolean | null;
+  suppressionDetail: string | null;
+  local: Erased[];
+  kept: string[];
+  otherAccounts: string[];
+  forgotten: boolean;
+}
+
+/** What a bulk run did (BulkOutcome), or a forget (ForgetOutcome: `people`, `notCovered`). */
 export interface Outcome {
   action: string;
   selected: number;
@@ -54,6 +101,11 @@ export interface Outcome {
   noLongerMatching: number;
   noLongerMatchingSample: string[];
   notes: string[];
+  /** Forget only: when it finished, a receipt per person, and what no erasure here
+   * reaches. */
+  finishedAt: string;
+  people: PersonReceipt[];
+  notCovered: string;
 }
 
 /** A job as the jobs tools report it (JobOut). */
@@ -122,6 +174,7 @@ function entries(value: unknown): [string, unknown][] {
 export function readPreview(structured: unknown): Preview | null {
   const preview = record(record(structured)?.preview);
   if (preview === null) return null;
+  if (preview.action === "forget") return readForgetPreview(preview);
   const isUpdate = typeof preview.change === "string";
   const sample = Array.isArray(preview.sample) ? preview.sample.map(record) : [];
   return {
@@ -154,10 +207,79 @@ export function readPreview(structured: unknown): Preview | null {
             : [{ email: str(c.email), before: entries(c.before), after: entries(c.after) }],
         )
       : [],
+    atResend: null,
+    people: [],
+    localRecords: 0,
+    suppress: false,
     requests: num(preview.requests),
     estimatedSeconds: num(preview.estimated_seconds),
     notes: strings(preview.notes),
     expiresAt: str(preview.expires_at),
+  };
+}
+
+function readForgetPreview(preview: Json): Preview {
+  const people = Array.isArray(preview.people) ? preview.people.map(record) : [];
+  return {
+    kind: "forget",
+    change: "",
+    count: num(preview.count),
+    missing: strings(preview.missing),
+    toChange: null,
+    already: null,
+    refused: 0,
+    refusedSample: [],
+    deleteSample: [],
+    changeSample: [],
+    atResend: num(preview.at_resend),
+    people: people.flatMap((p) =>
+      p === null
+        ? []
+        : [
+            {
+              email: str(p.email),
+              atResend: p.at_resend === true,
+              local: entries(p.local).map(([kind, n]): [string, number] => [kind, num(n)]),
+              blocked: maybeStr(p.blocked),
+              otherAccounts: strings(p.other_accounts),
+            },
+          ],
+    ),
+    localRecords: num(preview.local_records),
+    suppress: preview.suppress === true,
+    requests: num(preview.requests),
+    estimatedSeconds: num(preview.estimated_seconds),
+    notes: strings(preview.notes),
+    expiresAt: str(preview.expires_at),
+  };
+}
+
+function readReceipt(value: unknown): PersonReceipt | null {
+  const r = record(value);
+  if (r === null) return null;
+  const local = Array.isArray(r.local) ? r.local.map(record) : [];
+  return {
+    person: str(r.person),
+    email: maybeStr(r.email),
+    resend: str(r.resend),
+    resendDetail: maybeStr(r.resend_detail),
+    suppressed: typeof r.suppressed === "boolean" ? r.suppressed : null,
+    suppressionDetail: maybeStr(r.suppression_detail),
+    local: local.flatMap((e) =>
+      e === null
+        ? []
+        : [
+            {
+              kind: str(e.kind),
+              where: str(e.where),
+              account: maybeStr(e.account),
+              records: num(e.records),
+            },
+          ],
+    ),
+    kept: strings(r.kept),
+    otherAccounts: strings(r.other_accounts),
+    forgotten: r.forgotten === true,
   };
 }
 
@@ -178,6 +300,14 @@ export function readOutcome(value: unknown): Outcome | null {
     noLongerMatching: num(outcome.no_longer_matching),
     noLongerMatchingSample: strings(outcome.no_longer_matching_sample),
     notes: strings(outcome.notes),
+    finishedAt: str(outcome.finished_at),
+    people: Array.isArray(outcome.people)
+      ? outcome.people.flatMap((p) => {
+          const receipt = readReceipt(p);
+          return receipt === null ? [] : [receipt];
+        })
+      : [],
+    notCovered: str(outcome.not_covered),
   };
 }
 

@@ -1,15 +1,20 @@
-// The bulk review screen's DOM: the preview, the run's progress, and its outcome.
+// The bulk review screen's DOM: the preview, the run's progress, and its outcome, for a
+// delete, an update, or a forget (a person's erasure: no snapshot, a receipt instead).
 // Everything shown from the server goes through textContent (see dom.ts).
 
 import { byId, el, facts, fill, lines, show } from "./dom";
-import { Formats, shown, shownValue, stepLine } from "./format";
+import { fileName, Formats, shown, shownValue, stepLine } from "./format";
 import { fileItems, showCount, stopButton } from "./progress";
 import { ScreenView } from "./screen";
-import type { FileLink, Job, Outcome, Preview } from "./shapes";
+import type { FileLink, ForgetPerson, Job, Outcome, PersonReceipt, Preview } from "./shapes";
 import { type LastReport, whatWasDone } from "./stopped";
 
 /** Rows of the sample shown at once; the sample (at most 10) pages client-side. */
 export const PAGE_SIZE = 5;
+/** People a forget's receipt lists one by one (the server's text stops there too). */
+export const RECEIPT_SHOWN = 100;
+/** The notes' heading of a delete or update, as the page has it. */
+const RECHECKS_TITLE = "Checked again when it runs";
 
 export class View extends ScreenView {
   readonly approve = byId<HTMLButtonElement>("approve");
@@ -31,18 +36,36 @@ export class View extends ScreenView {
     this.preview = preview;
     this.page = 0;
     const isDelete = preview.kind === "delete";
-    const counted = f.counted(preview.count, "contact");
-    this.title.textContent = `${isDelete ? "Delete" : "Update"} ${counted}`;
-    this.lead.textContent = isDelete
-      ? "They will be deleted from Resend. " +
-        "A snapshot of them is written first, to import them back."
-      : `Change: ${shown(preview.change, 500)}`;
+    const isForget = preview.kind === "forget";
+    if (isForget) {
+      this.title.textContent = `Forget ${people(f, preview.count)}`;
+      this.lead.textContent =
+        "Their contacts are deleted at Resend" +
+        (preview.suppress ? ", their addresses suppressed there," : "") +
+        " and every copy of them this server keeps is removed.";
+    } else {
+      const counted = f.counted(preview.count, "contact");
+      this.title.textContent = `${isDelete ? "Delete" : "Update"} ${counted}`;
+      this.lead.textContent = isDelete
+        ? "They will be deleted from Resend. " +
+          "A snapshot of them is written first, to import them back."
+        : `Change: ${shown(preview.change, 500)}`;
+    }
+    const warning = this.warning();
+    warning.textContent = isForget
+      ? "This cannot be undone, and no copy of them is kept: no snapshot, nothing to " +
+        "import them back from."
+      : "";
+    show(warning, isForget);
 
     const rows = previewFacts(preview, f);
-    if (preview.missing.length) rows.push(["Not found", f.count(preview.missing.length)]);
+    if (preview.missing.length && !isForget)
+      rows.push(["Not found", f.count(preview.missing.length)]);
     facts(byId("facts"), rows);
 
-    show(byId("missing"), preview.missing.length > 0);
+    // A forget's people without a contact at Resend are not left out (their local copies
+    // go all the same): its table says who they are.
+    show(byId("missing"), preview.missing.length > 0 && !isForget);
     byId("missing-text").textContent =
       preview.missing.length === 1
         ? "1 named contact does not exist, and is left out:"
@@ -66,6 +89,7 @@ export class View extends ScreenView {
       preview.refusedSample.map((email) => shown(email)),
     );
 
+    byId("rechecks-title").textContent = isForget ? "Before you approve" : RECHECKS_TITLE;
     show(byId("rechecks"), preview.notes.length > 0);
     lines(
       byId("notes"),
@@ -76,7 +100,7 @@ export class View extends ScreenView {
 
     show(byId("decide"), canDecide);
     show(byId("no-approval"), !canDecide);
-    this.approve.className = isDelete ? "danger" : "primary";
+    this.approve.className = isDelete || isForget ? "danger" : "primary";
     this.approve.disabled = this.cancel.disabled = false;
     this.approve.textContent = "Approve";
     this.cancel.textContent = "Cancel";
@@ -85,6 +109,16 @@ export class View extends ScreenView {
       ? `Approve or cancel by ${until}; after that, ask for a new preview.`
       : "";
     show(byId("review"));
+  }
+
+  /** The forget's warning, first in the review (made once: the page has no place for it). */
+  private warning(): HTMLElement {
+    const found = document.getElementById("warning");
+    if (found !== null) return found;
+    const made = el("p", { className: "notice", attrs: { id: "warning", role: "note" } });
+    made.hidden = true;
+    byId("review").prepend(made);
+    return made;
   }
 
   turnPage(delta: number): void {
@@ -97,18 +131,36 @@ export class View extends ScreenView {
     if (preview === null) return;
     const f = this.formats;
     const isDelete = preview.kind === "delete";
-    const total = isDelete ? preview.deleteSample.length : preview.changeSample.length;
+    const isForget = preview.kind === "forget";
+    const total = isForget
+      ? preview.people.length
+      : isDelete
+        ? preview.deleteSample.length
+        : preview.changeSample.length;
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
     this.page = Math.min(Math.max(this.page, 0), pages - 1);
     const from = this.page * PAGE_SIZE;
     const to = Math.min(total, from + PAGE_SIZE);
 
-    byId("sample-title").textContent = isDelete ? "Contacts to delete" : "Before → after";
-    byId("sample-caption").textContent =
-      total < preview.count
+    byId("sample-title").textContent = isForget
+      ? "People to forget"
+      : isDelete
+        ? "Contacts to delete"
+        : "Before → after";
+    byId("sample-caption").textContent = isForget
+      ? total < preview.count
+        ? `The first ${f.count(total)} of the ${people(f, preview.count)}.`
+        : total === 1
+          ? "1 person."
+          : `All ${people(f, total)}.`
+      : total < preview.count
         ? `A sample: ${f.count(total)} of the ${f.counted(preview.count, "contact")}.`
         : `All ${f.counted(total, "contact")}.`;
-    const headings = isDelete ? ["Contact", "Subscription"] : ["Contact", "Before → after"];
+    const headings = isForget
+      ? ["Person", "Held"]
+      : isDelete
+        ? ["Contact", "Subscription"]
+        : ["Contact", "Before → after"];
     fill(
       byId("sample-head"),
       ...headings.map((text) => el("th", { text, attrs: { scope: "col" } })),
@@ -116,38 +168,40 @@ export class View extends ScreenView {
     byId("sample").className = isDelete ? "deletes" : "changes";
 
     const refused = new Set(preview.refusedSample);
-    const body = isDelete
-      ? preview.deleteSample.slice(from, to).map((c) => {
-          const name = [c.firstName, c.lastName].filter(Boolean).join(" ");
-          return el(
-            "tr",
-            {},
-            el(
-              "td",
-              {},
-              ...email(c.email),
-              ...(name ? [el("span", { className: "sub", text: shown(name) })] : []),
-            ),
-            el("td", { text: c.unsubscribed ? "Unsubscribed" : "Subscribed" }),
-          );
-        })
-      : preview.changeSample
-          .slice(from, to)
-          .map((c) =>
-            el(
+    const body = isForget
+      ? preview.people.slice(from, to).map((p) => personRow(p, f))
+      : isDelete
+        ? preview.deleteSample.slice(from, to).map((c) => {
+            const name = [c.firstName, c.lastName].filter(Boolean).join(" ");
+            return el(
               "tr",
               {},
               el(
                 "td",
                 {},
                 ...email(c.email),
-                ...(refused.has(c.email)
-                  ? [el("span", { className: "tag", text: "held back" })]
-                  : []),
+                ...(name ? [el("span", { className: "sub", text: shown(name) })] : []),
               ),
-              el("td", {}, ...changes(c.before, c.after)),
-            ),
-          );
+              el("td", { text: c.unsubscribed ? "Unsubscribed" : "Subscribed" }),
+            );
+          })
+        : preview.changeSample
+            .slice(from, to)
+            .map((c) =>
+              el(
+                "tr",
+                {},
+                el(
+                  "td",
+                  {},
+                  ...email(c.email),
+                  ...(refused.has(c.email)
+                    ? [el("span", { className: "tag", text: "held back" })]
+                    : []),
+                ),
+                el("td", {}, ...changes(c.before, c.after)),
+              ),
+            );
     fill(byId("sample-body"), ...body);
 
     show(byId("pager"), pages > 1);
@@ -177,10 +231,10 @@ export class View extends ScreenView {
   showRun(job: Job): void {
     show(byId("review"), false);
     show(byId("run"));
-    if (this.preview === null)
-      this.title.textContent = job.kind === "delete" ? "Delete contacts" : "Update contacts";
+    const kind = this.preview?.kind ?? job.kind;
+    if (this.preview === null) this.title.textContent = titleOf(job.kind);
     this.lead.textContent = "";
-    const doing = (this.preview?.kind ?? job.kind) === "delete" ? "Deleting" : "Updating";
+    const doing = kind === "forget" ? "Forgetting" : kind === "delete" ? "Deleting" : "Updating";
     byId("run-title").textContent = this.preview ? `Approved. ${doing}…` : `${doing}…`;
     this.stop.ready();
     this.progress(job);
@@ -214,13 +268,17 @@ export class View extends ScreenView {
     show(byId("run"), false);
     show(byId("outcome"));
     const outcome = job.outcome;
-    const isDelete = (outcome?.action || job.kind || this.preview?.kind) === "delete";
+    const kind = outcome?.action || job.kind || this.preview?.kind;
+    if (kind === "forget") {
+      this.showReceipt(job, last);
+      return;
+    }
+    const isDelete = kind === "delete";
     const verb = isDelete ? "Deleted" : "Updated";
     const heading = byId("outcome-title");
     const text = byId("outcome-text");
     text.className = "";
-    if (this.preview === null)
-      this.title.textContent = isDelete ? "Delete contacts" : "Update contacts";
+    if (this.preview === null) this.title.textContent = titleOf(isDelete ? "delete" : "update");
     this.lead.textContent = "";
     const stopped: string[] = [];
     if (job.status === "completed" && outcome !== null) {
@@ -258,6 +316,127 @@ export class View extends ScreenView {
     );
     this.showFiles(outcome, isDelete, links, download);
     heading.focus();
+  }
+
+  /** A forget's end: per person, what was done at Resend and here (its receipt). */
+  private showReceipt(job: Job, last: LastReport): void {
+    const f = this.formats;
+    const outcome = job.outcome;
+    const heading = byId("outcome-title");
+    const text = byId("outcome-text");
+    text.className = "";
+    if (this.preview === null) this.title.textContent = titleOf("forget");
+    this.lead.textContent = "";
+    // What a stopped erasure leaves, whatever its last count said.
+    const rest =
+      "Whoever it handled at Resend stays deleted there, and what it removed here stays " +
+      "removed. Run forget_contacts again for the same people to finish.";
+    let notes: string[];
+    if (job.status === "completed" && outcome !== null) {
+      heading.textContent = `Forgot ${f.count(outcome.done)} of ${people(f, outcome.selected)}`;
+      text.textContent = outcome.failed
+        ? `${people(f, outcome.failed)} not forgotten completely: each line below says ` +
+          "why. Run forget_contacts again for them once what held them is free; what was " +
+          "removed stays removed."
+        : "Finished: everyone named is forgotten here.";
+      text.className = outcome.failed ? "" : "ok";
+      facts(byId("outcome-facts"), forgetFacts(outcome, f));
+      notes = [...outcome.notes, ...(outcome.notCovered ? [outcome.notCovered] : [])];
+    } else {
+      const how = job.status === "cancelled" ? "cancelled" : "failed";
+      const told = whatWasDone(last, how, f);
+      if (how === "cancelled") {
+        heading.textContent = "The run was cancelled";
+        text.textContent = told.done;
+        notes = [rest];
+      } else {
+        heading.textContent = "The run failed";
+        text.textContent = shown(job.error ?? job.message, 1000);
+        notes = [told.done, rest];
+      }
+      facts(byId("outcome-facts"), outcome ? forgetFacts(outcome, f) : told.facts);
+    }
+    const receipts = outcome?.people ?? [];
+    const table = this.receiptTable();
+    show(table.section, receipts.length > 0);
+    const finished = outcome !== null ? f.when(outcome.finishedAt) : "";
+    table.caption.textContent = [
+      finished ? `Finished ${finished}.` : "",
+      receipts.length > RECEIPT_SHOWN
+        ? `The first ${f.count(RECEIPT_SHOWN)} of the ${people(f, receipts.length)}.`
+        : receipts.length === 1
+          ? "1 person."
+          : `All ${people(f, receipts.length)}.`,
+    ]
+      .filter(Boolean)
+      .join(" ");
+    fill(
+      table.body,
+      ...receipts
+        .slice(0, RECEIPT_SHOWN)
+        .map((receipt, i) => receiptRow(receipt, this.emailOf(receipt, i, receipts.length), f)),
+    );
+    lines(
+      byId("outcome-notes"),
+      notes.map((note) => shown(note, 1000)),
+    );
+    fill(byId("file-list"));
+    show(byId("files"), false);
+    heading.focus();
+  }
+
+  /** A receipt's email: in the answer to the call that asked; or, read later from its
+   * job, the one this screen previewed in the same place (the run forgets the previewed
+   * people in their order); else none (the reference alone is shown). */
+  private emailOf(receipt: PersonReceipt, index: number, count: number): string | null {
+    if (receipt.email !== null) return receipt.email;
+    const preview = this.preview;
+    if (preview?.kind !== "forget" || preview.people.length !== count) return null;
+    if (preview.count !== count) return null;
+    return preview.people[index]?.email || null;
+  }
+
+  /** The receipt's table, under the outcome's facts (made once: the page has no place). */
+  private receiptTable(): { section: HTMLElement; caption: HTMLElement; body: HTMLElement } {
+    const found = document.getElementById("receipt");
+    if (found === null) {
+      const wrap = el(
+        "div",
+        {
+          className: "table-wrap",
+          attrs: { role: "region", "aria-labelledby": "receipt-title", tabindex: "0" },
+        },
+        el(
+          "table",
+          { className: "changes" },
+          el("caption", { attrs: { id: "receipt-caption" } }),
+          el(
+            "thead",
+            {},
+            el(
+              "tr",
+              {},
+              ...["Person", "What was done"].map((text) =>
+                el("th", { text, attrs: { scope: "col" } }),
+              ),
+            ),
+          ),
+          el("tbody", { attrs: { id: "receipt-body" } }),
+        ),
+      );
+      const section = el(
+        "section",
+        { attrs: { id: "receipt", "aria-labelledby": "receipt-title" } },
+        el("h2", { text: "Receipt", attrs: { id: "receipt-title" } }),
+        wrap,
+      );
+      byId("outcome-notes").before(section);
+    }
+    return {
+      section: byId("receipt"),
+      caption: byId("receipt-caption"),
+      body: byId("receipt-body"),
+    };
   }
 
   /** The person cancelled before anything ran. */
@@ -309,6 +488,119 @@ export class View extends ScreenView {
   }
 }
 
+/** A screen's title before its preview is known (a run confirmed in the conversation). */
+function titleOf(kind: string): string {
+  if (kind === "forget") return "Forget people";
+  return kind === "delete" ? "Delete contacts" : "Update contacts";
+}
+
+/** "1 person", "2 people". */
+function people(f: Formats, n: number): string {
+  return f.counted(n, "person", "people");
+}
+
+/** A `key: value` line of a table cell. */
+function line(key: string, ...value: (string | HTMLElement)[]): HTMLElement {
+  return el(
+    "span",
+    { className: "kv" },
+    el("span", { className: "key", text: `${key}: ` }),
+    ...value,
+  );
+}
+
+/** Local copies by kind, with their records: "mirror 1, snapshot 2". */
+function copies(local: [string, number][], f: Formats): string {
+  return local.map(([kind, n]) => `${shown(kind, 60)} ${f.count(n)}`).join(", ");
+}
+
+/** A forget preview's row: the person, and what holds them. */
+function personRow(p: ForgetPerson, f: Formats): HTMLTableRowElement {
+  return el(
+    "tr",
+    {},
+    el(
+      "td",
+      {},
+      ...email(p.email),
+      ...(p.blocked !== null ? [el("span", { className: "tag", text: "blocked" })] : []),
+    ),
+    el(
+      "td",
+      {},
+      line("Resend", p.atResend ? "a contact" : "no contact"),
+      line("Here", copies(p.local, f) || "no local copy"),
+      ...(p.blocked !== null ? [line("Blocked", shown(p.blocked, 300))] : []),
+      ...(p.otherAccounts.length
+        ? [line("Other accounts", p.otherAccounts.map((a) => shown(a, 80)).join(", "))]
+        : []),
+    ),
+  );
+}
+
+/** A forget receipt's row: who, and what was done for them at Resend and here. */
+function receiptRow(r: PersonReceipt, address: string | null, f: Formats): HTMLTableRowElement {
+  const detail = (text: string | null): string => (text ? ` (${shown(text, 300)})` : "");
+  const suppressed =
+    r.suppressed === null
+      ? "not asked"
+      : (r.suppressed ? "yes" : "no") + detail(r.suppressionDetail);
+  const who = address !== null ? email(address) : [shown(r.person, 80)];
+  return el(
+    "tr",
+    {},
+    el(
+      "td",
+      {},
+      ...who,
+      el("span", {
+        className: "sub",
+        text:
+          address !== null
+            ? `Reference ${shown(r.person, 80)}`
+            : "Reference only: the address is not kept",
+      }),
+      ...(r.forgotten ? [] : [el("span", { className: "tag", text: "not forgotten" })]),
+    ),
+    el(
+      "td",
+      {},
+      line("Resend", shown(r.resend, 40) + detail(r.resendDetail)),
+      r.local.length
+        ? line("Removed here", ...r.local.map((place) => removed(place, f)))
+        : line("Removed here", "nothing held"),
+      line("Suppressed", suppressed),
+      ...r.kept.map((why) => line("Kept", shown(why, 300))),
+      ...(r.otherAccounts.length
+        ? [
+            line(
+              "Still held by",
+              `${r.otherAccounts.map((a) => shown(a, 80)).join(", ")} (forget them there too)`,
+            ),
+          ]
+        : []),
+      line(
+        "Forgotten",
+        el("span", { className: r.forgotten ? "ok" : "", text: r.forgotten ? "yes" : "no" }),
+      ),
+    ),
+  );
+}
+
+/** One place removed: "snapshot: 2 records (delete-….csv)", with its account where its
+ * file's name does not already say it. */
+function removed(place: PersonReceipt["local"][number], f: Formats): HTMLElement {
+  const file = fileName(place.where);
+  const account =
+    place.account && !file.includes(place.account) ? `, account ${shown(place.account, 80)}` : "";
+  return el(
+    "span",
+    { className: "sub", attrs: { title: shown(place.where, 1000) } },
+    `${shown(place.kind, 60)}: ${f.counted(place.records, "record")}`,
+    el("span", { className: "sub-i", text: ` (${file}${account})` }),
+  );
+}
+
 /** An email that wraps, where it must, before its "@" and after its dots. */
 function email(address: string): (string | HTMLElement)[] {
   return shown(address)
@@ -337,19 +629,42 @@ function changes(before: [string, unknown][], after: [string, unknown][]): HTMLE
 /** A preview's facts: what the run will change, its API requests and time. */
 export function previewFacts(preview: Preview, f: Formats): [string, string][] {
   const isDelete = preview.kind === "delete";
-  const rows: [string, string][] = isDelete
-    ? [["To delete", f.count(preview.count)]]
-    : [
-        ["Selected", f.count(preview.count)],
-        ["To change", f.count(preview.toChange ?? 0)],
-        ["Already as asked", f.count(preview.already ?? 0)],
-        ["Held back", f.count(preview.refused)],
-      ];
+  const rows: [string, string][] =
+    preview.kind === "forget"
+      ? [
+          ["People", f.count(preview.count)],
+          ["At Resend", f.count(preview.atResend ?? 0)],
+          ["Local records", f.count(preview.localRecords)],
+          ...(preview.suppress ? [["Suppressed too", "Yes"] as [string, string]] : []),
+        ]
+      : isDelete
+        ? [["To delete", f.count(preview.count)]]
+        : [
+            ["Selected", f.count(preview.count)],
+            ["To change", f.count(preview.toChange ?? 0)],
+            ["Already as asked", f.count(preview.already ?? 0)],
+            ["Held back", f.count(preview.refused)],
+          ];
   rows.push(
     ["API requests", f.count(preview.requests)],
     ["Time", f.duration(preview.estimatedSeconds)],
   );
   return rows;
+}
+
+/** A forget's facts: people forgotten, not (completely), requests and time. */
+export function forgetFacts(outcome: Outcome, f: Formats): [string, string][] {
+  return [
+    ["Forgotten", f.count(outcome.done)],
+    ["Not completely", f.count(outcome.failed)],
+    ["Local records", f.count(outcome.people.reduce((n, r) => n + records(r), 0))],
+    ["API requests", f.count(outcome.requests)],
+    ["Took", f.took(outcome.seconds)],
+  ];
+}
+
+function records(receipt: PersonReceipt): number {
+  return receipt.local.reduce((n, place) => n + place.records, 0);
 }
 
 export function outcomeFacts(outcome: Outcome, isDelete: boolean, f: Formats): [string, string][] {
