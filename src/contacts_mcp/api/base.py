@@ -45,7 +45,9 @@ MAX_PAGES: Final = 1000
 # to be answering without end (new ids on every page), which nothing else would stop.
 MAX_CONTACTS: Final = 1_000_000
 # Path parts that name a collection or an action; every other part is an id or an email.
-_LITERAL_PARTS = frozenset({"contacts", "segments", "topics", "contact-properties", "imports"})
+_LITERAL_PARTS = frozenset(
+    {"contacts", "segments", "topics", "contact-properties", "imports", "suppressions"}
+)
 
 PropertyInput = str | int | float | None
 

@@ -29,6 +29,7 @@ from contacts_mcp.api.imports import ImportsAPI
 from contacts_mcp.api.pacing import RatePacer
 from contacts_mcp.api.retry import backoff_delay, is_retryable, parse_retry_after
 from contacts_mcp.api.schema import SchemaAPI
+from contacts_mcp.api.suppressions import SuppressionsAPI
 
 __all__ = [
     "DEFAULT_API_DEADLINE",
@@ -118,11 +119,12 @@ def build_http_client(
     )
 
 
-class ResendClient(ContactsAPI, SchemaAPI, ImportsAPI):
-    """Async client of Resend's contacts endpoints over an injected `httpx.AsyncClient`.
+class ResendClient(ContactsAPI, SchemaAPI, ImportsAPI, SuppressionsAPI):
+    """Async client of Resend's contacts and suppressions endpoints over an injected
+    `httpx.AsyncClient`.
 
-    The endpoint methods live in `api.contacts`, `api.schema` and `api.imports`; this
-    class adds the one `_request` they all go through.
+    The endpoint methods live in `api.contacts`, `api.schema`, `api.imports` and
+    `api.suppressions`; this class adds the one `_request` they all go through.
     """
 
     def __init__(

@@ -19,6 +19,7 @@ from contacts_mcp.emulator.routes import contacts as contacts
 from contacts_mcp.emulator.routes import imports as imports
 from contacts_mcp.emulator.routes import properties as properties
 from contacts_mcp.emulator.routes import segments as segments
+from contacts_mcp.emulator.routes import suppressions as suppressions
 from contacts_mcp.emulator.routes import topics as topics
 from contacts_mcp.emulator.routes import webhooks as webhooks
 from contacts_mcp.emulator.store import Store
@@ -69,6 +70,11 @@ ROUTES = [
     Route("/topics/{topic_id}", topics.get_topic, methods=["GET"]),
     Route("/topics/{topic_id}", topics.update_topic, methods=["PATCH"]),
     Route("/topics/{topic_id}", topics.delete_topic, methods=["DELETE"]),
+    Route("/suppressions", suppressions.add_suppression, methods=["POST"]),
+    Route("/suppressions", suppressions.list_suppressions, methods=["GET"]),
+    Route("/suppressions/batch/add", suppressions.add_suppressions, methods=["POST"]),
+    Route("/suppressions/{suppression}", suppressions.get_suppression, methods=["GET"]),
+    Route("/suppressions/{suppression}", suppressions.delete_suppression, methods=["DELETE"]),
     Route("/webhooks", webhooks.create_webhook, methods=["POST"]),
     Route("/webhooks", webhooks.list_webhooks, methods=["GET"]),
     Route("/webhooks/{webhook_id}", webhooks.get_webhook, methods=["GET"]),

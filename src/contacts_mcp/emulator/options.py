@@ -60,6 +60,9 @@ class EmulatorOptions:
     OpenAPI spec and Python SDK "skip", so clients should always send it."""
     import_delay: float = 0.0
     """Seconds each import stays `queued` before it is processed, so tests can see it."""
+    suppressions_api: bool = True
+    """Whether `/suppressions…` exists. Suppressions is a private beta that not every team
+    has; False answers 404 there, as for such a team."""
     webhook_sender: httpx.AsyncClient | None = None
     """The client webhook events are posted with, owned by the caller (tests: one over
     `httpx.ASGITransport` to the receiving app); None: the emulator's own client."""

@@ -1,9 +1,9 @@
 """The emulator's data on SQLite: the schema and every query, nothing about HTTP.
 
 `Store` gathers the per-resource query classes (`contacts`, `segments`, `properties`,
-`topics`, `imports`, `webhooks`) over one `Database` (`sqlite`), and owns the `ImportRunner`
-(`import_runner`) that applies contact imports in the background. Every public method is
-atomic: writes run in one `BEGIN IMMEDIATE` transaction.
+`topics`, `imports`, `webhooks`, `suppressions`) over one `Database` (`sqlite`), and owns
+the `ImportRunner` (`import_runner`) that applies contact imports in the background. Every
+public method is atomic: writes run in one `BEGIN IMMEDIATE` transaction.
 """
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ from contacts_mcp.emulator.store.sqlite import (
     is_email,
     is_uuid,
 )
+from contacts_mcp.emulator.store.suppressions import (
+    SUPPRESSIONS_SCHEMA,
+    Suppression,
+    SuppressionQueries,
+)
 from contacts_mcp.emulator.store.topics import TOPICS_SCHEMA, ContactTopic, Topic, TopicQueries
 from contacts_mcp.emulator.store.webhooks import (
     WEBHOOKS_SCHEMA,
@@ -63,6 +68,7 @@ __all__ = [
     "PropertyValue",
     "Segment",
     "Store",
+    "Suppression",
     "Topic",
     "UnknownCursorError",
     "UnreadableCsv",
@@ -82,11 +88,18 @@ _SCHEMA = (
     + TOPICS_SCHEMA
     + IMPORTS_SCHEMA
     + WEBHOOKS_SCHEMA
+    + SUPPRESSIONS_SCHEMA
 )
 
 
 class Store(
-    ContactQueries, SegmentQueries, PropertyQueries, TopicQueries, ImportQueries, WebhookQueries
+    ContactQueries,
+    SegmentQueries,
+    PropertyQueries,
+    TopicQueries,
+    ImportQueries,
+    WebhookQueries,
+    SuppressionQueries,
 ):
     """The emulator's data. Opens its SQLite connection on first use, not on creation.
 

@@ -150,8 +150,11 @@ class ContactQueries(Database):
                 )
 
     def delete_contact(self, contact_id: str) -> None:
-        """Delete a contact; its values, memberships and subscriptions go by cascade."""
-        with self._write() as db:
+        """Delete a contact; its values, memberships and subscriptions go by cascade.
+
+        Erasing: no copy of the rows is left in the database file or its WAL.
+        """
+        with self._write(erase=True) as db:
             row = db.execute(
                 f"SELECT {_CONTACT_COLUMNS} FROM contacts c WHERE c.id = ?",  # noqa: S608
                 (contact_id,),

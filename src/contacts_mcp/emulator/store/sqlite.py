@@ -12,11 +12,17 @@ write transaction, and every write transaction begins `IMMEDIATE`, taking the wr
 before its first read, so that what it read (an email not taken yet) still holds when it
 writes. A deferred transaction that read first could not wait for the lock: SQLite fails
 it at once ("database is locked") rather than risk a deadlock.
+
+A deleted contact leaves no copy in the file or its WAL (it is personal data, and deleting
+it is how a person is forgotten): `secure_delete` zeroes deleted content in the file, and a
+write that erases (`_write(erase=True)`) then checkpoints the WAL and truncates it, since
+its older frames still hold the rows as they were.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sqlite3
@@ -45,6 +51,8 @@ __all__ = [
 
 T = TypeVar("T")
 
+logger = logging.getLogger("contacts_mcp.emulator")
+
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 # Resend publishes no grammar. It is known to be stricter than RFC 5322 (it rejects "!" in
 # the local part), so this mirrors the conservative pattern clients fall back to, plus "'"
@@ -57,6 +65,7 @@ _EMAIL_MAX = 254
 # of milliseconds); 30 s rides out a queue of them on a loaded machine, and still fails
 # (rather than hangs) well before an MCP host gives up on a tool call (60 s).
 BUSY_TIMEOUT_SECONDS = 30.0
+_BUSY_TIMEOUT_MS = int(BUSY_TIMEOUT_SECONDS * 1000)
 
 
 def is_uuid(value: str) -> bool:
@@ -130,6 +139,8 @@ class Database:
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
         self._closed = False
+        # An erasing write whose old WAL frames could not be truncated away yet.
+        self._erasure_pending = False
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -142,6 +153,10 @@ class Database:
         with self._lock:
             self._closed = True
             if self._db is not None:
+                # Closing the last connection to the file checkpoints and removes the WAL,
+                # but another process may still have it open.
+                if self._erasure_pending:
+                    self._truncate_wal(self._db)
                 self._db.close()
                 self._db = None
 
@@ -164,6 +179,9 @@ class Database:
                 isolation_level=None,
             )
             db.execute("PRAGMA foreign_keys = ON")
+            # Deleted rows are personal data: zero them, where SQLite's default (unless
+            # built otherwise, as Debian's is) leaves them in free space and free pages.
+            db.execute("PRAGMA secure_delete = ON")
             if not in_memory:
                 db.execute("PRAGMA journal_mode = WAL")
             db.executescript(self._schema)
@@ -176,7 +194,9 @@ class Database:
             yield self._connection()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, *, erase: bool = False) -> Iterator[sqlite3.Connection]:
+        """One `BEGIN IMMEDIATE` transaction. `erase`: it deletes personal data, so once
+        committed the WAL is truncated too (`_truncate_wal`)."""
         with self._lock:
             db = self._connection()
             db.execute("BEGIN IMMEDIATE")
@@ -186,6 +206,31 @@ class Database:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            if (erase or self._erasure_pending) and self.path != ":memory:":
+                self._truncate_wal(db)
+
+    def _truncate_wal(self, db: sqlite3.Connection) -> None:
+        """Copy the WAL into the file and truncate it to nothing, without waiting.
+
+        Another connection in the middle of a read or a write keeps the WAL busy; then
+        as much as can be is copied (PASSIVE) and the truncation is tried again after
+        the next write, and at close. Never raises: the write itself is done.
+        """
+        # TRUNCATE waits on the busy handler for readers to finish: up to 30 s for a
+        # client of another emulator on the same file. A delete should not wait on them.
+        db.execute("PRAGMA busy_timeout = 0")
+        try:
+            busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if busy:
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.OperationalError:
+            logger.debug("WAL checkpoint failed", exc_info=True)
+            busy = 1
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        if busy:
+            logger.debug("WAL in use by another connection: truncating it after the next write")
+        self._erasure_pending = bool(busy)
 
     def _page(
         self,
