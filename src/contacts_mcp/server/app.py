@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -495,6 +496,8 @@ def build_server(
                     state.approval_required = server.surface.approval == "required"
                     state.caller = server.surface.caller
                     state.surface = server.surface
+                    if config.local_db not in (None, ":memory:"):
+                        state.local_account = Path(str(config.local_db))
                     state.jobs = _open_jobs(state, jobs_group, read_only=state.read_only)
                     jobs_group.start_soon(state.jobs.heartbeat)
                     jobs_group.start_soon(_expire_daily, state, server.surface)

@@ -89,6 +89,8 @@ class State:
         self.caller: Callable[[], str] = lambda: "local"
         # The tools exposed and the audit log (the lifespan sets the server's).
         self.surface: Surface | None = None
+        # The local account's database (`--local`), where this machine is its Resend.
+        self.local_account: Path | None = None
         self._import_settings = import_settings
         self._locks: dict[str, FolderLock] = {}
 

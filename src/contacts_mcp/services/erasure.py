@@ -865,6 +865,7 @@ async def forget(
     own_nonce: str,
     progress: Progress,
     audit: Callable[[str, str], None],
+    local_account: Path | None = None,
 ) -> ForgetOutcome:
     """Forget each of `addresses` (normalized): their contact deleted at Resend (and
     their address suppressed, if asked), then every local copy removed.
@@ -926,6 +927,18 @@ async def forget(
     people = [receipts[address] for address in addresses]
     done = sum(r.forgotten for r in people)
     notes = [SUPPRESSION_NOTE] if suppress else []
+    # The local account is this machine's "Resend": its file, written by an earlier
+    # version perhaps, may hold contacts deleted long ago in its free pages.
+    handled = any(r.resend in ("deleted", "no contact") for r in people)
+    if (
+        local_account is not None
+        and handled
+        and not await anyio.to_thread.run_sync(lambda: _compacted(local_account))
+    ):
+        notes.append(
+            f"The local account's database ({local_account.name}) was busy and could "
+            "not be compacted: run forget_contacts again later to finish it."
+        )
     if any(r.resend == "deleted" for r in people):
         notes.append(
             "Resend keeps its own records of email already sent to them (logs, "
@@ -976,6 +989,20 @@ async def _at_resend(
         receipt.suppressed, receipt.suppression_detail = False, str(explain(exc))
     else:
         receipt.suppressed = True
+
+
+def _compacted(path: Path) -> bool:
+    """`path` (a SQLite file) without free pages or write-ahead log; False if busy."""
+    try:
+        db = sqlite3.connect(path, timeout=10, isolation_level=None)
+        try:
+            compact(db)
+        finally:
+            db.close()
+    except sqlite3.Error:
+        logger.warning("could not compact the local account's database", exc_info=True)
+        return False
+    return True
 
 
 def _without_addresses(receipt: PersonReceipt, matcher: Matcher) -> None:

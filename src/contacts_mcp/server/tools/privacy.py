@@ -291,6 +291,7 @@ def _forget_work(state: State, arguments: Mapping[str, Any]) -> Work:
             own_nonce=str(arguments["nonce"]),
             progress=progress,
             audit=audited,
+            local_account=state.local_account,
         )
 
     return work
