@@ -176,6 +176,15 @@ async def forget_people(
     change = {"suppress": suppress}
     if confirm is None:
         preview = await _forget_preview(ctx, state, addresses, suppress)
+        if not suppress and not any(_holds(person) for person in preview.people):
+            # Nothing to do, and nothing is done: no confirmation to pass on.
+            named = ", ".join(label(p.email) for p in preview.people[:SAMPLE])
+            more = f" and {preview.count - SAMPLE} more" if preview.count > SAMPLE else ""
+            return result(
+                f"Nothing is held about {named}{more}: no contact at Resend, no local copy. "
+                "Nothing to forget.",
+                ForgetAnswer(),
+            )
         preview.confirm = state.confirmations.issue(
             "forget", people, change, _forget_summary(len(addresses), suppress)
         )
@@ -458,6 +467,11 @@ async def _forget_preview(
         confirm="",
         expires_at=utc_iso(time.time() + CONFIRM_SECONDS),
     )
+
+
+def _holds(person: PersonPreview) -> bool:
+    """Whether anything is held about this person, here or at Resend."""
+    return bool(person.at_resend or person.local or person.blocked or person.other_accounts)
 
 
 def _forget_preview_text(preview: ForgetPreview) -> str:
