@@ -14,6 +14,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from mcp.client import ClientRequestContext
@@ -380,3 +381,39 @@ async def test_the_review_screen_approves_an_erasure_once(era: str, tmp_path: Pa
     assert "not valid" in text(again)
     assert gone.is_error
     assert ada["email"] == "ada@example.com"
+
+
+async def test_a_delete_still_running_keeps_its_snapshot_and_holds_only_its_own(
+    tmp_path: Path,
+) -> None:
+    """A bulk delete paced to 20 requests/s is deleting: forgetting one of
+    the contacts it deletes leaves that snapshot whole (the run's last copy) and says so;
+    forgetting someone it does not hold is complete."""
+    state, files = tmp_path / "state", tmp_path / "files"
+    files.mkdir()
+    emails = [f"p{i:02d}@example.com" for i in range(80)]
+    async with session("auto", state, files, rate_limit=20, wait_seconds=0.5) as h:
+        await h.job(
+            "import_contacts",
+            {"csv_text": "email\n" + "\n".join([*emails, ZEB]) + "\n",
+             "columns": {"email": "email"}, "on_conflict": "upsert", "strategy": "api"},
+        )  # fmt: skip
+        preview = await h.call("delete_contacts", {"contacts": emails})
+        confirm = preview["preview"]["confirm"]
+        started = await h.call("delete_contacts", {"contacts": emails, "confirm": confirm})
+        job = started["run"]
+        for _ in range(600):  # written once every contact was read afresh
+            if [p for p in (state / "snapshots").glob("deleted-*.csv") if "fail" not in p.name]:
+                break
+            await anyio.sleep(0.05)
+        held = (await forget(h, ["p79@example.com"]))["receipt"]["result"]["people"][0]
+        running = (await h.call("get_job", {"job_id": job["job_id"], "wait_seconds": 0}))["job"]
+        zeb = (await forget(h, [ZEB]))["receipt"]["result"]["people"][0]
+        while job["status"] == "working":
+            job = (await h.call("get_job", {"job_id": job["job_id"], "wait_seconds": 50}))["job"]
+    assert job["status"] == "completed"
+    assert running["status"] == "working", running
+    assert (zeb["forgotten"], zeb["kept"]) == (True, [])
+    assert held["forgotten"] is False, held
+    [why] = held["kept"]
+    assert why.endswith(": its bulk run is working")

@@ -232,7 +232,7 @@ def erase_local(
     for path in datafolder.files(folder / "snapshots", "*.csv"):
         kind = "failure report" if datafolder.is_failures(path) else "snapshot"
         if any(nonce in path.name for nonce in in_use.nonces):
-            places.keep(wanted.refs, f"{path.name}: its bulk run is working")
+            places.keep(_csv_mentions(path, wanted), f"{path.name}: its bulk run is working")
             continue
         _csv_place(places, kind, path, wanted, apply=apply, ledger=folder / "written.sqlite")
     for entry in sorted(p for p in (folder / "imports").glob("*") if p.is_dir()):
