@@ -1,6 +1,7 @@
 """The job view in a real browser, on our real server: get_job's answer shows a job's
 progress live, then its result with the job's numbers; Cancel stops it and says what was
-done before; the recent jobs open one by one; a download is exactly the file written."""
+done before; the recent jobs open one by one; a download is exactly the file written; an
+erasure's job shows its receipt, by reference, with no address anywhere."""
 
 import re
 import shutil
@@ -12,12 +13,20 @@ from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import Host, Stack, open_host, open_stack, screenshot_path
 from tests.browser.test_bulk_review import HOSTILE, fact, nonce_of, seed, selection, shoot
+from tests.browser.test_forget_review import GONE, KEPT
 from tests.server.test_imports import EXAMPLE, EXAMPLE_IMPORTABLE, import_args
 
 # The bar and the progress line, read at once (the job moves on between two reads).
 SHOWN = """() => {
     const bar = document.getElementById("bar");
     return [{ value: bar.value, max: bar.max }, document.getElementById("progress").textContent];
+}"""
+
+# The screen's own markup as it stands, without its script (whose code is not shown).
+MARKUP = """() => {
+    const body = document.body.cloneNode(true);
+    body.querySelectorAll("script").forEach((script) => script.remove());
+    return document.title + body.outerHTML;
 }"""
 
 
@@ -278,4 +287,156 @@ def test_screenshots_of_the_job_view_follow_the_host_theme(
         frame = host.page.frames[1]
         assert frame.evaluate("document.documentElement.scrollWidth <= innerWidth")
         shoot(host, screenshot_path(tmp_path, f"job-view-recent-{theme}"))
+        assert host.errors == []
+
+
+def forgotten_job(host: Host, stack: Stack) -> dict[str, Any]:
+    """Two contacts and a local copy of them (the search mirror), then one of them
+    forgotten through the MCP client, with no screen: a preview, and its confirmation.
+    The run, as the call that ran it got it (the addresses are in that answer only)."""
+    stack.seed("POST", "/contacts", {"email": GONE, "first_name": "Ada", "last_name": "Lovelace"})
+    stack.seed("POST", "/contacts", {"email": KEPT, "first_name": "Grace", "last_name": "Hopper"})
+    found = host.call_as_screen("search_contacts", {"where": [], "count_only": True})
+    assert not found.get("isError"), found
+    answer = host.call_as_screen("forget_contacts", {"emails": [GONE]})
+    assert not answer.get("isError"), answer
+    confirm = answer["structuredContent"]["preview"]["confirm"]
+    answer = host.call_as_screen("forget_contacts", {"emails": [GONE], "confirm": confirm})
+    assert not answer.get("isError"), answer
+    run = answer["structuredContent"]["run"]
+    assert run["status"] == "completed", run
+    assert [p["email"] for p in run["result"]["people"]] == [GONE]
+    assert stack.emails() == [KEPT]
+    return run  # type: ignore[no-any-return]
+
+
+def test_a_forget_job_shows_its_receipt_by_reference_only(host: Host, stack: Stack) -> None:
+    job_id = forgotten_job(host, stack)["job_id"]
+
+    answer = host.call_as_model("get_job", {"job_id": job_id})
+    result = answer["structuredContent"]["job"]["result"]
+    [receipt] = result["people"]
+    assert receipt["email"] is None  # the job keeps people by reference only
+    assert receipt["person"].startswith("hmac:")
+    assert receipt["local"], receipt  # the mirror held her
+    screen = host.screen
+
+    expect(screen.locator("#title")).to_have_text("Forget people")
+    expect(screen.locator("#job-title")).to_have_text("Forgot 1 of 1 person")
+    expect(screen.locator("#job-status")).to_have_text("Completed")
+    expect(screen.locator("#ended-text")).to_have_text(
+        "Finished: everyone named is forgotten here."
+    )
+    records = sum(place["records"] for place in receipt["local"])
+    expect(fact(screen, "Forgotten", "#result-facts")).to_have_text("1")
+    expect(fact(screen, "Not completely", "#result-facts")).to_have_text("0")
+    expect(fact(screen, "Local records", "#result-facts")).to_have_text(str(records))
+    expect(fact(screen, "API requests", "#result-facts")).to_have_text(str(result["requests"]))
+    # Said once, above the receipt: the job holds references, not addresses.
+    expect(screen.locator("#receipt-note")).to_have_text(
+        "This job keeps people by reference only (a keyed hash of the address): their "
+        "addresses were shown only to the call that ran it."
+    )
+    expect(screen.locator("#receipt-who")).to_have_text("Reference")
+    expect(screen.locator("#receipt-caption")).to_contain_text("1 person.")
+    rows = screen.locator("#receipt-body tr")
+    expect(rows).to_have_count(1)
+    cells = rows.first.locator("td")
+    expect(cells.first).to_have_text(receipt["person"])
+    done = cells.last
+    expect(done).to_contain_text(f"Resend: deleted ({receipt['resend_detail']})")
+    for place in receipt["local"]:
+        expect(done).to_contain_text(f"{place['kind']}: ")
+    expect(done).to_contain_text("Suppressed: not asked")
+    expect(done).to_contain_text("Forgotten: yes")
+    notes = screen.locator("#result-notes li")
+    expect(notes).to_have_text([*result["notes"], result["not_covered"]])
+    expect(screen.locator("#files")).to_be_hidden()
+    expect(screen.locator("#stopped")).to_be_hidden()
+    # No address anywhere on the screen: not the one forgotten, not any other.
+    markup = host.page.frames[1].evaluate(MARKUP)
+    assert receipt["person"] in markup
+    assert GONE not in markup
+    assert KEPT not in markup
+    assert "@" not in markup
+
+    # The recent jobs name it, and open it again.
+    host.call_as_model("get_job", {})
+    expect(screen.locator("#title")).to_have_text("Recent jobs")
+    row = screen.locator("#recent-body tr").filter(has_text=job_id)
+    expect(row.locator("td").first).to_have_text(f"Forget people{job_id}")
+    row.locator("button").click()
+    expect(screen.locator("#job-title")).to_have_text("Forgot 1 of 1 person")
+    expect(screen.locator("#receipt-body tr").first.locator("td").first).to_have_text(
+        receipt["person"]
+    )
+    assert "@" not in host.page.frames[1].evaluate(MARKUP)
+    assert host.errors == []
+
+
+def test_cancel_stops_a_forget_and_says_how_far_it_got(browser: Browser, tmp_path: Path) -> None:
+    # 8 people at 2 requests/s: each is read and deleted at Resend (1 s a person) before
+    # any local copy is removed. The person cancels once the first are done at Resend.
+    people = [f"person{i}@example.com" for i in range(8)]
+    with open_stack(tmp_path, rate_limit=2, wait_seconds=1) as stack:
+        for email in [*people, KEPT]:
+            stack.seed("POST", "/contacts", {"email": email})
+        with open_host(browser, stack.url) as host:
+            answer = host.call_as_screen("forget_contacts", {"emails": people})
+            confirm = answer["structuredContent"]["preview"]["confirm"]
+            answer = host.call_as_screen("forget_contacts", {"emails": people, "confirm": confirm})
+            run = answer["structuredContent"]["run"]
+            assert run["status"] == "working", run
+            job_id = run["job_id"]
+            host.call_as_model("get_job", {"job_id": job_id, "wait_seconds": 0})
+            screen = host.screen
+            expect(screen.locator("#title")).to_have_text("Forget people")
+            expect(screen.locator("#stop")).to_be_enabled()
+            while True:  # each call waits up to 0.5 s for the job to end, never more
+                job = job_now(host, job_id, 0.5)
+                assert job["status"] == "working", job
+                if job["message"].startswith("forgot "):
+                    break
+
+            screen.locator("#stop").click()
+
+            expect(screen.locator("#job-title")).to_have_text("The job was cancelled")
+            said = screen.locator("#stopped-done")
+            expect(said).to_have_text(
+                re.compile(
+                    r"^At least \d+ of the 8 people (was|were) handled at Resend before the "
+                    r"cancel \(their contacts deleted there\); no copy of them here had been "
+                    r"removed yet\.$"
+                )
+            )
+            at_least = int(said.inner_text().split(" ")[2])
+            expect(screen.locator("#stopped-rest")).to_contain_text(
+                "Run forget_contacts again for the same people to finish it"
+            )
+            expect(fact(screen, "Handled at Resend (at least)", "#result-facts")).to_have_text(
+                str(at_least)
+            )
+            expect(fact(screen, "People", "#result-facts")).to_have_text("8")
+            assert "@" not in host.page.frames[1].evaluate(MARKUP)
+            assert job_now(host, job_id)["status"] == "cancelled"
+            assert host.errors == []
+        left = [email for email in stack.emails() if email in people]
+        assert 1 <= at_least <= len(people) - len(left) < len(people)
+        assert KEPT in stack.emails()
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_screenshots_of_a_forget_job_follow_the_host_theme(
+    browser: Browser, stack: Stack, tmp_path: Path, theme: str
+) -> None:
+    with open_host(browser, stack.url, theme) as host:
+        job_id = forgotten_job(host, stack)["job_id"]
+        host.call_as_model("get_job", {"job_id": job_id})
+        screen = host.screen
+        expect(screen.locator("#job-title")).to_have_text("Forgot 1 of 1 person")
+        expect(screen.locator("#receipt-body tr")).to_have_count(1)
+        expect(screen.locator("html")).to_have_attribute("data-theme", theme)
+        frame = host.page.frames[1]
+        assert frame.evaluate("document.documentElement.scrollWidth <= innerWidth")
+        shoot(host, screenshot_path(tmp_path, f"job-view-forget-{theme}"))
         assert host.errors == []

@@ -16,9 +16,9 @@ import {
 } from "./job-shapes";
 import { downloadButton, showCount, stopButton } from "./progress";
 import { ScreenView } from "./screen";
-import { type FileLink, readOutcome } from "./shapes";
+import { type FileLink, type Outcome, readOutcome } from "./shapes";
 import { type LastReport, whatWasDone } from "./stopped";
-import { outcomeFacts } from "./view";
+import { forgetFacts, outcomeFacts, people, RECEIPT_SHOWN, receiptCell } from "./view";
 
 /** How each kind of job is named. */
 const KINDS: Record<string, string> = {
@@ -28,6 +28,7 @@ const KINDS: Record<string, string> = {
   update: "Bulk update",
   delete: "Bulk delete",
   sync: "Sync of the search mirror",
+  forget: "Forget people",
 };
 const STATUS = {
   working: "Running",
@@ -84,8 +85,8 @@ export class JobScreen extends ScreenView {
     this.only("recent");
     this.title.textContent = "Recent jobs";
     this.lead.textContent = jobs.length
-      ? "The long work of imports, exports, bulk changes and syncs. Open one to follow it " +
-        "or see its result."
+      ? "The long work of imports, exports, bulk changes, erasures and syncs. Open one to " +
+        "follow it or see its result."
       : "";
     byId("recent-caption").textContent = jobs.length
       ? `The latest ${f.counted(jobs.length, "job")}, newest first.`
@@ -196,6 +197,8 @@ export class JobScreen extends ScreenView {
     endedText.textContent = "";
     show(byId("stopped"), false);
     show(byId("rows"), false);
+    const receipt = document.getElementById("receipt");
+    if (receipt !== null) show(receipt, false);
     lines(byId("result-notes"), []);
     facts(byId("result-facts"), []);
     if (job.status === "completed" && job.result !== null) {
@@ -270,6 +273,19 @@ export class JobScreen extends ScreenView {
           "Left untouched, no longer matching the search when it ran: " +
             outcome.noLongerMatchingSample.map((e) => shown(e)).join(", "),
         ];
+    } else if (kind === "forget") {
+      const outcome = readOutcome(result);
+      if (outcome === null) return;
+      this.heading.textContent = `Forgot ${f.count(outcome.done)} of ${people(f, outcome.selected)}`;
+      endedText.textContent = outcome.failed
+        ? `${people(f, outcome.failed)} not forgotten completely: each line below says ` +
+          "why. Run forget_contacts again for them once what held them is free; what was " +
+          "removed stays removed."
+        : "Finished: everyone named is forgotten here.";
+      endedText.className = outcome.failed ? "" : "ok";
+      rows = forgetFacts(outcome, f);
+      notes = [...outcome.notes, ...(outcome.notCovered ? [outcome.notCovered] : [])];
+      this.showReceipt(outcome);
     } else if (kind === "export") {
       const c = counts(result, "rows", "requests", "seconds");
       const columns = texts(result, "columns");
@@ -376,6 +392,102 @@ export class JobScreen extends ScreenView {
       byId("result-notes"),
       notes.map((note) => shown(note, 1000)),
     );
+  }
+
+  /** A forget's receipt: per person, by reference (the job keeps no address), what was
+   * done at Resend and here. */
+  private showReceipt(outcome: Outcome): void {
+    const f = this.formats;
+    const receipts = outcome.people;
+    const table = this.receiptTable();
+    show(table.section, receipts.length > 0);
+    const finished = f.when(outcome.finishedAt);
+    table.caption.textContent = [
+      finished ? `Finished ${finished}.` : "",
+      receipts.length > RECEIPT_SHOWN
+        ? `The first ${f.count(RECEIPT_SHOWN)} of the ${people(f, receipts.length)}.`
+        : receipts.length === 1
+          ? "1 person."
+          : `All ${people(f, receipts.length)}.`,
+    ]
+      .filter(Boolean)
+      .join(" ");
+    // Said once, not on each row: a job read later has each person by reference only.
+    const byReference = receipts.every((r) => r.email === null);
+    table.note.textContent = byReference
+      ? "This job keeps people by reference only (a keyed hash of the address): their " +
+        "addresses were shown only to the call that ran it."
+      : "";
+    show(table.note, byReference);
+    table.who.textContent = byReference ? "Reference" : "Person";
+    fill(
+      table.body,
+      ...receipts
+        .slice(0, RECEIPT_SHOWN)
+        .map((r) =>
+          el(
+            "tr",
+            {},
+            el(
+              "td",
+              {},
+              r.email !== null ? shown(r.email) : shown(r.person, 80),
+              ...(r.email !== null
+                ? [el("span", { className: "sub", text: `Reference ${shown(r.person, 80)}` })]
+                : []),
+              ...(r.forgotten ? [] : [el("span", { className: "tag", text: "not forgotten" })]),
+            ),
+            receiptCell(r, f),
+          ),
+        ),
+    );
+  }
+
+  /** The receipt's section, before the notes (made once: the page has no place for it). */
+  private receiptTable(): {
+    section: HTMLElement;
+    note: HTMLElement;
+    who: HTMLElement;
+    caption: HTMLElement;
+    body: HTMLElement;
+  } {
+    if (document.getElementById("receipt") === null) {
+      const person = el("th", { attrs: { id: "receipt-who", scope: "col" } });
+      person.style.width = "40%"; // a reference is short; what was done, long
+      const section = el(
+        "section",
+        { attrs: { id: "receipt", "aria-labelledby": "receipt-title" } },
+        el("h2", { text: "Receipt", attrs: { id: "receipt-title" } }),
+        el("p", { className: "muted", attrs: { id: "receipt-note" } }),
+        el(
+          "div",
+          {
+            className: "table-wrap",
+            attrs: { role: "region", "aria-labelledby": "receipt-title", tabindex: "0" },
+          },
+          el(
+            "table",
+            { attrs: { id: "receipt-table" } },
+            el("caption", { attrs: { id: "receipt-caption" } }),
+            el(
+              "thead",
+              {},
+              el("tr", {}, person, el("th", { text: "What was done", attrs: { scope: "col" } })),
+            ),
+            el("tbody", { attrs: { id: "receipt-body" } }),
+          ),
+        ),
+      );
+      section.hidden = true;
+      byId("result-notes").before(section);
+    }
+    return {
+      section: byId("receipt"),
+      note: byId("receipt-note"),
+      who: byId("receipt-who"),
+      caption: byId("receipt-caption"),
+      body: byId("receipt-body"),
+    };
   }
 
   private showRows(columns: string[], rows: Record<string, string>[], total: number): void {

@@ -32,6 +32,9 @@ export function readStoppedAt(structured: unknown): string | null {
 // The acting steps of each kind of job, as the server words them.
 const ACTING = /^(deleted|updated): ([\d,]+) of ([\d,]+)/;
 const ROWS = /^([\d,]+)\/([\d,]+) rows$/;
+// An erasure's: each person at Resend in turn, then every local copy at once.
+const FORGOT = /^forgot ([\d,]+) of ([\d,]+) at Resend$/;
+const REMOVING = "removing local copies";
 // A job's own message before any report, and the one it has once cancelled.
 const NO_STEP = /^(starting|cancelled\b.*|done)$/;
 
@@ -109,6 +112,8 @@ export function whatWasDone(
     };
   }
 
+  if (last.kind === "forget") return forgetDone(last, step, before, f);
+
   if (last.kind === "import") {
     const rows = step === null ? null : ROWS.exec(step);
     const n = rows ? Number(rows[1].replace(/,/g, "")) : last.done;
@@ -140,5 +145,75 @@ export function whatWasDone(
           : `It had reported no progress ${before}.`,
     rest: rests[last.kind] ?? "What it finished is kept.",
     facts: reported,
+  };
+}
+
+/** What an erasure did before it stopped. It handles each person at Resend in turn (their
+ * contact deleted, their address suppressed if asked), reporting each, and only then
+ * removes every local copy of them all: its count (out of the people and one more, for
+ * that last step) says how far it got. Its people are kept by reference only, so going
+ * on is a new forget_contacts for the same people. */
+function forgetDone(
+  last: LastReport,
+  step: string | null,
+  before: string,
+  f: Formats,
+): WhatWasDone {
+  const people = (n: number): string => f.counted(n, "person", "people");
+  const again =
+    "Run forget_contacts again for the same people to finish it: whoever it deleted at " +
+    "Resend stays deleted there, and the new run does the rest, at Resend and here. This " +
+    "job keeps them by reference only: name them again.";
+  const acting = step === null ? null : FORGOT.exec(step);
+  // How far at Resend: from its step, else from its count (a last step of its own).
+  const n = acting ? Number(acting[1].replace(/,/g, "")) : last.done;
+  const of = acting
+    ? Number(acting[2].replace(/,/g, ""))
+    : last.total !== null && last.total > 1
+      ? last.total - 1
+      : null;
+  const counted = of !== null && (acting !== null || step === null);
+  if (step === REMOVING || (counted && n >= of)) {
+    const all = of ?? n;
+    return {
+      done:
+        `${all === 1 ? "The person" : `All ${people(all)}`} had been handled at Resend ` +
+        `${before}, and ` +
+        (step === REMOVING
+          ? "it was removing their copies here: some of those may be left."
+          : "it may have been removing their copies here: some of those may be left."),
+      rest: again,
+      facts: [
+        ["Handled at Resend", f.count(all)],
+        ["People", f.count(all)],
+      ],
+    };
+  }
+  if (counted) {
+    return {
+      done:
+        n === 0
+          ? `None of the ${people(of)} had been counted as handled at Resend ${before}, ` +
+            "and no copy of them here had been removed."
+          : `At least ${f.count(n)} of the ${people(of)} ${n === 1 ? "was" : "were"} ` +
+            `handled at Resend ${before} (their contacts deleted there); no copy of them ` +
+            "here had been removed yet.",
+      rest: `The others were left as they were, except perhaps one in its last moments. ${again}`,
+      facts: [
+        ["Handled at Resend (at least)", f.count(n)],
+        ["People", f.count(of)],
+      ],
+    };
+  }
+  return {
+    done:
+      last.step === "starting"
+        ? "It stopped before its first count: few if any were handled at Resend, and no " +
+          "copy of them here was removed."
+        : step !== null
+          ? `Its last step ${before}: ${shown(step, 120)}.`
+          : `It had reported no progress ${before}.`,
+    rest: again,
+    facts: [],
   };
 }

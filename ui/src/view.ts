@@ -495,7 +495,7 @@ function titleOf(kind: string): string {
 }
 
 /** "1 person", "2 people". */
-function people(f: Formats, n: number): string {
+export function people(f: Formats, n: number): string {
   return f.counted(n, "person", "people");
 }
 
@@ -540,11 +540,6 @@ function personRow(p: ForgetPerson, f: Formats): HTMLTableRowElement {
 
 /** A forget receipt's row: who, and what was done for them at Resend and here. */
 function receiptRow(r: PersonReceipt, address: string | null, f: Formats): HTMLTableRowElement {
-  const detail = (text: string | null): string => (text ? ` (${shown(text, 300)})` : "");
-  const suppressed =
-    r.suppressed === null
-      ? "not asked"
-      : (r.suppressed ? "yes" : "no") + detail(r.suppressionDetail);
   const who = address !== null ? email(address) : [shown(r.person, 80)];
   return el(
     "tr",
@@ -562,27 +557,39 @@ function receiptRow(r: PersonReceipt, address: string | null, f: Formats): HTMLT
       }),
       ...(r.forgotten ? [] : [el("span", { className: "tag", text: "not forgotten" })]),
     ),
-    el(
-      "td",
-      {},
-      line("Resend", shown(r.resend, 40) + detail(r.resendDetail)),
-      r.local.length
-        ? line("Removed here", ...r.local.map((place) => removed(place, f)))
-        : line("Removed here", "nothing held"),
-      line("Suppressed", suppressed),
-      ...r.kept.map((why) => line("Kept", shown(why, 300))),
-      ...(r.otherAccounts.length
-        ? [
-            line(
-              "Still held by",
-              `${r.otherAccounts.map((a) => shown(a, 80)).join(", ")} (forget them there too)`,
-            ),
-          ]
-        : []),
-      line(
-        "Forgotten",
-        el("span", { className: r.forgotten ? "ok" : "", text: r.forgotten ? "yes" : "no" }),
-      ),
+    receiptCell(r, f),
+  );
+}
+
+/** A forget receipt's cell of what was done for one person: at Resend (with its
+ * detail), each place removed here with its records, the suppression, what was kept and
+ * who else still holds them, and whether they are forgotten. (The job view's too.) */
+export function receiptCell(r: PersonReceipt, f: Formats): HTMLTableCellElement {
+  const detail = (text: string | null): string => (text ? ` (${shown(text, 300)})` : "");
+  const suppressed =
+    r.suppressed === null
+      ? "not asked"
+      : (r.suppressed ? "yes" : "no") + detail(r.suppressionDetail);
+  return el(
+    "td",
+    {},
+    line("Resend", shown(r.resend, 40) + detail(r.resendDetail)),
+    r.local.length
+      ? line("Removed here", ...r.local.map((place) => removed(place, f)))
+      : line("Removed here", "nothing held"),
+    line("Suppressed", suppressed),
+    ...r.kept.map((why) => line("Kept", shown(why, 300))),
+    ...(r.otherAccounts.length
+      ? [
+          line(
+            "Still held by",
+            `${r.otherAccounts.map((a) => shown(a, 80)).join(", ")} (forget them there too)`,
+          ),
+        ]
+      : []),
+    line(
+      "Forgotten",
+      el("span", { className: r.forgotten ? "ok" : "", text: r.forgotten ? "yes" : "no" }),
     ),
   );
 }
