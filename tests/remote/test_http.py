@@ -85,7 +85,7 @@ async def test_loopback_without_tokens_serves_both_eras_and_health(
 ) -> None:
     with contacts_server(tmp_path) as url:
         async with mcp_client(url, era) as client:
-            assert len((await client.list_tools()).tools) == 25
+            assert len((await client.list_tools()).tools) == 26
             made = await client.call_tool("create_contact", {"email": "ada@example.com"})
             assert not made.is_error, made.content
             found = await client.call_tool("get_contact", {"contact": "ada@example.com"})
@@ -115,7 +115,7 @@ async def test_static_tokens_let_in_their_owners_only(
         made = await client.call_tool("create_contact", {"email": "grace@example.com"})
         assert not made.is_error
     async with mcp_client(url, era, token=BOB) as client:  # from the file of hashes
-        assert len((await client.list_tools()).tools) == 25
+        assert len((await client.list_tools()).tools) == 26
     assert [(line["caller"], line["tool"], line["target"], line["outcome"])
             for line in audit_lines(audit)] == [
         ("alice", "create_contact", "grace@example.com", "ok")

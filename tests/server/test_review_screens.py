@@ -46,7 +46,7 @@ async def test_a_client_without_apps_sees_no_screen_tool_and_no_nonce(
     async for h in open_harness(era, None, settings(tmp_path)):
         tools = {tool.name: tool for tool in (await h.client.list_tools()).tools}
         assert "approve_run" not in tools
-        assert len(tools) == 25
+        assert len(tools) == 26
         await account(h, acme=3, others=1)
         search = await selection(h, ACME)
         preview = await h.client.call_tool("delete_contacts", {"search": search})

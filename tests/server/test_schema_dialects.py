@@ -99,7 +99,7 @@ async def test_every_input_schema_converts_to_openapi_3_without_losing_a_field(
     server = build_server(BackendConfig(api_key=LOCAL_API_KEY, local_db=":memory:"))
     async with Client(server, mode=era) as client:
         tools = (await client.list_tools()).tools
-    assert len(tools) == 25
+    assert len(tools) == 26
     for tool in tools:
         converted = to_openapi(tool.input_schema, tool.name)
         before, after = leaves(tool.input_schema), leaves(converted)
