@@ -75,6 +75,10 @@ SKIPPED = {
     "pip install ": "CI installs the project the same way before the tests (.ci/run)",
     "pipx install ": "installs into the user's ~/.local/bin, from a path the reader fills in",
     "uvx ": "needs uv, and a path the reader fills in",
+    "python -m pip wheel ": "writes into the clone's dist/; tests/test_mcpb.py runs uvx on a "
+    "wheel built the same way",
+    "bash bundle/build.sh": "installs Node and the packer from the npm registry; "
+    "tests/test_mcpb.py builds the bundle and runs it",
     "claude mcp add ": "needs Claude Code; test_claude_code_snippets_* check the names and "
     "the server command",
     "docker ": "needs a Docker daemon",
