@@ -1196,6 +1196,36 @@ class Mirror:
                 segments.setdefault(int(n), []).append(str(segment_id))
         return [(_contact_of(row, known), sorted(segments.get(int(row[0]), []))) for row in rows]
 
+    def contact_fields(
+        self, *, chunk: int = 5000
+    ) -> Iterator[tuple[str, str, str, str, str, bool]]:
+        """(id, email, first_name, last_name, created_at, unsubscribed) of every live
+        contact, read `chunk` at a time in id order: plain tuples, since a pass over every
+        contact spends more on building objects than SQLite spends reading. The lock is
+        held for each chunk, not between them: a contact present throughout is given once,
+        even across a full sync's swap (which renumbers contacts, never their ids); one
+        written meanwhile may come as it was."""
+        after = ""
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT id, email, first_name, last_name, created_at, unsubscribed "
+                    "FROM contacts WHERE id > ? ORDER BY id LIMIT ?",
+                    (after, chunk),
+                ).fetchall()
+            for cid, email, first, last, created_at, unsubscribed in rows:
+                yield (
+                    str(cid),
+                    str(email),
+                    str(first),
+                    str(last),
+                    str(created_at),
+                    bool(unsubscribed),
+                )
+            if len(rows) < chunk:
+                return
+            after = str(rows[-1][0])
+
     def seen_since(self, ids: Sequence[str], since: float) -> set[str]:
         """Of these live contacts, those the API showed at `since` or later: their fields
         read or listed, or one of their memberships listed or read (so they existed)."""
