@@ -52,6 +52,7 @@ from contacts_mcp.api.errors import (
     TransportError,
 )
 from contacts_mcp.api.models import Contact, ContactSummary
+from contacts_mcp.services.duplicates import DuplicateGroup
 from contacts_mcp.services.explain import UserFacingError, api_errors, show
 from contacts_mcp.services.jobs import JobView, Progress, spoken_duration, utc_iso
 from contacts_mcp.services.mirror import (
@@ -104,6 +105,8 @@ MAX_NEW_BEFORE_FULL = 500
 MAX_CONDITIONS = 20
 # Segments counted in a search's answer, most matches first.
 MAX_SEGMENT_COUNTS = 50
+# Groups of likely duplicates one answer lists (most certain first); the count says all.
+MAX_GROUPS = 50
 
 Op = Literal["eq", "contains", "gt", "gte", "lt", "lte", "empty", "not_empty", "in", "not_in"]
 BUILT_IN_FIELDS: dict[str, tuple[str, ...]] = {
@@ -227,6 +230,10 @@ class SearchOut(BaseModel):
     refresh_job: JobView | None = Field(
         default=None, description="A refresh still running; the results predate it."
     )
+    duplicates: list[DuplicateGroup] | None = Field(
+        default=None, description=f"duplicates=true: the first {MAX_GROUPS} groups."
+    )
+    duplicate_groups: int | None = Field(default=None, description="duplicates=true: all groups.")
 
 
 def mirrored(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
@@ -16,7 +17,14 @@ from contacts_mcp.server.screens import SEARCH_RESULTS, screen
 from contacts_mcp.server.toolkit import State, ToolContext, hints, result, run, services
 from contacts_mcp.server.tools.jobs import JobKind, increasing, working_text, working_text_for
 from contacts_mcp.services.jobs import JobView
-from contacts_mcp.services.sets import Condition, SearchOrder, SearchOut, SyncSummary
+from contacts_mcp.services.sets import (
+    MAX_GROUPS,
+    Condition,
+    SearchOrder,
+    SearchOut,
+    SyncSummary,
+)
+from contacts_mcp.text.sanitize import label
 from contacts_mcp.text.words import counted
 
 if TYPE_CHECKING:
@@ -53,6 +61,8 @@ def _sync_text(summary: SyncSummary) -> str:
 
 SYNC_JOB = JobKind("sync", SyncSummary, _sync_work, _sync_text, writes=False, shared=True)
 SET_JOBS: tuple[JobKind[Any], ...] = (SYNC_JOB,)
+# Duplicate groups the text answer lists one by one.
+SHOWN_GROUPS = 10
 
 
 _ORDER_WORDS = {
@@ -123,11 +133,19 @@ def register_set_tools(server: MCPServer[State]) -> None:
             Annotated[int, Field(ge=0)] | SkipJsonSchema[None],
             Field(description="With properties: re-read values older than this."),
         ] = None,
+        duplicates: Annotated[
+            bool, Field(description="Instead: groups of likely duplicates (no conditions).")
+        ] = False,
     ) -> Annotated[CallToolResult, SearchOut]:
         """Find or count contacts across the whole account in one call, from a mirror
         of it. Prefer it to paging list_contacts. Topics are not searchable.
         """
         state = services(ctx)
+        if duplicates and (where or count_only or after is not None):
+            raise ToolError(
+                "duplicates=true looks across the whole account: call it with where=[] and "
+                "no count_only or after."
+            )
         synced: SyncSummary | None = None
         running: JobView | None = None
         # A first fill for a count or a field search lists the contacts alone; segment
@@ -163,6 +181,8 @@ def register_set_tools(server: MCPServer[State]) -> None:
             )
         )
         found = found.model_copy(update={"synced": synced, "refresh_job": running})
+        if duplicates:
+            return await _duplicates(state, found, synced)
         text = _search_text(found, count_only)
         if synced is not None:
             text = _sync_text(synced) + "\n" + text
@@ -171,6 +191,41 @@ def register_set_tools(server: MCPServer[State]) -> None:
                 working_text_for(running)
             )
         return result(text, found)
+
+
+async def _duplicates(state: State, found: SearchOut, synced: SyncSummary | None) -> CallToolResult:
+    """The account's likely duplicates, found in the mirror (one pass over it)."""
+    from contacts_mcp.services.duplicates import mirror_duplicates
+
+    groups = await anyio.to_thread.run_sync(mirror_duplicates, state.mirror)
+    shown = groups[:MAX_GROUPS]
+    answer = found.model_copy(
+        update={
+            "contacts": [],
+            "next_after": None,
+            "duplicates": shown,
+            "duplicate_groups": len(groups),
+        }
+    )
+    people = sum(len(group.contacts) for group in groups)
+    lines = [
+        f"{counted(len(groups), 'group')} of likely duplicates ({counted(people, 'contact')}) "
+        f"among {counted(found.count, 'contact')}, most certain first:"
+        if groups
+        else f"No likely duplicates among {counted(found.count, 'contact')}."
+    ]
+    for group in shown[:SHOWN_GROUPS]:
+        emails = ", ".join(
+            label(c.email) + (" (keep)" if c.id == group.keep else "") for c in group.contacts
+        )
+        lines.append(f"- {group.confidence} ({', '.join(group.reasons)}): {emails}")
+    if len(groups) > SHOWN_GROUPS:
+        lines.append(f"… {len(groups) - SHOWN_GROUPS} more in the structured content.")
+    lines.append(answer.mirror.note)
+    text = "\n".join(lines)
+    if synced is not None:
+        text = _sync_text(synced) + "\n" + text
+    return result(text, answer)
 
 
 def _covers(running: Mapping[str, Any], asked: Mapping[str, Any]) -> bool:
