@@ -465,3 +465,106 @@ def test_screenshots_at_phone_width_follow_the_host_theme(
         assert frame.evaluate("document.documentElement.scrollWidth <= innerWidth")
         shoot(host, screenshot_path(tmp_path, f"search-results-preview-{theme}"))
         assert host.errors == []
+
+
+# Two groups of likely duplicates (one mailbox; a misspelt domain) and a contact alone.
+# bob@gmial.com comes first, the oldest of its group: still never the one to keep.
+HIGH = ["ada.lovelace@gmail.com", "adalovelace+news@googlemail.com"]
+MEDIUM = ["bob@gmial.com", "bob@gmail.com"]
+LONER = "carol@example.org"
+REASON_WORDS = {
+    "case": "same letters, other case",
+    "googlemail": "googlemail.com is gmail.com",
+    "plus_tag": "a +tag the provider ignores",
+    "gmail_dots": "Gmail ignores dots",
+    "domain_typo": "misspelt domain",
+    "same_name": "same name at one company",
+    "same_address": "the same address",
+}
+
+
+def open_duplicates(host: Host, stack: Stack) -> dict[str, Any]:
+    """The model asks for the likely duplicates; the screen shows them."""
+    for email in [*HIGH, *MEDIUM, LONER]:
+        stack.seed("POST", "/contacts", {"email": email, "unsubscribed": email == MEDIUM[0]})
+    answer = host.call_as_model("search_contacts", {"where": [], "duplicates": True})
+    assert not answer.get("isError"), answer
+    found = answer["structuredContent"]
+    expect(host.screen.locator("#title")).to_have_text(
+        "2 groups of likely duplicates among 5 contacts"
+    )
+    return dict(found)
+
+
+def test_duplicates_are_shown_as_groups(host: Host, stack: Stack) -> None:
+    found = open_duplicates(host, stack)
+    screen = host.screen
+    groups = found["duplicates"]
+    assert [g["confidence"] for g in groups] == ["high", "medium"]
+    assert found["duplicate_groups"] == 2
+
+    shown = screen.locator("#duplicates > li")
+    expect(shown).to_have_count(2)
+    for i, (group, emails) in enumerate(zip(groups, [HIGH, MEDIUM], strict=True)):
+        block = shown.nth(i)
+        expect(block.locator(".conf")).to_have_text(f"{group['confidence']} confidence")
+        expect(block.locator(".why")).to_have_text(
+            " · ".join(REASON_WORDS[r] for r in group["reasons"])
+        )
+        expect(block.locator(".addr")).to_have_text([c["email"] for c in group["contacts"]])
+        assert sorted(c["email"] for c in group["contacts"]) == sorted(emails)
+        kept = next(c["email"] for c in group["contacts"] if c["id"] == group["keep"])
+        expect(block.locator(".tag.keep")).to_have_count(1)
+        expect(block.locator("li.kept .addr")).to_have_text(kept)
+    expect(shown.nth(0).locator(".why")).to_contain_text("googlemail.com is gmail.com")
+    # The misspelt address is marked, and never the one to keep, though the oldest.
+    bob = shown.nth(1)
+    expect(bob.locator("li.kept .addr")).to_have_text("bob@gmail.com")
+    typo = bob.locator("li").filter(has_text="bob@gmial.com")
+    expect(typo.locator(".tag.typo")).to_have_text("misspelt domain")
+    expect(typo.locator(".tag")).to_have_text(["misspelt domain", "unsubscribed"])
+    expect(typo.locator(".tag.keep")).to_have_count(0)
+    expect(screen.locator("#duplicates")).not_to_contain_text(LONER)
+    expect(screen.locator("#duplicates-note")).to_be_hidden()
+    # No page, sort, set or export here; the freshness and Refresh stay.
+    for hidden in ("#table-section", "#segments-section", "#actions", "#where"):
+        expect(screen.locator(hidden)).to_be_hidden()
+    expect(screen.locator("#fresh")).to_contain_text("Synced from Resend")
+
+    screen.locator("#refresh").click()
+
+    expect(screen.locator("#refresh")).to_have_text("Refresh")
+    expect(screen.locator("#refresh")).to_be_enabled()
+    expect(screen.locator("#duplicates > li")).to_have_count(2)
+    assert {"where": [], "duplicates": True, "refresh": "new"} in search_calls(host)
+    assert "2 groups of likely duplicates among 5 contacts now" in json.dumps(
+        host.evaluate("testHost.modelContext")
+    )
+    assert host.errors == []
+
+
+def test_no_duplicates_is_said(host: Host, stack: Stack) -> None:
+    stack.seed("POST", "/contacts", {"email": LONER})
+    host.call_as_model("search_contacts", {"where": [], "duplicates": True})
+    screen = host.screen
+    expect(screen.locator("#title")).to_have_text("No likely duplicates among 1 contact")
+    expect(screen.locator("#duplicates-section")).to_be_hidden()
+    expect(screen.locator("#table-section")).to_be_hidden()
+    expect(screen.locator("#actions")).to_be_hidden()
+    assert host.errors == []
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_duplicates_screenshots_at_phone_width(
+    browser: Browser, stack: Stack, tmp_path: Path, theme: str
+) -> None:
+    with open_host(browser, stack.url, theme) as host:
+        open_duplicates(host, stack)
+        screen = host.screen
+        expect(screen.locator("html")).to_have_attribute("data-theme", theme)
+        expect(screen.locator("#duplicates > li")).to_have_count(2)
+        frame = host.page.frames[1]
+        assert frame.evaluate("document.documentElement.scrollWidth <= innerWidth")
+        host.page.mouse.move(0, 0)  # no hover in the picture
+        shoot(host, screenshot_path(tmp_path, f"search-duplicates-{theme}"))
+        assert host.errors == []

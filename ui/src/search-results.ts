@@ -7,6 +7,9 @@
 // download; and a bulk change (delete, unsubscribe, add to a segment) as a preview of
 // delete_contacts / update_contacts, approved or cancelled through approve_run with the
 // nonce of that preview's `_meta`, then followed with get_job to its outcome.
+//
+// An answer with `duplicates: true` holds groups of likely duplicates instead of a page:
+// the screen shows those groups, with Refresh alone (the same call, refreshed).
 
 import { cancelJob, nextJobAnswer } from "./follow";
 import { Formats } from "./format";
@@ -74,6 +77,8 @@ let expiry: ReturnType<typeof setTimeout> | undefined;
 let running: Job | null = null;
 let closed = false;
 let segmentChoices: SegmentChoice[] | null = null;
+// The call asked for groups of likely duplicates (`duplicates: true`), not a page.
+let duplicates = false;
 
 // Handlers are set before connectToHost() at the end: the host may send the input and
 // result right after the handshake.
@@ -85,6 +90,7 @@ app.ontoolinput = ({ arguments: args }) => {
   if (typeof given.limit === "number" && given.limit >= 1 && given.limit <= 100)
     limit = Math.floor(given.limit);
   if (isSort(given.sort)) sort = given.sort;
+  if (given.duplicates === true) duplicates = true;
   if (typeof given.after === "string" && given.after !== "") {
     // The assistant's page is somewhere after the first: Previous goes to the first.
     cursors = [null, given.after];
@@ -106,6 +112,12 @@ app.ontoolresult = (result) => {
     return;
   }
   sort = found.sort;
+  if (found.duplicates !== null) {
+    duplicates = true;
+    current = found;
+    render(found);
+    return;
+  }
   if (found.count > 0 && found.contacts.length === 0) {
     // A count only: the screen fetches the first page itself.
     cursors = [null];
@@ -134,6 +146,11 @@ app.onteardown = () => {
 // -- searching ------------------------------------------------------------------------
 
 function render(found: Search): void {
+  if (found.duplicates !== null) {
+    view.showDuplicates(found, found.duplicates);
+    view.actionsEnabled(false);
+    return;
+  }
   const page = cursors.length - 1;
   const offset = offsetKnown ? page * limit : null;
   view.showSearch(found, offset, page > 0);
@@ -147,8 +164,10 @@ async function search(options: { after: string | null; refresh?: boolean }): Pro
   view.searching(true);
   if (options.refresh) view.refreshing(true);
   view.clearError();
-  const args: Record<string, unknown> = { where: conditions, limit, sort };
-  if (options.after !== null) args.after = options.after;
+  const args: Record<string, unknown> = duplicates
+    ? { where: [], duplicates: true }
+    : { where: conditions, limit, sort };
+  if (options.after !== null && !duplicates) args.after = options.after;
   if (options.refresh) args.refresh = "new";
   let ok = false;
   try {
@@ -229,10 +248,14 @@ async function refresh(): Promise<void> {
   offsetKnown = true;
   if (await search({ after: null, refresh: true })) {
     const found = current;
+    const now =
+      found.duplicates !== null
+        ? `${view.formats.counted(Math.max(found.duplicateGroups, found.duplicates.length), "group")} ` +
+          `of likely duplicates among ${view.formats.counted(found.count, "contact")} now`
+        : `${view.formats.counted(found.count, "contact")} match now`;
     tellModel(
       app,
-      `The person refreshed the search results (new contacts read from Resend): ` +
-        `${view.formats.counted(found.count, "contact")} match now` +
+      `The person refreshed the search results (new contacts read from Resend): ${now}` +
         (found.refreshing ? "; the refresh goes on in the background." : "."),
     );
   } else {

@@ -4,7 +4,7 @@
 // whatever arrives and default what is missing: an older or newer server shows fewer
 // facts, never a broken screen.
 
-import { type Json, maybeNum, maybeStr, num, record, str } from "./shapes";
+import { type Json, maybeNum, maybeStr, num, record, str, strings } from "./shapes";
 
 export type Sort = "newest" | "oldest" | "email" | "name";
 export const SORTS: readonly Sort[] = ["newest", "oldest", "email", "name"];
@@ -31,6 +31,25 @@ export interface Mirror {
   note: string;
 }
 
+/** One contact of a group of likely duplicates. */
+export interface DuplicateContact {
+  id: string;
+  email: string;
+  createdAt: string;
+  unsubscribed: boolean;
+  domainTypo: boolean;
+}
+
+/** Contacts that are likely one person (DuplicateGroup in services/duplicates.py). */
+export interface DuplicateGroup {
+  confidence: string;
+  reasons: string[];
+  /** The id of the contact to keep; null when every address is on a misspelt domain. */
+  keep: string | null;
+  /** Oldest first. */
+  contacts: DuplicateContact[];
+}
+
 export interface Search {
   count: number;
   selection: string;
@@ -44,6 +63,10 @@ export interface Search {
   refreshing: boolean;
   /** The refresh this answer ran, in words ("12 new"), if it ran one. */
   synced: { mode: string; newContacts: number; contacts: number } | null;
+  /** `duplicates: true`: the groups shown (null: an ordinary search). */
+  duplicates: DuplicateGroup[] | null;
+  /** All the groups found, shown or not. */
+  duplicateGroups: number;
 }
 
 export interface Condition {
@@ -117,6 +140,23 @@ export function readSearch(structured: unknown): Search | null {
             newContacts: num(synced.new_contacts),
             contacts: num(synced.contacts),
           },
+    duplicates: Array.isArray(s.duplicates) ? list(s.duplicates).map(readGroup) : null,
+    duplicateGroups: num(s.duplicate_groups),
+  };
+}
+
+function readGroup(g: Json): DuplicateGroup {
+  return {
+    confidence: str(g.confidence),
+    reasons: strings(g.reasons),
+    keep: maybeStr(g.keep),
+    contacts: list(g.contacts).map((c) => ({
+      id: str(c.id),
+      email: str(c.email),
+      createdAt: str(c.created_at),
+      unsubscribed: c.unsubscribed === true,
+      domainTypo: c.domain_typo === true,
+    })),
   };
 }
 

@@ -7,12 +7,24 @@ import { byId, el, facts, fill, lines, show } from "./dom";
 import { Formats, shown } from "./format";
 import { fileItems, showCount, stopButton } from "./progress";
 import { ScreenView } from "./screen";
-import type { Condition, Found, Search, SegmentCount, Sort } from "./search-shapes";
+import type { Condition, DuplicateGroup, Found, Search, SegmentCount, Sort } from "./search-shapes";
 import type { FileLink, Job, Preview } from "./shapes";
 import { outcomeFacts, previewFacts } from "./view";
 
 /** Segments shown before "and N more". */
 const SEGMENTS_SHOWN = 12;
+
+/** Why contacts were linked, in words (Reason in services/duplicates.py). */
+const REASONS: Record<string, string> = {
+  same_address: "the same address",
+  case: "same letters, other case",
+  googlemail: "googlemail.com is gmail.com",
+  plus_tag: "a +tag the provider ignores",
+  gmail_dots: "Gmail ignores dots",
+  domain_typo: "misspelt domain",
+  same_name: "same name at one company",
+};
+const CONFIDENCES = ["high", "medium", "low"];
 
 /** Dates and times in the host's locale and time zone, and "3 min ago". */
 export class Times {
@@ -191,11 +203,79 @@ export class SearchView extends ScreenView {
     this.prev.disabled = !hasPrevious;
     this.next.disabled = search.nextAfter === null;
     show(byId("table-section"), search.count > 0);
+    show(byId("duplicates-section"), false);
     byId("actions-title").textContent =
       search.count === 0
         ? "Nothing to act on"
         : `All ${f.counted(search.count, "matching contact")}`;
     show(byId("results"));
+  }
+
+  /** `duplicates: true`: groups of likely duplicates, in place of the table and of the
+   * actions on a set (the groups are no search to page, sort, export or change). */
+  showDuplicates(search: Search, groups: DuplicateGroup[]): void {
+    const f = this.formats;
+    const total = Math.max(search.duplicateGroups, groups.length);
+    const among = f.counted(search.count, "contact");
+    this.title.textContent =
+      total === 0
+        ? `No likely duplicates among ${among}`
+        : `${f.counted(total, "group")} of likely duplicates among ${among}`;
+    this.lead.textContent =
+      "Contacts that are likely one person, found from their addresses and names. " +
+      "Nothing is changed here.";
+    show(byId("where"), false);
+    this.showFreshness(search);
+    show(byId("segments-section"), false);
+    show(byId("table-section"), false);
+    show(byId("actions"), false);
+    fill(byId("duplicates"), ...groups.map((g) => this.group(g)));
+    const more = total - groups.length;
+    const note = byId("duplicates-note");
+    note.textContent =
+      more > 0
+        ? `And ${f.counted(more, "more group")}, not shown here: the most certain come first.`
+        : "";
+    show(note, more > 0);
+    show(byId("duplicates-section"), total > 0);
+    show(byId("results"));
+  }
+
+  private group(g: DuplicateGroup): HTMLElement {
+    const level = CONFIDENCES.includes(g.confidence) ? g.confidence : "low";
+    const reasons = g.reasons.map((r) => REASONS[r] ?? shown(r, 60));
+    const contacts = g.contacts.map((c) => {
+      const tags = [
+        ...(c.id === g.keep ? [el("span", { className: "tag keep", text: "keep" })] : []),
+        ...(c.domainTypo ? [el("span", { className: "tag typo", text: "misspelt domain" })] : []),
+        ...(c.unsubscribed ? [el("span", { className: "tag", text: "unsubscribed" })] : []),
+      ];
+      return el(
+        "li",
+        { className: c.id === g.keep ? "kept" : "" },
+        el("span", { className: "addr" }, ...email(c.email)),
+        ...tags,
+        el("span", {
+          className: "created muted",
+          text: `Created ${this.times.date(c.createdAt)}`,
+          attrs: { title: this.times.long(c.createdAt) },
+        }),
+      );
+    });
+    return el(
+      "li",
+      { className: "group", attrs: { "data-confidence": level } },
+      el(
+        "p",
+        { className: "group-head" },
+        el("span", {
+          className: `tag conf conf-${level}`,
+          text: `${shown(g.confidence, 20) || level} confidence`,
+        }),
+        el("span", { className: "why", text: reasons.join(" · ") }),
+      ),
+      el("ul", { className: "group-contacts" }, ...contacts),
+    );
   }
 
   private showFreshness(search: Search): void {
