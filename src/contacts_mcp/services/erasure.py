@@ -455,41 +455,77 @@ def _journal(path: Path, matcher: Matcher, *, apply: bool) -> Counter[str]:
     """An import journal's rows naming our addresses: a done row keeps its place (a
     resumed import must not do it again), with the reference for the address; the
     contacts it looked up, and those it was creating, are removed."""
-    counts: Counter[str] = Counter()
-    db = _open(path, apply=apply)
-    if db is None:
-        return counts
     marks = ",".join("?" * len(matcher.refs))
     keys = list(matcher.refs)
+
+    def done_row(row: tuple[Any, ...], found: Counter[str]) -> tuple[Any, ...]:
+        number, email, detail = row
+        return (
+            None if email is None else matcher.text(str(email), found),
+            None if detail is None else matcher.text(str(detail), found),
+            number,
+        )
+
+    def work(db: sqlite3.Connection) -> Counter[str]:
+        counts = _rewritten(
+            db,
+            "SELECT row, email, detail FROM done WHERE email LIKE '%@%' OR detail LIKE '%@%'",
+            "UPDATE done SET email = ?, detail = ? WHERE row = ?",
+            done_row,
+            apply=apply,
+        )
+        for table in ("existing", "creating"):
+            query = f"SELECT email_key FROM {table} WHERE email_key IN ({marks})"  # noqa: S608 - our table names
+            for (address,) in db.execute(query, keys):
+                counts[str(address)] += 1
+            if apply:
+                db.execute(f"DELETE FROM {table} WHERE email_key IN ({marks})", keys)  # noqa: S608
+        return counts
+
+    return _in_database(path, work, apply=apply)
+
+
+def _in_database(
+    path: Path, work: Callable[[sqlite3.Connection], Counter[str]], *, apply: bool
+) -> Counter[str]:
+    """`work` on the database at `path` (not there: nobody is in it): in one write
+    transaction when it changes it (`apply`), after which no removed content is left on
+    disk. A database begun by a server that never wrote to it holds nobody."""
+    db = _open(path, apply=apply)
+    if db is None:
+        return Counter()
     try:
         with sharing.write_transaction(db) if apply else contextlib.nullcontext():
-            done = db.execute(
-                "SELECT row, email, detail FROM done WHERE email LIKE '%@%' OR detail LIKE '%@%'"
-            ).fetchall()
-            for row, email, detail in done:
-                found: Counter[str] = Counter()
-                new_email = matcher.text(str(email), found) if email is not None else None
-                new_detail = matcher.text(str(detail), found) if detail is not None else None
-                if found:
-                    counts.update(dict.fromkeys(found, 1))
-                    if apply:
-                        db.execute(
-                            "UPDATE done SET email = ?, detail = ? WHERE row = ?",
-                            (new_email, new_detail, row),
-                        )
-            for table in ("existing", "creating"):
-                query = f"SELECT email_key FROM {table} WHERE email_key IN ({marks})"  # noqa: S608 - our table names
-                for (address,) in db.execute(query, keys):
-                    counts[str(address)] += 1
-                if apply:
-                    db.execute(f"DELETE FROM {table} WHERE email_key IN ({marks})", keys)  # noqa: S608
+            counts = work(db)
         if apply and counts:
             compact(db)
+        return counts
     except sqlite3.Error as exc:
         if apply and not _missing_table(exc):
             raise
+        return Counter()
     finally:
         db.close()
+
+
+def _rewritten(
+    db: sqlite3.Connection,
+    select: str,
+    update: str,
+    rewrite: Callable[[tuple[Any, ...], Counter[str]], tuple[Any, ...]],
+    *,
+    apply: bool,
+) -> Counter[str]:
+    """Each row of `select` that names our addresses, given `update`'s values by
+    `rewrite` (which counts what it replaced): one record per row and address."""
+    counts: Counter[str] = Counter()
+    for row in db.execute(select).fetchall():
+        found: Counter[str] = Counter()
+        values = rewrite(tuple(row), found)
+        if found:
+            counts.update(dict.fromkeys(found, 1))
+            if apply:
+                db.execute(update, values)
     return counts
 
 
@@ -653,41 +689,26 @@ def _jobs(
 ) -> None:
     """Ended jobs naming our addresses (their arguments, results, messages and errors);
     working ones are blockers (`blockers`), and this job's own arguments are its work."""
-    counts: Counter[str] = Counter()
-    db = _open(path, apply=apply)
-    if db is None:
-        return
-    try:
-        with sharing.write_transaction(db) if apply else contextlib.nullcontext():
-            rows = db.execute(
-                "SELECT id, arguments, result, message, error FROM jobs "
-                "WHERE status != 'working' AND (arguments LIKE '%@%' OR result LIKE '%@%' "
-                "OR message LIKE '%@%' OR error LIKE '%@%')"
-            ).fetchall()
-            for job_id, arguments, result, message, error in rows:
-                found: Counter[str] = Counter()
-                new = (
-                    _json_text(arguments, matcher, found),
-                    None if result is None else _json_text(result, matcher, found),
-                    matcher.text(str(message), found),
-                    None if error is None else matcher.text(str(error), found),
-                )
-                if not found:
-                    continue
-                counts.update(dict.fromkeys(found, 1))
-                if apply:
-                    db.execute(
-                        "UPDATE jobs SET arguments = ?, result = ?, message = ?, error = ? "
-                        "WHERE id = ?",
-                        (*new, job_id),
-                    )
-        if apply and counts:
-            compact(db)
-    except sqlite3.Error as exc:
-        if apply and not _missing_table(exc):
-            raise
-    finally:
-        db.close()
+
+    def job(row: tuple[Any, ...], found: Counter[str]) -> tuple[Any, ...]:
+        job_id, arguments, result, message, error = row
+        return (
+            _json_text(str(arguments), matcher, found),
+            None if result is None else _json_text(str(result), matcher, found),
+            matcher.text(str(message), found),
+            None if error is None else matcher.text(str(error), found),
+            job_id,
+        )
+
+    select = (
+        "SELECT id, arguments, result, message, error FROM jobs WHERE status != 'working' "
+        "AND (arguments LIKE '%@%' OR result LIKE '%@%' OR message LIKE '%@%' "
+        "OR error LIKE '%@%')"
+    )
+    update = "UPDATE jobs SET arguments = ?, result = ?, message = ?, error = ? WHERE id = ?"
+    counts = _in_database(
+        path, lambda db: _rewritten(db, select, update, job, apply=apply), apply=apply
+    )
     places.add("job", path, counts)
 
 
@@ -702,32 +723,16 @@ def _json_text(text: str, matcher: Matcher, counts: Counter[str]) -> str:
 def _approvals(places: Places, path: Path, matcher: Matcher, *, apply: bool) -> None:
     """Approvals naming our addresses: a pending one is withdrawn (spent), and its
     arguments keep the reference instead."""
-    counts: Counter[str] = Counter()
-    db = _open(path, apply=apply)
-    if db is None:
-        return
-    try:
-        with sharing.write_transaction(db) if apply else contextlib.nullcontext():
-            rows = db.execute(
-                "SELECT nonce, arguments FROM approvals WHERE arguments LIKE '%@%'"
-            ).fetchall()
-            for nonce, arguments in rows:
-                found: Counter[str] = Counter()
-                new = _json_text(str(arguments), matcher, found)
-                if found:
-                    counts.update(dict.fromkeys(found, 1))
-                    if apply:
-                        db.execute(
-                            "UPDATE approvals SET arguments = ?, spent = 1 WHERE nonce = ?",
-                            (new, nonce),
-                        )
-        if apply and counts:
-            compact(db)
-    except sqlite3.Error as exc:
-        if apply and not _missing_table(exc):
-            raise
-    finally:
-        db.close()
+
+    def approval(row: tuple[Any, ...], found: Counter[str]) -> tuple[Any, ...]:
+        nonce, arguments = row
+        return _json_text(str(arguments), matcher, found), nonce
+
+    select = "SELECT nonce, arguments FROM approvals WHERE arguments LIKE '%@%'"
+    update = "UPDATE approvals SET arguments = ?, spent = 1 WHERE nonce = ?"
+    counts = _in_database(
+        path, lambda db: _rewritten(db, select, update, approval, apply=apply), apply=apply
+    )
     places.add("approval", path, counts)
 
 
