@@ -18,7 +18,14 @@ import { downloadButton, showCount, stopButton } from "./progress";
 import { ScreenView } from "./screen";
 import { type FileLink, type Outcome, readOutcome } from "./shapes";
 import { type LastReport, whatWasDone } from "./stopped";
-import { forgetFacts, outcomeFacts, people, RECEIPT_SHOWN, receiptCell } from "./view";
+import {
+  forgetFacts,
+  outcomeFacts,
+  people,
+  RECEIPT_SHOWN,
+  receiptCaption,
+  receiptCell,
+} from "./view";
 
 /** How each kind of job is named. */
 const KINDS: Record<string, string> = {
@@ -401,17 +408,7 @@ export class JobScreen extends ScreenView {
     const receipts = outcome.people;
     const table = this.receiptTable();
     show(table.section, receipts.length > 0);
-    const finished = f.when(outcome.finishedAt);
-    table.caption.textContent = [
-      finished ? `Finished ${finished}.` : "",
-      receipts.length > RECEIPT_SHOWN
-        ? `The first ${f.count(RECEIPT_SHOWN)} of the ${people(f, receipts.length)}.`
-        : receipts.length === 1
-          ? "1 person."
-          : `All ${people(f, receipts.length)}.`,
-    ]
-      .filter(Boolean)
-      .join(" ");
+    table.caption.textContent = receiptCaption(f, outcome.finishedAt, receipts.length);
     // Said once, not on each row: a job read later has each person by reference only.
     const byReference = receipts.every((r) => r.email === null);
     table.note.textContent = byReference

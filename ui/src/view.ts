@@ -359,17 +359,7 @@ export class View extends ScreenView {
     const receipts = outcome?.people ?? [];
     const table = this.receiptTable();
     show(table.section, receipts.length > 0);
-    const finished = outcome !== null ? f.when(outcome.finishedAt) : "";
-    table.caption.textContent = [
-      finished ? `Finished ${finished}.` : "",
-      receipts.length > RECEIPT_SHOWN
-        ? `The first ${f.count(RECEIPT_SHOWN)} of the ${people(f, receipts.length)}.`
-        : receipts.length === 1
-          ? "1 person."
-          : `All ${people(f, receipts.length)}.`,
-    ]
-      .filter(Boolean)
-      .join(" ");
+    table.caption.textContent = receiptCaption(f, outcome?.finishedAt ?? "", receipts.length);
     fill(
       table.body,
       ...receipts
@@ -495,6 +485,21 @@ function titleOf(kind: string): string {
 }
 
 /** "1 person", "2 people". */
+/** A receipt table's caption: when the erasure finished, and how many people it lists. */
+export function receiptCaption(f: Formats, finishedAt: string, count: number): string {
+  const finished = finishedAt ? f.when(finishedAt) : "";
+  return [
+    finished ? `Finished ${finished}.` : "",
+    count > RECEIPT_SHOWN
+      ? `The first ${f.count(RECEIPT_SHOWN)} of the ${people(f, count)}.`
+      : count === 1
+        ? "1 person."
+        : `All ${people(f, count)}.`,
+  ]
+    .filter(Boolean)
+    .join(" ");
+}
+
 export function people(f: Formats, n: number): string {
   return f.counted(n, "person", "people");
 }
