@@ -1,13 +1,16 @@
 """Reading the data folder's files as the inventory, the access request and retention do:
-its files by pattern, which of them are failure reports, a SQLite file's companions, and
-a database opened without ever creating or writing it."""
+its files by pattern, which of them are failure reports, a SQLite file's companions, a
+database opened without ever creating or writing it, and the jobs working now."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sqlite3
 from pathlib import Path
+from typing import Any, NamedTuple
 
-__all__ = ["files", "is_failures", "read_only", "sidecars"]
+__all__ = ["WorkingJob", "files", "is_failures", "read_only", "sidecars", "working_jobs"]
 
 
 def files(folder: Path, pattern: str) -> list[Path]:
@@ -35,3 +38,32 @@ def read_only(path: Path) -> sqlite3.Connection | None:
         return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
     except sqlite3.Error:
         return None
+
+
+class WorkingJob(NamedTuple):
+    id: str
+    kind: str
+    arguments: dict[str, Any]
+
+
+def working_jobs(journal: Path) -> list[WorkingJob]:
+    """Every job still working in the job journal `journal`, with its arguments: what
+    they name (a bulk run's nonce, an import's upload) is in use."""
+    db = read_only(journal)
+    if db is None:
+        return []
+    try:
+        rows = db.execute(
+            "SELECT id, kind, arguments FROM jobs WHERE status = 'working'"
+        ).fetchall()
+    except sqlite3.Error:
+        return []
+    finally:
+        db.close()
+    found: list[WorkingJob] = []
+    for job_id, kind, arguments in rows:
+        with contextlib.suppress(ValueError, TypeError):
+            decoded = json.loads(arguments)
+            if isinstance(decoded, dict):
+                found.append(WorkingJob(str(job_id), str(kind), decoded))  # pyright: ignore[reportUnknownArgumentType]
+    return found

@@ -53,6 +53,7 @@ from contacts_mcp.services.explain import UserFacingError, explain
 from contacts_mcp.services.jobs import Progress, utc_iso
 from contacts_mcp.services.private import private_file
 from contacts_mcp.services.sets import patiently
+from contacts_mcp.text.cells import cell_address
 
 __all__ = [
     "NOT_COVERED",
@@ -69,13 +70,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# CSV cells this long are not addresses (as `services.personal` reads them).
-_MAX_CELL = 1024
+# Up to this many addresses, a line is first searched for each as plain text.
+_FEW = 16
 # Anything shaped like an address: a run of the characters an address has, around an
 # `@`. Each one found is looked up among the addresses sought; one inside a longer
 # address (`xada@…`, `…@example.com.au`) is that longer address, and never matches.
-# Up to this many addresses, a line is first searched for each as plain text.
-_FEW = 16
 _ADDRESS_LIKE = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)*")
 
 
@@ -135,12 +134,7 @@ class Matcher:
     def cell(self, cell: str) -> str | None:
         """The address a CSV cell is (as a spreadsheet-safe cell may write it, `'`
         first), if it is one of ours."""
-        if len(cell) > _MAX_CELL or "@" not in cell:
-            return None
-        value = cell.strip()
-        if value.startswith("'"):
-            value = value[1:].strip()
-        found = normalized(value)
+        found = cell_address(cell)
         return found if found in self.refs else None
 
     def text(self, value: str, counts: Counter[str]) -> str:
@@ -252,7 +246,7 @@ def blockers(folder: Path, matcher: Matcher, own_nonce: str | None = None) -> di
     journal does. Such work may write them again (an import creates them anew): nothing
     of theirs is erased until it ends."""
     found: dict[str, str] = {}
-    for job_id, kind, arguments in _working_jobs(folder / "jobs.sqlite"):
+    for job_id, kind, arguments in datafolder.working_jobs(folder / "jobs.sqlite"):
         if kind == "forget" and own_nonce is not None and arguments.get("nonce") == own_nonce:
             continue
         named = matcher.mentions(json.dumps(arguments, ensure_ascii=False))
@@ -652,30 +646,9 @@ class _InUse:
     uploads: set[str]
 
 
-def _working_jobs(path: Path) -> list[tuple[str, str, dict[str, Any]]]:
-    db = datafolder.read_only(path)
-    if db is None:
-        return []
-    try:
-        rows = db.execute(
-            "SELECT id, kind, arguments FROM jobs WHERE status = 'working'"
-        ).fetchall()
-    except sqlite3.Error:
-        return []
-    finally:
-        db.close()
-    found: list[tuple[str, str, dict[str, Any]]] = []
-    for job_id, kind, arguments in rows:
-        with contextlib.suppress(ValueError, TypeError):
-            decoded = json.loads(arguments)
-            if isinstance(decoded, dict):
-                found.append((str(job_id), str(kind), decoded))  # pyright: ignore[reportUnknownArgumentType]
-    return found
-
-
 def _working_files(path: Path, own_nonce: str | None) -> _InUse:
     in_use = _InUse(set(), set())
-    for _, _, arguments in _working_jobs(path):
+    for _, _, arguments in datafolder.working_jobs(path):
         nonce, upload = arguments.get("nonce"), arguments.get("upload")
         if isinstance(nonce, str) and nonce and nonce != own_nonce:
             in_use.nonces.add(nonce)
@@ -797,15 +770,8 @@ def _missing_table(exc: sqlite3.Error) -> bool:
 
 def _lock_held(lock: Path) -> bool:
     """Whether the `FolderLock` file `lock` is held now (an import running)."""
-    if not lock.exists():
-        return False
-    try:
-        with sharing.held(lock, wait=0):
-            return False
-    except sharing.FolderLockTimeout:
-        return True
-    except sqlite3.Error:
-        return True
+    with sharing.if_free(lock) as free:
+        return not free
 
 
 # -- forgetting people ------------------------------------------------------------------

@@ -23,14 +23,12 @@ from pydantic import BaseModel, Field
 
 from contacts_mcp.services import datafolder
 from contacts_mcp.text.caps import shown_mapping
+from contacts_mcp.text.cells import cell_address
 
 __all__ = ["MAX_RECORDS", "Place", "find_held"]
 
 # Records listed per place; past it, `count` says how many there are in all.
 MAX_RECORDS = 100
-# CSV cells this long are not addresses: skipped unread (a hostile file cannot make the
-# scan slow, and the csv module's own field limit is never reached).
-_MAX_CELL = 1024
 
 
 class Place(BaseModel):
@@ -129,18 +127,9 @@ def _csv_rows(path: Path, wanted: str) -> Iterator[dict[str, Any]]:
         rows = csv.reader(handle)
         header = next(rows, [])
         for number, row in enumerate(rows, start=2):
-            if any(_is_address(cell, wanted) for cell in row):
+            if any(cell_address(cell) == wanted for cell in row):
                 named = dict(zip(header, row, strict=False))
                 yield {"line": number, **named}
-
-
-def _is_address(cell: str, wanted: str) -> bool:
-    if len(cell) > _MAX_CELL:
-        return False
-    value = cell.strip()
-    if value.startswith("'"):  # as a spreadsheet-safe cell writes it
-        value = value[1:].strip()
-    return value.casefold() == wanted
 
 
 def _mirror_rows(path: Path, wanted: str) -> list[dict[str, Any]]:

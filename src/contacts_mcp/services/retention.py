@@ -12,18 +12,17 @@ Exports are the person's own files, in their folders: removed only when asked
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import shutil
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from contacts_mcp.services import datafolder
+from contacts_mcp.services import datafolder, sharing
 from contacts_mcp.services.sharing import write_transaction
 
 __all__ = [
@@ -119,7 +118,7 @@ def purge(
     report: list[Removed] = []
     # The files of a bulk run still working (its snapshot: the last copy of what it
     # deletes) are named by its nonce: never removed while it runs.
-    working = _working_jobs(folder / "jobs.sqlite")
+    working = [job.arguments for job in datafolder.working_jobs(folder / "jobs.sqlite")]
     running = _named(working, "nonce")
     for kind in KINDS:
         if kind not in cutoffs:
@@ -138,7 +137,7 @@ def purge(
                     _remove_run_file(path, running, done, folder)
             for path in datafolder.files(folder / "imports", "*/failures.csv"):
                 if _older(path, cutoff):
-                    with _free(folder / "imports" / f"{path.parent.name}.lock") as free:
+                    with sharing.if_free(folder / "imports" / f"{path.parent.name}.lock") as free:
                         if free:
                             _remove_file(path, done, folder)
                         else:
@@ -159,26 +158,6 @@ def purge(
                     _remove_file(path, done, folder)
         report.append(done)
     return PurgeReport(removed=report)
-
-
-def _working_jobs(jobs: Path) -> list[dict[str, Any]]:
-    """The arguments of every job still working: what they use is never removed."""
-    db = _open(jobs)
-    if db is None:
-        return []
-    try:
-        rows = db.execute("SELECT arguments FROM jobs WHERE status = 'working'").fetchall()
-    except sqlite3.Error:
-        return []
-    finally:
-        db.close()
-    found: list[dict[str, Any]] = []
-    for (arguments,) in rows:
-        with contextlib.suppress(ValueError, TypeError):
-            decoded = json.loads(arguments)
-            if isinstance(decoded, dict):
-                found.append(decoded)
-    return found
 
 
 def _named(jobs: list[dict[str, Any]], key: str) -> set[str]:
@@ -202,7 +181,7 @@ def _purge_imports(folder: Path, cutoff: float, done: Removed) -> None:
         if not entry.is_dir() or not _older_tree(entry, cutoff):
             continue
         lock = folder / f"{entry.name}.lock"
-        with _free(lock) as free:
+        with sharing.if_free(lock) as free:
             if not free:
                 done.skipped.append(f"{entry.name}: an import is running")
                 continue
@@ -276,7 +255,7 @@ def _purge_mirrors(
             continue
         if (account is None and name in keep) or not _older_db(path, cutoff):
             continue
-        with _free(folder / "locks" / f"sync-{name}.lock") as free:
+        with sharing.if_free(folder / "locks" / f"sync-{name}.lock") as free:
             if not free:
                 done.skipped.append(f"{name}: its mirror is being synced")
                 continue
@@ -344,32 +323,6 @@ def _forget_written(ledger: Path, path: Path) -> None:
             db.execute("DELETE FROM served WHERE path = ?", (str(path),))
     except sqlite3.Error:
         pass
-    finally:
-        db.close()
-
-
-@contextlib.contextmanager
-def _free(lock: Path) -> Iterator[bool]:
-    """Whether the `FolderLock` at `lock` is free; if so it is held for the block, so no
-    work starts on what is being removed."""
-    if not lock.exists():
-        yield True
-        return
-    try:
-        db = sqlite3.connect(lock, timeout=0, isolation_level=None)
-    except sqlite3.Error:
-        yield False
-        return
-    try:
-        try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            db.execute("ROLLBACK")
     finally:
         db.close()
 

@@ -32,6 +32,7 @@ __all__ = [
     "FolderLockTimeout",
     "connect",
     "held",
+    "if_free",
     "lock_beside",
     "write_transaction",
 ]
@@ -120,6 +121,23 @@ def held(lock: Path, *, wait: float = BUSY_TIMEOUT_SECONDS) -> Iterator[None]:
             db.execute("ROLLBACK")
     finally:
         db.close()
+
+
+@contextmanager
+def if_free(lock: Path) -> Iterator[bool]:
+    """Whether the lock file `lock` is free now (never waiting); if so it is held for the
+    block, so that no work starts on what the block changes. A lock file not there yet
+    is free (and not created)."""
+    if not lock.exists():
+        yield True
+        return
+    try:
+        with held(lock, wait=0):
+            yield True
+            return
+    except (FolderLockTimeout, sqlite3.Error):
+        pass
+    yield False
 
 
 class FolderLockTimeout(Exception):  # noqa: N818 - reads as the condition it is

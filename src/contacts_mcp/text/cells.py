@@ -6,6 +6,9 @@ otherwise a JSON array (`["A; B", " padded"]`), which no separated list can be m
 for: a plain list whose first name starts with "[" is written as JSON too.
 
 Topics: a JSON object of topic name → "opt_in" or "opt_out" (`{"Weekly": "opt_out"}`).
+
+An address: the cell itself, trimmed, perhaps with the `'` a spreadsheet-safe cell puts
+first.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import json
 from collections.abc import Iterable, Mapping
 
 __all__ = [
+    "MAX_ADDRESS_CELL",
     "SEGMENT_SEPARATOR",
     "SUBSCRIPTIONS",
+    "cell_address",
     "segment_names_of",
     "segments_cell",
     "topic_choices_of",
@@ -23,6 +28,22 @@ __all__ = [
 ]
 
 SEGMENT_SEPARATOR = ";"
+# Cells this long are not addresses: passed over unread (a hostile file cannot make a
+# scan slow, and the csv module's own field limit is never reached).
+MAX_ADDRESS_CELL = 1024
+
+
+def cell_address(cell: str) -> str | None:
+    """The address (in lower case, as Resend compares them) a CSV cell holds, if the
+    cell is one: as written, or spreadsheet-safe (`'` first)."""
+    if len(cell) > MAX_ADDRESS_CELL or "@" not in cell:
+        return None
+    value = cell.strip()
+    if value.startswith("'"):
+        value = value[1:].strip()
+    return value.lower()
+
+
 SUBSCRIPTIONS = ("opt_in", "opt_out")
 
 
