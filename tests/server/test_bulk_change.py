@@ -51,15 +51,17 @@ async def test_a_change_previews_then_does_exactly_what_it_showed(h: Harness) ->
     assert (preview["count"], preview["to_change"], preview["already"]) == (15, 15, 0)
     assert preview["refused"] == 0
     assert preview["change"] == "unsubscribe, set plan = 'pro', add to 'VIP'"
-    # Per contact: 1 PATCH (property values are written unseen), plus 1 POST for each of
-    # the 10 not yet in VIP, and 1 page of VIP's members re-checked at run time.
-    assert preview["requests"] == 15 + 10 + 1
+    # Per contact: 1 read (its values and unsubscribe, as they were before, for the
+    # journal an undo reads) and 1 PATCH, plus 1 POST for each of the 10 not yet in VIP,
+    # and 1 page of VIP's members re-checked at run time.
+    assert preview["requests"] == 15 + 15 + 10 + 1
     first = preview["sample"][0]
     assert first["email"] == "user14@acme.com"
     assert first["before"] == {"unsubscribed": False, "segments": []}
     assert first["after"] == {"unsubscribed": True, "plan": "pro", "segments": ["VIP"]}
-    assert any("Property values are written to every contact" in n for n in preview["notes"])
-    assert any("segment 'VIP''s members are re-checked" in n for n in preview["notes"])
+    rechecked = "segment 'VIP''s members, each contact's property values are re-checked"
+    assert any(rechecked in n for n in preview["notes"])
+    assert any("undo=<its job id> puts back" in n for n in preview["notes"])
 
     confirmed = {"search": search, **CHANGE, "confirm": preview["confirm"]}
     outcome = await finish(h, (await h.call("update_contacts", confirmed))["run"])
@@ -78,10 +80,15 @@ async def test_a_change_previews_then_does_exactly_what_it_showed(h: Harness) ->
     found = await h.call("search_contacts", {"where": vip, "count_only": True})
     assert found["count"] == 15
 
-    # Replayed after the run: refused (property values are written unseen, so the
-    # contacts still "need" a request), and nothing is written.
+    # Replayed after the run: nothing is left to change, and nothing is written.
     again = {"search": search, **CHANGE, "confirm": preview["confirm"]}
+    assert "Nothing to change: all 15 contacts" in await h.error("update_contacts", again)
+    # One changed back elsewhere needs the change again, but the confirmation was used:
+    # refused, and nothing is written.
+    await h.seed("PATCH", "/contacts/user14@acme.com", {"unsubscribed": False})
+    await h.call("search_contacts", {"where": [], "refresh": "full", "count_only": True})
     assert "That confirmation was already used" in await h.error("update_contacts", again)
+    assert (await states(h))["user14@acme.com"]["unsubscribed"] is False
 
 
 async def test_contacts_already_as_asked_cost_no_request(h: Harness) -> None:
@@ -142,7 +149,9 @@ async def test_topic_opt_ins_are_held_back_for_those_who_opted_out(h: Harness) -
     reason = read_csv(Path(outcome["failures_file"]))[0]["reason"]
     assert reason.startswith("refused: opted out of topic 'News'")
     opt_out = await h.call("update_contacts", {"contacts": named, "topics": {"News": "opt_out"}})
-    assert (await finish(h, opt_out["run"]))["done"] == 4
+    # Each contact's choices are read first: user1 is already opted out.
+    ended = await finish(h, opt_out["run"])
+    assert (ended["done"], ended["unchanged"]) == (3, 1)
     for contact in contacts:
         topics = await h.seed("GET", f"/contacts/{contact['id']}/topics")
         assert [t["subscription"] for t in topics["data"]] == ["opt_out"]

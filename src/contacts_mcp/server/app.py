@@ -50,6 +50,7 @@ from contacts_mcp.server.tools.jobs import JobKind, register_job_tools
 from contacts_mcp.server.tools.privacy import PRIVACY_JOBS, register_privacy_tools
 from contacts_mcp.server.tools.schema import UNCHANGEABLE, register_schema_tools
 from contacts_mcp.server.tools.sets import SET_JOBS, register_set_tools
+from contacts_mcp.server.tools.undo import UNDO_JOB
 from contacts_mcp.services.explain import UserFacingError
 from contacts_mcp.services.jobs import DEFAULT_WAIT_SECONDS
 
@@ -96,7 +97,7 @@ Manage the contacts of a Resend account (or of the local emulator).
 
 # Every kind of job the server runs, by the name its journal records.
 JOB_KINDS: dict[str, JobKind[Any]] = {
-    kind.name: kind for kind in (*IMPORT_JOBS, *SET_JOBS, *BULK_JOBS, *PRIVACY_JOBS)
+    kind.name: kind for kind in (*IMPORT_JOBS, *SET_JOBS, *BULK_JOBS, *PRIVACY_JOBS, UNDO_JOB)
 }
 
 

@@ -25,15 +25,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from contacts_mcp.api.base import UNSET, PropertyInput
 from contacts_mcp.api.client import ResendClient
 from contacts_mcp.api.errors import NotFoundError, ResendError, UnexpectedResponseError
-from contacts_mcp.api.models import Subscription
+from contacts_mcp.api.models import Subscription, Topic
+from contacts_mcp.services.before_state import Facts, Recorded, facts_now, write_journal
 from contacts_mcp.services.bulk import SAMPLE, BulkOutcome, Selected, attempts, write_failures
 from contacts_mcp.services.contacts import check_property_input
 from contacts_mcp.services.explain import UserFacingError, explain
 from contacts_mcp.services.jobs import Progress
 from contacts_mcp.services.mirror import Filter, MirroredContact
+from contacts_mcp.services.outfiles import WrittenFiles
 from contacts_mcp.services.recheck import (
     Needs,
     Observed,
@@ -53,6 +57,7 @@ __all__ = [
     "Change",
     "ContactPlan",
     "apply_change",
+    "apply_plan",
     "change_needs",
     "plan_for",
     "resolve_change",
@@ -190,13 +195,15 @@ class ContactPlan:
 
 def change_needs(change: Change, where: Sequence[Filter] | None) -> Needs:
     """What a run of `change` observes first: the members of every segment it joins or
-    leaves, what its search's conditions stand on, and names and unsubscribes when the
-    consent guard must check that nobody unsubscribed since (a re-subscribe)."""
+    leaves, what its search's conditions stand on, `unsubscribed` when it changes it, and
+    the property values it sets."""
     conditions = needs_for(where)
+    # What the run changes is observed too: its journal holds each contact's before-state,
+    # for an undo (`services.undo`).
     return Needs(
         segments=conditions.segments | set(change.join) | set(change.leave),
-        fields=conditions.fields or (change.unsubscribed is False and not change.resubscribe),
-        values=conditions.values,
+        fields=conditions.fields or change.unsubscribed is not None,
+        values=conditions.values or bool(change.properties),
     )
 
 
@@ -229,7 +236,8 @@ def plan_for(
         join=[s for s in change.join if s not in member or not trust.trusts_segment(s)],
         leave=[s for s in change.leave if s in member or not trust.trusts_segment(s)],
         write_topics=bool(change.topics),
-        check_topics=not change.resubscribe and "opt_in" in change.topics.values(),
+        # Read first: for the consent guard, and for the journal's before-state.
+        check_topics=bool(change.topics),
         refused=refused,
     )
 
@@ -253,13 +261,18 @@ async def apply_change(
     failures_path: Path,
     progress: Progress,
     where: Sequence[Condition] | None = None,
+    *,
+    journal: Path | None = None,
+    written: WrittenFiles | None = None,
 ) -> BulkOutcome:
     """Apply `change` to every selected contact that needs it, 8 at a time (the client's
     pacer keeps the account's rate); what each did is counted, failures written out.
 
     First the run observes what its decisions stand on (`change_needs`): a contact is
     skipped as already as asked only on a fact observed since the run began, and with
-    `where` (a search's conditions) a contact that no longer meets them is left alone."""
+    `where` (a search's conditions) a contact that no longer meets them is left alone.
+    Before the first write, each contact to change is recorded in `journal` as it was
+    (`services.undo`)."""
     started, sent_before = time.monotonic(), client.requests_sent
     filters = None if where is None else await sets.filters(where)
     items, observed = await observe(
@@ -284,10 +297,23 @@ async def apply_change(
         if contact.id not in accounted and contact.email not in accounted
     ]
     counts = {"done": 0, "unchanged": sum(1 for p in plans if not p.needed and not p.refused)}
+    needed = [p for p in plans if p.needed and not p.refused]
+    choices: dict[str, dict[str, Subscription]] = {}
+    topics = await _topics_set(client, change)
+    names = {topic_id: topic.name for topic_id, topic in topics.items()}
+    if change.topics:
+        choices, unread = await _topic_choices(client, needed, progress)
+        failures += unread
+        needed = [p for p in needed if p.contact.id in choices]
+    if journal is not None and needed:
+        defaults = {topic_id: topic.default_subscription for topic_id, topic in topics.items()}
+        records = [_recorded(p, change, choices.get(p.contact.id), defaults) for p in needed]
+        await anyio.to_thread.run_sync(write_journal, journal, records, written)
 
     async def one(plan: ContactPlan) -> None:
         nonlocal refused
-        outcome = await _apply_one(client, sets, plan, change)
+        now = choices.get(plan.contact.id)
+        outcome = await apply_plan(client, sets, plan, change, now, names)
         if outcome is None:
             counts["done"] += 1
         elif outcome.startswith("refused"):
@@ -298,7 +324,7 @@ async def apply_change(
         else:
             failures.append((plan.contact.email, outcome))
 
-    await each([p for p in plans if p.needed], one, progress, "updated")
+    await each(needed, one, progress, "updated")
     return BulkOutcome(
         action="update",
         selected=len(selected.contacts),
@@ -339,27 +365,88 @@ def _observed_notes(requests: int) -> list[str]:
     ]
 
 
-async def _apply_one(
-    client: ResendClient, sets: ContactsSets, plan: ContactPlan, change: Change
+async def _topic_choices(
+    client: ResendClient, plans: Sequence[ContactPlan], progress: Progress
+) -> tuple[dict[str, dict[str, Subscription]], list[tuple[str, str]]]:
+    """Each contact's topic choices (contact id → topic id → choice), read afresh one
+    request each, and (email, why) for those that could not be read."""
+    found: dict[str, dict[str, Subscription]] = {}
+    unread: list[tuple[str, str]] = []
+
+    async def read(plan: ContactPlan) -> None:
+        try:
+            listed = await patiently(partial(client.list_contact_topics, plan.contact.id))
+        except NotFoundError:
+            unread.append((plan.contact.email, "the contact no longer exists"))
+        except ResendError as exc:
+            unread.append((plan.contact.email, f"could not read its topics: {explain(exc)}"))
+        else:
+            found[plan.contact.id] = {t.id: t.subscription for t in listed}
+
+    await each(plans, read, progress, "reading topic choices")
+    return found, unread
+
+
+async def _topics_set(client: ResendClient, change: Change) -> dict[str, Topic]:
+    """The topics the change sets, by id: their names, and the default choice a contact
+    who never chose one has (what an undo puts back)."""
+    if not change.topics:
+        return {}
+    try:
+        topics = await patiently(client.list_topics)
+    except ResendError as exc:
+        raise explain(exc) from None
+    return {t.id: t for t in topics if t.id in change.topics}
+
+
+def _recorded(
+    plan: ContactPlan,
+    change: Change,
+    choices: Mapping[str, Subscription] | None,
+    defaults: Mapping[str, Subscription],
+) -> Recorded:
+    """The contact in the run's journal: the facts the change touches, as they were and
+    as the change leaves them."""
+    after = Facts(
+        unsubscribed=change.unsubscribed,
+        properties=change.properties,
+        segments={**dict.fromkeys(change.join, True), **dict.fromkeys(change.leave, False)},
+        topics=change.topics,
+    )
+    unchosen = {t: defaults[t] for t in change.topics if t in defaults}
+    before = facts_now(plan.contact, plan.segments, {**unchosen, **(choices or {})}, after)
+    return Recorded(plan.contact.email, plan.contact.id, before, after)
+
+
+async def apply_plan(
+    client: ResendClient,
+    sets: ContactsSets,
+    plan: ContactPlan,
+    change: Change,
+    topics_now: Mapping[str, Subscription] | None = None,
+    topic_names: Mapping[str, str] | None = None,
 ) -> str | None:
     """None when the contact now is as asked; "unchanged" when it already was (its topics,
-    read for the consent guard); otherwise why not ("refused: …" for the guard)."""
+    `topics_now`, read for the consent guard); otherwise why not ("refused: …" for the
+    guard)."""
     contact = plan.contact
     write_topics = plan.write_topics
     if plan.check_topics:
-        try:
-            current = await patiently(partial(client.list_contact_topics, contact.id))
-        except NotFoundError:
-            return "the contact no longer exists"
-        except ResendError as exc:
-            return f"could not read its topics: {explain(exc)}"
-        opted_out = {t.id: t.name for t in current if t.subscription == "opt_out"}
-        blocked = [opted_out[t] for t, sub in change.topics.items()
-                   if sub == "opt_in" and t in opted_out]  # fmt: skip
-        if blocked:
-            return f"refused: opted out of topic {blocked[0]!r}; {RESUBSCRIBE_HINT}"
-        now = {t.id: t.subscription for t in current}
-        write_topics = any(now.get(t) != sub for t, sub in change.topics.items())
+        if topics_now is None:
+            try:
+                listed = await patiently(partial(client.list_contact_topics, contact.id))
+            except NotFoundError:
+                return "the contact no longer exists"
+            except ResendError as exc:
+                return f"could not read its topics: {explain(exc)}"
+            topics_now = {t.id: t.subscription for t in listed}
+            topic_names = {t.id: t.name for t in listed}
+        opted_out = [t for t, sub in topics_now.items() if sub == "opt_out"]
+        blocked = [t for t, sub in change.topics.items() if sub == "opt_in" and t in opted_out]
+        if blocked and not change.resubscribe:
+            name = (topic_names or {}).get(blocked[0], blocked[0])
+            return f"refused: opted out of topic {name!r}; {RESUBSCRIBE_HINT}"
+        write_topics = any(topics_now.get(t) != sub for t, sub in change.topics.items())
         if not (plan.fields or plan.join or plan.leave or write_topics):
             return "unchanged"
     steps: list[tuple[str, Callable[[], Awaitable[object]], Callable[[], None]]] = []

@@ -652,6 +652,8 @@ def _working_files(path: Path, own_nonce: str | None) -> _InUse:
         nonce, upload = arguments.get("nonce"), arguments.get("upload")
         if isinstance(nonce, str) and nonce and nonce != own_nonce:
             in_use.nonces.add(nonce)
+        if isinstance(reads := arguments.get("reads"), str) and reads:
+            in_use.nonces.add(reads)  # an undo reads the files of the run it undoes
         if isinstance(upload, str) and upload:
             in_use.uploads.add(upload)
     return in_use

@@ -119,7 +119,8 @@ def purge(
     # The files of a bulk run still working (its snapshot: the last copy of what it
     # deletes) are named by its nonce: never removed while it runs.
     working = [job.arguments for job in datafolder.working_jobs(folder / "jobs.sqlite")]
-    running = _named(working, "nonce")
+    # (An undo names the run whose files it reads as `reads`.)
+    running = _named(working, "nonce") | _named(working, "reads")
     for kind in KINDS:
         if kind not in cutoffs:
             continue

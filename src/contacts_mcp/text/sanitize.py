@@ -27,6 +27,7 @@ __all__ = [
     "MAX_FIELD_CHARS",
     "clean",
     "formula_safe",
+    "formula_unescaped",
     "has_hidden",
     "label",
     "name_key",
@@ -163,3 +164,8 @@ def needs_apostrophe(value: str) -> bool:
 def formula_safe(value: str) -> str:
     """`value` as a CSV cell no spreadsheet runs and import reads back exactly."""
     return f"'{value}" if needs_apostrophe(value) else value
+
+
+def formula_unescaped(cell: str) -> str:
+    """The value a `formula_safe` cell holds."""
+    return cell[1:] if cell[:1] == "'" and needs_apostrophe(cell[1:]) else cell

@@ -100,6 +100,10 @@ SearchArg = Annotated[
     Annotated[str, Field(max_length=8000)] | SkipJsonSchema[None],
     Field(description="Or: the `selection` of a search_contacts answer."),
 ]
+UndoArg = Annotated[
+    Annotated[str, Field(max_length=100)] | SkipJsonSchema[None],
+    Field(description="A bulk job's id: put back what it changed (no other change)."),
+]
 ConfirmArg = Annotated[
     Annotated[str, Field(max_length=500)] | SkipJsonSchema[None],
     Field(description="From the preview; omit to preview."),
@@ -145,6 +149,8 @@ class ChangePreview(BaseModel):
     to_change: int
     refused: int = Field(description="Held back by the consent guard.")
     refused_sample: list[str] = Field(description=f"Up to {SAMPLE} of their emails.")
+    changed_since: int = Field(default=0, description="Undo: changed again since; left alone.")
+    changed_since_sample: list[str] = Field(default_factory=list[str])
     sample: list[ChangeSample] = Field(description=f"Up to {SAMPLE}, before → after.")
     requests: int = Field(description="API requests the run needs.")
     estimated_seconds: int
@@ -296,6 +302,7 @@ async def ask_to_update(
     remove_segments: list[str] | None = None,
     topics: dict[str, Any] | None = None,
     resubscribe: bool = False,
+    undo: str | None = None,
 ) -> Elicit[Approval] | Approval | NotAsked:
     """Ask the person to approve a confirmed change, where the client can ask them."""
     from contacts_mcp.services.bulk_change import resolve_change
@@ -303,6 +310,12 @@ async def ask_to_update(
     question = _approval_question(ctx, confirm)
     if question is None or confirm is None:
         return NotAsked()
+    if undo is not None:
+        from contacts_mcp.server.tools.undo import undo_runnable
+
+        return (
+            await _ask(ctx, confirm, question) if undo_runnable(ctx, undo, confirm) else NotAsked()
+        )
     try:
         change = await resolve_change(
             services(ctx).schema,
@@ -494,10 +507,21 @@ def _update_work(state: State, arguments: Mapping[str, Any]) -> Work:
         # Exactly the contacts previewed (their ids were checked against the confirmation);
         # a search's are re-checked against its conditions.
         selected = await select(state.sets, state.client, arguments["ids"], None)
+        from contacts_mcp.services.before_state import JOURNAL_SUFFIX
+
         failures = _run_file(state, "updated", arguments, "-failures.csv")
         change = Change.from_arguments(arguments["change"])
         return await apply_change(
-            state.client, state.sets, selected, change, failures, progress, _where(arguments)
+            state.client,
+            state.sets,
+            selected,
+            change,
+            failures,
+            progress,
+            _where(arguments),
+            # What each contact was before: for an undo (update_contacts(undo=…)).
+            journal=_run_file(state, "updated", arguments, JOURNAL_SUFFIX),
+            written=state.written,
         )
 
     return work
@@ -576,6 +600,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         resubscribe: Annotated[
             bool, Field(description="Only when the people asked to opt back in.")
         ] = False,
+        undo: UndoArg = None,
         confirm: ConfirmArg = None,
     ) -> Annotated[CallToolResult, UpdateAnswer]:
         """Change many contacts at once. Past 10 contacts, the first call (no `confirm`)
@@ -590,6 +615,16 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         )
         from contacts_mcp.services.recheck import observe
 
+        if undo is not None:
+            from contacts_mcp.server.tools.undo import undo_answer
+
+            given = (contacts, search, unsubscribed, properties, add_segments, remove_segments)
+            if any(value is not None for value in (*given, topics)) or resubscribe:
+                raise ToolError(
+                    "undo takes only a job id (and confirm): it puts back what that job "
+                    "changed. Call it without a selection or a change."
+                )
+            return await undo_answer(ctx, person, undo, confirm)
         state = services(ctx)
         where = _conditions(contacts, search)
         change = await run(
@@ -971,7 +1006,12 @@ def _refuse_reuse(
     arguments = _job_selection(selected, where)
     if change is not None:
         arguments["change"] = change
-    earlier = state.jobs.previous(kind.name, {**arguments, "nonce": nonce}, state.caller())
+    _refuse_used(state, kind, {**arguments, "nonce": nonce})
+
+
+def _refuse_used(state: State, kind: JobKind[Any], arguments: Mapping[str, Any]) -> None:
+    """Refuse the run of a confirmation (in `arguments`) that already ended."""
+    earlier = state.jobs.previous(kind.name, arguments, state.caller())
     if earlier is not None and earlier.status != "working":
         raise ToolError(
             f"That confirmation was already used (job {earlier.id}, {earlier.status}). "
@@ -989,19 +1029,18 @@ def _change_notes(
             f"({counted(recheck, 'request')}): a contact is skipped as already as asked, or "
             "left out of the search, only on what that finds."
         )
-    if change.properties and not any(plan.fields.get("properties") is None for plan in plans):
-        notes.append(
-            "Property values are written to every contact (1 request each) rather than "
-            "compared first: Resend may hold other values than the mirror's last read."
-        )
     if change.topics:
-        note = "Topic subscriptions are not known locally: the run writes them (1 request each)"
+        note = (
+            "Topic subscriptions are not known locally: the run reads each contact's first "
+            "(1 request) and writes those that differ (1 more)"
+        )
         if not change.resubscribe and "opt_in" in change.topics.values():
-            note += (
-                ", reading them first (1 more) so that contacts who opted out of a topic are "
-                "held back by the consent guard"
-            )
+            note += "; contacts who opted out of a topic are held back by the consent guard"
         notes.append(note + ".")
+    notes.append(
+        "The run records each contact as it was before it writes: update_contacts with "
+        "undo=<its job id> puts back what it changed."
+    )
     return notes
 
 
@@ -1037,9 +1076,13 @@ def _fields(values: Mapping[str, Any]) -> str:
     return ", ".join(f"{key}={quoted(str(value))}" for key, value in values.items())
 
 
-# The erasure tool (`tools.privacy`) selects, asks and refuses as these tools do.
+# The erasure tool (`tools.privacy`) and the undo (`tools.undo`) select, ask and refuse
+# as these tools do.
 declined = _declined
 estimate = _estimate
 for_review = _for_review
 require_person = _require_person
 select_named = _selection
+job_run = _run
+refuse_used = _refuse_used
+run_file = _run_file

@@ -1,0 +1,509 @@
+"""Undo a bulk run: `update_contacts(undo=<job id>)`, a preview then a confirmed run like
+any change to many contacts (see `services.undo`).
+
+An update (or an undo of one) is put back from its journal; a delete is undone by
+re-creating its contacts from its snapshot, through the import's row-by-row strategy.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from mcp.server.elicitation import ElicitationResult
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+
+from contacts_mcp.server.toolkit import State, ToolContext, result, run, services
+from contacts_mcp.server.tools.bulk import (
+    SAMPLE,
+    ChangePreview,
+    ChangeSample,
+    UpdateAnswer,
+    declined,
+    estimate,
+    for_review,
+    job_run,
+    refuse_used,
+    require_person,
+    run_file,
+)
+from contacts_mcp.server.tools.jobs import JobKind
+from contacts_mcp.server.tools.sets import fill_mirror
+from contacts_mcp.services.bulk import (
+    CONFIRM_SECONDS,
+    FRESH_SECONDS,
+    BulkOutcome,
+    People,
+)
+from contacts_mcp.services.explain import UserFacingError
+from contacts_mcp.services.jobs import Job, utc_iso
+from contacts_mcp.services.sets import PAGE
+from contacts_mcp.text.caps import shown, shown_mapping
+from contacts_mcp.text.sanitize import label
+from contacts_mcp.text.words import counted
+
+if TYPE_CHECKING:
+    from contacts_mcp.services.before_state import Facts, Recorded
+    from contacts_mcp.services.jobs import Progress, Work
+
+# The journal and the undo itself (`services.before_state`, `services.undo`) are imported
+# where used: the server's startup path stays light.
+
+__all__ = ["UNDO_JOB", "undo_answer", "undo_runnable"]
+
+# The kinds of job an undo puts back (an undo's own kind included).
+UNDOABLE = ("update", "delete", "undo")
+
+
+def _source(state: State, job_id: str) -> Job:
+    """The job to undo: the caller's, of a kind that can be, and ended."""
+    try:
+        job = state.jobs.find(job_id, state.caller())
+    except UserFacingError as exc:
+        raise ToolError(str(exc)) from None
+    if job.kind not in UNDOABLE:
+        raise ToolError(
+            f"Job {job.id} is {'an' if job.kind[0] in 'aeiou' else 'a'} {job.kind}: undo "
+            "takes the id of an update_contacts, delete_contacts or earlier undo job."
+            + (
+                " To take back an import, delete the contacts it created (search them by "
+                "created_at) or import the previous values again."
+                if job.kind == "import"
+                else ""
+            )
+        )
+    if job.status == "working":
+        raise ToolError(
+            f"Job {job.id} is still working: wait for it to end (get_job), or stop it with "
+            "cancel=true, then undo what it did."
+        )
+    return job
+
+
+def _restored_from(state: State, job: Job) -> Job | None:
+    """The delete an undo job undid, if it undid one."""
+    if job.kind != "undo":
+        return None
+    try:
+        undone = state.jobs.find(str(job.arguments.get("job", "")))
+    except UserFacingError:
+        return None
+    return undone if undone.kind == "delete" else None
+
+
+async def _names(state: State) -> dict[str, str]:
+    segments = await run(state.schema.segments())
+    topics = await run(state.schema.topics())
+    return {**{s.id: s.name for s in segments}, **{t.id: t.name for t in topics}}
+
+
+def _facts_shown(facts: Facts, names: Mapping[str, str]) -> dict[str, Any]:
+    shown_facts: dict[str, Any] = {}
+    if facts.unsubscribed is not None:
+        shown_facts["unsubscribed"] = facts.unsubscribed
+    shown_facts.update(facts.properties)
+    for segment, member in facts.segments.items():
+        shown_facts[f"in {names.get(segment, segment)}"] = member
+    for topic, choice in facts.topics.items():
+        shown_facts[f"topic {names.get(topic, topic)}"] = choice
+    return shown_mapping(shown_facts)
+
+
+def _what_it_did(job: Job, names: Mapping[str, str]) -> str:
+    from contacts_mcp.services.bulk_change import Change
+
+    if job.kind == "delete":
+        return "a delete"
+    if job.kind == "undo":
+        return f"an undo (of job {job.arguments.get('job', '?')})"
+    return Change.from_arguments(job.arguments.get("change") or {}).describe(names, names)
+
+
+def _what_to_undo(
+    state: State, job: Job
+) -> tuple[People, list[Recorded] | tuple[list[str], dict[str, list[str]]]]:
+    """What undoing `job` acts on (what a confirmation binds), and its records: an
+    update's journal, or a delete's snapshot (header, rows by address)."""
+    from contacts_mcp.services.before_state import journal_files, read_journal
+    from contacts_mcp.services.undo import snapshot_rows, snapshots_of
+
+    nonce = str(job.arguments.get("nonce", ""))
+    if job.kind == "delete":
+        header, rows = snapshot_rows(snapshots_of(state.snapshots, nonce))
+        if not rows:
+            raise ToolError(
+                f"Job {job.id} left no snapshot to restore from: it deleted nothing, or the "
+                "snapshot was removed (retention, or a person's erasure). Nothing was changed."
+            )
+        return People(tuple(sorted(rows))), (header, rows)
+    if (undone := _restored_from(state, job)) is not None:
+        raise ToolError(
+            f"Job {job.id} restored the contacts job {undone.id} deleted; undoing a restore "
+            "is not supported: delete them again with delete_contacts. Nothing was changed."
+        )
+    records = read_journal(journal_files(state.snapshots, nonce))
+    if not records:
+        raise ToolError(
+            f"Job {job.id} kept no record of what it changed: it changed nothing, ran before "
+            "undo existed, or its record was removed (retention, or a person's erasure). "
+            "Nothing was changed."
+        )
+    return People(tuple(sorted(r.id for r in records))), records
+
+
+def _checked(state: State, job: Job, bound: People, confirm: str) -> dict[str, Any]:
+    """The undo job's arguments, once `confirm` is checked for exactly this undo, unused."""
+    try:
+        checked = state.confirmations.check(confirm, "undo", bound, {"undo": job.id})
+    except UserFacingError as exc:  # refused: nothing is written
+        raise ToolError(str(exc)) from None
+    nonce = str(job.arguments.get("nonce", ""))
+    arguments = {"job": job.id, "reads": nonce, "nonce": checked.nonce}
+    refuse_used(state, UNDO_JOB, arguments)
+    return arguments
+
+
+def undo_runnable(ctx: ToolContext, job_id: str, confirm: str) -> bool:
+    """Whether the confirmed undo would go ahead now (nobody is asked to approve one the
+    tool would refuse: its error then says why)."""
+    state = services(ctx)
+    try:
+        job = _source(state, job_id)
+        bound, _ = _what_to_undo(state, job)
+        _checked(state, job, bound, confirm)
+    except (ToolError, UserFacingError):
+        return False
+    return True
+
+
+async def undo_answer(
+    ctx: ToolContext, person: ElicitationResult[Any], job_id: str, confirm: str | None
+) -> CallToolResult:
+    """update_contacts(undo=…): the preview, or (with `confirm`) the run."""
+    state = services(ctx)
+    job = _source(state, job_id)
+    bound, records = _what_to_undo(state, job)
+    if confirm is None:
+        if isinstance(records, tuple):
+            return await _delete_preview(ctx, state, job, *records, bound)
+        return await _update_preview(ctx, state, job, records, bound)
+    arguments = _checked(state, job, bound, confirm)
+    if declined(person):
+        raise ToolError("The person did not approve: nothing was changed.")
+    require_person(ctx, state, person, "changed")
+    text, ran = await job_run(ctx, UNDO_JOB, arguments)
+    return result(text, UpdateAnswer(run=ran))
+
+
+async def _update_preview(
+    ctx: ToolContext, state: State, job: Job, records: list[Recorded], bound: People
+) -> CallToolResult:
+    from contacts_mcp.services.undo import needs_of, plan_undo
+
+    await fill_mirror(ctx, state, max_age=FRESH_SECONDS)
+    names = await _names(state)
+    held = state.sets.mirror.contacts([r.id for r in records])
+    plan = plan_undo(records, held, None, names)
+    to_change = plan.to_change
+    if not to_change:
+        raise ToolError(
+            f"Nothing to undo for job {job.id}: of the {counted(len(records), 'contact')} it "
+            f"changed, {plan.already} are as they were before, {len(plan.changed)} changed "
+            f"again since (left alone), {len(plan.kept)} stay unsubscribed (an undo never "
+            f"opts anyone back in) and {len(plan.gone)} were deleted since. Nothing was "
+            "changed."
+        )
+    needs, read_topics = needs_of(records)
+    reads = needs.requests(state.sets, len(held)) + (len(held) if read_topics else 0)
+    requests = reads + plan.requests()
+    summary = f"Undo job {job.id} for {counted(len(records), 'contact')}"
+    notes = [
+        f"At run time each contact is read afresh first ({counted(reads, 'request')}): one "
+        "that changed again since the job is left alone and listed, never overwritten.",
+    ]
+    if plan.kept:
+        notes.append(
+            f"{counted(len(plan.kept), 'contact')} stay unsubscribed (or opted out): the job "
+            "unsubscribed them, and an undo never opts anyone back in, since Resend cannot "
+            "show whether they unsubscribed themselves since."
+        )
+    if plan.gone:
+        notes.append(f"{counted(len(plan.gone), 'contact')} were deleted since: nothing to do.")
+    preview = ChangePreview(
+        change=f"undo job {job.id} ({_what_it_did(job, names)})",
+        count=len(records),
+        missing=[shown(r.email) for r in plan.gone[:SAMPLE]],
+        already=plan.already,
+        to_change=len(to_change),
+        refused=len(plan.kept),
+        refused_sample=[shown(r.record.email) for r in plan.kept[:SAMPLE]],
+        changed_since=len(plan.changed),
+        changed_since_sample=[f"{shown(r.record.email)}: {r.changed}" for r in plan.changed][
+            :SAMPLE
+        ],
+        sample=[
+            ChangeSample(
+                email=shown(r.record.email),
+                before=_facts_shown(r.now, names),
+                after=_facts_shown(r.put_back, names),
+            )
+            for r in to_change[:SAMPLE]
+        ],
+        requests=requests,
+        estimated_seconds=estimate(state, requests),
+        notes=notes,
+        confirm=state.confirmations.issue("undo", bound, {"undo": job.id}, summary),
+        expires_at=utc_iso(time.time() + CONFIRM_SECONDS),
+    )
+    return _reviewed(ctx, job, preview)
+
+
+async def _delete_preview(
+    ctx: ToolContext,
+    state: State,
+    job: Job,
+    header: list[str],
+    rows: dict[str, list[str]],
+    bound: People,
+) -> CallToolResult:
+    from contacts_mcp.services.undo import CANNOT_COME_BACK
+
+    await fill_mirror(ctx, state, max_age=FRESH_SECONDS, memberships=False)
+    again = [email for email in rows if state.sets.mirror.find_id(email) is not None]
+    back = [email for email in rows if email not in set(again)]
+    if not back:
+        raise ToolError(
+            f"Nothing to undo for job {job.id}: each of the "
+            f"{counted(len(rows), 'contact')} it deleted exists again at Resend (created "
+            "again since): left alone. Nothing was changed."
+        )
+    dropped = await _lost(state, header, rows)
+    # The import's scan of the account (100 contacts a request), then a create each.
+    requests = 1 + state.sets.state().contacts // PAGE + len(back)
+    notes = [
+        "Each contact comes back with its fields, property values, segments"
+        + (" and topic choices" if "topics" in header else "")
+        + f" as the snapshot holds them. {CANNOT_COME_BACK}",
+        "At run time the account is read afresh first: an address that exists again is "
+        "left alone and listed, never overwritten.",
+    ]
+    if dropped:
+        notes.append(
+            "The account no longer has "
+            + ", ".join(dropped[:5])
+            + (f" and {len(dropped) - 5} more" if len(dropped) > 5 else "")
+            + ": left out."
+        )
+    columns = {column: i for i, column in enumerate(header)}
+    summary = f"Undo job {job.id}: restore {counted(len(back), 'deleted contact')}"
+    preview = ChangePreview(
+        change=f"undo job {job.id} (a delete): restore the deleted contacts",
+        count=len(rows),
+        missing=[],
+        already=0,
+        to_change=len(back),
+        refused=0,
+        refused_sample=[],
+        changed_since=len(again),
+        changed_since_sample=[f"{shown(e)}: exists again at Resend" for e in again[:SAMPLE]],
+        sample=[
+            ChangeSample(
+                email=shown(email),
+                before={"exists": False},
+                after=shown_mapping(
+                    {
+                        c: rows[email][i]
+                        for c, i in columns.items()
+                        if c != "email" and rows[email][i]
+                    }
+                ),
+            )
+            for email in back[:SAMPLE]
+        ],
+        requests=requests,
+        estimated_seconds=estimate(state, requests),
+        notes=notes,
+        confirm=state.confirmations.issue("undo", bound, {"undo": job.id}, summary),
+        expires_at=utc_iso(time.time() + CONFIRM_SECONDS),
+    )
+    return _reviewed(ctx, job, preview)
+
+
+async def _lost(state: State, header: list[str], rows: Mapping[str, list[str]]) -> list[str]:
+    """What the snapshot names that the account no longer has."""
+    from contacts_mcp.text.cells import segment_names_of, topic_choices_of
+    from contacts_mcp.text.sanitize import formula_unescaped
+
+    segments = {s.name for s in await run(state.schema.segments())}
+    topics = {t.name for t in await run(state.schema.topics())}
+    properties = {p.key for p in await run(state.schema.properties())}
+    fixed = ("email", "first_name", "last_name", "unsubscribed", "segments", "topics")
+    lost = [f"property {c}" for c in header if c not in fixed and c not in properties]
+    named: set[str] = set()
+    at = {column: i for i, column in enumerate(header)}
+    for row in rows.values():
+        if "segments" in at:
+            for name in segment_names_of(formula_unescaped(row[at["segments"]])):
+                if name not in segments:
+                    named.add(f"segment {name}")
+        if "topics" in at:
+            try:
+                choices = topic_choices_of(formula_unescaped(row[at["topics"]]))
+            except ValueError:
+                choices = {}
+            named.update(f"topic {name}" for name in choices if name not in topics)
+    return [*lost, *sorted(named)]
+
+
+def _reviewed(ctx: ToolContext, job: Job, preview: ChangePreview) -> CallToolResult:
+    answer = result(_preview_text(preview), UpdateAnswer(preview=preview))
+    arguments = {"undo": job.id, "confirm": preview.confirm}
+    return for_review(ctx, answer, "update_contacts", arguments)
+
+
+def _preview_text(preview: ChangePreview) -> str:
+    lines = [
+        f"Preview, nothing written: {preview.change}, {counted(preview.count, 'contact')}: "
+        f"{preview.to_change} to put back, {preview.already} already as before, "
+        f"{preview.changed_since} changed again since (left alone), {preview.refused} kept "
+        f"unsubscribed; {counted(preview.requests, 'request')}, about "
+        f"{preview.estimated_seconds} s.",
+    ]
+    if preview.changed_since_sample:
+        lines.append("Left alone: " + "; ".join(map(label, preview.changed_since_sample)))
+    if preview.refused_sample:
+        lines.append("Kept unsubscribed: " + ", ".join(map(label, preview.refused_sample)))
+    lines.append(f"First {len(preview.sample)}, now → put back:")
+    lines.extend(
+        f"{label(s.email)}: {_fields(s.before)} → {_fields(s.after)}" for s in preview.sample
+    )
+    lines.extend(f"- {note}" for note in preview.notes)
+    lines.append(
+        "Show this to the user. To run exactly this, call again with the same undo and "
+        f"confirm={preview.confirm} (valid 10 minutes)."
+    )
+    return "\n".join(lines)
+
+
+def _fields(values: Mapping[str, Any]) -> str:
+    from contacts_mcp.text.sanitize import quoted
+
+    return ", ".join(f"{key}={quoted(str(value))}" for key, value in values.items()) or "-"
+
+
+# -- the job ------------------------------------------------------------------------------
+
+
+def _undo_work(state: State, arguments: Mapping[str, Any]) -> Work:
+    async def work(progress: Progress) -> BulkOutcome:
+        job = state.jobs.find(str(arguments["job"]))
+        if job.kind == "delete":
+            return await _restore(state, arguments, progress)
+        from contacts_mcp.services.before_state import (
+            JOURNAL_SUFFIX,
+            journal_files,
+            read_journal,
+        )
+        from contacts_mcp.services.bulk import select
+        from contacts_mcp.services.undo import undo_update
+
+        records = read_journal(journal_files(state.snapshots, str(arguments["reads"])))
+        selected = await select(state.sets, state.client, [r.id for r in records], None)
+        segments = await state.schema.segments()
+        topics = await state.schema.topics()
+        names = {**{s.id: s.name for s in segments}, **{t.id: t.name for t in topics}}
+        return await undo_update(
+            state.client,
+            state.sets,
+            selected,
+            records,
+            names,
+            run_file(state, "undone", arguments, JOURNAL_SUFFIX),
+            run_file(state, "undone", arguments, "-failures.csv"),
+            progress,
+            written=state.written,
+        )
+
+    return work
+
+
+async def _restore(state: State, arguments: Mapping[str, Any], progress: Progress) -> BulkOutcome:
+    """Re-create a delete's contacts from its snapshot, as an import that creates only."""
+    from contacts_mcp.imports.plan import ImportSource
+    from contacts_mcp.services.undo import CANNOT_COME_BACK, restore_file, snapshots_of
+
+    started, sent_before = time.monotonic(), state.client.requests_sent
+    # Named by the undo's nonce: a resumed undo imports the same file, and its import
+    # journal goes on from where it stopped.
+    out = state.snapshots / f"restore-{arguments['nonce']}.csv"
+    dropped: list[str] = []
+    if out.is_file():
+        with out.open(encoding="utf-8", newline="") as handle:
+            columns = {c: c for c in next(csv.reader(handle), [])}
+    else:
+        segments = {s.name for s in await state.schema.segments()}
+        topics = {t.name for t in await state.schema.topics()}
+        properties = {p.key for p in await state.schema.properties()}
+        written = restore_file(
+            snapshots_of(state.snapshots, str(arguments["reads"])),
+            out,
+            segments=segments,
+            topics=topics,
+            properties=properties,
+            skip=set(),
+            written=state.written,
+        )
+        columns, dropped = written.columns, written.dropped
+    summary = await state.imports.run(
+        ImportSource(path=str(out)),
+        columns=columns,
+        on_conflict="skip",
+        strategy="rows",
+        progress=progress,
+    )
+    notes = [CANNOT_COME_BACK]
+    if dropped:
+        notes.append("The account no longer has " + ", ".join(dropped[:5]) + ": left out.")
+    note = await state.sets.after_import(
+        created=summary.created, updated=0, upsert=False, progress=progress
+    )
+    if note:
+        notes.append(note)
+    if summary.skipped:
+        notes.append(
+            f"{counted(summary.skipped, 'address')} exist again at Resend (created again "
+            "since the delete): left alone, never overwritten."
+        )
+    return BulkOutcome(
+        action="undo",
+        selected=summary.rows,
+        done=summary.created,
+        changed_since=summary.skipped,
+        failed=summary.failed + summary.duplicates,
+        requests=state.client.requests_sent - sent_before,
+        seconds=round(time.monotonic() - started, 2),
+        failures_file=summary.failures_file,
+        notes=notes,
+    )
+
+
+def _undo_text(outcome: BulkOutcome) -> str:
+    text = (
+        f"Undone for {outcome.done} of {counted(outcome.selected, 'contact')} "
+        f"({outcome.unchanged} already as before, {outcome.changed_since} changed again "
+        f"since and left alone, {outcome.refused} kept unsubscribed, {outcome.gone} deleted "
+        f"since, {outcome.failed} failed); {counted(outcome.requests, 'request')} in "
+        f"{outcome.seconds:.1f} s."
+    )
+    if outcome.changed_since_sample:
+        text += "\nLeft alone: " + "; ".join(map(label, outcome.changed_since_sample))
+    text += "".join(f"\n- {note}" for note in outcome.notes)
+    if outcome.failures_file:
+        text += f"\nEach contact not put back, with the reason: {outcome.failures_file}"
+    return text
+
+
+UNDO_JOB = JobKind("undo", BulkOutcome, _undo_work, _undo_text)

@@ -1,0 +1,460 @@
+"""Undo of a bulk run: what it changed, put back contact by contact as it was before.
+
+An update's undo reads the run's journal (`services.before_state`) and compares each
+contact afresh with it, fact by fact:
+
+- as it was before: nothing to do;
+- as the run left it: put back;
+- anything else: it changed again after the run, so the whole contact is left alone and
+  listed (never overwritten);
+- putting back would opt someone in (unsubscribed → subscribed, a topic opt-out → opt-in):
+  never done by an undo, since nothing the API shows tells whether the person
+  unsubscribed themselves after the run. That fact is left as it is, and listed.
+
+An undo journals what it puts back in the same way, so an undo can be undone too.
+
+A delete's undo re-creates each deleted contact from the run's snapshot (fields,
+property values, segments and topic choices) with the import's row-by-row strategy and
+`on_conflict="skip"`: an address that exists again at Resend (created again since) is
+left alone and listed. A contact comes back with a new id and creation date; Resend's
+history of the old one (emails sent, opens) stays with the old id.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from contacts_mcp.api.client import ResendClient
+from contacts_mcp.api.errors import NotFoundError, ResendError
+from contacts_mcp.api.models import Subscription
+from contacts_mcp.services import datafolder
+from contacts_mcp.services.before_state import (
+    Facts,
+    Recorded,
+    facts_now,
+    same_value,
+    write_journal,
+)
+from contacts_mcp.services.bulk import (
+    BUILT_IN_COLUMNS,
+    SAMPLE,
+    BulkOutcome,
+    Selected,
+    write_failures,
+)
+from contacts_mcp.services.bulk_change import Change, ContactPlan, apply_plan
+from contacts_mcp.services.explain import UserFacingError, explain
+from contacts_mcp.services.jobs import Progress
+from contacts_mcp.services.mirror import MirroredContact
+from contacts_mcp.services.outfiles import OutFile, WrittenFiles
+from contacts_mcp.services.private import private_folder
+from contacts_mcp.services.recheck import Needs, each, observe
+from contacts_mcp.services.sets import ContactsSets, patiently
+from contacts_mcp.text.caps import shown
+from contacts_mcp.text.cells import segment_names_of, segments_cell, topic_choices_of, topics_cell
+from contacts_mcp.text.sanitize import formula_safe, formula_unescaped
+from contacts_mcp.text.words import counted
+
+__all__ = [
+    "CANNOT_COME_BACK",
+    "Restore",
+    "RestoreFile",
+    "UndoPlan",
+    "needs_of",
+    "plan_restore",
+    "plan_undo",
+    "restore_file",
+    "snapshot_rows",
+    "snapshots_of",
+    "undo_update",
+]
+
+CANNOT_COME_BACK = (
+    "A restored contact gets a new id and creation date; Resend's history of the deleted "
+    "one (emails sent to it, opens, clicks) stays with the old id and does not come back."
+)
+
+
+@dataclass(frozen=True)
+class Restore:
+    """What undoing a run does to one contact."""
+
+    record: Recorded
+    put_back: Facts = field(default_factory=Facts)
+    """The facts written back (each as it was before the run)."""
+    now: Facts = field(default_factory=Facts)
+    """Those facts as they are now (for the undo's own journal)."""
+    kept: list[str] = field(default_factory=list[str])
+    """Facts left as they are because putting them back would opt the person in."""
+    changed: str | None = None
+    """Why the contact is left alone: changed again after the run."""
+
+
+def plan_restore(record: Recorded, now: Facts, names: Mapping[str, str]) -> Restore:
+    """What undoing the run does to this contact, given what it holds now (`names`:
+    segment and topic ids → names, for what is said)."""
+    put_back: dict[str, Any] = {"properties": {}, "segments": {}, "topics": {}}
+    was: dict[str, Any] = {"properties": {}, "segments": {}, "topics": {}}
+    kept: list[str] = []
+    before, after = record.before, record.after
+
+    def changed(what: str, value: object) -> Restore:
+        return Restore(record, changed=f"{what} changed since the run (now {_spoken(value)})")
+
+    if before.unsubscribed is not None and now.unsubscribed not in (None, before.unsubscribed):
+        if now.unsubscribed != after.unsubscribed:
+            return changed("unsubscribed", now.unsubscribed)
+        if before.unsubscribed is False:
+            kept.append("stays unsubscribed (an undo never opts anyone back in)")
+        else:
+            put_back["unsubscribed"], was["unsubscribed"] = True, now.unsubscribed
+    for key, value in before.properties.items():
+        current = now.properties.get(key)
+        if same_value(current, value):
+            continue
+        if not same_value(current, after.properties.get(key)):
+            return changed(key, current)
+        put_back["properties"][key], was["properties"][key] = value, current
+    for segment, member in before.segments.items():
+        current = now.segments.get(segment, member)
+        if current == member:
+            continue
+        if current != after.segments.get(segment, current):
+            return changed(f"membership of {names.get(segment, segment)}", current)
+        put_back["segments"][segment], was["segments"][segment] = member, current
+    for topic, choice in before.topics.items():
+        current = now.topics.get(topic, choice)
+        if current == choice:
+            continue
+        if current != after.topics.get(topic, current):
+            return changed(f"topic {names.get(topic, topic)}", current)
+        if choice == "opt_in":
+            kept.append(f"stays opted out of {names.get(topic, topic)} (never opted back in)")
+            continue
+        put_back["topics"][topic], was["topics"][topic] = choice, current
+    return Restore(record, put_back=Facts.from_json(put_back), now=Facts.from_json(was), kept=kept)
+
+
+def _spoken(value: object) -> str:
+    if value is None or value == "":
+        return "no value"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def needs_of(records: Sequence[Recorded]) -> tuple[Needs, bool]:
+    """What an undo of these records observes afresh first, and whether it reads each
+    contact's topic choices."""
+    segments = frozenset(s for r in records for s in r.before.segments)
+    fields = any(r.before.unsubscribed is not None for r in records)
+    values = any(r.before.properties for r in records)
+    return Needs(segments=segments, fields=fields, values=values), any(
+        r.before.topics for r in records
+    )
+
+
+@dataclass
+class UndoPlan:
+    """An update's undo, contact by contact, on what is known of each now."""
+
+    restores: list[Restore]
+    gone: list[Recorded]
+    """Deleted from Resend since the run."""
+
+    @property
+    def to_change(self) -> list[Restore]:
+        return [r for r in self.restores if r.changed is None and r.put_back]
+
+    @property
+    def changed(self) -> list[Restore]:
+        return [r for r in self.restores if r.changed is not None]
+
+    @property
+    def kept(self) -> list[Restore]:
+        return [r for r in self.restores if r.kept and r.changed is None]
+
+    @property
+    def already(self) -> int:
+        return sum(1 for r in self.restores if r.changed is None and not r.put_back and not r.kept)
+
+    def requests(self) -> int:
+        """The writes it needs (the reads are counted apart)."""
+        return sum(_writes(r.put_back) for r in self.to_change)
+
+
+def _writes(facts: Facts) -> int:
+    fields = facts.unsubscribed is not None or bool(facts.properties)
+    return int(fields) + len(facts.segments) + int(bool(facts.topics))
+
+
+def plan_undo(
+    records: Sequence[Recorded],
+    held: Sequence[tuple[MirroredContact, list[str]]],
+    topics: Mapping[str, Mapping[str, Subscription]] | None,
+    names: Mapping[str, str],
+) -> UndoPlan:
+    """The undo of these records given the contacts as `held` now (with their segment
+    ids) and, where read, their topic choices. A fact not known (property values the
+    mirror never read, topic choices not read) is taken as the run left it: the run
+    reads it afresh before it writes."""
+    by_id = {contact.id: (contact, segments) for contact, segments in held}
+    restores: list[Restore] = []
+    gone: list[Recorded] = []
+    for record in records:
+        found = by_id.get(record.id)
+        if found is None:
+            gone.append(record)
+            continue
+        contact, segments = found
+        now = facts_now(
+            contact,
+            segments,
+            (topics or {}).get(record.id, record.after.topics),
+            record.before,
+        )
+        if contact.properties is None:  # not known: as the run left them, until read
+            now = Facts(now.unsubscribed, record.after.properties, now.segments, now.topics)
+        restores.append(plan_restore(record, now, names))
+    return UndoPlan(restores, gone)
+
+
+async def undo_update(
+    client: ResendClient,
+    sets: ContactsSets,
+    selected: Selected,
+    records: Sequence[Recorded],
+    names: Mapping[str, str],
+    journal: Path,
+    failures_path: Path,
+    progress: Progress,
+    *,
+    written: WrittenFiles | None,
+) -> BulkOutcome:
+    """Put back what an update run changed (`records`, its journal) on each contact that
+    is still as the run left it; `selected` holds those contacts as the mirror holds
+    them (those deleted since are missing)."""
+    started, sent_before = time.monotonic(), client.requests_sent
+    needs, read_topics = needs_of(records)
+    items, observed = await observe(client, sets, selected.contacts, needs, progress)
+    failures = [(email, f"could not re-check it: {why}") for email, why in observed.unreadable]
+    choices: dict[str, dict[str, Subscription]] = {}
+    if read_topics:
+        choices, unread = await _topic_choices(client, [c for c, _ in items], progress)
+        failures += unread
+        items = [item for item in items if item[0].id in choices]
+    unreadable = {email for email, _ in failures}
+    readable = [r for r in records if r.email not in unreadable]
+    plan = plan_undo(readable, items, choices if read_topics else None, names)
+    # The undo's own journal: so the undo can be undone.
+    to_change = plan.to_change
+    if to_change:
+        records_now = [Recorded(r.record.email, r.record.id, r.now, r.put_back) for r in to_change]
+        await anyio.to_thread.run_sync(write_journal, journal, records_now, written)
+    by_id = {contact.id: (contact, segments) for contact, segments in items}
+    counts = {"done": 0}
+
+    async def one(restore: Restore) -> None:
+        contact, segments = by_id[restore.record.id]
+        change, contact_plan = _as_change(contact, segments, restore.put_back)
+        outcome = await apply_plan(client, sets, contact_plan, change, choices.get(contact.id))
+        if outcome is None or outcome == "unchanged":
+            counts["done"] += 1
+        else:
+            failures.append((contact.email, outcome))
+
+    await each(to_change, one, progress, "put back")
+    changed = plan.changed
+    failures += [(r.record.email, f"left alone: {r.changed}") for r in changed]
+    failures += [(r.record.email, "; ".join(r.kept)) for r in plan.kept]
+    failures += [(r.email, "deleted from Resend since the run") for r in plan.gone]
+    notes = [
+        f"{counted(len(changed), 'contact')} changed again after the run: left alone, "
+        "never overwritten."
+    ] if changed else []  # fmt: skip
+    if plan.kept:
+        notes.append(
+            f"{counted(len(plan.kept), 'contact')} stay unsubscribed (or opted out) where "
+            "the run had unsubscribed them: an undo never opts anyone back in, since "
+            "Resend cannot show whether they unsubscribed themselves since. If they did "
+            "not, update_contacts with resubscribe=true opts them back in."
+        )
+    return BulkOutcome(
+        action="undo",
+        selected=len(records),
+        done=counts["done"],
+        unchanged=plan.already,
+        refused=len(plan.kept),
+        changed_since=len(changed),
+        changed_since_sample=[f"{shown(r.record.email)}: {r.changed}" for r in changed[:SAMPLE]],
+        failed=len(failures) - len(changed) - len(plan.kept) - len(plan.gone),
+        gone=len(plan.gone),
+        requests=client.requests_sent - sent_before,
+        seconds=round(time.monotonic() - started, 2),
+        failures_file=write_failures(failures_path, failures),
+        notes=notes,
+    )
+
+
+async def _topic_choices(
+    client: ResendClient, contacts: Sequence[MirroredContact], progress: Progress
+) -> tuple[dict[str, dict[str, Subscription]], list[tuple[str, str]]]:
+    found: dict[str, dict[str, Subscription]] = {}
+    unread: list[tuple[str, str]] = []
+
+    async def read(contact: MirroredContact) -> None:
+        try:
+            listed = await patiently(partial(client.list_contact_topics, contact.id))
+        except NotFoundError:
+            return  # deleted since: found gone by the plan
+        except ResendError as exc:
+            unread.append((contact.email, f"could not read its topics: {explain(exc)}"))
+        else:
+            found[contact.id] = {t.id: t.subscription for t in listed}
+
+    await each(contacts, read, progress, "reading topic choices")
+    return found, unread
+
+
+def _as_change(
+    contact: MirroredContact, segments: list[str], put_back: Facts
+) -> tuple[Change, ContactPlan]:
+    """Putting back one contact's facts, as a change to that contact alone."""
+    change = Change(
+        unsubscribed=put_back.unsubscribed,
+        properties=dict(put_back.properties),
+        join=tuple(s for s, member in put_back.segments.items() if member),
+        leave=tuple(s for s, member in put_back.segments.items() if not member),
+        topics=dict(put_back.topics),
+    )
+    fields: dict[str, Any] = {}
+    if put_back.unsubscribed is not None:
+        fields["unsubscribed"] = put_back.unsubscribed
+    if put_back.properties:
+        fields["properties"] = dict(put_back.properties)
+    plan = ContactPlan(
+        contact=contact,
+        segments=segments,
+        fields=fields,
+        join=list(change.join),
+        leave=list(change.leave),
+        write_topics=bool(change.topics),
+        check_topics=bool(change.topics),
+    )
+    return change, plan
+
+
+# -- a delete's undo ----------------------------------------------------------------------
+
+
+def snapshot_rows(paths: Sequence[Path]) -> tuple[list[str], dict[str, list[str]]]:
+    """The header and rows (by address, lower case) of a delete's snapshots, the newest
+    row of each address winning: a run resumed after a restart snapshots what it still
+    had to delete, read afresh."""
+    header: list[str] = []
+    rows: dict[str, list[str]] = {}
+    for path in paths:
+        try:
+            handle = path.open(encoding="utf-8", newline="")
+        except OSError as exc:
+            raise UserFacingError(
+                f"The run's snapshot ({path.name}) cannot be read ({exc.strerror}): nothing "
+                "was changed."
+            ) from None
+        with handle:
+            reader = csv.reader(handle)
+            head = next(reader, None)
+            if head is None or head[:1] != ["email"]:
+                raise UserFacingError(
+                    f"{path.name} is not a snapshot of deleted contacts: nothing was changed."
+                )
+            for column in head:
+                if column not in header:
+                    header.append(column)
+            for row in reader:
+                if not row or not row[0].strip():
+                    continue  # an erasure removed the person's row, or a blank line
+                cells = dict(zip(head, row, strict=False))
+                rows[formula_unescaped(row[0]).strip().lower()] = [
+                    cells.get(column, "") for column in header
+                ]
+    width = len(header)
+    return header, {email: row + [""] * (width - len(row)) for email, row in rows.items()}
+
+
+@dataclass(frozen=True)
+class RestoreFile:
+    """What a delete's undo imports: the snapshot's rows, cut to what exists now."""
+
+    path: Path
+    columns: dict[str, str]
+    rows: int
+    dropped: list[str]
+    """What the account no longer has, left out (a segment, a topic, a property)."""
+
+
+def restore_file(
+    paths: Sequence[Path],
+    out: Path,
+    *,
+    segments: set[str],
+    topics: set[str],
+    properties: set[str],
+    skip: set[str],
+    written: WrittenFiles | None,
+) -> RestoreFile:
+    """Write `out`: the snapshots' rows but those of the addresses in `skip`, with the
+    segments, topics and property columns the account no longer has left out."""
+    header, rows = snapshot_rows(paths)
+    kept = [c for c in header if c in BUILT_IN_COLUMNS or c in ("segments", "topics")]
+    kept += [c for c in header if c not in kept and c in properties]
+    dropped = [f"property {c}" for c in header if c not in kept]
+    lost: set[str] = set()
+    private_folder(out.parent)
+    file = OutFile(out, kind="snapshot", replace=False, written=written)
+    count = 0
+    try:
+        writer = csv.writer(file.text(), lineterminator="\r\n")
+        writer.writerow(kept)
+        for email, row in rows.items():
+            if email in skip:
+                continue
+            cells = dict(zip(header, row, strict=True))
+            if "segments" in cells:
+                names = segment_names_of(formula_unescaped(cells["segments"]))
+                lost.update(f"segment {n}" for n in names if n not in segments)
+                cells["segments"] = formula_safe(segments_cell(n for n in names if n in segments))
+            if "topics" in cells:
+                try:
+                    choices = topic_choices_of(formula_unescaped(cells["topics"]))
+                except ValueError:
+                    choices = {}
+                lost.update(f"topic {n}" for n in choices if n not in topics)
+                cells["topics"] = formula_safe(
+                    topics_cell({n: c for n, c in choices.items() if n in topics})
+                )
+            writer.writerow([cells[c] for c in kept])
+            count += 1
+    except BaseException:
+        file.abandon()
+        raise
+    file.publish(count)
+    return RestoreFile(out, {c: c for c in kept}, count, [*dropped, *sorted(lost)])
+
+
+def snapshots_of(snapshots: Path, nonce: str) -> list[Path]:
+    """A delete run's snapshots (by its nonce), oldest first."""
+    return [
+        path
+        for path in datafolder.files(snapshots, f"deleted-*-{nonce}.csv")
+        if not datafolder.is_failures(path)
+    ]
