@@ -41,7 +41,7 @@ async def everything(h: Harness) -> dict[str, dict[str, Any]]:
             "segments": sorted(s["name"] for s in segments["data"]),
             "topics": {
                 t["name"]: choices.get(t["name"], t["default_subscription"]) for t in topics
-            },  # fmt: skip
+            },
         }
     return found
 
@@ -147,3 +147,123 @@ async def test_an_update_is_put_back_but_what_changed_since(h: Harness) -> None:
         if email not in ("user5@acme.com", "user6@acme.com"):
             kept_out = {**after_job[email]["topics"], "Offers": "opt_out"}
             assert now[email] == {**after_job[email], "topics": kept_out}, email
+
+
+async def test_an_undo_never_opts_anyone_back_in(h: Harness) -> None:
+    await account(h)  # every 4th acme.com contact unsubscribed already
+    before = await everything(h)
+    search = await selection(h, ACME)
+    change = {"search": search, "unsubscribed": True, "properties": {"plan": "gone"}}
+    _, job = await confirmed(h, change)
+    preview, outcome, _ = await undo(h, job)
+    # The 11 the job unsubscribed stay so; every plan is put back.
+    assert (preview["to_change"], preview["refused"]) == (15, 11)
+    assert any("never opts anyone back in" in note for note in preview["notes"])
+    assert (outcome["done"], outcome["refused"], outcome["changed_since"]) == (15, 11, 0)
+    now = await everything(h)
+    for email, was in before.items():
+        if email.endswith("@acme.com"):
+            assert now[email] == {**was, "unsubscribed": True}, email
+        else:
+            assert now[email] == was
+    reasons = {row["reason"] for row in read_csv(Path(outcome["failures_file"]))}
+    assert reasons == {"stays unsubscribed (an undo never opts anyone back in)"}
+
+
+async def test_a_delete_is_undone_from_its_snapshot_topics_included(h: Harness) -> None:
+    await with_topics(h)
+    before = await everything(h)
+    search = await selection(h, ACME)
+    preview = (await h.call("delete_contacts", {"search": search}))["preview"]
+    answer = await h.call("delete_contacts", {"search": search, "confirm": preview["confirm"]})
+    await finish(h, answer["run"])
+    job = str(answer["run"]["job_id"])
+    assert await h.count_contacts() == 5
+    # In between, user3's address is created again elsewhere: that contact is left alone.
+    await h.seed("POST", "/contacts", {"email": "user3@acme.com", "first_name": "New"})
+    await h.call("search_contacts", {"where": [], "refresh": "full", "count_only": True})
+
+    preview, outcome, _ = await undo(h, job)
+    assert (preview["count"], preview["to_change"], preview["changed_since"]) == (15, 14, 1)
+    assert preview["changed_since_sample"] == ["user3@acme.com: exists again at Resend"]
+    assert preview["sample"][0]["before"] == {"exists": False}
+    assert any("new id and creation date" in note for note in preview["notes"])
+    assert (outcome["done"], outcome["changed_since"], outcome["failed"]) == (14, 1, 0)
+    now = await everything(h)
+    assert now.keys() == before.keys()
+    for email, was in before.items():
+        if email == "user3@acme.com":
+            assert now[email]["first_name"] == "New"
+        else:
+            assert now[email] == was, email
+    assert now["user2@acme.com"]["topics"]["News"] == "opt_out"
+    # Searches see them at once.
+    found = await h.call("search_contacts", {"where": ACME, "count_only": True})
+    assert found["count"] == 15
+    # Undone once: a second undo finds nothing left to restore.
+    error = await h.error("update_contacts", {"undo": job})
+    assert "Nothing to undo" in error
+    assert "exists again" in error
+
+
+async def test_what_cannot_be_undone_is_refused_and_changes_nothing(h: Harness) -> None:
+    await account(h, acme=12, others=0)
+    assert "No job 'job_nope'" in await h.error("update_contacts", {"undo": "job_nope"})
+    search = await selection(h, ACME)
+    _, job = await confirmed(h, {"search": search, "add_segments": ["VIP"]})
+    mixed = {"undo": job, "unsubscribed": True}
+    assert "undo takes only a job id" in await h.error("update_contacts", mixed)
+    exported = await h.call("export_contacts", {"search": search})
+    error = await h.error("update_contacts", {"undo": exported["job_id"]})
+    assert "is an export: undo takes the id of an update_contacts" in error
+    preview = (await h.call("update_contacts", {"undo": job}))["preview"]
+    token = preview["confirm"]
+    run = (await h.call("update_contacts", {"undo": job, "confirm": token}))["run"]
+    await finish(h, run)
+    members = await h.seed("GET", "/segments")
+    assert "Nothing to undo" in await h.error("update_contacts", {"undo": job})
+    # The confirmation of a run that ended is refused, and nothing is written again.
+    await h.seed("POST", "/contacts/user1@acme.com/segments/" + members["data"][0]["id"])
+    await h.call("search_contacts", {"where": [], "refresh": "full", "count_only": True})
+    used = await h.error("update_contacts", {"undo": job, "confirm": token})
+    assert "That confirmation was already used" in used
+    assert (await h.seed("GET", "/contacts/user1@acme.com/segments"))["data"]
+    # A restore (the undo of a delete) is not undone in turn.
+    preview = (await h.call("delete_contacts", {"search": search}))["preview"]
+    answer = await h.call("delete_contacts", {"search": search, "confirm": preview["confirm"]})
+    await finish(h, answer["run"])
+    _, _, restored = await undo(h, str(answer["run"]["job_id"]))
+    error = await h.error("update_contacts", {"undo": restored})
+    assert "undoing a restore is not supported" in error
+
+
+@pytest.mark.parametrize(
+    ("answer", "changed"),
+    [(ElicitResult(action="accept", content={"approve": True}), True),
+     (ElicitResult(action="decline"), False)],
+)  # fmt: skip
+async def test_where_the_client_can_ask_the_person_decides(
+    era: str, tmp_path: Path, answer: ElicitResult, changed: bool
+) -> None:
+    asked: list[str] = []
+    yes = ElicitResult(action="accept", content={"approve": True})
+
+    async def person(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return answer if params.message.startswith("Undo") else yes
+
+    async for h in open_harness(era, None, settings(tmp_path), elicitation_callback=person):
+        await account(h, acme=12, others=0)
+        search = await selection(h, ACME)
+        change = {"search": search, "properties": {"plan": "pro"}}
+        token = (await h.call("update_contacts", change))["preview"]["confirm"]
+        run = (await h.call("update_contacts", {**change, "confirm": token}))["run"]
+        job = (await finish(h, run)) and str(run["job_id"])
+        asked.clear()
+        token = (await h.call("update_contacts", {"undo": job}))["preview"]["confirm"]
+        result = await h.client.call_tool("update_contacts", {"undo": job, "confirm": token})
+        assert asked == [f"Undo job {job} for 12 contacts. Approve?"]
+        assert result.is_error is not changed
+        plans = {(await h.seed("GET", f"/contacts/user{i}@acme.com"))["properties"]["plan"]["value"]
+                 for i in range(12)}  # fmt: skip
+        assert (plans != {"pro"}) is changed
