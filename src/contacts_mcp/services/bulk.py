@@ -375,7 +375,7 @@ class BulkOutcome(BaseModel):
         default=0, description="Undo: left alone, changed again after the run."
     )
     changed_since_sample: list[str] = Field(default_factory=list[str])
-    gone: int = Field(default=0, description="Undo: deleted (or created again) since the run.")
+    gone: int = Field(default=0, description="Undo: deleted since the run.")
     failed: int = 0
     requests: int = 0
     seconds: float = 0.0
