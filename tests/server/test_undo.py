@@ -203,7 +203,7 @@ async def test_a_delete_is_undone_from_its_snapshot_topics_included(h: Harness) 
     # Undone once: a second undo finds nothing left to restore.
     error = await h.error("update_contacts", {"undo": job})
     assert "Nothing to undo" in error
-    assert "exists again" in error
+    assert "15 deleted by it exist again" in error
 
 
 async def test_what_cannot_be_undone_is_refused_and_changes_nothing(h: Harness) -> None:
@@ -262,7 +262,7 @@ async def test_where_the_client_can_ask_the_person_decides(
         asked.clear()
         token = (await h.call("update_contacts", {"undo": job}))["preview"]["confirm"]
         result = await h.client.call_tool("update_contacts", {"undo": job, "confirm": token})
-        assert asked == [f"Undo job {job} for 12 contacts. Approve?"]
+        assert asked == [f"Undo job {job}: put back 12 contacts. Approve?"]
         assert result.is_error is not changed
         plans = {(await h.seed("GET", f"/contacts/user{i}@acme.com"))["properties"]["plan"]["value"]
                  for i in range(12)}  # fmt: skip

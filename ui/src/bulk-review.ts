@@ -1,5 +1,5 @@
-// The bulk review screen (MCP Apps View) for update_contacts, delete_contacts and
-// forget_contacts (a person's erasure).
+// The bulk review screen (MCP Apps View) for update_contacts (an undo of a bulk change
+// too), delete_contacts and forget_contacts (a person's erasure).
 //
 // The host hands it the tool's result. A preview shows here with Approve and Cancel;
 // both call `approve_run`, an app-only tool, with the one-time nonce the server put in
@@ -238,10 +238,15 @@ function finish(job: Job, content: unknown, stoppedAt: string | null = null): vo
       ? `The approved erasure finished (job ${job.id}): ` +
           `${f.count(outcome.done)} of ${f.counted(outcome.selected, "person", "people")} ` +
           `forgotten, ${f.count(outcome.failed)} not completely; the screen shows the receipt.`
-      : job.status === "completed" && outcome !== null
-        ? `The approved ${outcome.action} finished (job ${job.id}): ` +
-          `${outcome.done} of ${outcome.selected} done, ${outcome.failed} failed.`
-        : `The approved run (job ${job.id}) ended: ${job.status}.`,
+      : job.status === "completed" && outcome?.action === "undo"
+        ? `The approved undo finished (job ${job.id}): ${outcome.done} of ` +
+          `${outcome.selected} put back, ${outcome.changedSince} left alone (changed again ` +
+          `since), ${outcome.refused} kept unsubscribed, ${outcome.gone} deleted since, ` +
+          `${outcome.failed} failed.`
+        : job.status === "completed" && outcome !== null
+          ? `The approved ${outcome.action} finished (job ${job.id}): ` +
+            `${outcome.done} of ${outcome.selected} done, ${outcome.failed} failed.`
+          : `The approved run (job ${job.id}) ended: ${job.status}.`,
   );
 }
 
@@ -250,7 +255,9 @@ function previewed(preview: Preview): string {
   const f = view.formats;
   return preview.kind === "forget"
     ? `the previewed erasure of ${f.counted(preview.count, "person", "people")}`
-    : `the previewed ${preview.kind} of ${f.counted(preview.count, "contact")}`;
+    : preview.undo !== null
+      ? `the previewed undo of job ${preview.undo.job} (${f.counted(preview.count, "contact")})`
+      : `the previewed ${preview.kind} of ${f.counted(preview.count, "contact")}`;
 }
 
 /** The hook for files the server offers as resources (contacts-mcp://files/…). */

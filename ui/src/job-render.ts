@@ -20,11 +20,13 @@ import { type FileLink, type Outcome, readOutcome } from "./shapes";
 import { type LastReport, whatWasDone } from "./stopped";
 import {
   forgetFacts,
+  leftAlone,
   outcomeFacts,
   people,
   RECEIPT_SHOWN,
   receiptCaption,
   receiptCell,
+  undoFacts,
 } from "./view";
 
 /** How each kind of job is named. */
@@ -34,6 +36,7 @@ const KINDS: Record<string, string> = {
   export: "Export",
   update: "Bulk update",
   delete: "Bulk delete",
+  undo: "Undo of a bulk change",
   sync: "Sync of the search mirror",
   forget: "Forget people",
 };
@@ -280,6 +283,20 @@ export class JobScreen extends ScreenView {
           "Left untouched, no longer matching the search when it ran: " +
             outcome.noLongerMatchingSample.map((e) => shown(e)).join(", "),
         ];
+    } else if (kind === "undo") {
+      // A job read later does not say whether it undid an update or a delete: the facts
+      // are an update's undo's (a delete's undo has none already as before, kept
+      // unsubscribed or deleted since).
+      const outcome = readOutcome(result);
+      if (outcome === null) return;
+      this.heading.textContent =
+        `Put back ${f.count(outcome.done)} of ` + f.counted(outcome.selected, "contact");
+      endedText.textContent = outcome.failed
+        ? `${f.counted(outcome.failed, "contact")} failed: the file below says why.`
+        : "Finished, with no failures.";
+      endedText.className = outcome.failed ? "" : "ok";
+      rows = undoFacts(outcome, false, f);
+      notes = [...notes, ...leftAlone(outcome)];
     } else if (kind === "forget") {
       const outcome = readOutcome(result);
       if (outcome === null) return;

@@ -1,6 +1,6 @@
 // What the screen reads from the server's answers: the structured content of
-// update_contacts / delete_contacts / forget_contacts (a preview, or a run), approve_run
-// and get_job. The server's pydantic models are the source
+// update_contacts / delete_contacts / forget_contacts (a preview, or a run; an undo is
+// update_contacts(undo=<job id>)), approve_run and get_job. The server's pydantic models are the source
 // (src/contacts_mcp/server/tools/bulk.py, privacy.py and services/erasure.py);
 // these readers take whatever arrives and default what is missing, so that an older or
 // newer server degrades to fewer facts shown, never to a broken screen.
@@ -33,19 +33,37 @@ export interface ForgetPerson {
   otherAccounts: string[];
 }
 
-/** A preview of delete_contacts (BulkPreview), update_contacts (ChangePreview) or
- * forget_contacts (ForgetPreview, `action: "forget"`). */
+/** What an undo's preview undoes, read from its change in words: "undo job job_abc (set
+ * plan = 'pro')", or "undo job job_abc (a delete): restore the deleted contacts". */
+export interface Undone {
+  /** The job it undoes. */
+  job: string;
+  /** What that job did, in the server's words ("set plan = 'pro'", "a delete"). */
+  did: string;
+  /** Undoing a delete: its contacts are created again from its snapshot. */
+  restore: boolean;
+}
+
+/** A preview of delete_contacts (BulkPreview), update_contacts (ChangePreview; an undo's
+ * too, `kind: "undo"`) or forget_contacts (ForgetPreview, `action: "forget"`). */
 export interface Preview {
-  kind: "delete" | "update" | "forget";
+  kind: "delete" | "update" | "forget" | "undo";
   /** The change in words ("set plan to pro, add to VIP"); "" for a delete. */
   change: string;
+  /** Undo only: the job undone, and what it did. */
+  undo: Undone | null;
   count: number;
   missing: string[];
-  /** Update only: contacts to write, already as asked, held back by the consent guard. */
+  /** Update only: contacts to write, already as asked, held back by the consent guard
+   * (an undo: to put back, already as before, kept unsubscribed). */
   toChange: number | null;
   already: number | null;
   refused: number;
   refusedSample: string[];
+  /** Undo only: contacts changed again after the job (left alone), and "email: why" for
+   * the first of them. */
+  changedSince: number;
+  changedSinceSample: string[];
   deleteSample: SampleContact[];
   changeSample: SampleChange[];
   /** Forget only: people with a contact at Resend, the people (the first 100), the local
@@ -100,6 +118,11 @@ export interface Outcome {
   failuresFile: string | null;
   noLongerMatching: number;
   noLongerMatchingSample: string[];
+  /** Undo only: left alone, changed again after the job ("email: why" for the first);
+   * deleted since. */
+  changedSince: number;
+  changedSinceSample: string[];
+  gone: number;
   notes: string[];
   /** Forget only: when it finished, a receipt per person, and what no erasure here
    * reaches. */
@@ -171,21 +194,38 @@ function entries(value: unknown): [string, unknown][] {
   return Object.entries(record(value) ?? {});
 }
 
+// An undo's change in words: "undo job <id> (<what it did>)", then for a delete's undo
+// ": restore the deleted contacts". An update's own change never starts so (it names
+// what it sets: "set …", "add to …", "unsubscribe", …).
+const UNDO_CHANGE = /^undo job (\S+) \(([\s\S]*)\)(: restore the deleted contacts)?$/;
+
+/** What an undo preview undoes, from its change in words; null for any other change. */
+export function readUndone(change: string): Undone | null {
+  const found = UNDO_CHANGE.exec(change);
+  if (found === null) return null;
+  const restore = found[3] !== undefined && found[2] === "a delete";
+  return { job: found[1], did: found[2], restore };
+}
+
 export function readPreview(structured: unknown): Preview | null {
   const preview = record(record(structured)?.preview);
   if (preview === null) return null;
   if (preview.action === "forget") return readForgetPreview(preview);
   const isUpdate = typeof preview.change === "string";
+  const undo = isUpdate ? readUndone(str(preview.change)) : null;
   const sample = Array.isArray(preview.sample) ? preview.sample.map(record) : [];
   return {
-    kind: isUpdate ? "update" : "delete",
+    kind: undo !== null ? "undo" : isUpdate ? "update" : "delete",
     change: str(preview.change),
+    undo,
     count: num(preview.count),
     missing: strings(preview.missing),
     toChange: isUpdate ? num(preview.to_change) : null,
     already: isUpdate ? num(preview.already) : null,
     refused: num(preview.refused),
     refusedSample: strings(preview.refused_sample),
+    changedSince: num(preview.changed_since),
+    changedSinceSample: strings(preview.changed_since_sample),
     deleteSample: isUpdate
       ? []
       : sample.flatMap((c) =>
@@ -223,12 +263,15 @@ function readForgetPreview(preview: Json): Preview {
   return {
     kind: "forget",
     change: "",
+    undo: null,
     count: num(preview.count),
     missing: strings(preview.missing),
     toChange: null,
     already: null,
     refused: 0,
     refusedSample: [],
+    changedSince: 0,
+    changedSinceSample: [],
     deleteSample: [],
     changeSample: [],
     atResend: num(preview.at_resend),
@@ -299,6 +342,9 @@ export function readOutcome(value: unknown): Outcome | null {
     failuresFile: maybeStr(outcome.failures_file),
     noLongerMatching: num(outcome.no_longer_matching),
     noLongerMatchingSample: strings(outcome.no_longer_matching_sample),
+    changedSince: num(outcome.changed_since),
+    changedSinceSample: strings(outcome.changed_since_sample),
+    gone: num(outcome.gone),
     notes: strings(outcome.notes),
     finishedAt: str(outcome.finished_at),
     people: Array.isArray(outcome.people)

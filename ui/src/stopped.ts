@@ -31,6 +31,8 @@ export function readStoppedAt(structured: unknown): string | null {
 
 // The acting steps of each kind of job, as the server words them.
 const ACTING = /^(deleted|updated): ([\d,]+) of ([\d,]+)/;
+// An undo's: an update's put back contact by contact; a delete's restored as an import.
+const PUT_BACK = /^put back: ([\d,]+) of ([\d,]+)/;
 const ROWS = /^([\d,]+)\/([\d,]+) rows$/;
 // An erasure's: each person at Resend in turn, then every local copy at once.
 const FORGOT = /^forgot ([\d,]+) of ([\d,]+) at Resend$/;
@@ -114,6 +116,8 @@ export function whatWasDone(
 
   if (last.kind === "forget") return forgetDone(last, step, before, f);
 
+  if (last.kind === "undo") return undoDone(last, step, before, f);
+
   if (last.kind === "import") {
     const rows = step === null ? null : ROWS.exec(step);
     const n = rows ? Number(rows[1].replace(/,/g, "")) : last.done;
@@ -145,6 +149,56 @@ export function whatWasDone(
           : `It had reported no progress ${before}.`,
     rest: rests[last.kind] ?? "What it finished is kept.",
     facts: reported,
+  };
+}
+
+/** What an undo did before it stopped. An update's undo reads every contact afresh
+ * before it puts any back, then reports "put back: N of M"; a delete's undo re-creates
+ * its contacts as an import, reporting rows. What it did stays done, and the same undo
+ * asked for again goes on: what is already as before is left as it is, and an address
+ * restored already exists again, so it is left alone. */
+function undoDone(last: LastReport, step: string | null, before: string, f: Formats): WhatWasDone {
+  const again =
+    "What it put back stays put back. Ask for the same undo again to finish it: a contact " +
+    "already as before, or one that exists again, is left as it is.";
+  const putBack = step === null ? null : PUT_BACK.exec(step);
+  if (putBack !== null) {
+    const n = Number(putBack[1].replace(/,/g, ""));
+    const of = Number(putBack[2].replace(/,/g, ""));
+    return {
+      done:
+        `At least ${f.count(n)} of the ${f.counted(of, "contact")} to put back ` +
+        `${n === 1 ? "was" : "were"} put back ${before}.`,
+      rest:
+        `The other ${f.count(Math.max(0, of - n))} were left as they were, except perhaps a ` +
+        `few put back in its last moments, after its last count. ${again}`,
+      facts: [
+        ["Put back (at least)", f.count(n)],
+        ["To put back", f.count(of)],
+      ],
+    };
+  }
+  const rows = step === null ? null : ROWS.exec(step);
+  if (rows !== null) {
+    return {
+      done: `${rows[1]} of the ${rows[2]} contacts to restore were handled ${before}.`,
+      rest: again,
+      facts: [["Handled", `${rows[1]} of ${rows[2]}`]],
+    };
+  }
+  const ofTotal = last.total !== null ? ` of ${f.count(last.total)}` : "";
+  return {
+    done:
+      last.step === "starting"
+        ? "Nothing was put back: it stopped before it had checked the contacts."
+        : step !== null
+          ? `Its last step ${before}: ${shown(step, 120)}.`
+          : `It had reported no progress ${before}.`,
+    rest: again,
+    facts:
+      last.done > 0 || last.total !== null
+        ? [["Last count", `${f.count(last.done)}${ofTotal}`]]
+        : [],
   };
 }
 

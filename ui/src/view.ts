@@ -1,12 +1,21 @@
 // The bulk review screen's DOM: the preview, the run's progress, and its outcome, for a
-// delete, an update, or a forget (a person's erasure: no snapshot, a receipt instead).
+// delete, an update, a forget (a person's erasure: no snapshot, a receipt instead), or an
+// undo (of an update: now → put back; of a delete: its contacts restored).
 // Everything shown from the server goes through textContent (see dom.ts).
 
 import { byId, el, facts, fill, lines, show } from "./dom";
 import { fileName, Formats, shown, shownValue, stepLine } from "./format";
 import { fileItems, showCount, stopButton } from "./progress";
 import { ScreenView } from "./screen";
-import type { FileLink, ForgetPerson, Job, Outcome, PersonReceipt, Preview } from "./shapes";
+import type {
+  FileLink,
+  ForgetPerson,
+  Job,
+  Outcome,
+  PersonReceipt,
+  Preview,
+  SampleChange,
+} from "./shapes";
 import { type LastReport, whatWasDone } from "./stopped";
 
 /** Rows of the sample shown at once; the sample (at most 10) pages client-side. */
@@ -37,12 +46,20 @@ export class View extends ScreenView {
     this.page = 0;
     const isDelete = preview.kind === "delete";
     const isForget = preview.kind === "forget";
+    const undo = preview.undo;
     if (isForget) {
       this.title.textContent = `Forget ${people(f, preview.count)}`;
       this.lead.textContent =
         "Their contacts are deleted at Resend" +
         (preview.suppress ? ", their addresses suppressed there," : "") +
         " and every copy of them this server keeps is removed.";
+    } else if (undo !== null) {
+      const counted = f.counted(preview.count, "contact");
+      this.title.textContent = `Undo job ${shown(undo.job, 100)}`;
+      this.lead.textContent = undo.restore
+        ? `It deleted ${counted}: they are created again from the snapshot it took first.`
+        : `It changed ${counted} (${shown(undo.did, 500)}): each still as it left them is ` +
+          "put back as it was before.";
     } else {
       const counted = f.counted(preview.count, "contact");
       this.title.textContent = `${isDelete ? "Delete" : "Update"} ${counted}`;
@@ -59,17 +76,21 @@ export class View extends ScreenView {
     show(warning, isForget);
 
     const rows = previewFacts(preview, f);
-    if (preview.missing.length && !isForget)
+    // An undo's missing are the contacts deleted since the job (the first few only).
+    if (preview.missing.length && !isForget && undo === null)
       rows.push(["Not found", f.count(preview.missing.length)]);
     facts(byId("facts"), rows);
 
     // A forget's people without a contact at Resend are not left out (their local copies
     // go all the same): its table says who they are.
     show(byId("missing"), preview.missing.length > 0 && !isForget);
+    byId("missing-title").textContent = undo !== null ? "Deleted since" : "Not found";
     byId("missing-text").textContent =
-      preview.missing.length === 1
-        ? "1 named contact does not exist, and is left out:"
-        : `${f.count(preview.missing.length)} named contacts do not exist, and are left out:`;
+      undo !== null
+        ? "Deleted from Resend since the job: nothing to put back for them."
+        : preview.missing.length === 1
+          ? "1 named contact does not exist, and is left out:"
+          : `${f.count(preview.missing.length)} named contacts do not exist, and are left out:`;
     lines(
       byId("missing-list"),
       preview.missing.slice(0, 10).map((m) => shown(m)),
@@ -77,16 +98,43 @@ export class View extends ScreenView {
 
     show(byId("holds"), preview.refused > 0);
     const more = preview.refused - preview.refusedSample.length;
+    const first = more > 0 ? ` The first ${f.count(preview.refusedSample.length)}:` : "";
+    byId("holds-title").textContent =
+      undo !== null ? "Kept unsubscribed" : "Held back by the consent guard";
     byId("holds-text").textContent =
-      (preview.refused === 1
-        ? "1 contact is left as it is: "
-        : `${f.count(preview.refused)} contacts are left as they are: `) +
-      "they opted out, and this change would opt them back in. Only a person's own request to " +
-      "resubscribe does that." +
-      (more > 0 ? ` The first ${f.count(preview.refusedSample.length)}:` : "");
+      undo !== null
+        ? `${f.counted(preview.refused, "contact")} kept unsubscribed — an undo never opts ` +
+          "anyone back in: the job unsubscribed them (or opted them out of a topic), and " +
+          "nothing Resend shows tells whether they did so themselves since. Whatever else " +
+          "the job changed on them is put back." +
+          first
+        : (preview.refused === 1
+            ? "1 contact is left as it is: "
+            : `${f.count(preview.refused)} contacts are left as they are: `) +
+          "they opted out, and this change would opt them back in. Only a person's own " +
+          "request to resubscribe does that." +
+          first;
     lines(
       byId("holds-list"),
       preview.refusedSample.map((email) => shown(email)),
+    );
+
+    // An undo leaves alone each contact changed again after the job (for a delete's
+    // undo: an address created again since), and says which.
+    const since = undo !== null ? preview.changedSince : 0;
+    show(byId("since"), since > 0);
+    const sinceMore = since - preview.changedSinceSample.length;
+    byId("since-title").textContent = undo?.restore ? "Created again since" : "Changed again since";
+    byId("since-text").textContent =
+      (undo?.restore
+        ? `${f.counted(since, "address", "addresses")} created again at Resend since the ` +
+          "delete — left alone, never overwritten."
+        : `${f.counted(since, "contact")} changed again since the job — left alone, never ` +
+          "overwritten.") +
+      (sinceMore > 0 ? ` The first ${f.count(preview.changedSinceSample.length)}:` : "");
+    lines(
+      byId("since-list"),
+      preview.changedSinceSample.map((line) => shown(line, 300)),
     );
 
     byId("rechecks-title").textContent = isForget ? "Before you approve" : RECHECKS_TITLE;
@@ -142,25 +190,41 @@ export class View extends ScreenView {
     const from = this.page * PAGE_SIZE;
     const to = Math.min(total, from + PAGE_SIZE);
 
+    const undo = preview.undo;
+    // An undo's sample is of the contacts it puts back (or restores), not of the job's.
+    const toDo = preview.toChange ?? 0;
+    const doing = undo?.restore ? "to restore" : "to put back";
     byId("sample-title").textContent = isForget
       ? "People to forget"
       : isDelete
         ? "Contacts to delete"
-        : "Before → after";
+        : undo?.restore
+          ? "Contacts to restore"
+          : undo !== null
+            ? "Now → put back"
+            : "Before → after";
     byId("sample-caption").textContent = isForget
       ? total < preview.count
         ? `The first ${f.count(total)} of the ${people(f, preview.count)}.`
         : total === 1
           ? "1 person."
           : `All ${people(f, total)}.`
-      : total < preview.count
-        ? `A sample: ${f.count(total)} of the ${f.counted(preview.count, "contact")}.`
-        : `All ${f.counted(total, "contact")}.`;
+      : undo !== null
+        ? total < toDo
+          ? `A sample: ${f.count(total)} of the ${f.count(toDo)} ${doing}.`
+          : `All ${f.count(total)} ${doing}.`
+        : total < preview.count
+          ? `A sample: ${f.count(total)} of the ${f.counted(preview.count, "contact")}.`
+          : `All ${f.counted(total, "contact")}.`;
     const headings = isForget
       ? ["Person", "Held"]
       : isDelete
         ? ["Contact", "Subscription"]
-        : ["Contact", "Before → after"];
+        : undo?.restore
+          ? ["Contact", "Restored with"]
+          : undo !== null
+            ? ["Contact", "Now → put back"]
+            : ["Contact", "Before → after"];
     fill(
       byId("sample-head"),
       ...headings.map((text) => el("th", { text, attrs: { scope: "col" } })),
@@ -168,6 +232,7 @@ export class View extends ScreenView {
     byId("sample").className = isDelete ? "deletes" : "changes";
 
     const refused = new Set(preview.refusedSample);
+    const heldBack = undo !== null ? "kept unsubscribed" : "held back";
     const body = isForget
       ? preview.people.slice(from, to).map((p) => personRow(p, f))
       : isDelete
@@ -196,10 +261,12 @@ export class View extends ScreenView {
                   {},
                   ...email(c.email),
                   ...(refused.has(c.email)
-                    ? [el("span", { className: "tag", text: "held back" })]
+                    ? [el("span", { className: "tag", text: heldBack })]
                     : []),
                 ),
-                el("td", {}, ...changes(c.before, c.after)),
+                undo?.restore
+                  ? el("td", {}, ...restored(c))
+                  : el("td", {}, ...changes(c.before, c.after)),
               ),
             );
     fill(byId("sample-body"), ...body);
@@ -234,7 +301,16 @@ export class View extends ScreenView {
     const kind = this.preview?.kind ?? job.kind;
     if (this.preview === null) this.title.textContent = titleOf(job.kind);
     this.lead.textContent = "";
-    const doing = kind === "forget" ? "Forgetting" : kind === "delete" ? "Deleting" : "Updating";
+    const doing =
+      kind === "forget"
+        ? "Forgetting"
+        : kind === "delete"
+          ? "Deleting"
+          : kind === "undo"
+            ? this.preview?.undo?.restore
+              ? "Restoring"
+              : "Putting back"
+            : "Updating";
     byId("run-title").textContent = this.preview ? `Approved. ${doing}…` : `${doing}…`;
     this.stop.ready();
     this.progress(job);
@@ -274,11 +350,17 @@ export class View extends ScreenView {
       return;
     }
     const isDelete = kind === "delete";
-    const verb = isDelete ? "Deleted" : "Updated";
+    const isUndo = kind === "undo";
+    // Known from the preview only: a run read later does not say what it undid.
+    const restore = isUndo && this.preview?.undo?.restore === true;
+    const verb = isDelete ? "Deleted" : isUndo ? (restore ? "Restored" : "Put back") : "Updated";
+    const factsOf = (o: Outcome): [string, string][] =>
+      isUndo ? undoFacts(o, restore, f) : outcomeFacts(o, isDelete, f);
     const heading = byId("outcome-title");
     const text = byId("outcome-text");
     text.className = "";
-    if (this.preview === null) this.title.textContent = titleOf(isDelete ? "delete" : "update");
+    if (this.preview === null)
+      this.title.textContent = titleOf(isDelete ? "delete" : isUndo ? "undo" : "update");
     this.lead.textContent = "";
     const stopped: string[] = [];
     if (job.status === "completed" && outcome !== null) {
@@ -288,20 +370,20 @@ export class View extends ScreenView {
         ? `${f.counted(outcome.failed, "contact")} failed: the file below says why.`
         : "Finished, with no failures.";
       text.className = outcome.failed ? "" : "ok";
-      facts(byId("outcome-facts"), outcomeFacts(outcome, isDelete, f));
+      facts(byId("outcome-facts"), factsOf(outcome));
     } else if (job.status === "cancelled") {
       heading.textContent = "The run was cancelled";
       // What it did is told from its last progress report: its step says what it counts.
       const told = whatWasDone(last, "cancelled", f);
       text.textContent = told.done;
       stopped.push(told.rest);
-      facts(byId("outcome-facts"), outcome ? outcomeFacts(outcome, isDelete, f) : told.facts);
+      facts(byId("outcome-facts"), outcome ? factsOf(outcome) : told.facts);
     } else {
       heading.textContent = "The run failed";
       text.textContent = shown(job.error ?? job.message, 1000);
       const told = whatWasDone(last, "failed", f);
       stopped.push(told.done, told.rest);
-      facts(byId("outcome-facts"), outcome ? outcomeFacts(outcome, isDelete, f) : told.facts);
+      facts(byId("outcome-facts"), outcome ? factsOf(outcome) : told.facts);
     }
     const notes = outcome ? [...outcome.notes] : stopped;
     if (outcome?.noLongerMatching) {
@@ -310,11 +392,17 @@ export class View extends ScreenView {
           outcome.noLongerMatchingSample.map((email) => shown(email)).join(", "),
       );
     }
+    if (outcome !== null) notes.push(...leftAlone(outcome));
     lines(
       byId("outcome-notes"),
       notes.map((note) => shown(note, 1000)),
     );
-    this.showFiles(outcome, isDelete, links, download);
+    this.showFiles(
+      outcome,
+      isDelete ? "delete" : isUndo ? (restore ? "restore" : "undo") : "update",
+      links,
+      download,
+    );
     heading.focus();
   }
 
@@ -444,20 +532,24 @@ export class View extends ScreenView {
    * gets a Download button; until then the name says where it is on the server. */
   private showFiles(
     outcome: Outcome | null,
-    isDelete: boolean,
+    kind: "delete" | "update" | "undo" | "restore",
     links: FileLink[],
     download: (link: FileLink) => void,
   ): void {
+    const isDelete = kind === "delete";
+    const notDone = {
+      delete: "Not deleted, with reasons",
+      update: "Not changed, with reasons",
+      undo: "Not put back, with reasons",
+      restore: "Not restored, with reasons",
+    }[kind];
     const items = fileItems(
       [
         [
           isDelete ? "Snapshot (import it to bring them back)" : "Snapshot",
           outcome?.snapshotFile ?? null,
         ],
-        [
-          isDelete ? "Not deleted, with reasons" : "Not changed, with reasons",
-          outcome?.failuresFile ?? null,
-        ],
+        [notDone, outcome?.failuresFile ?? null],
       ],
       links,
       download,
@@ -481,6 +573,7 @@ export class View extends ScreenView {
 /** A screen's title before its preview is known (a run confirmed in the conversation). */
 function titleOf(kind: string): string {
   if (kind === "forget") return "Forget people";
+  if (kind === "undo") return "Undo a bulk change";
   return kind === "delete" ? "Delete contacts" : "Update contacts";
 }
 
@@ -620,6 +713,12 @@ function email(address: string): (string | HTMLElement)[] {
     .flatMap((part, i) => (i === 0 ? [part] : [document.createElement("wbr"), part]));
 }
 
+/** A restored contact's fields, one `key: value` line each, as its snapshot holds them. */
+function restored(c: SampleChange): HTMLElement[] {
+  if (c.after.length === 0) return [el("span", { className: "sub-i", text: "its address alone" })];
+  return c.after.map(([key, value]) => line(shown(key, 60), shownValue(value)));
+}
+
 /** One line per changed field: `key: before → after` ("(not known)" where the mirror
  * holds no value the server vouches for). */
 function changes(before: [string, unknown][], after: [string, unknown][]): HTMLElement[] {
@@ -651,12 +750,26 @@ export function previewFacts(preview: Preview, f: Formats): [string, string][] {
         ]
       : isDelete
         ? [["To delete", f.count(preview.count)]]
-        : [
-            ["Selected", f.count(preview.count)],
-            ["To change", f.count(preview.toChange ?? 0)],
-            ["Already as asked", f.count(preview.already ?? 0)],
-            ["Held back", f.count(preview.refused)],
-          ];
+        : preview.undo?.restore
+          ? [
+              ["Deleted by the job", f.count(preview.count)],
+              ["To restore", f.count(preview.toChange ?? 0)],
+              ["Created again since", f.count(preview.changedSince)],
+            ]
+          : preview.undo
+            ? [
+                ["Changed by the job", f.count(preview.count)],
+                ["To put back", f.count(preview.toChange ?? 0)],
+                ["Already as before", f.count(preview.already ?? 0)],
+                ["Changed again since", f.count(preview.changedSince)],
+                ["Kept unsubscribed", f.count(preview.refused)],
+              ]
+            : [
+                ["Selected", f.count(preview.count)],
+                ["To change", f.count(preview.toChange ?? 0)],
+                ["Already as asked", f.count(preview.already ?? 0)],
+                ["Held back", f.count(preview.refused)],
+              ];
   rows.push(
     ["API requests", f.count(preview.requests)],
     ["Time", f.duration(preview.estimatedSeconds)],
@@ -677,6 +790,42 @@ export function forgetFacts(outcome: Outcome, f: Formats): [string, string][] {
 
 function records(receipt: PersonReceipt): number {
   return receipt.local.reduce((n, place) => n + place.records, 0);
+}
+
+/** An undo's facts: put back (or restored), already as before, left alone as changed again
+ * since, kept unsubscribed, deleted since, failed. A delete's undo (`restore`, when known)
+ * has only what it restored and the addresses created again since. (The job view's too.) */
+export function undoFacts(outcome: Outcome, restore: boolean, f: Formats): [string, string][] {
+  const rows: [string, string][] = restore
+    ? [
+        ["Restored", f.count(outcome.done)],
+        ["Created again since", f.count(outcome.changedSince)],
+      ]
+    : [
+        ["Put back", f.count(outcome.done)],
+        ["Already as before", f.count(outcome.unchanged)],
+        ["Changed again since", f.count(outcome.changedSince)],
+        ["Kept unsubscribed", f.count(outcome.refused)],
+        ["Deleted since", f.count(outcome.gone)],
+      ];
+  rows.push(
+    ["Failed", f.count(outcome.failed)],
+    ["API requests", f.count(outcome.requests)],
+    ["Took", f.took(outcome.seconds)],
+  );
+  return rows;
+}
+
+/** An undo's contacts left alone, changed again after the job: a note naming the first,
+ * each with what changed. None where it left none alone (or named none). */
+export function leftAlone(outcome: Outcome): string[] {
+  if (outcome.changedSinceSample.length === 0) return [];
+  const more = outcome.changedSince - outcome.changedSinceSample.length;
+  return [
+    "Left alone, changed again since the job: " +
+      outcome.changedSinceSample.map((line) => shown(line, 300)).join("; ") +
+      (more > 0 ? `; and ${more} more (in the file below).` : "."),
+  ];
 }
 
 export function outcomeFacts(outcome: Outcome, isDelete: boolean, f: Formats): [string, string][] {

@@ -47,6 +47,7 @@ from contacts_mcp.server.tools.bulk import BULK_JOBS, register_bulk_tools, regis
 from contacts_mcp.server.tools.contacts import register_contact_tools
 from contacts_mcp.server.tools.imports import IMPORT_JOBS, register_import_tools
 from contacts_mcp.server.tools.jobs import JobKind, register_job_tools
+from contacts_mcp.server.tools.merge import MERGE_JOB
 from contacts_mcp.server.tools.privacy import PRIVACY_JOBS, register_privacy_tools
 from contacts_mcp.server.tools.schema import UNCHANGEABLE, register_schema_tools
 from contacts_mcp.server.tools.sets import SET_JOBS, register_set_tools
@@ -97,7 +98,8 @@ Manage the contacts of a Resend account (or of the local emulator).
 
 # Every kind of job the server runs, by the name its journal records.
 JOB_KINDS: dict[str, JobKind[Any]] = {
-    kind.name: kind for kind in (*IMPORT_JOBS, *SET_JOBS, *BULK_JOBS, *PRIVACY_JOBS, UNDO_JOB)
+    kind.name: kind
+    for kind in (*IMPORT_JOBS, *SET_JOBS, *BULK_JOBS, *PRIVACY_JOBS, UNDO_JOB, MERGE_JOB)
 }
 
 

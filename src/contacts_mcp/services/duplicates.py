@@ -46,6 +46,7 @@ __all__ = [
     "DuplicateGroup",
     "Reason",
     "find_duplicates",
+    "keep_of",
     "mirror_duplicates",
     "normalized_address",
 ]
@@ -189,6 +190,13 @@ class DuplicateGroup(BaseModel):
         "None when every address is on one."
     )
     contacts: list[DuplicateContact] = Field(description="Oldest first.")
+
+
+def keep_of(contacts: Iterable[ContactFields]) -> str | None:
+    """The id of the contact to keep of these (a merge's rule, as a group's `keep`): the
+    oldest not on a misspelt domain; None when every address is on one."""
+    ordered = sorted(contacts, key=lambda c: (*_age(c.created_at), c.id))
+    return next((c.id for c in ordered if not _on_typo_domain(c.email)), None)
 
 
 def normalized_address(email: str) -> str:
@@ -430,7 +438,7 @@ def _group(
         for i in together
     ]
     contacts.sort(key=lambda c: (*_age(c.created_at), c.id))
-    keep = next((c.id for c in contacts if not c.domain_typo), None)
+    keep = next((c.id for c in contacts if not c.domain_typo), None)  # as `keep_of`
     return DuplicateGroup(
         confidence=confidence,
         reasons=sorted(reasons, key=_REASON_ORDER.__getitem__),

@@ -452,9 +452,11 @@ def restore_file(
 
 
 def snapshots_of(snapshots: Path, nonce: str) -> list[Path]:
-    """A delete run's snapshots (by its nonce), oldest first."""
+    """The snapshots of what a run (by its nonce) deleted, oldest first: a delete's, or
+    a merge's of the contacts it merged away."""
     return [
         path
-        for path in datafolder.files(snapshots, f"deleted-*-{nonce}.csv")
+        for kind in ("deleted", "merged")
+        for path in datafolder.files(snapshots, f"{kind}-*-{nonce}.csv")
         if not datafolder.is_failures(path)
     ]

@@ -100,6 +100,10 @@ SearchArg = Annotated[
     Annotated[str, Field(max_length=8000)] | SkipJsonSchema[None],
     Field(description="Or: the `selection` of a search_contacts answer."),
 ]
+MergeArg = Annotated[
+    Annotated[str, Field(max_length=320)] | SkipJsonSchema[None],
+    Field(description='Merge `contacts` into one: the one to keep, or "auto". Others deleted.'),
+]
 UndoArg = Annotated[
     Annotated[str, Field(max_length=100)] | SkipJsonSchema[None],
     Field(description="A bulk job's id: put back what it changed (no other change)."),
@@ -302,6 +306,7 @@ async def ask_to_update(
     remove_segments: list[str] | None = None,
     topics: dict[str, Any] | None = None,
     resubscribe: bool = False,
+    merge: str | None = None,
     undo: str | None = None,
 ) -> Elicit[Approval] | Approval | NotAsked:
     """Ask the person to approve a confirmed change, where the client can ask them."""
@@ -316,6 +321,12 @@ async def ask_to_update(
         return (
             await _ask(ctx, confirm, question) if undo_runnable(ctx, undo, confirm) else NotAsked()
         )
+    if merge is not None:
+        from contacts_mcp.server.tools.merge import merge_runnable
+
+        if not await merge_runnable(ctx, contacts, merge, confirm):
+            return NotAsked()
+        return await _ask(ctx, confirm, question)
     try:
         change = await resolve_change(
             services(ctx).schema,
@@ -600,6 +611,7 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         resubscribe: Annotated[
             bool, Field(description="Only when the people asked to opt back in.")
         ] = False,
+        merge: MergeArg = None,
         undo: UndoArg = None,
         confirm: ConfirmArg = None,
     ) -> Annotated[CallToolResult, UpdateAnswer]:
@@ -615,16 +627,25 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         )
         from contacts_mcp.services.recheck import observe
 
+        changes = (unsubscribed, properties, add_segments, remove_segments, topics)
         if undo is not None:
             from contacts_mcp.server.tools.undo import undo_answer
 
-            given = (contacts, search, unsubscribed, properties, add_segments, remove_segments)
-            if any(value is not None for value in (*given, topics)) or resubscribe:
+            if any(v is not None for v in (contacts, search, merge, *changes)) or resubscribe:
                 raise ToolError(
                     "undo takes only a job id (and confirm): it puts back what that job "
                     "changed. Call it without a selection or a change."
                 )
             return await undo_answer(ctx, person, undo, confirm)
+        if merge is not None:
+            from contacts_mcp.server.tools.merge import merge_answer
+
+            if search is not None or any(v is not None for v in changes) or resubscribe:
+                raise ToolError(
+                    'merge takes `contacts` (the group) and the one to keep (or "auto"), '
+                    "and no other change: the kept contact takes what the others hold."
+                )
+            return await merge_answer(ctx, person, contacts, merge, confirm)
         state = services(ctx)
         where = _conditions(contacts, search)
         change = await run(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from mcp.server.elicitation import ElicitationResult
@@ -52,10 +53,10 @@ if TYPE_CHECKING:
 # The journal and the undo itself (`services.before_state`, `services.undo`) are imported
 # where used: the server's startup path stays light.
 
-__all__ = ["UNDO_JOB", "undo_answer", "undo_runnable"]
+__all__ = ["UNDO_JOB", "facts_shown", "undo_answer", "undo_runnable"]
 
 # The kinds of job an undo puts back (an undo's own kind included).
-UNDOABLE = ("update", "delete", "undo")
+UNDOABLE = ("update", "delete", "merge", "undo")
 
 
 def _source(state: State, job_id: str) -> Job:
@@ -67,7 +68,8 @@ def _source(state: State, job_id: str) -> Job:
     if job.kind not in UNDOABLE:
         raise ToolError(
             f"Job {job.id} is {'an' if job.kind[0] in 'aeiou' else 'a'} {job.kind}: undo "
-            "takes the id of an update_contacts, delete_contacts or earlier undo job."
+            "takes the id of an update_contacts (a change or a merge), delete_contacts or "
+            "earlier undo job."
             + (
                 " To take back an import, delete the contacts it created (search them by "
                 "created_at) or import the previous values again."
@@ -84,14 +86,15 @@ def _source(state: State, job_id: str) -> Job:
 
 
 def _restored_from(state: State, job: Job) -> Job | None:
-    """The delete an undo job undid, if it undid one."""
+    """The delete (or merge) an undo job undid, if it undid one: its contacts were
+    restored, which an undo does not take back."""
     if job.kind != "undo":
         return None
     try:
         undone = state.jobs.find(str(job.arguments.get("job", "")))
     except UserFacingError:
         return None
-    return undone if undone.kind == "delete" else None
+    return undone if undone.kind in ("delete", "merge") else None
 
 
 async def _names(state: State) -> dict[str, str]:
@@ -100,7 +103,7 @@ async def _names(state: State) -> dict[str, str]:
     return {**{s.id: s.name for s in segments}, **{t.id: t.name for t in topics}}
 
 
-def _facts_shown(facts: Facts, names: Mapping[str, str]) -> dict[str, Any]:
+def facts_shown(facts: Facts, names: Mapping[str, str]) -> dict[str, Any]:
     shown_facts: dict[str, Any] = {}
     if facts.unsubscribed is not None:
         shown_facts["unsubscribed"] = facts.unsubscribed
@@ -117,41 +120,52 @@ def _what_it_did(job: Job, names: Mapping[str, str]) -> str:
 
     if job.kind == "delete":
         return "a delete"
+    if job.kind == "merge":
+        return "a merge"
     if job.kind == "undo":
         return f"an undo (of job {job.arguments.get('job', '?')})"
     return Change.from_arguments(job.arguments.get("change") or {}).describe(names, names)
 
 
-def _what_to_undo(
-    state: State, job: Job
-) -> tuple[People, list[Recorded] | tuple[list[str], dict[str, list[str]]]]:
-    """What undoing `job` acts on (what a confirmation binds), and its records: an
-    update's journal, or a delete's snapshot (header, rows by address)."""
+@dataclass(frozen=True)
+class Undoing:
+    """What an undo puts back: an update's journal, a delete's snapshot (its header, and
+    rows by address), or both (a merge)."""
+
+    records: list[Recorded] = field(default_factory=list["Recorded"])
+    header: list[str] = field(default_factory=list[str])
+    rows: dict[str, list[str]] = field(default_factory=dict[str, list[str]])
+
+    def bound(self) -> People:
+        """What a confirmation binds: the contacts put back, and the addresses restored."""
+        return People(tuple(sorted([*(r.id for r in self.records), *self.rows])))
+
+
+def _what_to_undo(state: State, job: Job) -> Undoing:
+    """What undoing `job` acts on; refused when there is nothing to read it from."""
     from contacts_mcp.services.before_state import journal_files, read_journal
     from contacts_mcp.services.undo import snapshot_rows, snapshots_of
 
-    nonce = str(job.arguments.get("nonce", ""))
-    if job.kind == "delete":
-        header, rows = snapshot_rows(snapshots_of(state.snapshots, nonce))
-        if not rows:
-            raise ToolError(
-                f"Job {job.id} left no snapshot to restore from: it deleted nothing, or the "
-                "snapshot was removed (retention, or a person's erasure). Nothing was changed."
-            )
-        return People(tuple(sorted(rows))), (header, rows)
     if (undone := _restored_from(state, job)) is not None:
         raise ToolError(
-            f"Job {job.id} restored the contacts job {undone.id} deleted; undoing a restore "
+            f"Job {job.id} restored the contacts job {undone.id} "
+            f"{'deleted' if undone.kind == 'delete' else 'merged away'}; undoing a restore "
             "is not supported: delete them again with delete_contacts. Nothing was changed."
         )
-    records = read_journal(journal_files(state.snapshots, nonce))
-    if not records:
+    nonce = str(job.arguments.get("nonce", ""))
+    found = Undoing()
+    if job.kind in ("delete", "merge"):
+        header, rows = snapshot_rows(snapshots_of(state.snapshots, nonce))
+        found = Undoing(header=header, rows=rows)
+    if job.kind != "delete":
+        found = replace(found, records=read_journal(journal_files(state.snapshots, nonce)))
+    if not found.rows and not found.records:
         raise ToolError(
             f"Job {job.id} kept no record of what it changed: it changed nothing, ran before "
             "undo existed, or its record was removed (retention, or a person's erasure). "
             "Nothing was changed."
         )
-    return People(tuple(sorted(r.id for r in records))), records
+    return found
 
 
 def _checked(state: State, job: Job, bound: People, confirm: str) -> dict[str, Any]:
@@ -172,8 +186,7 @@ def undo_runnable(ctx: ToolContext, job_id: str, confirm: str) -> bool:
     state = services(ctx)
     try:
         job = _source(state, job_id)
-        bound, _ = _what_to_undo(state, job)
-        _checked(state, job, bound, confirm)
+        _checked(state, job, _what_to_undo(state, job).bound(), confirm)
     except (ToolError, UserFacingError):
         return False
     return True
@@ -185,12 +198,10 @@ async def undo_answer(
     """update_contacts(undo=…): the preview, or (with `confirm`) the run."""
     state = services(ctx)
     job = _source(state, job_id)
-    bound, records = _what_to_undo(state, job)
+    undoing = _what_to_undo(state, job)
     if confirm is None:
-        if isinstance(records, tuple):
-            return await _delete_preview(ctx, state, job, *records, bound)
-        return await _update_preview(ctx, state, job, records, bound)
-    arguments = _checked(state, job, bound, confirm)
+        return await _preview(ctx, state, job, undoing)
+    arguments = _checked(state, job, undoing.bound(), confirm)
     if declined(person):
         raise ToolError("The person did not approve: nothing was changed.")
     require_person(ctx, state, person, "changed")
@@ -198,32 +209,52 @@ async def undo_answer(
     return result(text, UpdateAnswer(run=ran))
 
 
-async def _update_preview(
-    ctx: ToolContext, state: State, job: Job, records: list[Recorded], bound: People
-) -> CallToolResult:
-    from contacts_mcp.services.undo import needs_of, plan_undo
+async def _preview(ctx: ToolContext, state: State, job: Job, undoing: Undoing) -> CallToolResult:
+    """The undo's preview, from the mirror (synced first when over 15 minutes old): the
+    run reads every contact afresh before it writes."""
+    from contacts_mcp.services.undo import CANNOT_COME_BACK, UndoPlan, needs_of, plan_undo
 
-    await fill_mirror(ctx, state, max_age=FRESH_SECONDS)
+    records, header, rows = undoing.records, undoing.header, undoing.rows
+    await fill_mirror(ctx, state, max_age=FRESH_SECONDS, memberships=bool(records))
     names = await _names(state)
+    again = [email for email in rows if state.sets.mirror.find_id(email) is not None]
+    back = [email for email in rows if email not in set(again)]
     held = state.sets.mirror.contacts([r.id for r in records])
-    plan = plan_undo(records, held, None, names)
+    plan = plan_undo(records, held, None, names) if records else UndoPlan([], [])
     to_change = plan.to_change
-    if not to_change:
+    if not to_change and not back:
         raise ToolError(
-            f"Nothing to undo for job {job.id}: of the {counted(len(records), 'contact')} it "
-            f"changed, {plan.already} are as they were before, {len(plan.changed)} changed "
-            f"again since (left alone), {len(plan.kept)} stay unsubscribed (an undo never "
-            f"opts anyone back in) and {len(plan.gone)} were deleted since. Nothing was "
-            "changed."
+            f"Nothing to undo for job {job.id}: of the "
+            f"{counted(len(records) + len(rows), 'contact')} it changed, {plan.already} are "
+            f"as they were before, {len(plan.changed)} changed again since (left alone), "
+            f"{len(plan.kept)} stay unsubscribed (an undo never opts anyone back in), "
+            f"{len(plan.gone)} were deleted since and {len(again)} deleted by it exist again "
+            "(created again since). Nothing was changed."
         )
-    needs, read_topics = needs_of(records)
-    reads = needs.requests(state.sets, len(held)) + (len(held) if read_topics else 0)
-    requests = reads + plan.requests()
-    summary = f"Undo job {job.id} for {counted(len(records), 'contact')}"
-    notes = [
-        f"At run time each contact is read afresh first ({counted(reads, 'request')}): one "
-        "that changed again since the job is left alone and listed, never overwritten.",
-    ]
+    notes: list[str] = []
+    requests = 0
+    if back:
+        # The import's scan of the account (100 contacts a request), then a create each.
+        requests += 1 + state.sets.state().contacts // PAGE + len(back)
+        notes += [
+            "Each deleted contact comes back with its fields, property values, segments"
+            + (" and topic choices" if "topics" in header else "")
+            + f" as the snapshot holds them. {CANNOT_COME_BACK}",
+            "At run time the account is read afresh first: an address that exists again "
+            "is left alone and listed, never overwritten.",
+        ]
+        if dropped := await _lost(state, header, rows):
+            more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+            notes.append(f"The account no longer has {', '.join(dropped[:5])}{more}: left out.")
+    if to_change:
+        needs, read_topics = needs_of(records)
+        reads = needs.requests(state.sets, len(held)) + (len(held) if read_topics else 0)
+        requests += reads + plan.requests()
+        notes.append(
+            f"At run time each contact is read afresh first ({counted(reads, 'request')}): "
+            "one that changed again since the job is left alone and listed, never "
+            "overwritten."
+        )
     if plan.kept:
         notes.append(
             f"{counted(len(plan.kept), 'contact')} stay unsubscribed (or opted out): the job "
@@ -232,101 +263,47 @@ async def _update_preview(
         )
     if plan.gone:
         notes.append(f"{counted(len(plan.gone), 'contact')} were deleted since: nothing to do.")
+    columns = {column: i for i, column in enumerate(header)}
+    restored = [
+        ChangeSample(
+            email=shown(email),
+            before={"exists": False},
+            after=shown_mapping(
+                {c: rows[email][i] for c, i in columns.items() if c != "email" and rows[email][i]}
+            ),
+        )
+        for email in back
+    ]
+    put_back = [
+        ChangeSample(
+            email=shown(r.record.email),
+            before=facts_shown(r.now, names),
+            after=facts_shown(r.put_back, names),
+        )
+        for r in to_change
+    ]
+    changed_since = [f"{shown(e)}: exists again at Resend" for e in again]
+    changed_since += [f"{shown(r.record.email)}: {r.changed}" for r in plan.changed]
+    what = f"restore {counted(len(back), 'contact')}" if back else ""
+    if to_change:
+        what += (" and " if what else "") + f"put back {counted(len(to_change), 'contact')}"
     preview = ChangePreview(
         change=f"undo job {job.id} ({_what_it_did(job, names)})",
-        count=len(records),
+        count=len(records) + len(rows),
         missing=[shown(r.email) for r in plan.gone[:SAMPLE]],
         already=plan.already,
-        to_change=len(to_change),
+        to_change=len(to_change) + len(back),
         refused=len(plan.kept),
         refused_sample=[shown(r.record.email) for r in plan.kept[:SAMPLE]],
-        changed_since=len(plan.changed),
-        changed_since_sample=[f"{shown(r.record.email)}: {r.changed}" for r in plan.changed][
-            :SAMPLE
-        ],
-        sample=[
-            ChangeSample(
-                email=shown(r.record.email),
-                before=_facts_shown(r.now, names),
-                after=_facts_shown(r.put_back, names),
-            )
-            for r in to_change[:SAMPLE]
-        ],
+        changed_since=len(changed_since),
+        changed_since_sample=changed_since[:SAMPLE],
+        sample=(put_back + restored)[:SAMPLE],
         requests=requests,
         estimated_seconds=estimate(state, requests),
         notes=notes,
-        confirm=state.confirmations.issue("undo", bound, {"undo": job.id}, summary),
-        expires_at=utc_iso(time.time() + CONFIRM_SECONDS),
-    )
-    return _reviewed(ctx, job, preview)
-
-
-async def _delete_preview(
-    ctx: ToolContext,
-    state: State,
-    job: Job,
-    header: list[str],
-    rows: dict[str, list[str]],
-    bound: People,
-) -> CallToolResult:
-    from contacts_mcp.services.undo import CANNOT_COME_BACK
-
-    await fill_mirror(ctx, state, max_age=FRESH_SECONDS, memberships=False)
-    again = [email for email in rows if state.sets.mirror.find_id(email) is not None]
-    back = [email for email in rows if email not in set(again)]
-    if not back:
-        raise ToolError(
-            f"Nothing to undo for job {job.id}: each of the "
-            f"{counted(len(rows), 'contact')} it deleted exists again at Resend (created "
-            "again since): left alone. Nothing was changed."
-        )
-    dropped = await _lost(state, header, rows)
-    # The import's scan of the account (100 contacts a request), then a create each.
-    requests = 1 + state.sets.state().contacts // PAGE + len(back)
-    notes = [
-        "Each contact comes back with its fields, property values, segments"
-        + (" and topic choices" if "topics" in header else "")
-        + f" as the snapshot holds them. {CANNOT_COME_BACK}",
-        "At run time the account is read afresh first: an address that exists again is "
-        "left alone and listed, never overwritten.",
-    ]
-    if dropped:
-        notes.append(
-            "The account no longer has "
-            + ", ".join(dropped[:5])
-            + (f" and {len(dropped) - 5} more" if len(dropped) > 5 else "")
-            + ": left out."
-        )
-    columns = {column: i for i, column in enumerate(header)}
-    summary = f"Undo job {job.id}: restore {counted(len(back), 'deleted contact')}"
-    preview = ChangePreview(
-        change=f"undo job {job.id} (a delete): restore the deleted contacts",
-        count=len(rows),
-        missing=[],
-        already=0,
-        to_change=len(back),
-        refused=0,
-        refused_sample=[],
-        changed_since=len(again),
-        changed_since_sample=[f"{shown(e)}: exists again at Resend" for e in again[:SAMPLE]],
-        sample=[
-            ChangeSample(
-                email=shown(email),
-                before={"exists": False},
-                after=shown_mapping(
-                    {
-                        c: rows[email][i]
-                        for c, i in columns.items()
-                        if c != "email" and rows[email][i]
-                    }
-                ),
-            )
-            for email in back[:SAMPLE]
-        ],
-        requests=requests,
-        estimated_seconds=estimate(state, requests),
-        notes=notes,
-        confirm=state.confirmations.issue("undo", bound, {"undo": job.id}, summary),
+        confirm=state.confirmations.issue(
+            "undo", undoing.bound(), {"undo": job.id}, f"Undo job {job.id}: {what}"
+        ),
         expires_at=utc_iso(time.time() + CONFIRM_SECONDS),
     )
     return _reviewed(ctx, job, preview)
@@ -400,34 +377,73 @@ def _fields(values: Mapping[str, Any]) -> str:
 def _undo_work(state: State, arguments: Mapping[str, Any]) -> Work:
     async def work(progress: Progress) -> BulkOutcome:
         job = state.jobs.find(str(arguments["job"]))
-        if job.kind == "delete":
-            return await _restore(state, arguments, progress)
-        from contacts_mcp.services.before_state import (
-            JOURNAL_SUFFIX,
-            journal_files,
-            read_journal,
-        )
-        from contacts_mcp.services.bulk import select
-        from contacts_mcp.services.undo import undo_update
-
-        records = read_journal(journal_files(state.snapshots, str(arguments["reads"])))
-        selected = await select(state.sets, state.client, [r.id for r in records], None)
-        segments = await state.schema.segments()
-        topics = await state.schema.topics()
-        names = {**{s.id: s.name for s in segments}, **{t.id: t.name for t in topics}}
-        return await undo_update(
-            state.client,
-            state.sets,
-            selected,
-            records,
-            names,
-            run_file(state, "undone", arguments, JOURNAL_SUFFIX),
-            run_file(state, "undone", arguments, "-failures.csv"),
-            progress,
-            written=state.written,
-        )
+        # A merge: its deleted contacts first, then the kept one put back as it was.
+        restored = None
+        if job.kind in ("delete", "merge"):
+            restored = await _restore(state, arguments, progress)
+            if job.kind == "delete":
+                return restored
+        put_back = await _put_back(state, arguments, progress)
+        if restored is not None:
+            return _both(restored, put_back)
+        if put_back is None:
+            raise UserFacingError(
+                f"Job {job.id}'s record of what it changed is gone (retention, or a person's "
+                "erasure): nothing was changed."
+            )
+        return put_back
 
     return work
+
+
+async def _put_back(
+    state: State, arguments: Mapping[str, Any], progress: Progress
+) -> BulkOutcome | None:
+    """Put back what an update (or the kept contact of a merge) changed, from its
+    journal; None when it has none (a merge whose kept contact took nothing)."""
+    from contacts_mcp.services.before_state import JOURNAL_SUFFIX, journal_files, read_journal
+    from contacts_mcp.services.bulk import select
+    from contacts_mcp.services.undo import undo_update
+
+    records = read_journal(journal_files(state.snapshots, str(arguments["reads"])))
+    if not records:
+        return None
+    selected = await select(state.sets, state.client, [r.id for r in records], None)
+    segments = await state.schema.segments()
+    topics = await state.schema.topics()
+    names = {**{s.id: s.name for s in segments}, **{t.id: t.name for t in topics}}
+    return await undo_update(
+        state.client,
+        state.sets,
+        selected,
+        records,
+        names,
+        run_file(state, "undone", arguments, JOURNAL_SUFFIX),
+        run_file(state, "undone", arguments, "-failures.csv"),
+        progress,
+        written=state.written,
+    )
+
+
+def _both(restored: BulkOutcome, put_back: BulkOutcome | None) -> BulkOutcome:
+    """A merge's undo: the contacts restored, and the kept one put back."""
+    if put_back is None:
+        return restored
+    return BulkOutcome(
+        action="undo",
+        selected=restored.selected + put_back.selected,
+        done=restored.done + put_back.done,
+        unchanged=restored.unchanged + put_back.unchanged,
+        refused=put_back.refused,
+        changed_since=restored.changed_since + put_back.changed_since,
+        changed_since_sample=[*restored.changed_since_sample, *put_back.changed_since_sample],
+        gone=put_back.gone,
+        failed=restored.failed + put_back.failed,
+        requests=restored.requests + put_back.requests,
+        seconds=round(restored.seconds + put_back.seconds, 2),
+        failures_file=restored.failures_file or put_back.failures_file,
+        notes=[*restored.notes, *put_back.notes],
+    )
 
 
 async def _restore(state: State, arguments: Mapping[str, Any], progress: Progress) -> BulkOutcome:
