@@ -158,7 +158,7 @@ async def test_an_undo_never_opts_anyone_back_in(h: Harness) -> None:
     preview, outcome, _ = await undo(h, job)
     # The 11 the job unsubscribed stay so; every plan is put back.
     assert (preview["to_change"], preview["refused"]) == (15, 11)
-    assert any("never opts anyone back in" in note for note in preview["notes"])
+    assert any("unless told that none of them unsubscribed" in n for n in preview["notes"])
     assert (outcome["done"], outcome["refused"], outcome["changed_since"]) == (15, 11, 0)
     now = await everything(h)
     for email, was in before.items():
@@ -168,6 +168,20 @@ async def test_an_undo_never_opts_anyone_back_in(h: Harness) -> None:
             assert now[email] == was
     reasons = {row["reason"] for row in read_csv(Path(outcome["failures_file"]))}
     assert reasons == {"stays unsubscribed (an undo never opts anyone back in)"}
+    assert any("If none did, undo again with resubscribe=true" in n for n in outcome["notes"])
+    # On the person's word that none of them unsubscribed since, those come back too.
+    await h.call("search_contacts", {"where": [], "refresh": "full", "count_only": True})
+    token = (await h.call("update_contacts", {"undo": job, "resubscribe": True}))["preview"]
+    assert (token["to_change"], token["refused"]) == (11, 0)
+    assert any("resubscribe=true: the unsubscribes" in n for n in token["notes"])
+    confirmed_again = {"undo": job, "resubscribe": True, "confirm": token["confirm"]}
+    # The confirmation binds resubscribe: without it, it is refused.
+    assert "a different change" in await h.error(
+        "update_contacts", {"undo": job, "confirm": token["confirm"]}
+    )
+    run = (await h.call("update_contacts", confirmed_again))["run"]
+    assert (await finish(h, run))["done"] == 11
+    assert await everything(h) == before
 
 
 async def test_a_delete_is_undone_from_its_snapshot_topics_included(h: Harness) -> None:

@@ -98,9 +98,13 @@ class Restore:
     """Why the contact is left alone: changed again after the run."""
 
 
-def plan_restore(record: Recorded, now: Facts, names: Mapping[str, str]) -> Restore:
+def plan_restore(
+    record: Recorded, now: Facts, names: Mapping[str, str], *, resubscribe: bool = False
+) -> Restore:
     """What undoing the run does to this contact, given what it holds now (`names`:
-    segment and topic ids → names, for what is said)."""
+    segment and topic ids → names, for what is said). An unsubscribe or opt-out the run
+    made is put back only with `resubscribe`: the person's word that nobody unsubscribed
+    themselves since."""
     put_back: dict[str, Any] = {"properties": {}, "segments": {}, "topics": {}}
     was: dict[str, Any] = {"properties": {}, "segments": {}, "topics": {}}
     kept: list[str] = []
@@ -112,10 +116,10 @@ def plan_restore(record: Recorded, now: Facts, names: Mapping[str, str]) -> Rest
     if before.unsubscribed is not None and now.unsubscribed not in (None, before.unsubscribed):
         if now.unsubscribed != after.unsubscribed:
             return changed("unsubscribed", now.unsubscribed)
-        if before.unsubscribed is False:
+        if before.unsubscribed is False and not resubscribe:
             kept.append("stays unsubscribed (an undo never opts anyone back in)")
         else:
-            put_back["unsubscribed"], was["unsubscribed"] = True, now.unsubscribed
+            put_back["unsubscribed"], was["unsubscribed"] = before.unsubscribed, now.unsubscribed
     for key, value in before.properties.items():
         current = now.properties.get(key)
         if same_value(current, value):
@@ -136,7 +140,7 @@ def plan_restore(record: Recorded, now: Facts, names: Mapping[str, str]) -> Rest
             continue
         if current != after.topics.get(topic, current):
             return changed(f"topic {names.get(topic, topic)}", current)
-        if choice == "opt_in":
+        if choice == "opt_in" and not resubscribe:
             kept.append(f"stays opted out of {names.get(topic, topic)} (never opted back in)")
             continue
         put_back["topics"][topic], was["topics"][topic] = choice, current
@@ -202,6 +206,8 @@ def plan_undo(
     held: Sequence[tuple[MirroredContact, list[str]]],
     topics: Mapping[str, Mapping[str, Subscription]] | None,
     names: Mapping[str, str],
+    *,
+    resubscribe: bool = False,
 ) -> UndoPlan:
     """The undo of these records given the contacts as `held` now (with their segment
     ids) and, where read, their topic choices. A fact not known (property values the
@@ -224,7 +230,7 @@ def plan_undo(
         )
         if contact.properties is None:  # not known: as the run left them, until read
             now = Facts(now.unsubscribed, record.after.properties, now.segments, now.topics)
-        restores.append(plan_restore(record, now, names))
+        restores.append(plan_restore(record, now, names, resubscribe=resubscribe))
     return UndoPlan(restores, gone)
 
 
@@ -239,6 +245,7 @@ async def undo_update(
     progress: Progress,
     *,
     written: WrittenFiles | None,
+    resubscribe: bool = False,
 ) -> BulkOutcome:
     """Put back what an update run changed (`records`, its journal) on each contact that
     is still as the run left it; `selected` holds those contacts as the mirror holds
@@ -254,7 +261,9 @@ async def undo_update(
         items = [item for item in items if item[0].id in choices]
     unreadable = {email for email, _ in failures}
     readable = [r for r in records if r.email not in unreadable]
-    plan = plan_undo(readable, items, choices if read_topics else None, names)
+    plan = plan_undo(
+        readable, items, choices if read_topics else None, names, resubscribe=resubscribe
+    )
     # The undo's own journal: so the undo can be undone.
     to_change = plan.to_change
     if to_change:
@@ -285,8 +294,8 @@ async def undo_update(
         notes.append(
             f"{counted(len(plan.kept), 'contact')} stay unsubscribed (or opted out) where "
             "the run had unsubscribed them: an undo never opts anyone back in, since "
-            "Resend cannot show whether they unsubscribed themselves since. If they did "
-            "not, update_contacts with resubscribe=true opts them back in."
+            "Resend cannot show whether they unsubscribed themselves since. If none did, "
+            "undo again with resubscribe=true."
         )
     return BulkOutcome(
         action="undo",
@@ -335,6 +344,7 @@ def _as_change(
         join=tuple(s for s, member in put_back.segments.items() if member),
         leave=tuple(s for s, member in put_back.segments.items() if not member),
         topics=dict(put_back.topics),
+        resubscribe=True,  # an opt-in here is one the plan allowed (`plan_restore`)
     )
     fields: dict[str, Any] = {}
     if put_back.unsubscribed is not None:

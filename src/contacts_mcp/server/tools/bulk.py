@@ -318,9 +318,9 @@ async def ask_to_update(
     if undo is not None:
         from contacts_mcp.server.tools.undo import undo_runnable
 
-        return (
-            await _ask(ctx, confirm, question) if undo_runnable(ctx, undo, confirm) else NotAsked()
-        )
+        if not undo_runnable(ctx, undo, confirm, resubscribe):
+            return NotAsked()
+        return await _ask(ctx, confirm, question)
     if merge is not None:
         from contacts_mcp.server.tools.merge import merge_runnable
 
@@ -631,12 +631,12 @@ def register_bulk_tools(server: MCPServer[State]) -> None:
         if undo is not None:
             from contacts_mcp.server.tools.undo import undo_answer
 
-            if any(v is not None for v in (contacts, search, merge, *changes)) or resubscribe:
+            if any(v is not None for v in (contacts, search, merge, *changes)):
                 raise ToolError(
-                    "undo takes only a job id (and confirm): it puts back what that job "
-                    "changed. Call it without a selection or a change."
+                    "undo takes only a job id (and resubscribe, confirm): it puts back what "
+                    "that job changed. Call it without a selection or a change."
                 )
-            return await undo_answer(ctx, person, undo, confirm)
+            return await undo_answer(ctx, person, undo, confirm, resubscribe=resubscribe)
         if merge is not None:
             from contacts_mcp.server.tools.merge import merge_answer
 

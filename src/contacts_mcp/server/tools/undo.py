@@ -168,40 +168,54 @@ def _what_to_undo(state: State, job: Job) -> Undoing:
     return found
 
 
-def _checked(state: State, job: Job, bound: People, confirm: str) -> dict[str, Any]:
+def _change(job: Job, resubscribe: bool) -> dict[str, Any]:
+    """What a confirmation binds of the undo itself."""
+    return {"undo": job.id, "resubscribe": resubscribe}
+
+
+def _checked(
+    state: State, job: Job, bound: People, confirm: str, resubscribe: bool
+) -> dict[str, Any]:
     """The undo job's arguments, once `confirm` is checked for exactly this undo, unused."""
     try:
-        checked = state.confirmations.check(confirm, "undo", bound, {"undo": job.id})
+        checked = state.confirmations.check(confirm, "undo", bound, _change(job, resubscribe))
     except UserFacingError as exc:  # refused: nothing is written
         raise ToolError(str(exc)) from None
     nonce = str(job.arguments.get("nonce", ""))
-    arguments = {"job": job.id, "reads": nonce, "nonce": checked.nonce}
+    arguments: dict[str, Any] = {"job": job.id, "reads": nonce, "nonce": checked.nonce}
+    if resubscribe:
+        arguments["resubscribe"] = True
     refuse_used(state, UNDO_JOB, arguments)
     return arguments
 
 
-def undo_runnable(ctx: ToolContext, job_id: str, confirm: str) -> bool:
+def undo_runnable(ctx: ToolContext, job_id: str, confirm: str, resubscribe: bool) -> bool:
     """Whether the confirmed undo would go ahead now (nobody is asked to approve one the
     tool would refuse: its error then says why)."""
     state = services(ctx)
     try:
         job = _source(state, job_id)
-        _checked(state, job, _what_to_undo(state, job).bound(), confirm)
+        _checked(state, job, _what_to_undo(state, job).bound(), confirm, resubscribe)
     except (ToolError, UserFacingError):
         return False
     return True
 
 
 async def undo_answer(
-    ctx: ToolContext, person: ElicitationResult[Any], job_id: str, confirm: str | None
+    ctx: ToolContext,
+    person: ElicitationResult[Any],
+    job_id: str,
+    confirm: str | None,
+    *,
+    resubscribe: bool = False,
 ) -> CallToolResult:
     """update_contacts(undo=…): the preview, or (with `confirm`) the run."""
     state = services(ctx)
     job = _source(state, job_id)
     undoing = _what_to_undo(state, job)
     if confirm is None:
-        return await _preview(ctx, state, job, undoing)
-    arguments = _checked(state, job, undoing.bound(), confirm)
+        return await _preview(ctx, state, job, undoing, resubscribe)
+    arguments = _checked(state, job, undoing.bound(), confirm, resubscribe)
     if declined(person):
         raise ToolError("The person did not approve: nothing was changed.")
     require_person(ctx, state, person, "changed")
@@ -209,7 +223,9 @@ async def undo_answer(
     return result(text, UpdateAnswer(run=ran))
 
 
-async def _preview(ctx: ToolContext, state: State, job: Job, undoing: Undoing) -> CallToolResult:
+async def _preview(
+    ctx: ToolContext, state: State, job: Job, undoing: Undoing, resubscribe: bool
+) -> CallToolResult:
     """The undo's preview, from the mirror (synced first when over 15 minutes old): the
     run reads every contact afresh before it writes."""
     from contacts_mcp.services.undo import CANNOT_COME_BACK, UndoPlan, needs_of, plan_undo
@@ -220,7 +236,11 @@ async def _preview(ctx: ToolContext, state: State, job: Job, undoing: Undoing) -
     again = [email for email in rows if state.sets.mirror.find_id(email) is not None]
     back = [email for email in rows if email not in set(again)]
     held = state.sets.mirror.contacts([r.id for r in records])
-    plan = plan_undo(records, held, None, names) if records else UndoPlan([], [])
+    plan = (
+        plan_undo(records, held, None, names, resubscribe=resubscribe)
+        if records
+        else UndoPlan([], [])
+    )
     to_change = plan.to_change
     if not to_change and not back:
         raise ToolError(
@@ -258,8 +278,14 @@ async def _preview(ctx: ToolContext, state: State, job: Job, undoing: Undoing) -
     if plan.kept:
         notes.append(
             f"{counted(len(plan.kept), 'contact')} stay unsubscribed (or opted out): the job "
-            "unsubscribed them, and an undo never opts anyone back in, since Resend cannot "
-            "show whether they unsubscribed themselves since."
+            "unsubscribed them, and an undo opts nobody back in unless told that none of "
+            "them unsubscribed themselves since (Resend cannot show it): resubscribe=true."
+        )
+    if resubscribe and any(r.now.unsubscribed or "opt_out" in r.now.topics.values()
+                           for r in to_change):  # fmt: skip
+        notes.append(
+            "resubscribe=true: the unsubscribes and opt-outs the job made are put back too, "
+            "on your word that none of these people unsubscribed themselves since."
         )
     if plan.gone:
         notes.append(f"{counted(len(plan.gone), 'contact')} were deleted since: nothing to do.")
@@ -302,11 +328,11 @@ async def _preview(ctx: ToolContext, state: State, job: Job, undoing: Undoing) -
         estimated_seconds=estimate(state, requests),
         notes=notes,
         confirm=state.confirmations.issue(
-            "undo", undoing.bound(), {"undo": job.id}, f"Undo job {job.id}: {what}"
+            "undo", undoing.bound(), _change(job, resubscribe), f"Undo job {job.id}: {what}"
         ),
         expires_at=utc_iso(time.time() + CONFIRM_SECONDS),
     )
-    return _reviewed(ctx, job, preview)
+    return _reviewed(ctx, job, preview, resubscribe)
 
 
 async def _lost(state: State, header: list[str], rows: Mapping[str, list[str]]) -> list[str]:
@@ -335,9 +361,11 @@ async def _lost(state: State, header: list[str], rows: Mapping[str, list[str]]) 
     return [*lost, *sorted(named)]
 
 
-def _reviewed(ctx: ToolContext, job: Job, preview: ChangePreview) -> CallToolResult:
+def _reviewed(
+    ctx: ToolContext, job: Job, preview: ChangePreview, resubscribe: bool
+) -> CallToolResult:
     answer = result(_preview_text(preview), UpdateAnswer(preview=preview))
-    arguments = {"undo": job.id, "confirm": preview.confirm}
+    arguments = {"undo": job.id, "resubscribe": resubscribe, "confirm": preview.confirm}
     return for_review(ctx, answer, "update_contacts", arguments)
 
 
@@ -422,6 +450,7 @@ async def _put_back(
         run_file(state, "undone", arguments, "-failures.csv"),
         progress,
         written=state.written,
+        resubscribe=bool(arguments.get("resubscribe")),
     )
 
 
