@@ -76,6 +76,10 @@ def test_one_mailbox_written_two_ways_is_a_high_confidence_group(
         ("bob@hotmial.com", "bob@hotmail.com", ["domain_typo"]),
         ("bob@yaho.com", "bob@yahoo.com", ["domain_typo"]),
         ("bob@outlok.com", "bob@outlook.com", ["domain_typo"]),
+        # A key struck for its neighbour, past the first letter.
+        ("bob@gmsil.com", "bob@gmail.com", ["domain_typo"]),
+        ("bob@hotmaik.com", "bob@hotmail.com", ["domain_typo"]),
+        ("bob@icliud.com", "bob@icloud.com", ["domain_typo"]),
         ("Bob@GAMIL.com", "bob@gmail.com", ["case", "domain_typo"]),
         ("bob@acme.con", "bob@acme.com", ["domain_typo"]),
         ("b.o.b+x@gmial.com", "bob@gmail.com", ["domain_typo", "plus_tag", "gmail_dots"]),
@@ -107,6 +111,12 @@ def test_the_same_name_at_a_company_domain_is_a_low_confidence_group() -> None:
         [person("bob@cloud.com"), person("bob@icloud.com")],
         [person("bob@gmail.co"), person("bob@gmail.com")],
         [person("bob@ao.com"), person("bob@aol.com")],
+        # A neighbour struck for the first letter makes words and brands; ymail.com is
+        # Yahoo's own.
+        [person("bob@bmail.com"), person("bob@gmail.com")],
+        [person("bob@gotmail.com"), person("bob@hotmail.com")],
+        [person("bob@ucloud.com"), person("bob@icloud.com")],
+        [person("bob@ymail.com"), person("bob@gmail.com")],
         # Dots are only ignored by Gmail.
         [person("john.smith@company.com"), person("johnsmith@company.com")],
         [person("john.smith@outlook.com"), person("johnsmith@outlook.com")],

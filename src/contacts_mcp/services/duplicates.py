@@ -85,24 +85,43 @@ _PLUS_TAGS = frozenset({
 
 # Misspellings of the big providers' domains (typo → intended): every name one slip from
 # gmail, hotmail, yahoo, outlook or icloud (two letters swapped, one missing or one
-# doubled: "gmial", "gmai", "gmaill"), at ".com". Fixed names, never an edit distance
-# between the contacts' own domains, which would join acme.co and acme.com, two companies.
-# Left out: slips that make a name in use (mail.com, gail.com, cloud.com); a letter
-# replaced by its neighbour on the keyboard (several times as many, and as likely to make
-# a real name); and aol.com, whose every slip is a short name likely taken (ao.com).
+# doubled: "gmial", "gmai", "gmaill"; or, past the first letter, one struck as its
+# neighbour on a QWERTY keyboard: "gmsil", "hotmaik"), at ".com". Fixed names, never an
+# edit distance between the contacts' own domains, which would join acme.co and acme.com,
+# two companies. Left out: slips that make a name in use (mail.com, gail.com, cloud.com,
+# ymail.com); a neighbour struck for the first letter, which makes words and brands
+# (bmail, gotmail, tahoo, putlook, ucloud) where one inside the name makes nonsense; and
+# aol.com, whose every slip is a short name likely taken (ao.com).
 _PROVIDER_NAMES = ("gmail", "hotmail", "yahoo", "outlook", "icloud")
 _NAMES_IN_USE = frozenset({"mail", "gail", "cloud"})
+_KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def _near(letter: str) -> list[str]:
+    """The keys beside `letter` on its row, and the ones above and below it."""
+    for row, keys in enumerate(_KEYBOARD):
+        if letter in keys:
+            col = keys.index(letter)
+            beside = [keys[c] for c in (col - 1, col + 1) if 0 <= c < len(keys)]
+            return beside + [
+                _KEYBOARD[other][col]
+                for other in (row - 1, row + 1)
+                if 0 <= other < len(_KEYBOARD) and col < len(_KEYBOARD[other])
+            ]
+    return []
 
 
 def _slips(name: str) -> set[str]:
-    """`name` with two neighbouring letters swapped, one letter missing, or one doubled."""
+    """`name` with two neighbouring letters swapped, one letter missing, one doubled, or
+    one after the first struck as its neighbour on the keyboard."""
     swapped = {name[:i] + name[i + 1] + name[i] + name[i + 2 :] for i in range(len(name) - 1)}
     missing = {name[:i] + name[i + 1 :] for i in range(len(name))}
     doubled = {name[: i + 1] + name[i:] for i in range(len(name))}
-    return (swapped | missing | doubled) - {name} - _NAMES_IN_USE
+    struck = {name[:i] + key + name[i + 1 :] for i in range(1, len(name)) for key in _near(name[i])}
+    in_use = _NAMES_IN_USE | {domain.partition(".")[0] for domain in _FREE_MAIL}
+    return (swapped | missing | doubled | struck) - {name} - in_use
 
 
-_TYPOS = {f"{slip}.com": f"{name}.com" for name in _PROVIDER_NAMES for slip in _slips(name)}
 # Endings one slip from ".com" that are no top-level domain (none is in the Public Suffix
 # List; ".co", ".cm", ".om" and ".cam" are, and stay): an address there reaches no one,
 # and ".com" is what was meant, at any domain.
@@ -129,6 +148,8 @@ _FREE_MAIL = _PLUS_TAGS | {
     "optusnet.com.au", "shaw.ca", "rogers.com", "sympatico.ca", "uol.com.br", "bol.com.br",
     "terra.com.br", "ziggo.nl", "telenet.be", "bluewin.ch",
 }  # fmt: skip
+
+_TYPOS = {f"{slip}.com": f"{name}.com" for name in _PROVIDER_NAMES for slip in _slips(name)}
 
 # A name shared at one domain by more mailboxes than one person plausibly has there is a
 # placeholder ("Test User", "Info Team") or a common name at a big company: no link.
