@@ -1,7 +1,13 @@
 """A bulk add-to-segment of 5,000 contacts, through update_contacts, against the emulator
-limited to 5 requests/s (a Resend team's default; `--limit` changes it).
+limited to 5 requests/s (a Resend team's default; `--limit` changes it); then the same
+contacts added to a second segment by one Contact Imports API upsert, for comparison.
 
     python -m bench.bulk_change [--contacts 5000] [--already 500] [--limit 5]
+
+The import path is measured, not used: no Resend source says that an upsert import
+leaves unmapped fields alone or adds existing contacts to its segments (README, "Bulk
+changes as imports"), so update_contacts stays paced. Against the emulator, which
+implements that reading, the bench shows what it would cost if Resend confirmed it.
 
 The account holds `contacts` at acme.com, `already` of them in the segment, and a few
 others. The bench searches them (which fills the mirror), previews the change, then runs
@@ -104,6 +110,7 @@ async def main(contacts: int, already: int, limit: int) -> None:
                 if not page["has_more"]:
                     break
                 after = f"&after={page['data'][-1]['id']}"
+        imported = await import_path(db, contacts, limit)
     requests = sum(counting.statuses.values())
     answered = requests - counting.statuses[429]
     wasted = sum(counting.joined[contact_id] for contact_id in members)
@@ -130,6 +137,57 @@ async def main(contacts: int, already: int, limit: int) -> None:
     per = requests / max(outcome["done"], 1)
     print(f"  requests   : {requests:,} = {per:.3f} per contact changed (goal ≤ 1.05)")
     print(f"  on members : {wasted} requests for the {already} already in the segment (goal 0)")
+    seconds, sent, import_members, untouched = imported
+    print("import path (measured, not used: see the README), one upsert to a second segment:")
+    print(
+        f"  time       : {seconds:.1f} s, {sent} requests (upload and polls); the segment "
+        f"has {import_members:,} members; every other field as it was: {untouched}"
+    )
+    print(
+        f"  ratio      : paced {elapsed:.0f} s / import {seconds:.1f} s = {elapsed / seconds:.0f}x"
+    )
+
+
+async def import_path(db: Path, contacts: int, limit: int) -> tuple[float, int, int, bool]:
+    """One Contact Imports API upsert of the acme.com addresses (email only) into a new
+    segment, at the same limit: seconds, requests, members, and whether the contacts'
+    other fields are as they were (in the emulator)."""
+    import io
+    import time
+
+    from contacts_mcp.backends import open_client
+
+    async with direct_emulator(EmulatorOptions(db_path=str(db))) as http:
+        segment = (await http.post("/segments", json={"name": "VIP 2"})).json()["id"]
+        before = (await http.get("/contacts/u1@acme.com")).json()
+    emails = "".join(f"u{i}@acme.com\n" for i in range(contacts))
+    counting = CountingTransport(LocalTransport(EmulatorOptions(db_path=str(db), rate_limit=limit)))
+    config = BackendConfig(api_key=LOCAL_API_KEY, base_url=LOCAL_BASE_URL, transport=counting)
+    started = time.monotonic()
+    async with open_client(config) as client:
+        created = await client.create_contact_import(
+            io.BytesIO(f"email\n{emails}".encode()),
+            filename="segment.csv",
+            columns={"email": "email"},
+            property_types={},
+            on_conflict="upsert",
+            segments=[segment],
+        )
+        for _ in range(3600):  # polled each second, as the import strategy does
+            if (await client.get_contact_import(created.id)).status in ("completed", "failed"):
+                break
+            await anyio.sleep(1.0)
+    seconds = time.monotonic() - started
+    async with direct_emulator(EmulatorOptions(db_path=str(db))) as http:
+        members, after = 0, ""
+        while True:
+            page = (await http.get(f"/segments/{segment}/contacts?limit=100{after}")).json()
+            members += len(page["data"])
+            if not page["has_more"]:
+                break
+            after = f"&after={page['data'][-1]['id']}"
+        now = (await http.get("/contacts/u1@acme.com")).json()
+    return seconds, sum(counting.statuses.values()), members, now == before
 
 
 if __name__ == "__main__":

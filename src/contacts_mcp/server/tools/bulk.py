@@ -84,6 +84,8 @@ EXPORT_HINTS = ToolAnnotations(
 )
 
 SAMPLE = 10
+# Past this many contacts a change could be worth running as one import (were that safe).
+IMPORT_WORTH_IT = 100
 # A change to at most this many contacts runs without a preview (as that many
 # update_contact calls would); deletes always need one.
 SKIP_CONFIRM_UP_TO = 10
@@ -1062,6 +1064,14 @@ def _change_notes(
         "The run records each contact as it was before it writes: update_contacts with "
         "undo=<its job id> puts back what it changed."
     )
+    as_import = not (change.leave or change.topics or change.unsubscribed is False)
+    if as_import and len(plans) > IMPORT_WORTH_IT:
+        notes.append(
+            "The run is paced, one contact at a time. One Contact Imports API upsert would "
+            "take a few requests, but no Resend source says such an import leaves the "
+            "other fields alone or adds existing contacts to its segments, so it is not "
+            "used (README: bulk changes as imports)."
+        )
     return notes
 
 
