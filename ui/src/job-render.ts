@@ -296,7 +296,7 @@ export class JobScreen extends ScreenView {
         : "Finished, with no failures.";
       endedText.className = outcome.failed ? "" : "ok";
       rows = undoFacts(outcome, false, f);
-      notes = [...notes, ...leftAlone(outcome)];
+      notes = [...notes, ...leftAlone(outcome, f)];
     } else if (kind === "forget") {
       const outcome = readOutcome(result);
       if (outcome === null) return;

@@ -1,9 +1,10 @@
 // What the screen reads from the server's answers: the structured content of
 // update_contacts / delete_contacts / forget_contacts (a preview, or a run; an undo is
-// update_contacts(undo=<job id>)), approve_run and get_job. The server's pydantic models are the source
-// (src/contacts_mcp/server/tools/bulk.py, privacy.py and services/erasure.py);
-// these readers take whatever arrives and default what is missing, so that an older or
-// newer server degrades to fewer facts shown, never to a broken screen.
+// update_contacts(undo=<job id>)), approve_run and get_job. The server's pydantic models
+// are the source (src/contacts_mcp/server/tools/bulk.py, undo.py, privacy.py and
+// services/erasure.py); these readers take whatever arrives and default what is missing,
+// so that an older or newer server degrades to fewer facts shown, never to a broken
+// screen.
 
 /** A contact in a delete preview's sample (FoundContact). */
 export interface SampleContact {
@@ -13,11 +14,14 @@ export interface SampleContact {
   unsubscribed: boolean;
 }
 
-/** One contact of an update preview's sample, before → after (ChangeSample). */
+/** One contact of an update preview's sample, before → after (ChangeSample). In an
+ * undo's: now → put back; or, for a contact a delete (or a merge) deleted, `restored`
+ * (its before is `{"exists": false}`) and after its fields as its snapshot holds them. */
 export interface SampleChange {
   email: string;
   before: [string, unknown][];
   after: [string, unknown][];
+  restored: boolean;
 }
 
 /** One person of a forget preview (PersonPreview). */
@@ -34,14 +38,16 @@ export interface ForgetPerson {
 }
 
 /** What an undo's preview undoes, read from its change in words: "undo job job_abc (set
- * plan = 'pro')", or "undo job job_abc (a delete): restore the deleted contacts". */
+ * plan = 'pro')", "undo job job_abc (a delete)", "undo job job_abc (a merge)". */
 export interface Undone {
   /** The job it undoes. */
   job: string;
   /** What that job did, in the server's words ("set plan = 'pro'", "a delete"). */
   did: string;
-  /** Undoing a delete: its contacts are created again from its snapshot. */
+  /** Undoing a delete: its contacts are created again from its snapshot, nothing else. */
   restore: boolean;
+  /** Undoing a merge: the contacts it deleted are restored, the one it kept put back. */
+  merge: boolean;
 }
 
 /** A preview of delete_contacts (BulkPreview), update_contacts (ChangePreview; an undo's
@@ -194,17 +200,24 @@ function entries(value: unknown): [string, unknown][] {
   return Object.entries(record(value) ?? {});
 }
 
-// An undo's change in words: "undo job <id> (<what it did>)", then for a delete's undo
-// ": restore the deleted contacts". An update's own change never starts so (it names
-// what it sets: "set …", "add to …", "unsubscribe", …).
-const UNDO_CHANGE = /^undo job (\S+) \(([\s\S]*)\)(: restore the deleted contacts)?$/;
+// An undo's change in words: "undo job <id> (<what it did>)" (an earlier server went on
+// with ": restore the deleted contacts" for a delete's). An update's own change never
+// starts so: it names what it sets ("set …", "add to …", "unsubscribe", …).
+const UNDO_CHANGE = /^undo job (\S+) \(([\s\S]*)\)(?:: restore the deleted contacts)?$/;
 
 /** What an undo preview undoes, from its change in words; null for any other change. */
 export function readUndone(change: string): Undone | null {
   const found = UNDO_CHANGE.exec(change);
   if (found === null) return null;
-  const restore = found[3] !== undefined && found[2] === "a delete";
-  return { job: found[1], did: found[2], restore };
+  const did = found[2];
+  return { job: found[1], did, restore: did === "a delete", merge: did === "a merge" };
+}
+
+/** An undo's sample row of a contact to create again: before `{"exists": false}` alone,
+ * and no `exists` among what it puts back (as a property of that name would be). */
+function isRestored(before: Json | null, after: Json | null): boolean {
+  const keys = Object.keys(before ?? {});
+  return keys.length === 1 && before?.exists === false && !("exists" in (after ?? {}));
 }
 
 export function readPreview(structured: unknown): Preview | null {
@@ -244,7 +257,14 @@ export function readPreview(structured: unknown): Preview | null {
       ? sample.flatMap((c) =>
           c === null
             ? []
-            : [{ email: str(c.email), before: entries(c.before), after: entries(c.after) }],
+            : [
+                {
+                  email: str(c.email),
+                  before: entries(c.before),
+                  after: entries(c.after),
+                  restored: undo !== null && isRestored(record(c.before), record(c.after)),
+                },
+              ],
         )
       : [],
     atResend: null,

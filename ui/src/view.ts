@@ -58,8 +58,11 @@ export class View extends ScreenView {
       this.title.textContent = `Undo job ${shown(undo.job, 100)}`;
       this.lead.textContent = undo.restore
         ? `It deleted ${counted}: they are created again from the snapshot it took first.`
-        : `It changed ${counted} (${shown(undo.did, 500)}): each still as it left them is ` +
-          "put back as it was before.";
+        : undo.merge
+          ? `It merged ${counted}: those it deleted are created again from the snapshot it ` +
+            "took first, and the one it kept is put back as it was before."
+          : `It changed ${counted} (${shown(undo.did, 500)}): each still as it left them is ` +
+            "put back as it was before.";
     } else {
       const counted = f.counted(preview.count, "contact");
       this.title.textContent = `${isDelete ? "Delete" : "Update"} ${counted}`;
@@ -191,18 +194,24 @@ export class View extends ScreenView {
     const to = Math.min(total, from + PAGE_SIZE);
 
     const undo = preview.undo;
-    // An undo's sample is of the contacts it puts back (or restores), not of the job's.
+    // An undo's sample is of the contacts it puts back (or restores), not of the job's: a
+    // delete's undo restores each, an update's puts each back, a merge's does both.
     const toDo = preview.toChange ?? 0;
-    const doing = undo?.restore ? "to restore" : "to put back";
+    const restores = preview.changeSample.filter((c) => c.restored).length;
+    const onlyRestores = undo !== null && (undo.restore || restores === total) && total > 0;
+    const mixed = undo !== null && restores > 0 && !onlyRestores;
+    const doing = onlyRestores ? "to restore" : "to put back";
     byId("sample-title").textContent = isForget
       ? "People to forget"
       : isDelete
         ? "Contacts to delete"
-        : undo?.restore
+        : onlyRestores
           ? "Contacts to restore"
-          : undo !== null
-            ? "Now → put back"
-            : "Before → after";
+          : mixed
+            ? "Now → put back, or restored"
+            : undo !== null
+              ? "Now → put back"
+              : "Before → after";
     byId("sample-caption").textContent = isForget
       ? total < preview.count
         ? `The first ${f.count(total)} of the ${people(f, preview.count)}.`
@@ -220,11 +229,13 @@ export class View extends ScreenView {
       ? ["Person", "Held"]
       : isDelete
         ? ["Contact", "Subscription"]
-        : undo?.restore
+        : onlyRestores
           ? ["Contact", "Restored with"]
-          : undo !== null
-            ? ["Contact", "Now → put back"]
-            : ["Contact", "Before → after"];
+          : mixed
+            ? ["Contact", "Now → put back, or restored with"]
+            : undo !== null
+              ? ["Contact", "Now → put back"]
+              : ["Contact", "Before → after"];
     fill(
       byId("sample-head"),
       ...headings.map((text) => el("th", { text, attrs: { scope: "col" } })),
@@ -263,8 +274,11 @@ export class View extends ScreenView {
                   ...(refused.has(c.email)
                     ? [el("span", { className: "tag", text: heldBack })]
                     : []),
+                  ...(mixed && c.restored
+                    ? [el("span", { className: "tag", text: "restored" })]
+                    : []),
                 ),
-                undo?.restore
+                c.restored
                   ? el("td", {}, ...restored(c))
                   : el("td", {}, ...changes(c.before, c.after)),
               ),
@@ -392,7 +406,7 @@ export class View extends ScreenView {
           outcome.noLongerMatchingSample.map((email) => shown(email)).join(", "),
       );
     }
-    if (outcome !== null) notes.push(...leftAlone(outcome));
+    if (isUndo && outcome !== null) notes.push(...leftAlone(outcome, f));
     lines(
       byId("outcome-notes"),
       notes.map((note) => shown(note, 1000)),
@@ -818,13 +832,13 @@ export function undoFacts(outcome: Outcome, restore: boolean, f: Formats): [stri
 
 /** An undo's contacts left alone, changed again after the job: a note naming the first,
  * each with what changed. None where it left none alone (or named none). */
-export function leftAlone(outcome: Outcome): string[] {
+export function leftAlone(outcome: Outcome, f: Formats): string[] {
   if (outcome.changedSinceSample.length === 0) return [];
   const more = outcome.changedSince - outcome.changedSinceSample.length;
   return [
     "Left alone, changed again since the job: " +
       outcome.changedSinceSample.map((line) => shown(line, 300)).join("; ") +
-      (more > 0 ? `; and ${more} more (in the file below).` : "."),
+      (more > 0 ? `; and ${f.count(more)} more (in the file below).` : "."),
   ];
 }
 
