@@ -140,3 +140,29 @@ async def test_what_cannot_be_merged_is_refused_and_changes_nothing(h: Harness) 
     after = await everything(h)
     del after["ada@hotmial.com"]
     assert after == before
+
+
+async def test_a_merge_resumed_after_a_restart_finishes_and_still_undoes(h: Harness) -> None:
+    from contacts_mcp.server.tools.merge import MERGE_JOB
+
+    await three_adas(h)
+    before = await everything(h)
+    arguments = {"contacts": ADA, "merge": "auto"}
+    preview = (await h.call("update_contacts", arguments))["preview"]
+    answer = await h.call("update_contacts", {**arguments, "confirm": preview["confirm"]})
+    await finish(h, answer["run"])
+    # The work taken up again from the job's journaled arguments, as a server restarted
+    # mid-run does: the contacts it deleted are gone, the kept one took everything.
+    state = h.server.live_state()
+    job = state.jobs.find(str(answer["run"]["job_id"]))
+
+    async def progress(done: float, total: float | None, message: str) -> None:
+        pass
+
+    again = await MERGE_JOB.work(state, job.arguments)(progress)
+    assert (again.action, again.done, again.failed) == ("merge", 0, 0)
+    assert sorted(await everything(h)) == ["ada@gmail.com", "grace@example.com"]
+    # Its undo reads every snapshot the merge wrote: the two come back.
+    preview, undone, _ = await undo(h, job.id)
+    assert undone["done"] == 3
+    assert sorted(await everything(h)) == sorted(before)

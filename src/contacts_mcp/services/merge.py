@@ -164,10 +164,16 @@ def _short(value: object) -> str:
 
 
 async def read_members(
-    client: ResendClient, sets: ContactsSets, ids: Sequence[str], progress: Progress
+    client: ResendClient,
+    sets: ContactsSets,
+    ids: Sequence[str],
+    progress: Progress,
+    *,
+    gone_ok: bool = False,
 ) -> list[Member]:
     """Each contact read afresh (three requests: the contact, its segments, its topic
-    choices), into the mirror; a contact not found is refused, naming it."""
+    choices), into the mirror; a contact not found is refused, naming it, unless
+    `gone_ok` (a merge resumed after a restart finds those it deleted gone)."""
     found: dict[str, Member] = {}
     problems: list[str] = []
 
@@ -179,7 +185,8 @@ async def read_members(
             topics = await patiently(partial(client.list_contact_topics, contact_id))
         except NotFoundError:
             sets.mirror.remove(contact_id)
-            problems.append(f"contact {contact_id} no longer exists")
+            if not gone_ok:
+                problems.append(f"contact {contact_id} no longer exists")
             return
         except ResendError as exc:
             problems.append(f"could not read contact {contact_id}: {explain(exc)}")
@@ -197,7 +204,7 @@ async def read_members(
             f"Nothing was merged: {problems[0]}. Search the duplicates again and merge what "
             "is there now."
         )
-    return [found[contact_id] for contact_id in ids]
+    return [found[contact_id] for contact_id in ids if contact_id in found]
 
 
 async def merge(
@@ -216,7 +223,12 @@ async def merge(
     and the failures report. Nothing is deleted unless the kept contact took everything."""
     journal, snapshot, failures_path = files
     started, sent_before = time.monotonic(), client.requests_sent
-    keep = next(m for m in members if m.contact.id == keep_id)
+    keep = next((m for m in members if m.contact.id == keep_id), None)
+    if keep is None:
+        raise UserFacingError(
+            f"Nothing was merged: the contact to keep ({keep_id}) no longer exists. Search "
+            "the duplicates again and merge what is there now."
+        )
     others = [m for m in members if m.contact.id != keep_id]
     others.sort(key=lambda m: (m.contact.created_at, m.contact.id))
     plan = plan_merge(keep, others)
@@ -233,6 +245,15 @@ async def merge(
                 f"Nothing was deleted: {shown(keep.contact.email)} could not take what the "
                 f"others hold ({reason}). Try the merge again in a minute."
             )
+    if not others:  # a run taken up again after it deleted them all
+        return BulkOutcome(
+            action="merge",
+            selected=len(members),
+            done=0,
+            requests=client.requests_sent - sent_before,
+            seconds=round(time.monotonic() - started, 2),
+            notes=[*notes, "The others were deleted already, by an earlier run of this merge."],
+        )
     topic_names = {t: names.get(t, t) for m in others for t in m.topics}
     keys = sorted({k for m in others for k in m.contact.properties or {}})
     private_folder(snapshot.parent)

@@ -230,7 +230,11 @@ def _merge_work(state: State, arguments: Mapping[str, Any]) -> Work:
         from contacts_mcp.services.before_state import JOURNAL_SUFFIX
         from contacts_mcp.services.merge import merge, read_members
 
-        members = await read_members(state.client, state.sets, arguments["ids"], progress)
+        # Resumed after a restart, it finds those it deleted already gone: it goes on
+        # with the rest (its first snapshot holds them).
+        members = await read_members(
+            state.client, state.sets, arguments["ids"], progress, gone_ok=True
+        )
         names = await _names(state)
         files = (
             run_file(state, "merged", arguments, JOURNAL_SUFFIX),
