@@ -144,6 +144,7 @@ async def test_what_cannot_be_merged_is_refused_and_changes_nothing(h: Harness) 
 
 async def test_a_merge_resumed_after_a_restart_finishes_and_still_undoes(h: Harness) -> None:
     from contacts_mcp.server.tools.merge import MERGE_JOB
+    from contacts_mcp.services.bulk import BulkOutcome
 
     await three_adas(h)
     before = await everything(h)
@@ -159,7 +160,7 @@ async def test_a_merge_resumed_after_a_restart_finishes_and_still_undoes(h: Harn
     async def progress(done: float, total: float | None, message: str) -> None:
         pass
 
-    again = await MERGE_JOB.work(state, job.arguments)(progress)
+    again = BulkOutcome.model_validate(await MERGE_JOB.work(state, job.arguments)(progress))
     assert (again.action, again.done, again.failed) == ("merge", 0, 0)
     assert sorted(await everything(h)) == ["ada@gmail.com", "grace@example.com"]
     # Its undo reads every snapshot the merge wrote: the two come back.
