@@ -61,6 +61,7 @@ __all__ = [
     "change_needs",
     "plan_for",
     "resolve_change",
+    "topic_choices",
     "without_gone",
 ]
 
@@ -302,8 +303,11 @@ async def apply_change(
     topics = await _topics_set(client, change)
     names = {topic_id: topic.name for topic_id, topic in topics.items()}
     if change.topics:
-        choices, unread = await _topic_choices(client, needed, progress)
+        choices, unread = await topic_choices(client, [p.contact for p in needed], progress)
         failures += unread
+        read = {email for email, _ in unread}
+        failures += [(p.contact.email, "the contact no longer exists") for p in needed
+                     if p.contact.id not in choices and p.contact.email not in read]  # fmt: skip
         needed = [p for p in needed if p.contact.id in choices]
     if journal is not None and needed:
         defaults = {topic_id: topic.default_subscription for topic_id, topic in topics.items()}
@@ -365,25 +369,26 @@ def _observed_notes(requests: int) -> list[str]:
     ]
 
 
-async def _topic_choices(
-    client: ResendClient, plans: Sequence[ContactPlan], progress: Progress
+async def topic_choices(
+    client: ResendClient, contacts: Sequence[MirroredContact], progress: Progress
 ) -> tuple[dict[str, dict[str, Subscription]], list[tuple[str, str]]]:
     """Each contact's topic choices (contact id → topic id → choice), read afresh one
-    request each, and (email, why) for those that could not be read."""
+    request each, and (email, why) for those that could not be read; a contact found
+    deleted is in neither."""
     found: dict[str, dict[str, Subscription]] = {}
     unread: list[tuple[str, str]] = []
 
-    async def read(plan: ContactPlan) -> None:
+    async def read(contact: MirroredContact) -> None:
         try:
-            listed = await patiently(partial(client.list_contact_topics, plan.contact.id))
+            listed = await patiently(partial(client.list_contact_topics, contact.id))
         except NotFoundError:
-            unread.append((plan.contact.email, "the contact no longer exists"))
+            return
         except ResendError as exc:
-            unread.append((plan.contact.email, f"could not read its topics: {explain(exc)}"))
+            unread.append((contact.email, f"could not read its topics: {explain(exc)}"))
         else:
-            found[plan.contact.id] = {t.id: t.subscription for t in listed}
+            found[contact.id] = {t.id: t.subscription for t in listed}
 
-    await each(plans, read, progress, "reading topic choices")
+    await each(contacts, read, progress, "reading topic choices")
     return found, unread
 
 

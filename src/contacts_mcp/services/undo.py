@@ -26,14 +26,12 @@ import csv
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import anyio
 
 from contacts_mcp.api.client import ResendClient
-from contacts_mcp.api.errors import NotFoundError, ResendError
 from contacts_mcp.api.models import Subscription
 from contacts_mcp.services import datafolder
 from contacts_mcp.services.before_state import (
@@ -50,14 +48,14 @@ from contacts_mcp.services.bulk import (
     Selected,
     write_failures,
 )
-from contacts_mcp.services.bulk_change import Change, ContactPlan, apply_plan
-from contacts_mcp.services.explain import UserFacingError, explain
+from contacts_mcp.services.bulk_change import Change, ContactPlan, apply_plan, topic_choices
+from contacts_mcp.services.explain import UserFacingError
 from contacts_mcp.services.jobs import Progress
 from contacts_mcp.services.mirror import MirroredContact
 from contacts_mcp.services.outfiles import OutFile, WrittenFiles
 from contacts_mcp.services.private import private_folder
 from contacts_mcp.services.recheck import Needs, each, observe
-from contacts_mcp.services.sets import ContactsSets, patiently
+from contacts_mcp.services.sets import ContactsSets
 from contacts_mcp.text.caps import shown
 from contacts_mcp.text.cells import segment_names_of, segments_cell, topic_choices_of, topics_cell
 from contacts_mcp.text.sanitize import formula_safe, formula_unescaped
@@ -256,7 +254,7 @@ async def undo_update(
     failures = [(email, f"could not re-check it: {why}") for email, why in observed.unreadable]
     choices: dict[str, dict[str, Subscription]] = {}
     if read_topics:
-        choices, unread = await _topic_choices(client, [c for c, _ in items], progress)
+        choices, unread = await topic_choices(client, [c for c, _ in items], progress)
         failures += unread
         items = [item for item in items if item[0].id in choices]
     unreadable = {email for email, _ in failures}
@@ -312,26 +310,6 @@ async def undo_update(
         failures_file=write_failures(failures_path, failures),
         notes=notes,
     )
-
-
-async def _topic_choices(
-    client: ResendClient, contacts: Sequence[MirroredContact], progress: Progress
-) -> tuple[dict[str, dict[str, Subscription]], list[tuple[str, str]]]:
-    found: dict[str, dict[str, Subscription]] = {}
-    unread: list[tuple[str, str]] = []
-
-    async def read(contact: MirroredContact) -> None:
-        try:
-            listed = await patiently(partial(client.list_contact_topics, contact.id))
-        except NotFoundError:
-            return  # deleted since: found gone by the plan
-        except ResendError as exc:
-            unread.append((contact.email, f"could not read its topics: {explain(exc)}"))
-        else:
-            found[contact.id] = {t.id: t.subscription for t in listed}
-
-    await each(contacts, read, progress, "reading topic choices")
-    return found, unread
 
 
 def _as_change(

@@ -1089,10 +1089,7 @@ def _change_preview_text(preview: ChangePreview) -> str:
     if preview.refused_sample:
         lines.append("Held back (they opted out): " + ", ".join(map(label, preview.refused_sample)))
     lines.append(f"First {len(preview.sample)}, before → after:")
-    lines.extend(
-        f"{label(sample.email)}: {_fields(sample.before)} → {_fields(sample.after)}"
-        for sample in preview.sample
-    )
+    lines.extend(sample_lines(preview.sample))
     lines.extend(f"- {note}" for note in preview.notes)
     lines.append(
         "Show this to the user. To run exactly this, call again with the same arguments "
@@ -1107,8 +1104,20 @@ def _fields(values: Mapping[str, Any]) -> str:
     return ", ".join(f"{key}={quoted(str(value))}" for key, value in values.items())
 
 
-# The erasure tool (`tools.privacy`) and the undo (`tools.undo`) select, ask and refuse
-# as these tools do.
+def sample_lines(samples: list[ChangeSample]) -> list[str]:
+    """A preview's sample as text: `email: before → after`, one contact a line."""
+    return [f"{label(s.email)}: {_fields(s.before)} → {_fields(s.after)}" for s in samples]
+
+
+async def names_by_id(state: State) -> dict[str, str]:
+    """The account's segment and topic names by id: for what a change says it does."""
+    segments = await run(state.schema.segments())
+    topics = await run(state.schema.topics())
+    return {**{s.id: s.name for s in segments}, **{t.id: t.name for t in topics}}
+
+
+# The erasure tool (`tools.privacy`), the undo (`tools.undo`) and the merge
+# (`tools.merge`) select, ask and refuse as these tools do.
 declined = _declined
 estimate = _estimate
 for_review = _for_review
@@ -1117,3 +1126,4 @@ select_named = _selection
 job_run = _run
 refuse_used = _refuse_used
 run_file = _run_file
+silent = _silent

@@ -20,17 +20,20 @@ from contacts_mcp.server.tools.bulk import (
     estimate,
     for_review,
     job_run,
+    names_by_id,
     refuse_used,
     require_person,
     run_file,
+    sample_lines,
     select_named,
+    silent,
 )
 from contacts_mcp.server.tools.jobs import JobKind
 from contacts_mcp.services.bulk import CONFIRM_SECONDS, BulkOutcome, People
 from contacts_mcp.services.explain import UserFacingError
 from contacts_mcp.services.jobs import utc_iso
 from contacts_mcp.text.caps import shown
-from contacts_mcp.text.sanitize import label, quoted
+from contacts_mcp.text.sanitize import label
 from contacts_mcp.text.words import counted
 
 if TYPE_CHECKING:
@@ -38,16 +41,6 @@ if TYPE_CHECKING:
     from contacts_mcp.services.merge import Member
 
 __all__ = ["MERGE_JOB", "merge_answer", "merge_runnable"]
-
-
-async def _silent(done: float, total: float | None, message: str) -> None:
-    """Progress nobody follows (a preview's reads)."""
-
-
-async def _names(state: State) -> dict[str, str]:
-    segments = await run(state.schema.segments())
-    topics = await run(state.schema.topics())
-    return {**{s.id: s.name for s in segments}, **{t.id: t.name for t in topics}}
 
 
 def _keep_id(members: list[Member], keep: str) -> str:
@@ -94,7 +87,7 @@ async def _group(
     ids = sorted(selected.ids)
     if len(ids) < 2:
         raise ToolError("Those name one contact (by id and by email): nothing to merge.")
-    members = await run(read_members(state.client, state.sets, ids, _silent))
+    members = await run(read_members(state.client, state.sets, ids, silent))
     return members, People(tuple(ids))
 
 
@@ -124,7 +117,7 @@ async def merge_answer(
         key=lambda m: (m.contact.created_at, m.contact.id),
     )
     plan = plan_merge(kept, others)
-    names = await _names(state)
+    names = await names_by_id(state)
     requests = 3 * len(members) + plan.requests()
     from contacts_mcp.server.tools.undo import facts_shown
     from contacts_mcp.services.before_state import facts_now
@@ -210,19 +203,13 @@ def _preview_text(preview: ChangePreview) -> str:
         f"about {preview.estimated_seconds} s.",
         "Now → after:",
     ]
-    lines.extend(
-        f"{label(s.email)}: {_fields(s.before)} → {_fields(s.after)}" for s in preview.sample
-    )
+    lines.extend(sample_lines(preview.sample))
     lines.extend(f"- {note}" for note in preview.notes)
     lines.append(
         "Show this to the user. To run exactly this, call again with the same contacts and "
         f"merge, and confirm={preview.confirm} (valid 10 minutes)."
     )
     return "\n".join(lines)
-
-
-def _fields(values: Mapping[str, Any]) -> str:
-    return ", ".join(f"{key}={quoted(str(value))}" for key, value in values.items()) or "-"
 
 
 def _merge_work(state: State, arguments: Mapping[str, Any]) -> Work:
@@ -235,7 +222,7 @@ def _merge_work(state: State, arguments: Mapping[str, Any]) -> Work:
         members = await read_members(
             state.client, state.sets, arguments["ids"], progress, gone_ok=True
         )
-        names = await _names(state)
+        names = await names_by_id(state)
         files = (
             run_file(state, "merged", arguments, JOURNAL_SUFFIX),
             run_file(state, "merged", arguments, ".csv"),

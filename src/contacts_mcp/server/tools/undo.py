@@ -27,9 +27,11 @@ from contacts_mcp.server.tools.bulk import (
     estimate,
     for_review,
     job_run,
+    names_by_id,
     refuse_used,
     require_person,
     run_file,
+    sample_lines,
 )
 from contacts_mcp.server.tools.jobs import JobKind
 from contacts_mcp.server.tools.sets import fill_mirror
@@ -95,12 +97,6 @@ def _restored_from(state: State, job: Job) -> Job | None:
     except UserFacingError:
         return None
     return undone if undone.kind in ("delete", "merge") else None
-
-
-async def _names(state: State) -> dict[str, str]:
-    segments = await run(state.schema.segments())
-    topics = await run(state.schema.topics())
-    return {**{s.id: s.name for s in segments}, **{t.id: t.name for t in topics}}
 
 
 def facts_shown(facts: Facts, names: Mapping[str, str]) -> dict[str, Any]:
@@ -232,7 +228,7 @@ async def _preview(
 
     records, header, rows = undoing.records, undoing.header, undoing.rows
     await fill_mirror(ctx, state, max_age=FRESH_SECONDS, memberships=bool(records))
-    names = await _names(state)
+    names = await names_by_id(state)
     again = [email for email in rows if state.sets.mirror.find_id(email) is not None]
     back = [email for email in rows if email not in set(again)]
     held = state.sets.mirror.contacts([r.id for r in records])
@@ -382,21 +378,13 @@ def _preview_text(preview: ChangePreview) -> str:
     if preview.refused_sample:
         lines.append("Kept unsubscribed: " + ", ".join(map(label, preview.refused_sample)))
     lines.append(f"First {len(preview.sample)}, now → put back:")
-    lines.extend(
-        f"{label(s.email)}: {_fields(s.before)} → {_fields(s.after)}" for s in preview.sample
-    )
+    lines.extend(sample_lines(preview.sample))
     lines.extend(f"- {note}" for note in preview.notes)
     lines.append(
         "Show this to the user. To run exactly this, call again with the same undo and "
         f"confirm={preview.confirm} (valid 10 minutes)."
     )
     return "\n".join(lines)
-
-
-def _fields(values: Mapping[str, Any]) -> str:
-    from contacts_mcp.text.sanitize import quoted
-
-    return ", ".join(f"{key}={quoted(str(value))}" for key, value in values.items()) or "-"
 
 
 # -- the job ------------------------------------------------------------------------------
