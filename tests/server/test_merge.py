@@ -71,6 +71,7 @@ async def test_a_merge_gives_the_kept_contact_everything_and_is_undone(h: Harnes
     answer = await h.call("update_contacts", {**arguments, "confirm": preview["confirm"]})
     outcome = await finish(h, answer["run"])
     assert (outcome["action"], outcome["done"], outcome["failed"]) == ("merge", 2, 0)
+    assert outcome["requests"] == preview["requests"]  # the reads again, and the writes
     merged = await everything(h)
     assert sorted(merged) == ["ada@gmail.com", "grace@example.com"]
     assert merged["ada@gmail.com"] == {

@@ -217,6 +217,7 @@ def _merge_work(state: State, arguments: Mapping[str, Any]) -> Work:
         from contacts_mcp.services.before_state import JOURNAL_SUFFIX
         from contacts_mcp.services.merge import merge, read_members
 
+        started, sent_before = time.monotonic(), state.client.requests_sent
         # Resumed after a restart, it finds those it deleted already gone: it goes on
         # with the rest (its first snapshot holds them).
         members = await read_members(
@@ -228,7 +229,7 @@ def _merge_work(state: State, arguments: Mapping[str, Any]) -> Work:
             run_file(state, "merged", arguments, ".csv"),
             run_file(state, "merged", arguments, "-failures.csv"),
         )
-        return await merge(
+        outcome = await merge(
             state.client,
             state.sets,
             members,
@@ -238,6 +239,12 @@ def _merge_work(state: State, arguments: Mapping[str, Any]) -> Work:
             progress,
             written=state.written,
         )
+        # The reads of the contacts count too, as the preview counted them.
+        spent = {
+            "requests": state.client.requests_sent - sent_before,
+            "seconds": round(time.monotonic() - started, 2),
+        }
+        return outcome.model_copy(update=spent)
 
     return work
 
