@@ -3,7 +3,7 @@ of the answer (count, rows, counts per segment, freshness); Next, Previous and t
 headers call search_contacts and give the right rows; Refresh finds a contact added since;
 Export offers the written file, and the download is that file byte for byte; a bulk change
 started here is previewed, and Approve changes exactly the matching contacts while Cancel
-changes nothing."""
+changes nothing; a group of likely duplicates' Merge… asks the assistant to merge it."""
 
 import json
 import re
@@ -540,6 +540,84 @@ def test_duplicates_are_shown_as_groups(host: Host, stack: Stack) -> None:
     assert "2 groups of likely duplicates among 5 contacts now" in json.dumps(
         host.evaluate("testHost.modelContext")
     )
+    assert host.errors == []
+
+
+def test_merge_asks_the_assistant_to_merge_a_group(host: Host, stack: Stack) -> None:
+    found = open_duplicates(host, stack)
+    high, medium = found["duplicates"]
+    screen = host.screen
+    shown = screen.locator("#duplicates > li")
+    first = shown.nth(0).locator("button.merge")
+    second = shown.nth(1).locator("button.merge")
+    expect(first).to_have_text("Merge…")
+    expect(second).to_be_enabled()
+
+    first.click()
+
+    # The person's own message to the assistant, naming the group and the one to keep.
+    expect(first).to_be_disabled()
+    expect(first).to_have_text("Asked the assistant")
+    host.page.wait_for_function("testHost.messages.length === 1")
+    emails = [c["email"] for c in high["contacts"]]
+    kept = next(c["email"] for c in high["contacts"] if c["id"] == high["keep"])
+    assert sorted(emails) == sorted(HIGH)
+    assert host.evaluate("testHost.messages") == [
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "text",
+                    "text": f"Merge these duplicates, keeping {kept}: {', '.join(emails)}",
+                }
+            ],
+        }
+    ]
+    expect(second).to_be_enabled()
+    # A refresh shows the groups again: the one asked about stays asked.
+    screen.locator("#refresh").click()
+    expect(screen.locator("#refresh")).to_have_text("Refresh")
+    expect(screen.locator("#refresh")).to_be_enabled()
+    expect(first).to_have_text("Asked the assistant")
+    expect(first).to_be_disabled()
+
+    second.click()
+
+    expect(second).to_have_text("Asked the assistant")
+    host.page.wait_for_function("testHost.messages.length === 2")
+    message = host.evaluate("testHost.messages")[1]
+    bobs = ", ".join(c["email"] for c in medium["contacts"])
+    assert message["content"][0]["text"] == (
+        f"Merge these duplicates, keeping bob@gmail.com: {bobs}"
+    )
+    # The screen merges nothing itself: the assistant does, with a preview.
+    names = {c["name"] for c in host.evaluate("testHost.appCalls")}
+    assert names <= {"search_contacts"}
+    assert stack.emails() == sorted([*HIGH, *MEDIUM, LONER])
+    assert host.errors == []
+
+
+def test_merge_of_a_group_with_none_to_keep_asks_to_choose(host: Host, stack: Stack) -> None:
+    # Both on a misspelt domain: neither is clearly the one to keep.
+    typos = ["bob@gmial.com", "bob@gmil.com"]
+    for email in typos:
+        stack.seed("POST", "/contacts", {"email": email})
+    answer = host.call_as_model("search_contacts", {"where": [], "duplicates": True})
+    [group] = answer["structuredContent"]["duplicates"]
+    assert group["keep"] is None
+    screen = host.screen
+    expect(screen.locator("#duplicates .tag.keep")).to_have_count(0)
+
+    screen.locator("#duplicates button.merge").click()
+
+    host.page.wait_for_function("testHost.messages.length === 1")
+    [message] = host.evaluate("testHost.messages")
+    emails = ", ".join(c["email"] for c in group["contacts"])
+    assert sorted(c["email"] for c in group["contacts"]) == typos
+    assert message["content"] == [
+        {"type": "text", "text": f"Merge these duplicates (choose the one to keep): {emails}"}
+    ]
+    expect(screen.locator("#duplicates button.merge")).to_be_disabled()
     assert host.errors == []
 
 

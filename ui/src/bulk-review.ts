@@ -1,5 +1,6 @@
 // The bulk review screen (MCP Apps View) for update_contacts (an undo of a bulk change
-// too), delete_contacts and forget_contacts (a person's erasure).
+// too, and a merge of duplicates), delete_contacts and forget_contacts (a person's
+// erasure).
 //
 // The host hands it the tool's result. A preview shows here with Approve and Cancel;
 // both call `approve_run`, an app-only tool, with the one-time nonce the server put in
@@ -8,7 +9,7 @@
 // Cancel) and shows the outcome and its files. The protocol is the official App class's.
 
 import { cancelJob, FAILED_JOB, nextJobAnswer } from "./follow";
-import { Formats } from "./format";
+import { Formats, shown } from "./format";
 import { connectToHost, download as hostDownload, screenApp, tellModel } from "./host";
 import {
   type Approval,
@@ -243,10 +244,15 @@ function finish(job: Job, content: unknown, stoppedAt: string | null = null): vo
           `${outcome.selected} put back, ${outcome.changedSince} left alone (changed again ` +
           `since), ${outcome.refused} kept unsubscribed, ${outcome.gone} deleted since, ` +
           `${outcome.failed} failed.`
-        : job.status === "completed" && outcome !== null
-          ? `The approved ${outcome.action} finished (job ${job.id}): ` +
-            `${outcome.done} of ${outcome.selected} done, ${outcome.failed} failed.`
-          : `The approved run (job ${job.id}) ended: ${job.status}.`,
+        : job.status === "completed" && outcome?.action === "merge"
+          ? `The approved merge finished (job ${job.id}): ` +
+            `${f.counted(outcome.selected, "contact")} merged into one, ` +
+            `${outcome.done} deleted after the kept one took what they held, ` +
+            `${outcome.failed} could not be deleted.`
+          : job.status === "completed" && outcome !== null
+            ? `The approved ${outcome.action} finished (job ${job.id}): ` +
+              `${outcome.done} of ${outcome.selected} done, ${outcome.failed} failed.`
+            : `The approved run (job ${job.id}) ended: ${job.status}.`,
   );
 }
 
@@ -257,7 +263,10 @@ function previewed(preview: Preview): string {
     ? `the previewed erasure of ${f.counted(preview.count, "person", "people")}`
     : preview.undo !== null
       ? `the previewed undo of job ${preview.undo.job} (${f.counted(preview.count, "contact")})`
-      : `the previewed ${preview.kind} of ${f.counted(preview.count, "contact")}`;
+      : preview.merge !== null
+        ? `the previewed merge of ${f.counted(preview.count, "contact")} into ` +
+          shown(preview.merge.keep)
+        : `the previewed ${preview.kind} of ${f.counted(preview.count, "contact")}`;
 }
 
 /** The hook for files the server offers as resources (contacts-mcp://files/…). */

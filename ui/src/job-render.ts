@@ -21,6 +21,11 @@ import { type LastReport, whatWasDone } from "./stopped";
 import {
   forgetFacts,
   leftAlone,
+  MERGE_SNAPSHOT,
+  mergeFacts,
+  merged,
+  mergedText,
+  mergeUndo,
   outcomeFacts,
   people,
   RECEIPT_SHOWN,
@@ -37,6 +42,7 @@ const KINDS: Record<string, string> = {
   update: "Bulk update",
   delete: "Bulk delete",
   undo: "Undo of a bulk change",
+  merge: "Merge of duplicates",
   sync: "Sync of the search mirror",
   forget: "Forget people",
 };
@@ -52,6 +58,10 @@ const FILES: Record<string, string> = {
   snapshot_file: "Snapshot (import it to bring the contacts back)",
   failures_file: "Not done, with the reasons",
   summary_file: "Summary",
+};
+/** Where a kind's file is better named otherwise: field → name. */
+const KIND_FILES: Record<string, Record<string, string>> = {
+  merge: { snapshot_file: MERGE_SNAPSHOT, failures_file: "Not deleted, with the reasons" },
 };
 /** Rows of an export shown inline. */
 const ROWS_SHOWN = 5;
@@ -212,7 +222,7 @@ export class JobScreen extends ScreenView {
     lines(byId("result-notes"), []);
     facts(byId("result-facts"), []);
     if (job.status === "completed" && job.result !== null) {
-      this.showResult(job.kind, job.result);
+      this.showResult(job.kind, job.result, job.id);
     } else if (job.status === "completed") {
       this.heading.textContent = "Completed";
     } else {
@@ -260,7 +270,7 @@ export class JobScreen extends ScreenView {
     facts(byId("result-facts"), told.facts);
   }
 
-  private showResult(kind: string, result: Record<string, unknown>): void {
+  private showResult(kind: string, result: Record<string, unknown>, id: string): void {
     const f = this.formats;
     const endedText = byId("ended-text");
     let rows: [string, string][] = [];
@@ -297,6 +307,14 @@ export class JobScreen extends ScreenView {
       endedText.className = outcome.failed ? "" : "ok";
       rows = undoFacts(outcome, false, f);
       notes = [...notes, ...leftAlone(outcome, f)];
+    } else if (kind === "merge") {
+      const outcome = readOutcome(result);
+      if (outcome === null) return;
+      this.heading.textContent = merged(outcome, f);
+      endedText.textContent = mergedText(outcome, f);
+      endedText.className = outcome.failed ? "" : "ok";
+      rows = mergeFacts(outcome, f);
+      notes = [...notes, mergeUndo(id)];
     } else if (kind === "forget") {
       const outcome = readOutcome(result);
       if (outcome === null) return;
@@ -540,7 +558,8 @@ export class JobScreen extends ScreenView {
     const items: HTMLLIElement[] = [];
     const offered = new Set<string>();
     const result = job.result ?? {};
-    for (const [field, label] of Object.entries(FILES)) {
+    const names = { ...FILES, ...KIND_FILES[job.kind] };
+    for (const [field, label] of Object.entries(names)) {
       const path = text(result, field);
       const uri = job.fileUris[field];
       if (path === null && uri === undefined) continue;

@@ -9,13 +9,17 @@
 // nonce of that preview's `_meta`, then followed with get_job to its outcome.
 //
 // An answer with `duplicates: true` holds groups of likely duplicates instead of a page:
-// the screen shows those groups, with Refresh alone (the same call, refreshed).
+// the screen shows those groups, with Refresh alone (the same call, refreshed), and each
+// group's Merge…, which asks the assistant to merge it (`ui/message`, a user message
+// naming the group's emails and the one to keep): the merge is update_contacts with
+// `merge`, previewed and approved there.
 
 import { cancelJob, nextJobAnswer } from "./follow";
-import { Formats } from "./format";
+import { Formats, shown } from "./format";
 import { connectToHost, download as hostDownload, screenApp, tellModel } from "./host";
 import {
   type Condition,
+  type DuplicateGroup,
   isSort,
   readConditions,
   readExportJob,
@@ -25,7 +29,7 @@ import {
   type SegmentChoice,
   type Sort,
 } from "./search-shapes";
-import { SearchView, Times } from "./search-view";
+import { type MergeAsking, mergeAsked, SearchView, Times } from "./search-view";
 import {
   type Approval,
   type FileLink,
@@ -79,6 +83,9 @@ let closed = false;
 let segmentChoices: SegmentChoice[] | null = null;
 // The call asked for groups of likely duplicates (`duplicates: true`), not a page.
 let duplicates = false;
+// The groups the person asked the assistant to merge, by their contacts' ids: asked once,
+// their Merge… stays done across a refresh.
+const askedMerges = new Set<string>();
 
 // Handlers are set before connectToHost() at the end: the host may send the input and
 // result right after the handshake.
@@ -147,7 +154,7 @@ app.onteardown = () => {
 
 function render(found: Search): void {
   if (found.duplicates !== null) {
-    view.showDuplicates(found, found.duplicates);
+    view.showDuplicates(found, found.duplicates, merging());
     view.actionsEnabled(false);
     return;
   }
@@ -594,6 +601,60 @@ function addToSegment(): void {
     arguments: { search: current.selection, add_segments: [segment.id] },
     words: `add to ${segment.name}`,
   });
+}
+
+// -- merging a group of duplicates ------------------------------------------------------
+
+function groupKey(group: DuplicateGroup): string {
+  return group.contacts
+    .map((c) => c.id)
+    .sort()
+    .join(" ");
+}
+
+/** What the person asks the assistant, as their own message: "Merge these duplicates,
+ * keeping ada@gmail.com: ada@gmail.com, a.da+news@googlemail.com". */
+function mergeMessage(group: DuplicateGroup): string {
+  const emails = group.contacts.map((c) => shown(c.email, 320));
+  const kept = group.contacts.find((c) => c.id === group.keep);
+  return kept
+    ? `Merge these duplicates, keeping ${shown(kept.email, 320)}: ${emails.join(", ")}`
+    : `Merge these duplicates (choose the one to keep): ${emails.join(", ")}`;
+}
+
+function merging(): MergeAsking {
+  return {
+    canAsk: app.getHostCapabilities()?.message !== undefined,
+    asked: (group) => askedMerges.has(groupKey(group)),
+    ask: (group, button) => void askToMerge(group, button),
+  };
+}
+
+/** Merge…: the group goes to the assistant as the person's message; the screen merges
+ * nothing itself. */
+async function askToMerge(group: DuplicateGroup, button: HTMLButtonElement): Promise<void> {
+  const key = groupKey(group);
+  if (askedMerges.has(key)) return;
+  askedMerges.add(key);
+  mergeAsked(button, true);
+  view.clearError();
+  const text = mergeMessage(group);
+  let refused: string | null = null;
+  try {
+    const answer = await app.sendMessage({ role: "user", content: [{ type: "text", text }] });
+    if (answer.isError) refused = "the host did not take it";
+  } catch (error) {
+    refused = String(error);
+  }
+  if (refused === null) return;
+  askedMerges.delete(key);
+  if (button.isConnected) {
+    mergeAsked(button, false);
+    button.focus();
+  }
+  view.showError(
+    `The message to the assistant was not sent (${refused}): ask it yourself. ${text}`,
+  );
 }
 
 // -- wiring -----------------------------------------------------------------------------

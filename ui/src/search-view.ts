@@ -11,6 +11,12 @@ import type { Condition, DuplicateGroup, Found, Search, SegmentCount, Sort } fro
 import type { FileLink, Job, Preview } from "./shapes";
 import { outcomeFacts, previewFacts } from "./view";
 
+/** A group's Merge… once its message went to the assistant (`asked`), or again ready. */
+export function mergeAsked(button: HTMLButtonElement, asked: boolean): void {
+  button.disabled = asked;
+  button.textContent = asked ? "Asked the assistant" : "Merge…";
+}
+
 /** Segments shown before "and N more". */
 const SEGMENTS_SHOWN = 12;
 
@@ -25,6 +31,14 @@ const REASONS: Record<string, string> = {
   same_name: "same name at one company",
 };
 const CONFIDENCES = ["high", "medium", "low"];
+
+/** A group's Merge…: whether the host takes messages for the assistant (`ui/message`),
+ * whether this group was asked about already, and the asking. */
+export interface MergeAsking {
+  canAsk: boolean;
+  asked(group: DuplicateGroup): boolean;
+  ask(group: DuplicateGroup, button: HTMLButtonElement): void;
+}
 
 /** Dates and times in the host's locale and time zone, and "3 min ago". */
 export class Times {
@@ -213,7 +227,7 @@ export class SearchView extends ScreenView {
 
   /** `duplicates: true`: groups of likely duplicates, in place of the table and of the
    * actions on a set (the groups are no search to page, sort, export or change). */
-  showDuplicates(search: Search, groups: DuplicateGroup[]): void {
+  showDuplicates(search: Search, groups: DuplicateGroup[], merging: MergeAsking): void {
     const f = this.formats;
     const total = Math.max(search.duplicateGroups, groups.length);
     const among = f.counted(search.count, "contact");
@@ -223,13 +237,16 @@ export class SearchView extends ScreenView {
         : `${f.counted(total, "group")} of likely duplicates among ${among}`;
     this.lead.textContent =
       "Contacts that are likely one person, found from their addresses and names. " +
-      "Nothing is changed here.";
+      (merging.canAsk
+        ? "Nothing is changed here: Merge… asks the assistant, which shows you the merge " +
+          "to approve first."
+        : "Nothing is changed here.");
     show(byId("where"), false);
     this.showFreshness(search);
     show(byId("segments-section"), false);
     show(byId("table-section"), false);
     show(byId("actions"), false);
-    fill(byId("duplicates"), ...groups.map((g) => this.group(g)));
+    fill(byId("duplicates"), ...groups.map((g, i) => this.group(g, i, merging)));
     const more = total - groups.length;
     const note = byId("duplicates-note");
     note.textContent =
@@ -241,7 +258,7 @@ export class SearchView extends ScreenView {
     show(byId("results"));
   }
 
-  private group(g: DuplicateGroup): HTMLElement {
+  private group(g: DuplicateGroup, index: number, merging: MergeAsking): HTMLElement {
     const level = CONFIDENCES.includes(g.confidence) ? g.confidence : "low";
     const reasons = g.reasons.map((r) => REASONS[r] ?? shown(r, 60));
     const contacts = g.contacts.map((c) => {
@@ -274,8 +291,30 @@ export class SearchView extends ScreenView {
         }),
         el("span", { className: "why", text: reasons.join(" · ") }),
       ),
-      el("ul", { className: "group-contacts" }, ...contacts),
+      el(
+        "ul",
+        { className: "group-contacts", attrs: { id: `group-${index}-contacts` } },
+        ...contacts,
+      ),
+      this.mergeAction(g, `group-${index}-contacts`, merging),
     );
+  }
+
+  /** A group's Merge…, which asks the assistant to merge it (the merge is previewed and
+   * approved there); or, where the host takes no message from the screen, how to ask. */
+  private mergeAction(g: DuplicateGroup, contacts: string, merging: MergeAsking): HTMLElement {
+    if (!merging.canAsk)
+      return el("p", { className: "group-act muted", text: "To merge them, ask the assistant." });
+    // Named by its text; described by the group's contacts.
+    const button = el("button", {
+      className: "merge",
+      text: "Merge…",
+      attrs: { type: "button", "aria-describedby": contacts },
+    });
+    if (merging.asked(g)) mergeAsked(button, true);
+    button.addEventListener("click", () => merging.ask(g, button));
+    // Said when the button turns to "Asked the assistant".
+    return el("div", { className: "group-act", attrs: { "aria-live": "polite" } }, button);
   }
 
   private showFreshness(search: Search): void {

@@ -50,14 +50,32 @@ export interface Undone {
   merge: boolean;
 }
 
+/** What a merge's preview merges (update_contacts with `merge`), read from its change in
+ * words ("merge 3 contacts into ada@gmail.com (copy company, add to 'Beta'), then delete
+ * …") and its sample: the kept contact first, before → after, then each contact to delete
+ * (`after: {"deleted": true}`, before what it holds: unsubscribed, segments). */
+export interface Merging {
+  /** The contact kept. */
+  keep: string;
+  /** What it takes from the others, in the server's words ("copy company, seats, add to
+   * 'Beta', unsubscribe"); "" when it holds everything already. */
+  gives: string;
+  /** The contacts deleted once the kept one has taken what they hold (the kept one's own
+   * row is the preview's `changeSample`). */
+  deleted: SampleChange[];
+}
+
 /** A preview of delete_contacts (BulkPreview), update_contacts (ChangePreview; an undo's
- * too, `kind: "undo"`) or forget_contacts (ForgetPreview, `action: "forget"`). */
+ * too, `kind: "undo"`, and a merge's, `kind: "merge"`) or forget_contacts (ForgetPreview,
+ * `action: "forget"`). */
 export interface Preview {
-  kind: "delete" | "update" | "forget" | "undo";
+  kind: "delete" | "update" | "forget" | "undo" | "merge";
   /** The change in words ("set plan to pro, add to VIP"); "" for a delete. */
   change: string;
   /** Undo only: the job undone, and what it did. */
   undo: Undone | null;
+  /** Merge only: the contact kept, what it takes, and the contacts deleted. */
+  merge: Merging | null;
   count: number;
   missing: string[];
   /** Update only: contacts to write, already as asked, held back by the consent guard
@@ -213,6 +231,30 @@ export function readUndone(change: string): Undone | null {
   return { job: found[1], did, restore: did === "a delete", merge: did === "a merge" };
 }
 
+// A merge's change in words: "merge <n> contacts into <kept> (<what it takes>), then delete
+// <the others>" (no parenthesis when the kept contact holds everything already). An
+// update's own change never starts so (see UNDO_CHANGE).
+const MERGE_CHANGE =
+  /^merge [\d,]+ contacts? into ([\s\S]*?)(?: \(([\s\S]*)\))?, then delete [\s\S]*$/;
+
+/** A merge's sample row of a contact to delete: after `{"deleted": true}` alone. */
+function isDeleted(after: Json | null): boolean {
+  const keys = Object.keys(after ?? {});
+  return keys.length === 1 && after?.deleted === true;
+}
+
+/** What a merge preview merges; null for any other change. Told by its change ("merge …")
+ * and contacts to delete in its sample, which no update's has. `rows` are the sample as
+ * sent, `changes` the same rows read. */
+function readMerging(change: string, rows: Json[], changes: SampleChange[]): Merging | null {
+  if (!change.startsWith("merge ")) return null;
+  const deleted = changes.filter((_, i) => isDeleted(record(rows[i].after)));
+  if (deleted.length === 0) return null;
+  const found = MERGE_CHANGE.exec(change);
+  const kept = changes.find((c) => !deleted.includes(c));
+  return { keep: kept?.email || found?.[1] || "", gives: found?.[2] ?? "", deleted };
+}
+
 /** An undo's sample row of a contact to create again: before `{"exists": false}` alone,
  * and no `exists` among what it puts back (as a property of that name would be). */
 function isRestored(before: Json | null, after: Json | null): boolean {
@@ -227,10 +269,21 @@ export function readPreview(structured: unknown): Preview | null {
   const isUpdate = typeof preview.change === "string";
   const undo = isUpdate ? readUndone(str(preview.change)) : null;
   const sample = Array.isArray(preview.sample) ? preview.sample.map(record) : [];
+  const rows = sample.filter((c): c is Json => c !== null);
+  const changes: SampleChange[] = isUpdate
+    ? rows.map((c) => ({
+        email: str(c.email),
+        before: entries(c.before),
+        after: entries(c.after),
+        restored: undo !== null && isRestored(record(c.before), record(c.after)),
+      }))
+    : [];
+  const merge = isUpdate && undo === null ? readMerging(str(preview.change), rows, changes) : null;
   return {
-    kind: undo !== null ? "undo" : isUpdate ? "update" : "delete",
+    kind: undo !== null ? "undo" : merge !== null ? "merge" : isUpdate ? "update" : "delete",
     change: str(preview.change),
     undo,
+    merge,
     count: num(preview.count),
     missing: strings(preview.missing),
     toChange: isUpdate ? num(preview.to_change) : null,
@@ -253,20 +306,8 @@ export function readPreview(structured: unknown): Preview | null {
                 },
               ],
         ),
-    changeSample: isUpdate
-      ? sample.flatMap((c) =>
-          c === null
-            ? []
-            : [
-                {
-                  email: str(c.email),
-                  before: entries(c.before),
-                  after: entries(c.after),
-                  restored: undo !== null && isRestored(record(c.before), record(c.after)),
-                },
-              ],
-        )
-      : [],
+    // A merge's: the kept contact alone (those to delete are its `merge.deleted`).
+    changeSample: merge !== null ? changes.filter((c) => !merge.deleted.includes(c)) : changes,
     atResend: null,
     people: [],
     localRecords: 0,
@@ -284,6 +325,7 @@ function readForgetPreview(preview: Json): Preview {
     kind: "forget",
     change: "",
     undo: null,
+    merge: null,
     count: num(preview.count),
     missing: strings(preview.missing),
     toChange: null,

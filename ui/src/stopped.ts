@@ -31,6 +31,8 @@ export function readStoppedAt(structured: unknown): string | null {
 
 // The acting steps of each kind of job, as the server words them.
 const ACTING = /^(deleted|updated): ([\d,]+) of ([\d,]+)/;
+// A merge's reading of its group, before it changes anything.
+const READING = /^reading the contacts to merge: ([\d,]+) of ([\d,]+)/;
 // An undo's: an update's put back contact by contact; a delete's restored as an import.
 const PUT_BACK = /^put back: ([\d,]+) of ([\d,]+)/;
 const ROWS = /^([\d,]+)\/([\d,]+) rows$/;
@@ -118,6 +120,8 @@ export function whatWasDone(
 
   if (last.kind === "undo") return undoDone(last, step, before, f);
 
+  if (last.kind === "merge") return mergeDone(last, step, before, f);
+
   if (last.kind === "import") {
     const rows = step === null ? null : ROWS.exec(step);
     const n = rows ? Number(rows[1].replace(/,/g, "")) : last.done;
@@ -199,6 +203,54 @@ function undoDone(last: LastReport, step: string | null, before: string, f: Form
       last.done > 0 || last.total !== null
         ? [["Last count", `${f.count(last.done)}${ofTotal}`]]
         : [],
+  };
+}
+
+/** What a merge did before it stopped. It reads every contact of the group afresh
+ * ("reading the contacts to merge: 3 of 3"), then gives the kept one what the others hold
+ * and snapshots them (no count of its own), and only then deletes them ("deleted: 1 of
+ * 2"). What it did stays done; an undo of its job puts back what it did, whatever part. */
+function mergeDone(last: LastReport, step: string | null, before: string, f: Formats): WhatWasDone {
+  const undo =
+    "Undo its job to put back what it did (the kept contact as it was, the deleted ones " +
+    "from the snapshot), or search the duplicates again and merge what is there now.";
+  const reading = step === null ? null : READING.exec(step);
+  if (last.step === "starting" || (reading !== null && reading[1] !== reading[2])) {
+    return {
+      done: `Nothing was merged: it stopped ${
+        reading !== null ? "while still reading" : "before it had read"
+      } the contacts.`,
+      rest: "A merge reads every contact before it changes any, so all were left as they were.",
+      facts: reading !== null ? [["Read", `${reading[1]} of ${reading[2]}`]] : [],
+    };
+  }
+  const acting = step === null ? null : ACTING.exec(step);
+  if (acting !== null && acting[1] === "deleted") {
+    const n = Number(acting[2].replace(/,/g, ""));
+    const of = Number(acting[3].replace(/,/g, ""));
+    return {
+      done:
+        `The kept contact had taken what the others hold, and at least ${f.count(n)} of the ` +
+        `${f.counted(of, "other")} ${n === 1 ? "was" : "were"} deleted ${before}.`,
+      rest: `Those deleted stay deleted, and the others are still there. ${undo}`,
+      facts: [
+        ["Deleted (at least)", f.count(n)],
+        ["To delete", f.count(of)],
+      ],
+    };
+  }
+  const read = reading !== null;
+  return {
+    done: read
+      ? `It had read the contacts ${before}: the kept contact may have taken some of what ` +
+        "the others hold, and few if any of them were deleted."
+      : (step !== null
+          ? `Its last step ${before}: ${shown(step, 120)}.`
+          : `It had reported no progress ${before}.`) +
+        " The kept contact may have taken some of what the others hold, and some of them " +
+        "may have been deleted.",
+    rest: undo,
+    facts: [],
   };
 }
 

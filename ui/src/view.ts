@@ -1,6 +1,7 @@
 // The bulk review screen's DOM: the preview, the run's progress, and its outcome, for a
-// delete, an update, a forget (a person's erasure: no snapshot, a receipt instead), or an
-// undo (of an update: now → put back; of a delete: its contacts restored).
+// delete, an update, a forget (a person's erasure: no snapshot, a receipt instead), an
+// undo (of an update: now → put back; of a delete: its contacts restored), or a merge of
+// duplicates (the kept contact before → after, the others deleted).
 // Everything shown from the server goes through textContent (see dom.ts).
 
 import { byId, el, facts, fill, lines, show } from "./dom";
@@ -47,6 +48,7 @@ export class View extends ScreenView {
     const isDelete = preview.kind === "delete";
     const isForget = preview.kind === "forget";
     const undo = preview.undo;
+    const merge = preview.merge;
     if (isForget) {
       this.title.textContent = `Forget ${people(f, preview.count)}`;
       this.lead.textContent =
@@ -63,6 +65,17 @@ export class View extends ScreenView {
             "took first, and the one it kept is put back as it was before."
           : `It changed ${counted} (${shown(undo.did, 500)}): each still as it left them is ` +
             "put back as it was before.";
+    } else if (merge !== null) {
+      const keep = shown(merge.keep);
+      const others = Math.max(0, preview.count - 1);
+      this.title.textContent = `Merge ${f.counted(preview.count, "contact")} into ${keep}`;
+      this.lead.textContent =
+        (merge.gives
+          ? `${keep} is kept, and takes what the others hold: ${shown(merge.gives, 500)}. `
+          : `${keep} is kept: it holds everything the others do already. `) +
+        (others === 1
+          ? "Then the other one is deleted."
+          : `Then the other ${f.count(others)} are deleted.`);
     } else {
       const counted = f.counted(preview.count, "contact");
       this.title.textContent = `${isDelete ? "Delete" : "Update"} ${counted}`;
@@ -140,7 +153,9 @@ export class View extends ScreenView {
       preview.changedSinceSample.map((line) => shown(line, 300)),
     );
 
-    byId("rechecks-title").textContent = isForget ? "Before you approve" : RECHECKS_TITLE;
+    // A merge's notes are its conflicts, that opt-outs win, its snapshot and its undo.
+    byId("rechecks-title").textContent =
+      isForget || merge !== null ? "Before you approve" : RECHECKS_TITLE;
     show(byId("rechecks"), preview.notes.length > 0);
     lines(
       byId("notes"),
@@ -148,10 +163,12 @@ export class View extends ScreenView {
     );
 
     this.renderSample();
+    this.showDeleting(merge?.deleted ?? null);
 
     show(byId("decide"), canDecide);
     show(byId("no-approval"), !canDecide);
-    this.approve.className = isDelete || isForget ? "danger" : "primary";
+    // A merge deletes contacts too.
+    this.approve.className = isDelete || isForget || merge !== null ? "danger" : "primary";
     this.approve.disabled = this.cancel.disabled = false;
     this.approve.textContent = "Approve";
     this.cancel.textContent = "Cancel";
@@ -172,6 +189,35 @@ export class View extends ScreenView {
     return made;
   }
 
+  /** A merge's contacts to delete, each with what it holds, after the kept contact's
+   * table (made once: the page has no place for it); hidden for any other preview. */
+  private showDeleting(deleted: SampleChange[] | null): void {
+    let section = document.getElementById("deleting");
+    if (section === null) {
+      section = el(
+        "section",
+        { attrs: { id: "deleting", "aria-labelledby": "deleting-title" } },
+        el("h2", { text: "To delete", attrs: { id: "deleting-title" } }),
+        el("p", { className: "muted", attrs: { id: "deleting-text" } }),
+        el("ul", { className: "emails", attrs: { id: "deleting-list" } }),
+      );
+      byId("sample-section").after(section);
+    }
+    show(section, deleted !== null);
+    if (deleted === null) return;
+    byId("deleting-text").textContent =
+      (deleted.length === 1 ? "It is" : "Each is") +
+      " deleted once the kept contact has taken what it holds, and a snapshot of " +
+      (deleted.length === 1 ? "it" : "them") +
+      " is written first.";
+    fill(
+      byId("deleting-list"),
+      ...deleted.map((c) =>
+        el("li", {}, ...email(c.email), el("span", { className: "sub", text: holding(c.before) })),
+      ),
+    );
+  }
+
   turnPage(delta: number): void {
     this.page += delta;
     this.renderSample();
@@ -183,6 +229,7 @@ export class View extends ScreenView {
     const f = this.formats;
     const isDelete = preview.kind === "delete";
     const isForget = preview.kind === "forget";
+    const isMerge = preview.merge !== null;
     const total = isForget
       ? preview.people.length
       : isDelete
@@ -205,26 +252,30 @@ export class View extends ScreenView {
       ? "People to forget"
       : isDelete
         ? "Contacts to delete"
-        : onlyRestores
-          ? "Contacts to restore"
-          : mixed
-            ? "Now → put back, or restored"
-            : undo !== null
-              ? "Now → put back"
-              : "Before → after";
-    byId("sample-caption").textContent = isForget
-      ? total < preview.count
-        ? `The first ${f.count(total)} of the ${people(f, preview.count)}.`
-        : total === 1
-          ? "1 person."
-          : `All ${people(f, total)}.`
-      : undo !== null
-        ? total < toDo
-          ? `A sample: ${f.count(total)} of the ${f.count(toDo)} ${doing}.`
-          : `All ${f.count(total)} ${doing}.`
-        : total < preview.count
-          ? `A sample: ${f.count(total)} of the ${f.counted(preview.count, "contact")}.`
-          : `All ${f.counted(total, "contact")}.`;
+        : isMerge
+          ? "Kept: before → after"
+          : onlyRestores
+            ? "Contacts to restore"
+            : mixed
+              ? "Now → put back, or restored"
+              : undo !== null
+                ? "Now → put back"
+                : "Before → after";
+    byId("sample-caption").textContent = isMerge
+      ? "The contact kept, and what it takes from the others."
+      : isForget
+        ? total < preview.count
+          ? `The first ${f.count(total)} of the ${people(f, preview.count)}.`
+          : total === 1
+            ? "1 person."
+            : `All ${people(f, total)}.`
+        : undo !== null
+          ? total < toDo
+            ? `A sample: ${f.count(total)} of the ${f.count(toDo)} ${doing}.`
+            : `All ${f.count(total)} ${doing}.`
+          : total < preview.count
+            ? `A sample: ${f.count(total)} of the ${f.counted(preview.count, "contact")}.`
+            : `All ${f.counted(total, "contact")}.`;
     const headings = isForget
       ? ["Person", "Held"]
       : isDelete
@@ -261,28 +312,34 @@ export class View extends ScreenView {
               el("td", { text: c.unsubscribed ? "Unsubscribed" : "Subscribed" }),
             );
           })
-        : preview.changeSample
-            .slice(from, to)
-            .map((c) =>
+        : preview.changeSample.slice(from, to).map((c) =>
+            el(
+              "tr",
+              {},
               el(
-                "tr",
+                "td",
                 {},
-                el(
-                  "td",
-                  {},
-                  ...email(c.email),
-                  ...(refused.has(c.email)
-                    ? [el("span", { className: "tag", text: heldBack })]
-                    : []),
-                  ...(mixed && c.restored
-                    ? [el("span", { className: "tag", text: "restored" })]
-                    : []),
-                ),
-                c.restored
-                  ? el("td", {}, ...restored(c))
-                  : el("td", {}, ...changes(c.before, c.after)),
+                ...email(c.email),
+                ...(refused.has(c.email) ? [el("span", { className: "tag", text: heldBack })] : []),
+                ...(mixed && c.restored
+                  ? [el("span", { className: "tag", text: "restored" })]
+                  : []),
+                ...(isMerge ? [el("span", { className: "tag", text: "kept" })] : []),
               ),
-            );
+              c.restored
+                ? el("td", {}, ...restored(c))
+                : isMerge && c.after.length === 0
+                  ? el(
+                      "td",
+                      {},
+                      el("span", {
+                        className: "sub-i",
+                        text: "Nothing: it holds it all already",
+                      }),
+                    )
+                  : el("td", {}, ...changes(c.before, c.after)),
+            ),
+          );
     fill(byId("sample-body"), ...body);
 
     show(byId("pager"), pages > 1);
@@ -324,7 +381,9 @@ export class View extends ScreenView {
             ? this.preview?.undo?.restore
               ? "Restoring"
               : "Putting back"
-            : "Updating";
+            : kind === "merge"
+              ? "Merging"
+              : "Updating";
     byId("run-title").textContent = this.preview ? `Approved. ${doing}…` : `${doing}…`;
     this.stop.ready();
     this.progress(job);
@@ -365,19 +424,27 @@ export class View extends ScreenView {
     }
     const isDelete = kind === "delete";
     const isUndo = kind === "undo";
+    const isMerge = kind === "merge";
     // Known from the preview only: a run read later does not say what it undid.
     const restore = isUndo && this.preview?.undo?.restore === true;
     const verb = isDelete ? "Deleted" : isUndo ? (restore ? "Restored" : "Put back") : "Updated";
     const factsOf = (o: Outcome): [string, string][] =>
-      isUndo ? undoFacts(o, restore, f) : outcomeFacts(o, isDelete, f);
+      isMerge ? mergeFacts(o, f) : isUndo ? undoFacts(o, restore, f) : outcomeFacts(o, isDelete, f);
     const heading = byId("outcome-title");
     const text = byId("outcome-text");
     text.className = "";
     if (this.preview === null)
-      this.title.textContent = titleOf(isDelete ? "delete" : isUndo ? "undo" : "update");
+      this.title.textContent = titleOf(
+        isDelete ? "delete" : isUndo ? "undo" : isMerge ? "merge" : "update",
+      );
     this.lead.textContent = "";
     const stopped: string[] = [];
-    if (job.status === "completed" && outcome !== null) {
+    if (job.status === "completed" && outcome !== null && isMerge) {
+      heading.textContent = merged(outcome, f);
+      text.textContent = mergedText(outcome, f);
+      text.className = outcome.failed ? "" : "ok";
+      facts(byId("outcome-facts"), factsOf(outcome));
+    } else if (job.status === "completed" && outcome !== null) {
       const selected = f.counted(outcome.selected, "contact");
       heading.textContent = `${verb} ${f.count(outcome.done)} of ${selected}`;
       text.textContent = outcome.failed
@@ -407,13 +474,14 @@ export class View extends ScreenView {
       );
     }
     if (isUndo && outcome !== null) notes.push(...leftAlone(outcome, f));
+    if (isMerge) notes.push(mergeUndo(job.id));
     lines(
       byId("outcome-notes"),
       notes.map((note) => shown(note, 1000)),
     );
     this.showFiles(
       outcome,
-      isDelete ? "delete" : isUndo ? (restore ? "restore" : "undo") : "update",
+      isDelete ? "delete" : isUndo ? (restore ? "restore" : "undo") : isMerge ? "merge" : "update",
       links,
       download,
     );
@@ -546,23 +614,26 @@ export class View extends ScreenView {
    * gets a Download button; until then the name says where it is on the server. */
   private showFiles(
     outcome: Outcome | null,
-    kind: "delete" | "update" | "undo" | "restore",
+    kind: "delete" | "update" | "undo" | "restore" | "merge",
     links: FileLink[],
     download: (link: FileLink) => void,
   ): void {
-    const isDelete = kind === "delete";
     const notDone = {
       delete: "Not deleted, with reasons",
       update: "Not changed, with reasons",
       undo: "Not put back, with reasons",
       restore: "Not restored, with reasons",
+      merge: "Not deleted, with reasons",
     }[kind];
+    const snapshot =
+      kind === "delete"
+        ? "Snapshot (import it to bring them back)"
+        : kind === "merge"
+          ? MERGE_SNAPSHOT
+          : "Snapshot";
     const items = fileItems(
       [
-        [
-          isDelete ? "Snapshot (import it to bring them back)" : "Snapshot",
-          outcome?.snapshotFile ?? null,
-        ],
+        [snapshot, outcome?.snapshotFile ?? null],
         [notDone, outcome?.failuresFile ?? null],
       ],
       links,
@@ -588,6 +659,7 @@ export class View extends ScreenView {
 function titleOf(kind: string): string {
   if (kind === "forget") return "Forget people";
   if (kind === "undo") return "Undo a bulk change";
+  if (kind === "merge") return "Merge duplicates";
   return kind === "delete" ? "Delete contacts" : "Update contacts";
 }
 
@@ -727,6 +799,19 @@ function email(address: string): (string | HTMLElement)[] {
     .flatMap((part, i) => (i === 0 ? [part] : [document.createElement("wbr"), part]));
 }
 
+/** What a merge's contact to delete holds, as its preview row says (its subscription and
+ * segments; any other fact as `key: value`): "Unsubscribed · in Beta, VIP". */
+function holding(before: [string, unknown][]): string {
+  const parts = before.map(([key, value]) => {
+    if (key === "unsubscribed" && typeof value === "boolean")
+      return value ? "Unsubscribed" : "Subscribed";
+    if (key === "segments" && Array.isArray(value))
+      return value.length ? `in ${shownValue(value)}` : "in no segment";
+    return `${shown(key, 60)}: ${shownValue(value)}`;
+  });
+  return parts.join(" · ");
+}
+
 /** A restored contact's fields, one `key: value` line each, as its snapshot holds them. */
 function restored(c: SampleChange): HTMLElement[] {
   if (c.after.length === 0) return [el("span", { className: "sub-i", text: "its address alone" })];
@@ -764,26 +849,32 @@ export function previewFacts(preview: Preview, f: Formats): [string, string][] {
         ]
       : isDelete
         ? [["To delete", f.count(preview.count)]]
-        : preview.undo?.restore
+        : preview.merge !== null
           ? [
-              ["Deleted by the job", f.count(preview.count)],
-              ["To restore", f.count(preview.toChange ?? 0)],
-              ["Created again since", f.count(preview.changedSince)],
+              ["Contacts", f.count(preview.count)],
+              ["To delete", f.count(Math.max(0, preview.count - 1))],
+              ["Changes to the kept one", f.count(preview.changeSample[0]?.after.length ?? 0)],
             ]
-          : preview.undo
+          : preview.undo?.restore
             ? [
-                ["Changed by the job", f.count(preview.count)],
-                ["To put back", f.count(preview.toChange ?? 0)],
-                ["Already as before", f.count(preview.already ?? 0)],
-                ["Changed again since", f.count(preview.changedSince)],
-                ["Kept unsubscribed", f.count(preview.refused)],
+                ["Deleted by the job", f.count(preview.count)],
+                ["To restore", f.count(preview.toChange ?? 0)],
+                ["Created again since", f.count(preview.changedSince)],
               ]
-            : [
-                ["Selected", f.count(preview.count)],
-                ["To change", f.count(preview.toChange ?? 0)],
-                ["Already as asked", f.count(preview.already ?? 0)],
-                ["Held back", f.count(preview.refused)],
-              ];
+            : preview.undo
+              ? [
+                  ["Changed by the job", f.count(preview.count)],
+                  ["To put back", f.count(preview.toChange ?? 0)],
+                  ["Already as before", f.count(preview.already ?? 0)],
+                  ["Changed again since", f.count(preview.changedSince)],
+                  ["Kept unsubscribed", f.count(preview.refused)],
+                ]
+              : [
+                  ["Selected", f.count(preview.count)],
+                  ["To change", f.count(preview.toChange ?? 0)],
+                  ["Already as asked", f.count(preview.already ?? 0)],
+                  ["Held back", f.count(preview.refused)],
+                ];
   rows.push(
     ["API requests", f.count(preview.requests)],
     ["Time", f.duration(preview.estimatedSeconds)],
@@ -840,6 +931,47 @@ export function leftAlone(outcome: Outcome, f: Formats): string[] {
       outcome.changedSinceSample.map((line) => shown(line, 300)).join("; ") +
       (more > 0 ? `; and ${f.count(more)} more (in the file below).` : "."),
   ];
+}
+
+/** A merge's snapshot, as its files list names it. (The job view's too.) */
+export const MERGE_SNAPSHOT = "Snapshot of the deleted contacts (an undo restores them)";
+
+/** A merge's end in a heading: "Merged 3 contacts into one". (The job view's too.) */
+export function merged(outcome: Outcome, f: Formats): string {
+  return `Merged ${f.counted(outcome.selected, "contact")} into one`;
+}
+
+/** A merge's end in a sentence: the contacts deleted once the kept one took what they
+ * held, and those that could not be. (The job view's too.) */
+export function mergedText(outcome: Outcome, f: Formats): string {
+  const deleted =
+    `${f.count(outcome.done)} deleted after the kept one took what ` +
+    (outcome.done === 1 ? "it held" : "they held");
+  return outcome.failed
+    ? `${deleted}; ${f.counted(outcome.failed, "contact")} could not be deleted: the file ` +
+        "below says why."
+    : `${deleted}.`;
+}
+
+/** A merge's facts: the contacts merged, those deleted and those that could not be,
+ * requests and time. (The job view's too.) */
+export function mergeFacts(outcome: Outcome, f: Formats): [string, string][] {
+  return [
+    ["Contacts", f.count(outcome.selected)],
+    ["Deleted", f.count(outcome.done)],
+    ["Failed", f.count(outcome.failed)],
+    ["API requests", f.count(outcome.requests)],
+    ["Took", f.took(outcome.seconds)],
+  ];
+}
+
+/** How a merge is undone, for its outcome's notes. (The job view's too.) */
+export function mergeUndo(jobId: string): string {
+  return (
+    `To undo it, ask the assistant to undo job ${shown(jobId, 100)}: the deleted contacts ` +
+    "are restored from the snapshot, and the kept one is put back as it was, but for " +
+    "opt-outs (an undo never opts anyone back in)."
+  );
 }
 
 export function outcomeFacts(outcome: Outcome, isDelete: boolean, f: Formats): [string, string][] {

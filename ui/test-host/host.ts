@@ -68,6 +68,8 @@ let tools: Tool[] = [];
 const appCalls: AppCall[] = [];
 const downloads: unknown[] = [];
 const modelContext: unknown[] = [];
+// Messages a screen sent to the conversation (ui/message), as the person's own.
+const messages: unknown[] = [];
 const logLines: string[] = [];
 let lastMeta: Record<string, unknown> | undefined;
 let bridge: AppBridge | undefined;
@@ -139,6 +141,7 @@ async function openScreen(
       openLinks: {},
       downloadFile: {},
       updateModelContext: { text: {} },
+      message: { text: {} },
     },
     { hostContext: context },
   );
@@ -151,6 +154,11 @@ async function openScreen(
   };
   next.onupdatemodelcontext = async (update) => {
     modelContext.push(update);
+    return {};
+  };
+  next.onmessage = async (message) => {
+    messages.push(message);
+    log(`screen sent a message (${message.role})`);
     return {};
   };
   const initialized = new Promise<void>((resolve) => {
@@ -171,6 +179,7 @@ const testHost = {
   appCalls,
   downloads,
   modelContext,
+  messages,
   /** Names of the tools the host gives the model. */
   modelToolNames: (): string[] => modelTools().map((tool) => tool.name),
   /** Names of every tool the server listed to this (Apps) client. */
