@@ -5,6 +5,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from mcp.client import ClientRequestContext
+from mcp.types import ElicitRequestParams, ElicitResult
 
 from tests.server.conftest import Harness, open_harness
 from tests.server.test_bulk import read_csv, settings
@@ -168,3 +170,26 @@ async def test_a_merge_resumed_after_a_restart_finishes_and_still_undoes(h: Harn
     preview, undone, _ = await undo(h, job.id)
     assert undone["done"] == 3
     assert sorted(await everything(h)) == sorted(before)
+
+
+@pytest.mark.parametrize("approve", [True, False])
+async def test_where_the_client_can_ask_the_person_decides(
+    era: str, tmp_path: Path, approve: bool
+) -> None:
+    asked: list[str] = []
+
+    async def person(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"approve": approve})
+
+    async for h in open_harness(era, None, settings(tmp_path), elicitation_callback=person):
+        await three_adas(h)
+        before = await everything(h)
+        arguments = {"contacts": ADA, "merge": "auto"}
+        token = (await h.call("update_contacts", arguments))["preview"]["confirm"]
+        assert asked == []
+        result = await h.client.call_tool("update_contacts", {**arguments, "confirm": token})
+        assert asked == ["Merge 3 contacts into ada@gmail.com. Approve?"]
+        assert result.is_error is not approve
+        after = await everything(h)
+        assert (after == before) is not approve

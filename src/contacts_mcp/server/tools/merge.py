@@ -38,17 +38,18 @@ from contacts_mcp.text.words import counted
 
 if TYPE_CHECKING:
     from contacts_mcp.services.jobs import Progress, Work
-    from contacts_mcp.services.merge import Member
+    from contacts_mcp.services.mirror import MirroredContact
 
 __all__ = ["MERGE_JOB", "merge_answer", "merge_runnable"]
 
 
-def _keep_id(members: list[Member], keep: str) -> str:
-    """The id of the contact to keep: by the rule ("auto"), or the one named."""
+def _keep_id(contacts: list[MirroredContact], keep: str) -> str:
+    """The id of the contact to keep: by the rule ("auto"), or the one named (the rule
+    stands on addresses and creation times, which never change)."""
     from contacts_mcp.services.duplicates import keep_of
 
     if keep.strip().lower() == "auto":
-        found = keep_of([m.contact for m in members])
+        found = keep_of(contacts)
         if found is None:
             raise ToolError(
                 "Every address in the group is on a misspelt domain, so none is clearly the "
@@ -56,9 +57,9 @@ def _keep_id(members: list[Member], keep: str) -> str:
             )
         return found
     wanted = keep.strip().lower()
-    for member in members:
-        if wanted in (member.contact.id.lower(), member.contact.email.lower()):
-            return member.contact.id
+    for contact in contacts:
+        if wanted in (contact.id.lower(), contact.email.lower()):
+            return contact.id
     raise ToolError(
         f"merge names {shown(keep)}, which is not one of the contacts given: name one of "
         'them (id or email), or merge="auto". Nothing was changed.'
@@ -66,10 +67,11 @@ def _keep_id(members: list[Member], keep: str) -> str:
 
 
 async def _group(
-    ctx: ToolContext, state: State, contacts: list[str] | None
-) -> tuple[list[Member], People]:
-    """The named contacts, read afresh, and what a confirmation binds of them."""
-    from contacts_mcp.services.merge import MAX_MERGE, read_members
+    ctx: ToolContext, state: State, contacts: list[str] | None, *, fresh: bool
+) -> tuple[list[MirroredContact], People]:
+    """The named contacts (as a preview finds them when `fresh`, else as the mirror holds
+    them since), and what a confirmation binds of them."""
+    from contacts_mcp.services.merge import MAX_MERGE
 
     named = list(dict.fromkeys(ref.strip().lower() for ref in contacts or () if ref.strip()))
     if not 2 <= len(named) <= MAX_MERGE:
@@ -77,7 +79,7 @@ async def _group(
             f"A merge takes 2 to {MAX_MERGE} contacts, in `contacts` (ids or emails), e.g. a "
             "group from search_contacts with duplicates=true. Nothing was changed."
         )
-    selected = await select_named(ctx, state, named, None, fresh=True)
+    selected = await select_named(ctx, state, named, None, fresh=fresh)
     if selected.missing:
         raise ToolError(
             f"{counted(len(selected.missing), 'named contact')} "
@@ -87,8 +89,7 @@ async def _group(
     ids = sorted(selected.ids)
     if len(ids) < 2:
         raise ToolError("Those name one contact (by id and by email): nothing to merge.")
-    members = await run(read_members(state.client, state.sets, ids, silent))
-    return members, People(tuple(ids))
+    return [contact for contact, _ in selected.contacts], People(tuple(ids))
 
 
 async def merge_answer(
@@ -99,18 +100,19 @@ async def merge_answer(
     confirm: str | None,
 ) -> CallToolResult:
     """update_contacts(contacts=…, merge=…): the preview, or (with `confirm`) the run."""
-    from contacts_mcp.services.merge import plan_merge
+    from contacts_mcp.services.merge import plan_merge, read_members
 
     state = services(ctx)
-    members, bound = await _group(ctx, state, contacts)
-    keep_id = _keep_id(members, keep)
-    if confirm is not None:
+    group, bound = await _group(ctx, state, contacts, fresh=confirm is None)
+    keep_id = _keep_id(group, keep)
+    if confirm is not None:  # the job reads every contact afresh before it writes
         arguments = _checked(state, bound, keep_id, confirm)
         if declined(person):
             raise ToolError("The person did not approve: nothing was changed.")
         require_person(ctx, state, person, "changed")
         text, ran = await job_run(ctx, MERGE_JOB, arguments)
         return result(text, UpdateAnswer(run=ran))
+    members = await run(read_members(state.client, state.sets, list(bound.addresses), silent))
     kept = next(m for m in members if m.contact.id == keep_id)
     others = sorted(
         (m for m in members if m.contact.id != keep_id),
@@ -190,8 +192,8 @@ async def merge_runnable(
     tool would refuse)."""
     state = services(ctx)
     try:
-        members, bound = await _group(ctx, state, contacts)
-        _checked(state, bound, _keep_id(members, keep), confirm)
+        group, bound = await _group(ctx, state, contacts, fresh=False)
+        _checked(state, bound, _keep_id(group, keep), confirm)
     except (ToolError, UserFacingError):
         return False
     return True
