@@ -267,7 +267,9 @@ export function readPreview(structured: unknown): Preview | null {
   if (preview === null) return null;
   if (preview.action === "forget") return readForgetPreview(preview);
   const isUpdate = typeof preview.change === "string";
-  const undo = isUpdate ? readUndone(str(preview.change)) : null;
+  // What the preview is of, as the server declares it; its wording gives the details.
+  const declared = str(preview.kind);
+  const undo = isUpdate && declared === "undo" ? readUndone(str(preview.change)) : null;
   const sample = Array.isArray(preview.sample) ? preview.sample.map(record) : [];
   const rows = sample.filter((c): c is Json => c !== null);
   const changes: SampleChange[] = isUpdate
@@ -278,7 +280,8 @@ export function readPreview(structured: unknown): Preview | null {
         restored: undo !== null && isRestored(record(c.before), record(c.after)),
       }))
     : [];
-  const merge = isUpdate && undo === null ? readMerging(str(preview.change), rows, changes) : null;
+  const merge =
+    isUpdate && declared === "merge" ? readMerging(str(preview.change), rows, changes) : null;
   return {
     kind: undo !== null ? "undo" : merge !== null ? "merge" : isUpdate ? "update" : "delete",
     change: str(preview.change),

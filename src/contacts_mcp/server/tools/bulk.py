@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
@@ -148,6 +148,9 @@ class ChangeSample(BaseModel):
 
 
 class ChangePreview(BaseModel):
+    kind: Literal["update", "undo", "merge"] = Field(
+        default="update", description="A change, an undo of a job, or a merge."
+    )
     change: str
     count: int = Field(description="Contacts selected.")
     missing: list[str] = Field(description="Named contacts that do not exist.")

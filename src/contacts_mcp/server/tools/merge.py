@@ -156,6 +156,7 @@ async def merge_answer(
         for m in others
     ]
     preview = ChangePreview(
+        kind="merge",
         change=plan.describe(names),
         count=len(members),
         missing=[],

@@ -310,6 +310,7 @@ async def _preview(
     if to_change:
         what += (" and " if what else "") + f"put back {counted(len(to_change), 'contact')}"
     preview = ChangePreview(
+        kind="undo",
         change=f"undo job {job.id} ({_what_it_did(job, names)})",
         count=len(records) + len(rows),
         missing=[shown(r.email) for r in plan.gone[:SAMPLE]],
