@@ -100,6 +100,8 @@ async def merge_answer(
     confirm: str | None,
 ) -> CallToolResult:
     """update_contacts(contacts=…, merge=…): the preview, or (with `confirm`) the run."""
+    from contacts_mcp.server.tools.undo import facts_shown
+    from contacts_mcp.services.before_state import facts_now
     from contacts_mcp.services.merge import plan_merge, read_members
 
     state = services(ctx)
@@ -121,9 +123,6 @@ async def merge_answer(
     plan = plan_merge(kept, others)
     names = await names_by_id(state)
     requests = 3 * len(members) + plan.requests()
-    from contacts_mcp.server.tools.undo import facts_shown
-    from contacts_mcp.services.before_state import facts_now
-
     before = facts_now(kept.contact, kept.segments, kept.topics, plan.after)
     notes = [
         "At run time each contact is read again first (3 requests each); nothing is "
@@ -161,7 +160,7 @@ async def merge_answer(
         count=len(members),
         missing=[],
         already=0,
-        to_change=len(others) + (1 if plan.requests() > len(others) else 0),
+        to_change=len(others) + (1 if plan.gifts(names) else 0),  # deleted, and the kept
         refused=0,
         refused_sample=[],
         sample=sample,
