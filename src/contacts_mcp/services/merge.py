@@ -66,6 +66,8 @@ class Member:
 
 @dataclass
 class MergePlan:
+    """What the kept contact gets from the others (`plan_merge`), and the conflicts."""
+
     keep: Member
     others: list[Member]
     properties: dict[str, PropertyValue] = field(default_factory=dict[str, PropertyValue])
