@@ -14,6 +14,7 @@ from contacts_mcp.services.before_state import (
 )
 from contacts_mcp.services.erasure import Matcher, erase_local
 from contacts_mcp.services.explain import UserFacingError
+from contacts_mcp.services.personal import find_held
 from contacts_mcp.services.undo import plan_restore
 
 BEFORE = Facts(
@@ -64,6 +65,13 @@ def test_an_erasure_removes_the_persons_record_and_the_rest_still_undoes(
     erase_local(folder, ada, apply=True, account="a")
     assert "ada@" not in path.read_text(encoding="utf-8")
     assert [r.email for r in read_journal([path])] == ["ben@example.com"]
+
+
+def test_the_access_request_names_the_journal_for_what_it_is(tmp_path: Path) -> None:
+    folder = tmp_path / "state"
+    path = journal(folder / "snapshots", "n1", "ada@example.com", "ben@example.com")
+    [place] = find_held("Ada@Example.com", folder)
+    assert (place.kind, place.where, place.count) == ("undo journal", str(path), 1)
 
 
 def test_a_damaged_journal_is_refused_saying_which_line(tmp_path: Path) -> None:

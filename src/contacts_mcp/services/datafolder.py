@@ -10,7 +10,15 @@ import sqlite3
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["WorkingJob", "files", "is_failures", "read_only", "sidecars", "working_jobs"]
+__all__ = [
+    "WorkingJob",
+    "files",
+    "is_failures",
+    "read_only",
+    "run_file_kind",
+    "sidecars",
+    "working_jobs",
+]
 
 
 def files(folder: Path, pattern: str) -> list[Path]:
@@ -23,6 +31,14 @@ def files(folder: Path, pattern: str) -> list[Path]:
 def is_failures(path: Path) -> bool:
     """A bulk run's failure report (`…-failures.csv`), beside its snapshot."""
     return path.stem.endswith("-failures")
+
+
+def run_file_kind(path: Path) -> str:
+    """What a CSV of the snapshots folder is, in words: a bulk run's failure report, its
+    undo journal (`…-before.csv`, `services.before_state`), or a snapshot of contacts."""
+    if is_failures(path):
+        return "failure report"
+    return "undo journal" if path.stem.endswith("-before") else "snapshot"
 
 
 def sidecars(path: Path) -> list[Path]:

@@ -224,7 +224,7 @@ def erase_local(
     _mirrors(folder, wanted, places, apply=apply, account=account, mirror=mirror)
     in_use = _working_files(folder / "jobs.sqlite", own_nonce)
     for path in datafolder.files(folder / "snapshots", "*.csv"):
-        kind = "failure report" if datafolder.is_failures(path) else "snapshot"
+        kind = datafolder.run_file_kind(path)
         if any(nonce in path.name for nonce in in_use.nonces):
             places.keep(_csv_mentions(path, wanted), f"{path.name}: its bulk run is working")
             continue

@@ -32,7 +32,9 @@ MAX_RECORDS = 100
 
 
 class Place(BaseModel):
-    kind: str = Field(description="mirror, snapshot, export, failure report, upload, ….")
+    kind: str = Field(
+        description="mirror, snapshot, undo journal, export, failure report, upload, …."
+    )
     where: str = Field(description="The file (or database) that holds it.")
     account: str | None = Field(default=None, description="The account id, where recorded.")
     count: int = Field(description="Records about the address in this place.")
@@ -63,7 +65,7 @@ def find_held(
             places.append(_place("mirror", mirror, found, account=mirror.stem))
     snapshots = datafolder.files(folder / "snapshots", "*.csv")
     for path in snapshots:
-        kind = "failure report" if datafolder.is_failures(path) else "snapshot"
+        kind = datafolder.run_file_kind(path)
         _add_csv(places, kind, path, wanted)
     for path in datafolder.files(folder / "imports", "*/failures.csv"):
         _add_csv(places, "failure report", path, wanted)
