@@ -131,7 +131,7 @@ async def test_an_update_is_put_back_but_what_changed_since(h: Harness) -> None:
         else:
             assert now[email] == was, email
     failures = {row["email"]: row["reason"] for row in read_csv(Path(outcome["failures_file"]))}
-    assert failures == {"user5@acme.com": "left alone: " + outcome["changed_since_sample"][0][16:]}
+    assert failures == {"user5@acme.com": "left alone: plan changed since the run (now enterprise)"}
     # The mirror saw it at once: in VIP are those who were, and user5 (left alone).
     vip = [{"field": "segment", "op": "in", "value": "VIP"}]
     found = await h.call("search_contacts", {"where": vip, "count_only": True})
@@ -242,6 +242,14 @@ async def test_what_cannot_be_undone_is_refused_and_changes_nothing(h: Harness) 
     used = await h.error("update_contacts", {"undo": job, "confirm": token})
     assert "That confirmation was already used" in used
     assert (await h.seed("GET", "/contacts/user1@acme.com/segments"))["data"]
+    # A damaged record of what the job changed is named, and nothing is changed.
+    nonce = h.server.live_state().jobs.find(job).arguments["nonce"]
+    [journal] = h.server.live_state().snapshots.glob(f"updated-*-{nonce}-before.csv")
+    with journal.open("a", encoding="utf-8", newline="") as damaged:
+        damaged.write("user2@acme.com,id-2,not json,{}\r\n")
+    damage = await h.error("update_contacts", {"undo": job})
+    assert f"Line 10 of {journal.name} is damaged (its before or after is not JSON)" in damage
+    assert "Remove that line to undo the rest" in damage
     # A restore (the undo of a delete) is not undone in turn.
     preview = (await h.call("delete_contacts", {"search": search}))["preview"]
     answer = await h.call("delete_contacts", {"search": search, "confirm": preview["confirm"]})

@@ -171,21 +171,27 @@ def _records(path: Path) -> Iterator[Recorded]:
             raise UserFacingError(
                 f"{path.name} is not a record of what a run changed: nothing was changed."
             )
-        for number, row in enumerate(reader, start=2):
+        for row in reader:
             if not row:
                 continue  # an erasure removed the person's row, or a blank line
             try:
+                if len(row) != len(_HEADER):
+                    raise ValueError(f"{len(row)} cells, not {len(_HEADER)}")
                 email, contact_id, before, after = row
+                try:
+                    facts = json.loads(before), json.loads(after)
+                except ValueError:
+                    raise ValueError("its before or after is not JSON") from None
                 yield Recorded(
                     formula_unescaped(email),
                     formula_unescaped(contact_id),
-                    Facts.from_json(json.loads(before)),
-                    Facts.from_json(json.loads(after)),
+                    Facts.from_json(facts[0]),
+                    Facts.from_json(facts[1]),
                 )
             except ValueError as exc:
                 raise UserFacingError(
-                    f"Line {number} of {path.name} is damaged ({exc}): nothing was changed. "
-                    "Remove that line to undo the rest."
+                    f"Line {reader.line_num} of {path.name} is damaged ({exc}): nothing was "
+                    "changed. Remove that line to undo the rest."
                 ) from None
 
 

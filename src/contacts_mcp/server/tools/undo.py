@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
@@ -51,6 +52,7 @@ from contacts_mcp.text.words import counted
 if TYPE_CHECKING:
     from contacts_mcp.services.before_state import Facts, Recorded
     from contacts_mcp.services.jobs import Progress, Work
+    from contacts_mcp.services.mirror import MirroredContact
 
 # The journal and the undo itself (`services.before_state`, `services.undo`) are imported
 # where used: the server's startup path stays light.
@@ -150,11 +152,14 @@ def _what_to_undo(state: State, job: Job) -> Undoing:
         )
     nonce = str(job.arguments.get("nonce", ""))
     found = Undoing()
-    if job.kind in ("delete", "merge"):
-        header, rows = snapshot_rows(snapshots_of(state.snapshots, nonce))
-        found = Undoing(header=header, rows=rows)
-    if job.kind != "delete":
-        found = replace(found, records=read_journal(journal_files(state.snapshots, nonce)))
+    try:  # a file that cannot be read, or is damaged, is named: nothing is changed
+        if job.kind in ("delete", "merge"):
+            header, rows = snapshot_rows(snapshots_of(state.snapshots, nonce))
+            found = Undoing(header=header, rows=rows)
+        if job.kind != "delete":
+            found = replace(found, records=read_journal(journal_files(state.snapshots, nonce)))
+    except UserFacingError as exc:
+        raise ToolError(str(exc)) from None
     if not found.rows and not found.records:
         raise ToolError(
             f"Job {job.id} kept no record of what it changed: it changed nothing, ran before "
@@ -229,9 +234,15 @@ async def _preview(
     records, header, rows = undoing.records, undoing.header, undoing.rows
     await fill_mirror(ctx, state, max_age=FRESH_SECONDS, memberships=bool(records))
     names = await names_by_id(state)
-    again = [email for email in rows if state.sets.mirror.find_id(email) is not None]
+    mirror = state.sets.mirror
+
+    def look_up() -> tuple[list[str], list[tuple[MirroredContact, list[str]]]]:
+        # Up to 10,000 lookups: off the event loop, as every mirror read of a set.
+        again = [email for email in rows if mirror.find_id(email) is not None]
+        return again, mirror.contacts([r.id for r in records])
+
+    again, held = await anyio.to_thread.run_sync(look_up)
     back = [email for email in rows if email not in set(again)]
-    held = state.sets.mirror.contacts([r.id for r in records])
     plan = (
         plan_undo(records, held, None, names, resubscribe=resubscribe)
         if records
