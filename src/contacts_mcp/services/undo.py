@@ -397,11 +397,11 @@ def restore_file(
     segments: set[str],
     topics: set[str],
     properties: set[str],
-    skip: set[str],
     written: WrittenFiles | None,
 ) -> RestoreFile:
-    """Write `out`: the snapshots' rows but those of the addresses in `skip`, with the
-    segments, topics and property columns the account no longer has left out."""
+    """Write `out`: the snapshots' rows, with the segments, topics and property columns
+    the account no longer has left out (an address that exists again is left alone by
+    the import that reads it, `on_conflict="skip"`)."""
     header, rows = snapshot_rows(paths)
     kept = [c for c in header if c in BUILT_IN_COLUMNS or c in ("segments", "topics")]
     kept += [c for c in header if c not in kept and c in properties]
@@ -413,9 +413,7 @@ def restore_file(
     try:
         writer = csv.writer(file.text(), lineterminator="\r\n")
         writer.writerow(kept)
-        for email, row in rows.items():
-            if email in skip:
-                continue
+        for row in rows.values():
             cells = dict(zip(header, row, strict=True))
             if "segments" in cells:
                 names = segment_names_of(formula_unescaped(cells["segments"]))

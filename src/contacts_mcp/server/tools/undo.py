@@ -498,7 +498,6 @@ async def _restore(state: State, arguments: Mapping[str, Any], progress: Progres
             segments=segments,
             topics=topics,
             properties=properties,
-            skip=set(),
             written=state.written,
         )
         columns, dropped = written.columns, written.dropped
