@@ -51,7 +51,8 @@ def check(kinds: dict[str, dict[str, Any]], state: Path, files: Path) -> None:
     assert (state / "mirrors" / f"{account}.sqlite").exists()
     assert kinds["jobs"]["accounts"] == [account]
     assert kinds["jobs"]["rows"] >= 4  # the import, the sync, the export, the delete
-    assert (kinds["snapshots"]["files"], kinds["snapshots"]["rows"]) == (1, 2)
+    # The delete's snapshot (2 rows), and the import's undo journal (the 3 it created).
+    assert (kinds["snapshots"]["files"], kinds["snapshots"]["rows"]) == (2, 5)
     assert kinds["failure reports"]["files"] == 1  # the import's bad row
     assert kinds["failure reports"]["rows"] == 1
     assert kinds["import journals"]["files"] == 2  # the journal and its summary
@@ -93,7 +94,7 @@ async def test_data_status_from_the_command_line(tmp_path: Path) -> None:
     check(by_kind(json.loads(as_json)), state, files)
     assert f"Local data in {state}" in text
     assert "mirror: 1 file, 1 contact" in text
-    assert "snapshots: 1 file, 2 contacts" in text
+    assert "snapshots: 2 files, 5 contacts" in text
     assert "uploads: none" in text
     # Counts and places only: never a contact.
     assert "@example.com" not in text

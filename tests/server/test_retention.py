@@ -61,7 +61,9 @@ async def test_each_kind_goes_when_its_time_is_up(tmp_path: Path) -> None:
     assert set(later) == {"failures", "jobs"}
     assert later["failures"][0] == 1
     assert later["jobs"][1] >= 4
-    assert len(list((state / "snapshots").glob("*.csv"))) == 1
+    # A delete's snapshot and the import's undo journal.
+    kept = sorted(p.name.split("-")[0] for p in (state / "snapshots").glob("*.csv"))
+    assert kept == ["deleted", "imported"]
     # 31 days on: snapshots and import journals too; the mirror (90 days) stays.
     month = removed(purge(state, retention.cutoffs(now + 31 * DAY)))
     assert set(month) == {"snapshots", "imports"}
@@ -159,7 +161,7 @@ async def test_expired_data_is_removed_at_startup(tmp_path: Path) -> None:
     files.mkdir()
     async with session("auto", state, files) as h:
         await seed_every_kind(h, files)
-    [snapshot] = (state / "snapshots").glob("*.csv")
+    [snapshot] = (state / "snapshots").glob("deleted-*.csv")
     age(snapshot, days=31)
     async with session("auto", state, files) as h:
         # The expiry runs in the background at startup: the server answers meanwhile.
@@ -175,7 +177,7 @@ async def test_a_kind_kept_for_good_stays_at_startup(tmp_path: Path) -> None:
     files.mkdir()
     async with session("auto", state, files) as h:
         await seed_every_kind(h, files)
-    [snapshot] = (state / "snapshots").glob("*.csv")
+    [snapshot] = (state / "snapshots").glob("deleted-*.csv")
     [journal] = [p for p in (state / "imports").iterdir() if p.is_dir()]
     age(snapshot, journal, days=400)
     async with session("auto", state, files, retention=Retention.parse("snapshots=off")) as h:

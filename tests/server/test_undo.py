@@ -1,5 +1,5 @@
-"""update_contacts(undo=<job id>): a bulk update or delete put back, previewed and
-confirmed like any set operation, through the MCP client in both eras. The emulator's
+"""update_contacts(undo=<job id>): a bulk update, delete or import put back, previewed
+and confirmed like any set operation, through the MCP client in both eras. The emulator's
 state after the undo equals its state before the job, but for a contact changed again in
 between (left alone, listed) and a person who unsubscribed in between (stays so)."""
 
@@ -197,7 +197,7 @@ async def test_a_delete_is_undone_from_its_snapshot_topics_included(h: Harness) 
     await h.seed("POST", "/contacts", {"email": "user3@acme.com", "first_name": "New"})
     await h.call("search_contacts", {"where": [], "refresh": "full", "count_only": True})
 
-    preview, outcome, _ = await undo(h, job)
+    preview, outcome, restored = await undo(h, job)
     assert (preview["count"], preview["to_change"], preview["changed_since"]) == (15, 14, 1)
     assert preview["changed_since_sample"] == ["user3@acme.com: exists again at Resend"]
     assert preview["sample"][0]["before"] == {"exists": False}
@@ -218,6 +218,27 @@ async def test_a_delete_is_undone_from_its_snapshot_topics_included(h: Harness) 
     error = await h.error("update_contacts", {"undo": job})
     assert "Nothing to undo" in error
     assert "15 deleted by it exist again" in error
+
+    # The restore is undone in turn: the contacts it created are deleted again (after a
+    # snapshot), but one changed since, which is left alone.
+    await h.seed("PATCH", "/contacts/user7@acme.com", {"first_name": "Changed"})
+    await h.call("search_contacts", {"where": [], "refresh": "full", "count_only": True})
+    preview, outcome, again = await undo(h, restored)
+    assert (preview["to_change"], preview["changed_since"]) == (13, 1)
+    assert preview["changed_since_sample"] == [
+        "user7@acme.com: first_name changed since the run (now Changed)"
+    ]
+    assert preview["sample"][0]["after"] == {"exists": False}
+    assert (outcome["done"], outcome["changed_since"], outcome["failed"]) == (13, 1, 0)
+    left = {c["email"] for c in await h.all_contacts()}
+    assert left == {f"keep{i}@example.org" for i in range(5)} | {
+        "user3@acme.com",
+        "user7@acme.com",
+    }
+    # And that undo too: the 13 come back once more, from the undo's own snapshot.
+    _, outcome, _ = await undo(h, again)
+    assert outcome["done"] == 13
+    assert len(await h.all_contacts()) == 20
 
 
 async def test_what_cannot_be_undone_is_refused_and_changes_nothing(h: Harness) -> None:
@@ -250,13 +271,105 @@ async def test_what_cannot_be_undone_is_refused_and_changes_nothing(h: Harness) 
     damage = await h.error("update_contacts", {"undo": job})
     assert f"Line 10 of {journal.name} is damaged (its before or after is not JSON)" in damage
     assert "Remove that line to undo the rest" in damage
-    # A restore (the undo of a delete) is not undone in turn.
-    preview = (await h.call("delete_contacts", {"search": search}))["preview"]
-    answer = await h.call("delete_contacts", {"search": search, "confirm": preview["confirm"]})
-    await finish(h, answer["run"])
-    _, _, restored = await undo(h, str(answer["run"]["job_id"]))
-    error = await h.error("update_contacts", {"undo": restored})
-    assert "undoing a restore is not supported" in error
+    # An import that changed nothing (a dry run), or whose changes Resend does not report
+    # per contact (its Contact Imports API), has nothing to undo.
+    rows = {"csv_text": "email,plan\nuser1@acme.com,x\n", "columns": {"email": "email"}}
+    rows |= {"on_conflict": "upsert", "dry_run": True}
+    dry = await h.call("import_contacts", rows)
+    error = await h.error("update_contacts", {"undo": dry["job_id"]})
+    assert "was a dry run: it changed nothing" in error
+    api = {**rows, "dry_run": False, "strategy": "api", "on_conflict": "skip"}
+    imported = await h.call("import_contacts", api)
+    await finish(h, imported)
+    error = await h.error("update_contacts", {"undo": imported["job_id"]})
+    assert "imported through Resend's Contact Imports API, which reports nothing" in error
+
+
+async def test_an_import_upsert_is_undone_but_what_changed_since(h: Harness) -> None:
+    await with_topics(h)
+    news = next(t for t in (await h.seed("GET", "/topics"))["data"] if t["name"] == "News")
+    choice = [{"id": news["id"], "subscription": "opt_out"}]
+    await h.seed("PATCH", "/contacts/user3@acme.com/topics", choice)
+    before = await everything(h)
+    # Three existing contacts change (names, values, a segment and a topic opt-out);
+    # user3 is already as the file says (Offers is opt-out by default); two are new.
+    lines = [
+        "email,first_name,plan,seats",
+        "user0@acme.com,Ada,pro,0",
+        'user1@acme.com,=HYPERLINK("http://x"),team,1',
+        "user2@acme.com,Grace,pro,2",
+        f"user3@acme.com,{before['user3@acme.com']['first_name']},"
+        f"{before['user3@acme.com']['properties']['plan']},3",
+        "new1@example.net,Linus,free,1",
+        "new2@example.net,Ken,free,2",
+    ]
+    arguments = {
+        "csv_text": "\n".join(lines) + "\n",
+        "columns": {"email": "email", "first_name": "first_name", "plan": "plan", "seats": "seats"},
+        "on_conflict": "upsert",
+        "segments": ["VIP"],
+        "topics": {"Offers": "opt_out", "News": "opt_out"},
+    }
+    imported = await h.call("import_contacts", arguments)
+    summary = await finish(h, imported)
+    job = str(imported["job_id"])
+    assert summary["strategy"] == "rows"  # auto: an upsert runs row by row
+    assert (summary["created"], summary["updated"], summary["skipped"]) == (2, 3, 1)
+    assert any(f"update_contacts(undo='{job}')" in note for note in summary["notes"])
+    after_import = await everything(h)
+    assert after_import["user0@acme.com"]["first_name"] == "Ada"
+    assert "VIP" in after_import["user1@acme.com"]["segments"]
+    # In between, elsewhere: user1's plan changes again; user2 unsubscribes; new2's name
+    # is corrected.
+    await h.seed("PATCH", "/contacts/user1@acme.com", {"properties": {"plan": "enterprise"}})
+    await h.seed("PATCH", "/contacts/user2@acme.com", {"unsubscribed": True})
+    await h.seed("PATCH", "/contacts/new2@example.net", {"first_name": "Kenneth"})
+    await h.call("search_contacts", {"where": [], "refresh": "full", "count_only": True})
+
+    preview, outcome, _ = await undo(h, job)
+    assert preview["change"] == f"undo job {job} (an import: 2 created, 3 updated)"
+    # The mirror holds no property values (list pages carry none): user1's new plan is
+    # found by the run, which reads each contact afresh.
+    assert (preview["count"], preview["to_change"], preview["changed_since"]) == (5, 4, 1)
+    assert preview["changed_since_sample"] == [
+        "new2@example.net: first_name changed since the run (now Kenneth)"
+    ]
+    assert any("the job created are deleted again" in n for n in preview["notes"])
+    by_email = {s["email"]: s for s in preview["sample"]}
+    assert by_email["new1@example.net"]["after"] == {"exists": False}
+    assert (
+        by_email["user0@acme.com"]["after"]["first_name"] == before["user0@acme.com"]["first_name"]
+    )
+    assert (outcome["done"], outcome["changed_since"], outcome["failed"]) == (3, 2, 0)
+    assert sorted(outcome["changed_since_sample"]) == [
+        "new2@example.net: first_name changed since the run (now Kenneth)",
+        "user1@acme.com: plan changed since the run (now enterprise)",
+    ]
+    now = await everything(h)
+    assert set(now) == set(before) | {"new2@example.net"}
+    assert now["new2@example.net"] == after_import["new2@example.net"] | {"first_name": "Kenneth"}
+    for email, was in before.items():
+        if email == "user1@acme.com":
+            changed = after_import[email]["properties"] | {"plan": "enterprise"}
+            assert now[email] == after_import[email] | {"properties": changed}
+        elif email == "user2@acme.com":
+            assert now[email] == was | {"unsubscribed": True}  # the rest put back
+        elif email == "user0@acme.com":  # never opted back in without the person's word
+            assert now[email] == was | {"topics": was["topics"] | {"News": "opt_out"}}
+        else:
+            assert now[email] == was, email
+    assert outcome["refused"] == 1
+    # What it deleted was snapshotted first, and the mirror saw it at once.
+    assert outcome["snapshot_file"]
+    assert {r["email"] for r in read_csv(Path(outcome["snapshot_file"]))} == {"new1@example.net"}
+    found = await h.call("search_contacts", {"where": [], "count_only": True})
+    assert found["count"] == len(before) + 1
+    # On the person's word that user0 did not opt out themselves, that comes back too.
+    token = (await h.call("update_contacts", {"undo": job, "resubscribe": True}))["preview"]
+    assert (token["to_change"], token["refused"]) == (1, 0)
+    answer = {"undo": job, "resubscribe": True, "confirm": token["confirm"]}
+    await finish(h, (await h.call("update_contacts", answer))["run"])
+    assert (await everything(h))["user0@acme.com"] == before["user0@acme.com"]
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from contacts_mcp.imports.files import FilePolicy, open_for_import, open_upload
 from contacts_mcp.imports.journal import Journal
 from contacts_mcp.imports.models import ImportSummary
 from contacts_mcp.imports.settings import ImportSettings
+from contacts_mcp.services.before_state import JournalAppender
 from contacts_mcp.services.explain import explain
 from contacts_mcp.services.mirror import Mirror
 from contacts_mcp.services.private import private_file
@@ -212,6 +213,11 @@ class ImportPlan:
     # Ids of the Contact Imports jobs known before this import's uploads (and of those it
     # made since): a lost upload's answer is found as the one new job, not uploaded twice.
     imports_before: set[str] = field(default_factory=set[str])
+    # What each contact was before this import changed it or created it, for its undo
+    # (`services.before_state`); None: not kept (a dry run, or a caller that keeps none).
+    before: JournalAppender | None = None
+    # Topic id → default choice, read once when a row opts existing contacts out.
+    topic_defaults: dict[str, Subscription] | None = None
 
     @property
     def report_dir(self) -> Path:

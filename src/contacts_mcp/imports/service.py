@@ -44,8 +44,10 @@ from contacts_mcp.imports.preview import preview_table
 from contacts_mcp.imports.settings import ImportSettings
 from contacts_mcp.imports.strategy_api import run_api
 from contacts_mcp.imports.strategy_rows import run_rows
+from contacts_mcp.services.before_state import JournalAppender
 from contacts_mcp.services.explain import NothingFoundError, UserFacingError, api_errors, show
 from contacts_mcp.services.mirror import Mirror
+from contacts_mcp.services.outfiles import WrittenFiles
 from contacts_mcp.services.private import private_file
 from contacts_mcp.services.schema import SchemaService
 from contacts_mcp.services.sharing import FolderLock, FolderLockTimeout
@@ -182,7 +184,13 @@ class ImportService:
         dry_run: bool = False,
         strategy: StrategyChoice = "auto",
         progress: Progress = _progress_none,
+        before_state: Path | None = None,
+        written: WrittenFiles | None = None,
     ) -> ImportSummary:
+        """Import `source`. With `before_state`, a row-by-row import journals there what
+        each contact it changes or creates was before (`services.before_state`), so that
+        it can be undone; an import through the Contact Imports API cannot be (Resend
+        reports nothing per contact)."""
         _check_source(source)
         await progress(0, None, "reading the file")
         segments_column = next((c for c, t in columns.items() if t == "segments"), None)
@@ -215,8 +223,12 @@ class ImportService:
                 f"import, not a {columns[per_row]} column: use strategy 'rows' (or 'auto', "
                 "which picks it)."
             )
-        # A segments or topics column needs the rows strategy: the API takes one list.
-        chosen, recent_imports = await self._choose("rows" if per_row is not None else strategy)
+        # A segments or topics column needs the rows strategy: the API takes one list. An
+        # upsert runs row by row unless told otherwise: what the API's upsert does to an
+        # existing contact is not documented, and it reports nothing per contact, so
+        # neither the consent rules nor an undo could be kept (see the README).
+        by_rows = per_row is not None or (strategy == "auto" and on_conflict == "upsert")
+        chosen, recent_imports = await self._choose("rows" if by_rows else strategy)
         options = {
             "columns": dict(columns),
             "types": property_types,
@@ -238,11 +250,20 @@ class ImportService:
         running = FolderLock(self._settings.state_dir / "imports" / f"{key}.lock")
         try:
             async with running.held(wait=0):
-                return await self._run_plan(
-                    source, key, total, chosen, columns, property_types, on_conflict,
-                    segment_ids, topic_ids, dry_run, progress, row_segments, row_topics,
-                    recent_imports,
-                )  # fmt: skip
+                before = (
+                    None
+                    if before_state is None or dry_run or chosen == "api"
+                    else JournalAppender(before_state, written)
+                )
+                try:
+                    return await self._run_plan(
+                        source, key, total, chosen, columns, property_types, on_conflict,
+                        segment_ids, topic_ids, dry_run, progress, row_segments, row_topics,
+                        recent_imports, before,
+                    )  # fmt: skip
+                finally:
+                    if before is not None:
+                        before.close()
         except FolderLockTimeout:
             raise already from None
         finally:
@@ -265,6 +286,7 @@ class ImportService:
         row_segments: dict[str, str],
         row_topics: dict[str, str],
         recent_imports: frozenset[str],
+        before: JournalAppender | None,
     ) -> ImportSummary:
         imports_dir = self._settings.state_dir / "imports"
         keep_days = self._settings.retention.days.get("imports")
@@ -294,6 +316,7 @@ class ImportService:
                 progress=progress,
                 mirror=await self._filled_mirror(),
                 imports_before=set(recent_imports),
+                before=before,
             )
             runner = run_api if chosen == "api" else run_rows
             try:

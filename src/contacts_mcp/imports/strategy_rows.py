@@ -9,6 +9,11 @@ contact — so re-running after a crash or cancel creates no duplicates.
 
 Consent: an existing contact who unsubscribed stays unsubscribed, and existing contacts
 are never opted in to topics; only new contacts get the file's opt-ins.
+
+Undo: with a journal (`ImportPlan.before`), each existing contact is read before it is
+written (its fields and values, and its segments or topic choices when the row changes
+them), only what differs is written, and what it was is on disk first; each contact
+created is journaled as created. `update_contacts(undo=<the job>)` puts it all back.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from contacts_mcp.api.models import Subscription
 from contacts_mcp.imports.journal import Outcome, email_key
 from contacts_mcp.imports.plan import ImportPlan, ImportSummary, scan_existing, split_segments
 from contacts_mcp.imports.preview import FirstSeen, MappedRow, iter_mapped_rows
+from contacts_mcp.services.before_state import NAMES, Facts, Recorded, same_value
 from contacts_mcp.services.explain import UserFacingError, explain
 from contacts_mcp.text.cells import topic_choices_of
 from contacts_mcp.text.sanitize import clean
@@ -212,6 +218,10 @@ def _classify(plan: ImportPlan, mapped: MappedRow, first: int, finish: Any) -> _
     if plan.journal.created_here(mapped.email):
         # An earlier run created it and stopped before writing the row down: the create
         # carried the whole row, so the row is done, and it is a creation.
+        if plan.before is not None and not plan.dry_run:  # journaled again: harmless
+            fields, segment_ids, topics = _targets(plan, mapped)
+            unsubscribed = fields.get("unsubscribed") is True
+            plan.before.add(_created(mapped, existing.id, unsubscribed, segment_ids, topics))
         finish(mapped.row, "created", mapped.email, "created by an earlier run")
         return None
     if plan.on_conflict == "skip":
@@ -223,28 +233,30 @@ def _classify(plan: ImportPlan, mapped: MappedRow, first: int, finish: Any) -> _
 async def _apply(client: ResendClient, plan: ImportPlan, job: _Job) -> Outcome:
     row = job.row
     assert row.email is not None
-    fields = dict(row.fields)
-    named = split_segments(str(fields.pop("segments", None) or ""))
-    segment_ids = list(dict.fromkeys([*plan.segment_ids, *(plan.row_segments[n] for n in named)]))
-    topics = _row_topics(plan, str(fields.pop("topics", None) or ""))
+    fields, segment_ids, topics = _targets(plan, row)
     if job.action == "create":
+        unsubscribed = fields.get("unsubscribed") is True
         plan.journal.will_create(row.email)
         created = await client.create_contact(
             row.email,
             first_name=_text(fields.get("first_name")),
             last_name=_text(fields.get("last_name")),
-            unsubscribed=True if fields.get("unsubscribed") is True else None,
+            unsubscribed=True if unsubscribed else None,
             properties=row.properties,
             segments=segment_ids,
             topics=topics,
         )
-        plan.journal.mark_existing(row.email, created.id, fields.get("unsubscribed") is True)
+        plan.journal.mark_existing(row.email, created.id, unsubscribed)
+        if plan.before is not None:
+            plan.before.add(_created(row, created.id, unsubscribed, segment_ids, topics))
         if plan.mirror is not None:
             # Resend answers a create with the id alone: the contact reaches the mirror
             # from the next list page, and takes these from the import then.
             plan.mirror.expect_created(row.email, created.id, segment_ids, row.properties)
         return "created"
     assert job.contact_id is not None
+    if plan.before is not None:
+        return await _journaled_update(client, plan, job, fields, segment_ids, topics)
     changes: dict[str, Any] = {}
     for name in ("first_name", "last_name"):
         if fields.get(name) is not None:
@@ -274,6 +286,118 @@ async def _apply(client: ResendClient, plan: ImportPlan, job: _Job) -> Outcome:
         await client.update_contact_topics(job.contact_id, opt_outs)
         sent = True
     return "updated" if sent else "skipped"
+
+
+def _created(
+    row: MappedRow,
+    contact_id: str,
+    unsubscribed: bool,
+    segment_ids: list[str],
+    topics: dict[str, Subscription],
+) -> Recorded:
+    """A contact this import created, as the create left it (its undo deletes it)."""
+    assert row.email is not None
+    after = Facts(
+        unsubscribed=unsubscribed,
+        names={name: _text(row.fields.get(name)) for name in NAMES},
+        properties=dict(row.properties),
+        segments=dict.fromkeys(segment_ids, True),
+        topics=topics,
+    )
+    return Recorded(row.email, contact_id, Facts(exists=False), after)
+
+
+async def _journaled_update(
+    client: ResendClient,
+    plan: ImportPlan,
+    job: _Job,
+    fields: dict[str, Any],
+    segment_ids: list[str],
+    topics: dict[str, Subscription],
+) -> Outcome:
+    """Update an existing contact with what differs from it now, read first; what it was
+    is journaled before the first write."""
+    row, contact_id = job.row, job.contact_id
+    assert row.email is not None
+    assert contact_id is not None
+    now = await client.get_contact(contact_id)
+    before: dict[str, Any] = {"names": {}, "properties": {}, "segments": {}, "topics": {}}
+    after: dict[str, Any] = {"names": {}, "properties": {}, "segments": {}, "topics": {}}
+    changes: dict[str, Any] = {}
+    for name in NAMES:
+        wanted, held = fields.get(name), getattr(now, name) or None
+        if wanted is not None and not same_value(held, wanted):
+            before["names"][name] = held
+            changes[name] = after["names"][name] = wanted
+    wanted_unsubscribed = fields.get("unsubscribed")
+    if (
+        isinstance(wanted_unsubscribed, bool)
+        and wanted_unsubscribed != now.unsubscribed
+        and not (now.unsubscribed and wanted_unsubscribed is False)  # never re-subscribed
+    ):
+        before["unsubscribed"], after["unsubscribed"] = now.unsubscribed, wanted_unsubscribed
+        changes["unsubscribed"] = wanted_unsubscribed
+    values: dict[str, Any] = {}
+    for key, value in row.properties.items():
+        held_value = now.properties[key].value if key in now.properties else None
+        if not same_value(held_value, value):
+            before["properties"][key], after["properties"][key] = held_value, value
+            values[key] = value
+    if values:
+        changes["properties"] = values
+    join: list[str] = []
+    if segment_ids:
+        member = {s.id for s in await client.list_contact_segments(contact_id)}
+        join = [s for s in segment_ids if s not in member]
+        before["segments"] = dict.fromkeys(join, False)
+        after["segments"] = dict.fromkeys(join, True)
+    # Existing contacts keep their own topic choices: only opt-outs are applied.
+    opt_outs: dict[str, Subscription] = {t: sub for t, sub in topics.items() if sub == "opt_out"}
+    if opt_outs:
+        held_topics = {t.id: t.subscription for t in await client.list_contact_topics(contact_id)}
+        defaults = await _topic_defaults(client, plan)
+        # A choice never made is the topic's default: opted out already if that is opt_out.
+        held_topics = {t: held_topics.get(t, defaults.get(t, "opt_in")) for t in opt_outs}
+        opt_outs = {t: sub for t, sub in opt_outs.items() if held_topics[t] != "opt_out"}
+        before["topics"] = {t: held_topics[t] for t in opt_outs}
+        after["topics"] = dict(opt_outs)
+    if not (changes or join or opt_outs):
+        return "skipped"
+    assert plan.before is not None
+    plan.before.add(
+        Recorded(row.email, contact_id, Facts.from_json(before), Facts.from_json(after))
+    )
+    mirror = plan.mirror
+    if changes:
+        await client.update_contact(contact_id, **changes)
+        if mirror is not None:
+            written = {k: v for k, v in changes.items() if k != "properties"}
+            mirror.write_fields(contact_id, written, by="import")
+            mirror.write_values(contact_id, values, by="import")
+    for segment_id in join:
+        await client.add_contact_to_segment(contact_id, segment_id)
+        if mirror is not None:
+            mirror.set_member(contact_id, segment_id, True, by="import")
+    if opt_outs:
+        await client.update_contact_topics(contact_id, opt_outs)
+    return "updated"
+
+
+async def _topic_defaults(client: ResendClient, plan: ImportPlan) -> dict[str, Subscription]:
+    """Each topic's default (a choice never made is the default), read once per run."""
+    if plan.topic_defaults is None:
+        plan.topic_defaults = {t.id: t.default_subscription for t in await client.list_topics()}
+    return plan.topic_defaults
+
+
+def _targets(
+    plan: ImportPlan, row: MappedRow
+) -> tuple[dict[str, Any], list[str], dict[str, Subscription]]:
+    """A row's fields (names, `unsubscribed`), the segments it joins and its topic choices."""
+    fields = dict(row.fields)
+    named = split_segments(str(fields.pop("segments", None) or ""))
+    segment_ids = list(dict.fromkeys([*plan.segment_ids, *(plan.row_segments[n] for n in named)]))
+    return fields, segment_ids, _row_topics(plan, str(fields.pop("topics", None) or ""))
 
 
 def _row_topics(plan: ImportPlan, cell: str) -> dict[str, Subscription]:

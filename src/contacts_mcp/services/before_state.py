@@ -1,19 +1,26 @@
 """The before-state of what a bulk run changes: the journal an undo reads (`services.undo`).
 
-Before its first write, a bulk update (and an undo, so an undo can be
-undone) writes the before-state of every contact it is about to change, as observed at
-run time: `…-<nonce>-before.csv` in the snapshots folder, one row per contact:
+Before its first write, a bulk update, a merge, an import and an undo (so an undo can be
+undone) write the before-state of every contact they are about to change, as observed
+at run time: `…-<nonce>-before.csv` in the snapshots folder, one row per contact:
 
     email,id,before,after
     ada@example.com,3f2c…,"{""unsubscribed"": false, ""properties"": {""plan"": ""free""}}",…
 
 `before` and `after` are JSON objects over exactly what the run touches: `unsubscribed`,
-property values (`null`: no value), memberships of the segments joined or left (segment
-id → member), and topic choices (topic id → opt_in/opt_out; a topic the contact never
-chose is recorded at the topic's default). It is a CSV in the snapshots folder so that
-everything that looks after personal data there covers it: retention ages it, the
-access request reads it, and an erasure removes a person's row. A bulk delete needs no
-journal: its snapshot is the before-state of every contact it deletes.
+names (`first_name`, `last_name`; `null`: none), property values (`null`: no value),
+memberships of the segments joined or left (segment id → member), and topic choices
+(topic id → opt_in/opt_out; a topic the contact never chose is recorded at the topic's
+default). A contact the run created has `{"exists": false}` before it, and after it
+everything the create wrote: its undo deletes it (unless it changed since). An import
+writes its journal as it goes, each contact's row on disk before the first request that
+changes it (`JournalAppender`); the other runs write theirs whole before their first
+write.
+
+It is a CSV in the snapshots folder so that everything that looks after personal data
+there covers it: retention ages it, the access request reads it, and an erasure removes
+a person's row. A bulk delete needs no journal: its snapshot is the before-state of
+every contact it deletes.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TextIO, cast
 
 from contacts_mcp.api.base import PropertyInput
 from contacts_mcp.api.models import Subscription
@@ -32,12 +39,14 @@ from contacts_mcp.services import datafolder
 from contacts_mcp.services.explain import UserFacingError
 from contacts_mcp.services.mirror import MirroredContact
 from contacts_mcp.services.outfiles import OutFile, WrittenFiles
-from contacts_mcp.services.private import private_folder
+from contacts_mcp.services.private import private_file, private_folder
 from contacts_mcp.text.sanitize import formula_safe, formula_unescaped
 
 __all__ = [
     "JOURNAL_SUFFIX",
+    "NAMES",
     "Facts",
+    "JournalAppender",
     "Recorded",
     "facts_now",
     "journal_files",
@@ -49,6 +58,7 @@ __all__ = [
 JOURNAL_SUFFIX = "-before.csv"
 _HEADER = ["email", "id", "before", "after"]
 _SUBSCRIPTIONS = ("opt_in", "opt_out")
+NAMES = ("first_name", "last_name")
 
 
 @dataclass(frozen=True)
@@ -60,17 +70,23 @@ class Facts:
     properties: Mapping[str, PropertyInput] = field(default_factory=dict[str, PropertyInput])
     segments: Mapping[str, bool] = field(default_factory=dict[str, bool])
     topics: Mapping[str, Subscription] = field(default_factory=dict[str, Subscription])
+    names: Mapping[str, str | None] = field(default_factory=dict[str, str | None])
+    """`first_name` and `last_name` (None: no name)."""
+    exists: bool = True
+    """False: the contact did not exist (before the run that created it)."""
 
     def __bool__(self) -> bool:
-        return self.unsubscribed is not None or bool(
-            self.properties or self.segments or self.topics
+        return (
+            not self.exists
+            or self.unsubscribed is not None
+            or bool(self.properties or self.segments or self.topics or self.names)
         )
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {}
+        data: dict[str, Any] = {} if self.exists else {"exists": False}
         if self.unsubscribed is not None:
             data["unsubscribed"] = self.unsubscribed
-        for name in ("properties", "segments", "topics"):
+        for name in ("names", "properties", "segments", "topics"):
             if value := getattr(self, name):
                 data[name] = dict(value)
         return data
@@ -85,6 +101,15 @@ class Facts:
         properties = held.get("properties", {})
         segments = held.get("segments", {})
         topics = held.get("topics", {})
+        names = held.get("names", {})
+        exists = held.get("exists", True)
+        if not isinstance(exists, bool):
+            raise ValueError("exists is not true or false")
+        if not isinstance(names, dict) or not all(
+            key in NAMES and (value is None or isinstance(value, str))
+            for key, value in cast(dict[str, Any], names).items()
+        ):
+            raise ValueError("names must map first_name or last_name to text or null")
         if unsubscribed is not None and not isinstance(unsubscribed, bool):
             raise ValueError("unsubscribed is not true or false")
         if not all(isinstance(m, dict) for m in (properties, segments, topics)):
@@ -98,7 +123,14 @@ class Facts:
         choices = cast(dict[str, Any], topics)
         if not all(v in _SUBSCRIPTIONS for v in choices.values()):
             raise ValueError("a topic choice is not opt_in or opt_out")
-        return cls(unsubscribed, dict(values), dict(members), dict(choices))
+        return cls(
+            unsubscribed,
+            dict(values),
+            dict(members),
+            dict(choices),
+            dict(cast(dict[str, str | None], names)),
+            exists,
+        )
 
 
 @dataclass(frozen=True)
@@ -111,6 +143,15 @@ class Recorded:
     after: Facts
 
 
+def _cells(record: Recorded) -> list[str]:
+    return [
+        formula_safe(record.email),
+        formula_safe(record.id),
+        json.dumps(record.before.to_json(), ensure_ascii=False, sort_keys=True),
+        json.dumps(record.after.to_json(), ensure_ascii=False, sort_keys=True),
+    ]
+
+
 def write_journal(path: Path, records: Iterable[Recorded], written: WrittenFiles | None) -> int:
     """Write the journal whole (under a hidden name until complete, readable by this user
     alone: it holds personal data); returns its rows."""
@@ -121,20 +162,46 @@ def write_journal(path: Path, records: Iterable[Recorded], written: WrittenFiles
         writer = csv.writer(out.text(), lineterminator="\r\n")
         writer.writerow(_HEADER)
         for record in records:
-            writer.writerow(
-                [
-                    formula_safe(record.email),
-                    formula_safe(record.id),
-                    json.dumps(record.before.to_json(), ensure_ascii=False, sort_keys=True),
-                    json.dumps(record.after.to_json(), ensure_ascii=False, sort_keys=True),
-                ]
-            )
+            writer.writerow(_cells(record))
             rows += 1
     except BaseException:
         out.abandon()
         raise
     out.publish(rows)
     return rows
+
+
+class JournalAppender:
+    """A journal written as a run goes (an import, which streams its file): each record
+    is on disk before the request it precedes is sent, so a run that stops at any point
+    leaves a journal of everything it may have changed. Created on the first record; a
+    run resumed under the same name appends to it."""
+
+    def __init__(self, path: Path, written: WrittenFiles | None) -> None:
+        self.path = path
+        self.rows = 0
+        self._written = written
+        self._handle: TextIO | None = None
+        self._writer: Any = None
+
+    def add(self, record: Recorded) -> None:
+        if self._handle is None:
+            private_file(self.path)  # personal data: this user's alone
+            self._handle = self.path.open("a", encoding="utf-8", newline="")
+            self._writer = csv.writer(self._handle, lineterminator="\r\n")
+            if self._handle.tell() == 0:
+                self._writer.writerow(_HEADER)
+        self._writer.writerow(_cells(record))
+        self._handle.flush()  # written before the change it records is sent
+        self.rows += 1
+
+    def close(self) -> None:
+        if self._handle is None:
+            return
+        self._handle.close()
+        self._handle = None
+        if self._written is not None:
+            self._written.record(self.path, "snapshot", self.rows)
 
 
 def journal_files(snapshots: Path, nonce: str) -> list[Path]:
@@ -216,7 +283,9 @@ def facts_now(
     choices by id with the topics' defaults filled in)."""
     member = set(segments)
     values = contact.properties or {}
+    held = {"first_name": contact.first_name, "last_name": contact.last_name}
     return Facts(
+        names={key: held[key] or None for key in touched.names},
         unsubscribed=None if touched.unsubscribed is None else contact.unsubscribed,
         properties={key: values.get(key) for key in touched.properties},
         segments={segment: segment in member for segment in touched.segments},

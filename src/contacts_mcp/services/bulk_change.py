@@ -31,7 +31,13 @@ from contacts_mcp.api.base import UNSET, PropertyInput
 from contacts_mcp.api.client import ResendClient
 from contacts_mcp.api.errors import NotFoundError, ResendError, UnexpectedResponseError
 from contacts_mcp.api.models import Subscription, Topic
-from contacts_mcp.services.before_state import Facts, Recorded, facts_now, write_journal
+from contacts_mcp.services.before_state import (
+    NAMES,
+    Facts,
+    Recorded,
+    facts_now,
+    write_journal,
+)
 from contacts_mcp.services.bulk import SAMPLE, BulkOutcome, Selected, attempts, write_failures
 from contacts_mcp.services.contacts import check_property_input
 from contacts_mcp.services.explain import UserFacingError, explain
@@ -525,6 +531,9 @@ async def _fields_are(client: ResendClient, contact_id: str, fields: Mapping[str
     contact = await client.get_contact(contact_id)
     if "unsubscribed" in fields and contact.unsubscribed != fields["unsubscribed"]:
         return False
+    for name in NAMES:  # an undo puts names back
+        if name in fields and (getattr(contact, name) or None) != (fields[name] or None):
+            return False
     for key, value in fields.get("properties", {}).items():
         held = contact.properties.get(key)
         now = None if held is None else held.value
@@ -541,6 +550,8 @@ async def _patch(client: ResendClient, contact_id: str, fields: Mapping[str, Any
         contact_id,
         unsubscribed=fields.get("unsubscribed", UNSET),
         properties=fields.get("properties", UNSET),
+        first_name=fields.get("first_name", UNSET),
+        last_name=fields.get("last_name", UNSET),
     )
 
 
@@ -559,8 +570,8 @@ def _mirror_fields(sets: ContactsSets, contact: MirroredContact, fields: Mapping
         MirroredContact(
             id=contact.id,
             email=contact.email,
-            first_name=contact.first_name,
-            last_name=contact.last_name,
+            first_name=fields.get("first_name", contact.first_name) or "",
+            last_name=fields.get("last_name", contact.last_name) or "",
             unsubscribed=fields.get("unsubscribed", contact.unsubscribed),
             created_at=contact.created_at,
             properties=properties,

@@ -648,7 +648,8 @@ class _InUse:
 
 def _working_files(path: Path, own_nonce: str | None) -> _InUse:
     in_use = _InUse(set(), set())
-    for _, _, arguments in datafolder.working_jobs(path):
+    for job_id, _, arguments in datafolder.working_jobs(path):
+        in_use.nonces.add(job_id)  # an import names its undo journal by its job id
         nonce, upload = arguments.get("nonce"), arguments.get("upload")
         if isinstance(nonce, str) and nonce and nonce != own_nonce:
             in_use.nonces.add(nonce)

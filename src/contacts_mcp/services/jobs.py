@@ -21,6 +21,7 @@ journal, a sync keeps its cursor).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
@@ -55,11 +56,24 @@ __all__ = [
     "Work",
     "job_key",
     "next_call",
+    "running_job_id",
     "spoken_duration",
     "utc_iso",
 ]
 
 logger = logging.getLogger("contacts_mcp.jobs")
+
+# The job whose work is running (in its task): a run that names its files by its job
+# (an import's undo journal) finds the id here, the same when the job is resumed.
+_RUNNING_JOB: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "contacts_mcp_running_job", default=None
+)
+
+
+def running_job_id() -> str | None:
+    """The id of the job this code runs in, if any."""
+    return _RUNNING_JOB.get()
+
 
 JobStatus = Literal["working", "completed", "failed", "cancelled"]
 Progress = Callable[[float, float | None, str], Awaitable[None]]
@@ -570,6 +584,7 @@ class Jobs:
         try:
             # The call that started the job has a deadline for its API work; the job
             # runs on after that call returned, under its own request timeouts.
+            _RUNNING_JOB.set(job.id)  # this task's own context: no reset needed
             with job.scope, api_deadline_lifted():
                 outcome = await work(progress)
         except Exception as exc:

@@ -118,9 +118,11 @@ def purge(
     report: list[Removed] = []
     # The files of a bulk run still working (its snapshot: the last copy of what it
     # deletes) are named by its nonce: never removed while it runs.
-    working = [job.arguments for job in datafolder.working_jobs(folder / "jobs.sqlite")]
-    # (An undo names the run whose files it reads as `reads`.)
-    running = _named(working, "nonce") | _named(working, "reads")
+    jobs = datafolder.working_jobs(folder / "jobs.sqlite")
+    working = [job.arguments for job in jobs]
+    # (An undo names the run whose files it reads as `reads`; an import names its undo
+    # journal by its job id.)
+    running = _named(working, "nonce") | _named(working, "reads") | {job.id for job in jobs}
     for kind in KINDS:
         if kind not in cutoffs:
             continue

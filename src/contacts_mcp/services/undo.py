@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from contacts_mcp.services.bulk import (
     SAMPLE,
     BulkOutcome,
     Selected,
+    delete_selected,
     write_failures,
 )
 from contacts_mcp.services.bulk_change import Change, ContactPlan, apply_plan, topic_choices
@@ -94,6 +95,8 @@ class Restore:
     """Facts left as they are because putting them back would opt the person in."""
     changed: str | None = None
     """Why the contact is left alone: changed again after the run."""
+    delete: bool = False
+    """The run created it, and it is still as the run left it: deleted (with a snapshot)."""
 
 
 def plan_restore(
@@ -103,13 +106,17 @@ def plan_restore(
     segment and topic ids → names, for what is said). An unsubscribe or opt-out the run
     made is put back only with `resubscribe`: the person's word that nobody unsubscribed
     themselves since."""
-    put_back: dict[str, Any] = {"properties": {}, "segments": {}, "topics": {}}
-    was: dict[str, Any] = {"properties": {}, "segments": {}, "topics": {}}
+    put_back: dict[str, Any] = {"names": {}, "properties": {}, "segments": {}, "topics": {}}
+    was: dict[str, Any] = {"names": {}, "properties": {}, "segments": {}, "topics": {}}
     kept: list[str] = []
     before, after = record.before, record.after
 
     def changed(what: str, value: object) -> Restore:
         return Restore(record, changed=f"{what} changed since the run (now {_spoken(value)})")
+
+    if not before.exists:
+        differs = _differs(now, after, names)
+        return Restore(record, delete=True) if differs is None else changed(*differs)
 
     if before.unsubscribed is not None and now.unsubscribed not in (None, before.unsubscribed):
         if now.unsubscribed != after.unsubscribed:
@@ -118,13 +125,14 @@ def plan_restore(
             kept.append("stays unsubscribed (an undo never opts anyone back in)")
         else:
             put_back["unsubscribed"], was["unsubscribed"] = before.unsubscribed, now.unsubscribed
-    for key, value in before.properties.items():
-        current = now.properties.get(key)
-        if same_value(current, value):
-            continue
-        if not same_value(current, after.properties.get(key)):
-            return changed(key, current)
-        put_back["properties"][key], was["properties"][key] = value, current
+    for kind, held in (("names", before.names), ("properties", before.properties)):
+        for key, value in held.items():
+            current = getattr(now, kind).get(key)
+            if same_value(current, value):
+                continue
+            if not same_value(current, getattr(after, kind).get(key)):
+                return changed(key, current)
+            put_back[kind][key], was[kind][key] = value, current
     for segment, member in before.segments.items():
         current = now.segments.get(segment, member)
         if current == member:
@@ -145,6 +153,23 @@ def plan_restore(
     return Restore(record, put_back=Facts.from_json(put_back), now=Facts.from_json(was), kept=kept)
 
 
+def _differs(now: Facts, after: Facts, names: Mapping[str, str]) -> tuple[str, object] | None:
+    """The first fact of `after` that `now` no longer holds (what, and its value now)."""
+    if after.unsubscribed is not None and now.unsubscribed != after.unsubscribed:
+        return "unsubscribed", now.unsubscribed
+    for kind, held in (("names", after.names), ("properties", after.properties)):
+        for key, value in held.items():
+            if not same_value(getattr(now, kind).get(key), value):
+                return key, getattr(now, kind).get(key)
+    for segment, member in after.segments.items():
+        if now.segments.get(segment, member) != member:
+            return f"membership of {names.get(segment, segment)}", not member
+    for topic, choice in after.topics.items():
+        if now.topics.get(topic, choice) != choice:
+            return f"topic {names.get(topic, topic)}", now.topics.get(topic)
+    return None
+
+
 def _spoken(value: object) -> str:
     if value is None or value == "":
         return "no value"
@@ -157,12 +182,17 @@ def _spoken(value: object) -> str:
 def needs_of(records: Sequence[Recorded]) -> tuple[Needs, bool]:
     """What an undo of these records observes afresh first, and whether it reads each
     contact's topic choices."""
-    segments = frozenset(s for r in records for s in r.before.segments)
-    fields = any(r.before.unsubscribed is not None for r in records)
-    values = any(r.before.properties for r in records)
-    return Needs(segments=segments, fields=fields, values=values), any(
-        r.before.topics for r in records
-    )
+    facts = [_compared(r) for r in records]
+    segments = frozenset(s for f in facts for s in f.segments)
+    fields = any(f.unsubscribed is not None or f.names for f in facts)
+    values = any(f.properties for f in facts)
+    return Needs(segments=segments, fields=fields, values=values), any(f.topics for f in facts)
+
+
+def _compared(record: Recorded) -> Facts:
+    """The facts an undo reads of this contact now: those it would put back, or for a
+    contact the run created, everything the run wrote (any change since leaves it)."""
+    return record.before if record.before.exists else record.after
 
 
 @dataclass
@@ -178,6 +208,11 @@ class UndoPlan:
         return [r for r in self.restores if r.changed is None and r.put_back]
 
     @property
+    def to_delete(self) -> list[Restore]:
+        """Contacts the run created, still as it left them."""
+        return [r for r in self.restores if r.delete]
+
+    @property
     def changed(self) -> list[Restore]:
         return [r for r in self.restores if r.changed is not None]
 
@@ -187,15 +222,19 @@ class UndoPlan:
 
     @property
     def already(self) -> int:
-        return sum(1 for r in self.restores if r.changed is None and not r.put_back and not r.kept)
+        return sum(
+            1
+            for r in self.restores
+            if r.changed is None and not r.put_back and not r.kept and not r.delete
+        )
 
     def requests(self) -> int:
-        """The writes it needs (the reads are counted apart)."""
-        return sum(_writes(r.put_back) for r in self.to_change)
+        """The writes it needs (the reads are counted apart), and a delete each."""
+        return sum(_writes(r.put_back) for r in self.to_change) + len(self.to_delete)
 
 
 def _writes(facts: Facts) -> int:
-    fields = facts.unsubscribed is not None or bool(facts.properties)
+    fields = facts.unsubscribed is not None or bool(facts.properties or facts.names)
     return int(fields) + len(facts.segments) + int(bool(facts.topics))
 
 
@@ -224,10 +263,10 @@ def plan_undo(
             contact,
             segments,
             (topics or {}).get(record.id, record.after.topics),
-            record.before,
+            _compared(record),
         )
         if contact.properties is None:  # not known: as the run left them, until read
-            now = Facts(now.unsubscribed, record.after.properties, now.segments, now.topics)
+            now = replace(now, properties=record.after.properties)
         restores.append(plan_restore(record, now, names, resubscribe=resubscribe))
     return UndoPlan(restores, gone)
 
@@ -244,10 +283,12 @@ async def undo_update(
     *,
     written: WrittenFiles | None,
     resubscribe: bool = False,
+    snapshot: Path | None = None,
 ) -> BulkOutcome:
     """Put back what an update run changed (`records`, its journal) on each contact that
-    is still as the run left it; `selected` holds those contacts as the mirror holds
-    them (those deleted since are missing)."""
+    is still as the run left it, and delete each contact it created that is still as it
+    left it (after a snapshot of them to `snapshot`); `selected` holds those contacts as
+    the mirror holds them (those deleted since are missing)."""
     started, sent_before = time.monotonic(), client.requests_sent
     needs, read_topics = needs_of(records)
     items, observed = await observe(client, sets, selected.contacts, needs, progress)
@@ -280,6 +321,8 @@ async def undo_update(
             failures.append((contact.email, outcome))
 
     await each(to_change, one, progress, "put back")
+    deleted = await _delete_created(client, sets, plan.to_delete, by_id, snapshot, progress,
+                                    written=written)  # fmt: skip
     changed = plan.changed
     failures += [(r.record.email, f"left alone: {r.changed}") for r in changed]
     failures += [(r.record.email, "; ".join(r.kept)) for r in plan.kept]
@@ -288,6 +331,18 @@ async def undo_update(
         f"{counted(len(changed), 'contact')} changed again after the run: left alone, "
         "never overwritten."
     ] if changed else []  # fmt: skip
+    if deleted is not None:
+        counts["done"] += deleted.done
+        notes.append(
+            f"{counted(deleted.done, 'contact')} the run created deleted again"
+            + (f" ({deleted.unchanged} already gone)" if deleted.unchanged else "")
+            + f"; snapshot first: {deleted.snapshot_file}."
+        )
+        if deleted.failures_file:
+            notes.append(
+                f"{_could_not_delete(deleted.failed)}; each with the reason: "
+                f"{deleted.failures_file}"
+            )
     if plan.kept:
         notes.append(
             f"{counted(len(plan.kept), 'contact')} stay unsubscribed (or opted out) where "
@@ -303,13 +358,42 @@ async def undo_update(
         refused=len(plan.kept),
         changed_since=len(changed),
         changed_since_sample=[f"{shown(r.record.email)}: {r.changed}" for r in changed[:SAMPLE]],
-        failed=len(failures) - len(changed) - len(plan.kept) - len(plan.gone),
-        gone=len(plan.gone),
+        failed=len(failures)
+        - len(changed)
+        - len(plan.kept)
+        - len(plan.gone)
+        + (0 if deleted is None else deleted.failed),
+        gone=len(plan.gone) + (0 if deleted is None else deleted.unchanged),
+        snapshot_file=None if deleted is None else deleted.snapshot_file,
         requests=client.requests_sent - sent_before,
         seconds=round(time.monotonic() - started, 2),
         failures_file=write_failures(failures_path, failures),
         notes=notes,
     )
+
+
+async def _delete_created(
+    client: ResendClient,
+    sets: ContactsSets,
+    to_delete: Sequence[Restore],
+    held: Mapping[str, tuple[MirroredContact, list[str]]],
+    snapshot: Path | None,
+    progress: Progress,
+    *,
+    written: WrittenFiles | None,
+) -> BulkOutcome | None:
+    """Delete the contacts a run created that are still as it left them, as a bulk
+    delete does: each read afresh into a snapshot first (so this undo can be undone)."""
+    if not to_delete:
+        return None
+    if snapshot is None:
+        raise UserFacingError("The undo has nowhere to snapshot what it deletes.")
+    selected = Selected([held[r.record.id] for r in to_delete], [])
+    return await delete_selected(client, sets, selected, snapshot, progress, written=written)
+
+
+def _could_not_delete(count: int) -> str:
+    return f"{counted(count, 'contact')} the run created could not be deleted"
 
 
 def _as_change(
@@ -329,6 +413,7 @@ def _as_change(
         fields["unsubscribed"] = put_back.unsubscribed
     if put_back.properties:
         fields["properties"] = dict(put_back.properties)
+    fields.update(put_back.names)
     plan = ContactPlan(
         contact=contact,
         segments=segments,

@@ -108,7 +108,7 @@ MergeArg = Annotated[
 ]
 UndoArg = Annotated[
     Annotated[str, Field(max_length=100)] | SkipJsonSchema[None],
-    Field(description="A bulk job's id: put back what it changed (no other change)."),
+    Field(description="A bulk or import job's id: put back what it changed (no other change)."),
 ]
 ConfirmArg = Annotated[
     Annotated[str, Field(max_length=500)] | SkipJsonSchema[None],

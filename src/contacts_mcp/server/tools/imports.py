@@ -7,6 +7,7 @@ import binascii
 import json
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
@@ -179,6 +180,17 @@ def _preview_work(state: State, arguments: Mapping[str, Any]) -> Work:
 
 def _import_work(state: State, arguments: Mapping[str, Any]) -> Work:
     async def work(progress: Progress) -> ImportSummary:
+        from contacts_mcp.services.before_state import JOURNAL_SUFFIX
+        from contacts_mcp.services.jobs import running_job_id
+
+        # What each contact was before, named by the job: update_contacts(undo=<job>).
+        job_id = running_job_id()
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        journal = (
+            None
+            if job_id is None
+            else state.snapshots / f"imported-{stamp}-{job_id}{JOURNAL_SUFFIX}"
+        )
         summary = await state.imports.run(
             _source(arguments),
             columns=arguments["columns"],
@@ -190,7 +202,11 @@ def _import_work(state: State, arguments: Mapping[str, Any]) -> Work:
             dry_run=arguments.get("dry_run", False),
             strategy=arguments.get("strategy", "auto"),
             progress=progress,
+            before_state=journal,
+            written=state.written,
         )
+        if journal is not None and not summary.dry_run:
+            summary.notes.append(_undo_note(summary, job_id or ""))
         if not summary.dry_run:
             # An import is a write through this server: searches should see it.
             note = await state.sets.after_import(
@@ -204,6 +220,18 @@ def _import_work(state: State, arguments: Mapping[str, Any]) -> Work:
         return summary
 
     return work
+
+
+def _undo_note(summary: ImportSummary, job_id: str) -> str:
+    if summary.strategy == "api":
+        return (
+            "Resend's Contact Imports API reports nothing per contact, so this import "
+            "cannot be undone; strategy 'rows' imports can."
+        )
+    return (
+        f"To take this import back: update_contacts(undo={job_id!r}) deletes the contacts "
+        "it created and puts back what it changed, except where a contact changed since."
+    )
 
 
 PREVIEW_JOB = JobKind("preview", PreviewOut, _preview_work, _preview_text, writes=False)

@@ -1,8 +1,10 @@
 """Undo a bulk run: `update_contacts(undo=<job id>)`, a preview then a confirmed run like
 any change to many contacts (see `services.undo`).
 
-An update (or an undo of one) is put back from its journal; a delete is undone by
-re-creating its contacts from its snapshot, through the import's row-by-row strategy.
+An update, a merge's kept contact, an import and an undo are put back from their journal
+(the contacts an import or a restore created are deleted again, after a snapshot); a
+delete is undone by re-creating its contacts from its snapshot, through the import's
+row-by-row strategy (which journals what it creates: a restore can be undone in turn).
 """
 
 from __future__ import annotations
@@ -60,7 +62,12 @@ if TYPE_CHECKING:
 __all__ = ["UNDO_JOB", "facts_shown", "undo_answer", "undo_runnable"]
 
 # The kinds of job an undo puts back (an undo's own kind included).
-UNDOABLE = ("update", "delete", "merge", "undo")
+UNDOABLE = ("update", "delete", "merge", "undo", "import")
+
+
+def _nonce(job: Job) -> str:
+    """What names a run's files: its nonce, or for an import, its job id."""
+    return str(job.arguments.get("nonce") or job.id)
 
 
 def _source(state: State, job_id: str) -> Job:
@@ -72,14 +79,8 @@ def _source(state: State, job_id: str) -> Job:
     if job.kind not in UNDOABLE:
         raise ToolError(
             f"Job {job.id} is {'an' if job.kind[0] in 'aeiou' else 'a'} {job.kind}: undo "
-            "takes the id of an update_contacts (a change or a merge), delete_contacts or "
-            "earlier undo job."
-            + (
-                " To take back an import, delete the contacts it created (search them by "
-                "created_at) or import the previous values again."
-                if job.kind == "import"
-                else ""
-            )
+            "takes the id of an update_contacts (a change or a merge), delete_contacts, "
+            "import_contacts or earlier undo job."
         )
     if job.status == "working":
         raise ToolError(
@@ -89,20 +90,11 @@ def _source(state: State, job_id: str) -> Job:
     return job
 
 
-def _restored_from(state: State, job: Job) -> Job | None:
-    """The delete (or merge) an undo job undid, if it undid one: its contacts were
-    restored, which an undo does not take back."""
-    if job.kind != "undo":
-        return None
-    try:
-        undone = state.jobs.find(str(job.arguments.get("job", "")))
-    except UserFacingError:
-        return None
-    return undone if undone.kind in ("delete", "merge") else None
-
-
 def facts_shown(facts: Facts, names: Mapping[str, str]) -> dict[str, Any]:
     shown_facts: dict[str, Any] = {}
+    if not facts.exists:
+        shown_facts["exists"] = False
+    shown_facts.update(facts.names)
     if facts.unsubscribed is not None:
         shown_facts["unsubscribed"] = facts.unsubscribed
     shown_facts.update(facts.properties)
@@ -122,6 +114,9 @@ def _what_it_did(job: Job, names: Mapping[str, str]) -> str:
         return "a merge"
     if job.kind == "undo":
         return f"an undo (of job {job.arguments.get('job', '?')})"
+    if job.kind == "import":
+        done = job.result or {}
+        return f"an import: {done.get('created', 0)} created, {done.get('updated', 0)} updated"
     return Change.from_arguments(job.arguments.get("change") or {}).describe(names, names)
 
 
@@ -144,18 +139,14 @@ def _what_to_undo(state: State, job: Job) -> Undoing:
     from contacts_mcp.services.before_state import journal_files, read_journal
     from contacts_mcp.services.undo import snapshot_rows, snapshots_of
 
-    if (undone := _restored_from(state, job)) is not None:
-        raise ToolError(
-            f"Job {job.id} restored the contacts job {undone.id} "
-            f"{'deleted' if undone.kind == 'delete' else 'merged away'}; undoing a restore "
-            "is not supported: delete them again with delete_contacts. Nothing was changed."
-        )
-    nonce = str(job.arguments.get("nonce", ""))
+    if job.kind == "import" and (refused := _not_undoable_import(job)):
+        raise ToolError(refused)
+    nonce = _nonce(job)
     found = Undoing()
     try:  # a file that cannot be read, or is damaged, is named: nothing is changed
-        if job.kind in ("delete", "merge"):
-            header, rows = snapshot_rows(snapshots_of(state.snapshots, nonce))
-            found = Undoing(header=header, rows=rows)
+        # A delete's, a merge's, or an undo's that deleted what a run had created.
+        header, rows = snapshot_rows(snapshots_of(state.snapshots, nonce))
+        found = Undoing(header=header, rows=rows)
         if job.kind != "delete":
             found = replace(found, records=read_journal(journal_files(state.snapshots, nonce)))
     except UserFacingError as exc:
@@ -167,6 +158,21 @@ def _what_to_undo(state: State, job: Job) -> Undoing:
             "Nothing was changed."
         )
     return found
+
+
+def _not_undoable_import(job: Job) -> str | None:
+    """Why an import job cannot be undone, if it cannot."""
+    done = job.result or {}
+    if job.arguments.get("dry_run") or done.get("dry_run"):
+        return f"Job {job.id} was a dry run: it changed nothing, so there is nothing to undo."
+    if done.get("strategy") == "api":
+        return (
+            f"Job {job.id} imported through Resend's Contact Imports API, which reports "
+            "nothing per contact, so it kept no record to undo. Delete the contacts it "
+            "created (search_contacts by created_at, then delete_contacts), or import the "
+            "previous values again. Nothing was changed."
+        )
+    return None
 
 
 def _change(job: Job, resubscribe: bool) -> dict[str, Any]:
@@ -182,8 +188,7 @@ def _checked(
         checked = state.confirmations.check(confirm, "undo", bound, _change(job, resubscribe))
     except UserFacingError as exc:  # refused: nothing is written
         raise ToolError(str(exc)) from None
-    nonce = str(job.arguments.get("nonce", ""))
-    arguments: dict[str, Any] = {"job": job.id, "reads": nonce, "nonce": checked.nonce}
+    arguments: dict[str, Any] = {"job": job.id, "reads": _nonce(job), "nonce": checked.nonce}
     if resubscribe:
         arguments["resubscribe"] = True
     refuse_used(state, UNDO_JOB, arguments)
@@ -248,8 +253,8 @@ async def _preview(
         if records
         else UndoPlan([], [])
     )
-    to_change = plan.to_change
-    if not to_change and not back:
+    to_change, to_delete = plan.to_change, plan.to_delete
+    if not to_change and not back and not to_delete:
         raise ToolError(
             f"Nothing to undo for job {job.id}: of the "
             f"{counted(len(records) + len(rows), 'contact')} it changed, {plan.already} are "
@@ -273,7 +278,7 @@ async def _preview(
         if dropped := await _lost(state, header, rows):
             more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
             notes.append(f"The account no longer has {', '.join(dropped[:5])}{more}: left out.")
-    if to_change:
+    if to_change or to_delete:
         needs, read_topics = needs_of(records)
         reads = needs.requests(state.sets, len(held)) + (len(held) if read_topics else 0)
         requests += reads + plan.requests()
@@ -281,6 +286,13 @@ async def _preview(
             f"At run time each contact is read afresh first ({counted(reads, 'request')}): "
             "one that changed again since the job is left alone and listed, never "
             "overwritten."
+        )
+    if to_delete:
+        # The delete's own snapshot reads each contact, its segments and topic choices.
+        requests += 3 * len(to_delete)
+        notes.append(
+            f"{counted(len(to_delete), 'contact')} the job created are deleted again, each "
+            "read afresh into a snapshot first (so this undo can be undone too)."
         )
     if plan.kept:
         notes.append(
@@ -315,23 +327,33 @@ async def _preview(
         )
         for r in to_change
     ]
+    deleted = [
+        ChangeSample(
+            email=shown(r.record.email),
+            before=facts_shown(r.record.after, names),
+            after={"exists": False},
+        )
+        for r in to_delete
+    ]
     changed_since = [f"{shown(e)}: exists again at Resend" for e in again]
     changed_since += [f"{shown(r.record.email)}: {r.changed}" for r in plan.changed]
     what = f"restore {counted(len(back), 'contact')}" if back else ""
     if to_change:
         what += (" and " if what else "") + f"put back {counted(len(to_change), 'contact')}"
+    if to_delete:
+        what += (" and " if what else "") + f"delete {counted(len(to_delete), 'contact')}"
     preview = ChangePreview(
         kind="undo",
         change=f"undo job {job.id} ({_what_it_did(job, names)})",
         count=len(records) + len(rows),
         missing=[shown(r.email) for r in plan.gone[:SAMPLE]],
         already=plan.already,
-        to_change=len(to_change) + len(back),
+        to_change=len(to_change) + len(back) + len(to_delete),
         refused=len(plan.kept),
         refused_sample=[shown(r.record.email) for r in plan.kept[:SAMPLE]],
         changed_since=len(changed_since),
         changed_since_sample=changed_since[:SAMPLE],
-        sample=(put_back + restored)[:SAMPLE],
+        sample=(put_back + restored + deleted)[:SAMPLE],
         requests=requests,
         estimated_seconds=estimate(state, requests),
         notes=notes,
@@ -404,10 +426,13 @@ def _preview_text(preview: ChangePreview) -> str:
 
 def _undo_work(state: State, arguments: Mapping[str, Any]) -> Work:
     async def work(progress: Progress) -> BulkOutcome:
+        from contacts_mcp.services.undo import snapshots_of
+
         job = state.jobs.find(str(arguments["job"]))
-        # A merge: its deleted contacts first, then the kept one put back as it was.
+        # A merge: its deleted contacts first, then the kept one put back as it was (and
+        # likewise for an undo that deleted the contacts a run had created).
         restored = None
-        if job.kind in ("delete", "merge"):
+        if job.kind == "delete" or snapshots_of(state.snapshots, str(arguments["reads"])):
             restored = await _restore(state, arguments, progress)
             if job.kind == "delete":
                 return restored
@@ -451,6 +476,8 @@ async def _put_back(
         progress,
         written=state.written,
         resubscribe=bool(arguments.get("resubscribe")),
+        # What it deletes of the contacts the run created: so this undo can be undone.
+        snapshot=run_file(state, "deleted", arguments, ".csv"),
     )
 
 
@@ -501,12 +528,17 @@ async def _restore(state: State, arguments: Mapping[str, Any], progress: Progres
             written=state.written,
         )
         columns, dropped = written.columns, written.dropped
+    from contacts_mcp.services.before_state import JOURNAL_SUFFIX
+
     summary = await state.imports.run(
         ImportSource(path=str(out)),
         columns=columns,
         on_conflict="skip",
         strategy="rows",
         progress=progress,
+        # Each contact it creates, so that the restore can be undone in turn.
+        before_state=run_file(state, "restored", arguments, JOURNAL_SUFFIX),
+        written=state.written,
     )
     notes = [CANNOT_COME_BACK]
     if dropped:
