@@ -62,8 +62,8 @@ async def test_each_kind_goes_when_its_time_is_up(tmp_path: Path) -> None:
     assert later["failures"][0] == 1
     assert later["jobs"][1] >= 4
     # A delete's snapshot and the import's undo journal.
-    kept = sorted(p.name.split("-")[0] for p in (state / "snapshots").glob("*.csv"))
-    assert kept == ["deleted", "imported"]
+    runs = sorted(p.name.split("-")[0] for p in (state / "snapshots").glob("*.csv"))
+    assert runs == ["deleted", "imported"]
     # 31 days on: snapshots and import journals too; the mirror (90 days) stays.
     month = removed(purge(state, retention.cutoffs(now + 31 * DAY)))
     assert set(month) == {"snapshots", "imports"}

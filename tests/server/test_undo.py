@@ -273,8 +273,8 @@ async def test_what_cannot_be_undone_is_refused_and_changes_nothing(h: Harness) 
     assert "Remove that line to undo the rest" in damage
     # An import that changed nothing (a dry run), or whose changes Resend does not report
     # per contact (its Contact Imports API), has nothing to undo.
-    rows = {"csv_text": "email,plan\nuser1@acme.com,x\n", "columns": {"email": "email"}}
-    rows |= {"on_conflict": "upsert", "dry_run": True}
+    rows: dict[str, Any] = {"csv_text": "email,plan\nuser1@acme.com,x\n", "dry_run": True}
+    rows |= {"columns": {"email": "email"}, "on_conflict": "upsert"}
     dry = await h.call("import_contacts", rows)
     error = await h.error("update_contacts", {"undo": dry["job_id"]})
     assert "was a dry run: it changed nothing" in error
