@@ -271,18 +271,19 @@ async def test_what_cannot_be_undone_is_refused_and_changes_nothing(h: Harness) 
     damage = await h.error("update_contacts", {"undo": job})
     assert f"Line 10 of {journal.name} is damaged (its before or after is not JSON)" in damage
     assert "Remove that line to undo the rest" in damage
-    # An import that changed nothing (a dry run), or whose changes Resend does not report
-    # per contact (its Contact Imports API), has nothing to undo.
+    # An import that changed nothing (a dry run), or whose changes to existing contacts
+    # Resend does not report (its Contact Imports API), has nothing to undo.
     rows: dict[str, Any] = {"csv_text": "email,plan\nuser1@acme.com,x\n", "dry_run": True}
     rows |= {"columns": {"email": "email"}, "on_conflict": "upsert"}
     dry = await h.call("import_contacts", rows)
     error = await h.error("update_contacts", {"undo": dry["job_id"]})
     assert "was a dry run: it changed nothing" in error
-    api = {**rows, "dry_run": False, "strategy": "api", "on_conflict": "skip"}
+    api = {**rows, "dry_run": False, "strategy": "api"}
     imported = await h.call("import_contacts", api)
     await finish(h, imported)
     error = await h.error("update_contacts", {"undo": imported["job_id"]})
-    assert "imported through Resend's Contact Imports API, which reports nothing" in error
+    assert "Nothing to undo: what job" in error
+    assert "of the 1 existing contact it updated through Resend's Contact Imports API" in error
 
 
 async def test_an_import_upsert_is_undone_but_what_changed_since(h: Harness) -> None:
@@ -370,6 +371,39 @@ async def test_an_import_upsert_is_undone_but_what_changed_since(h: Harness) -> 
     answer = {"undo": job, "resubscribe": True, "confirm": token["confirm"]}
     await finish(h, (await h.call("update_contacts", answer))["run"])
     assert (await everything(h))["user0@acme.com"] == before["user0@acme.com"]
+
+
+async def test_an_import_through_the_imports_api_is_undone_for_what_it_created(
+    h: Harness,
+) -> None:
+    await account(h, acme=4, others=0)
+    before = await everything(h)
+    lines = ["email,first_name", "user1@acme.com,Changed", "new1@example.net,Linus"]
+    lines += ["new2@example.net,Ken", "new3@example.net,"]
+    arguments = {
+        "csv_text": "\n".join(lines) + "\n",
+        "columns": {"email": "email", "first_name": "first_name"},
+        "on_conflict": "upsert",
+        "strategy": "api",
+    }
+    imported = await h.call("import_contacts", arguments)
+    summary = await finish(h, imported)
+    job = str(imported["job_id"])
+    assert (summary["strategy"], summary["created"], summary["updated"]) == ("api", 3, 1)
+    assert any("only what it created" in note for note in summary["notes"])
+    await h.seed("PATCH", "/contacts/new3@example.net", {"unsubscribed": True})
+    await h.call("search_contacts", {"where": [], "refresh": "full", "count_only": True})
+    preview, outcome, _ = await undo(h, job)
+    assert (preview["count"], preview["to_change"], preview["changed_since"]) == (3, 2, 1)
+    assert preview["changed_since_sample"] == [
+        "new3@example.net: unsubscribed changed since the run (now true)"
+    ]
+    assert any("of the 1 existing contact it updated through" in n for n in preview["notes"])
+    assert (outcome["done"], outcome["changed_since"]) == (2, 1)
+    now = await everything(h)
+    assert set(now) == set(before) | {"new3@example.net"}
+    # What the API's upsert did to user1 is not known, so it is not put back.
+    assert now["user1@acme.com"]["first_name"] == "Changed"
 
 
 @pytest.mark.parametrize(

@@ -187,10 +187,10 @@ class ImportService:
         before_state: Path | None = None,
         written: WrittenFiles | None = None,
     ) -> ImportSummary:
-        """Import `source`. With `before_state`, a row-by-row import journals there what
-        each contact it changes or creates was before (`services.before_state`), so that
-        it can be undone; an import through the Contact Imports API cannot be (Resend
-        reports nothing per contact)."""
+        """Import `source`. With `before_state`, the import journals there what each
+        contact it changes or creates was before (`services.before_state`), so that it
+        can be undone; through the Contact Imports API, only the contacts it created
+        (Resend reports nothing per contact: see `strategy_api`)."""
         _check_source(source)
         await progress(0, None, "reading the file")
         segments_column = next((c for c, t in columns.items() if t == "segments"), None)
@@ -252,7 +252,7 @@ class ImportService:
             async with running.held(wait=0):
                 before = (
                     None
-                    if before_state is None or dry_run or chosen == "api"
+                    if before_state is None or dry_run
                     else JournalAppender(before_state, written)
                 )
                 try:

@@ -10,6 +10,12 @@ re-run after a crash or cancel only waits for what is still running.
 Consent: with `on_conflict="upsert"`, an existing contact who unsubscribed keeps
 `unsubscribed` (the cell is left empty), and existing contacts go into parts uploaded
 without the file's topic opt-ins.
+
+Undo: Resend reports only counts, so with a journal (`ImportPlan.before`) the account is
+listed before the upload and again once every part is done: each address of the file
+that did not exist before and does now was created by the import, and is journaled so
+(with its names and `unsubscribed` as listed: list pages carry nothing more). What an
+upsert changed of existing contacts is not known, and not journaled.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from contacts_mcp.api.errors import (
 from contacts_mcp.imports.journal import ExistingContact, PartRecord, email_key
 from contacts_mcp.imports.plan import ImportPlan, ImportSummary, scan_existing
 from contacts_mcp.imports.preview import FirstSeen, MappedRow, iter_mapped_rows
+from contacts_mcp.services.before_state import Facts, Recorded
 from contacts_mcp.services.explain import UserFacingError, explain
 from contacts_mcp.services.private import private_file
 
@@ -231,9 +238,10 @@ async def run_api(client: ResendClient, plan: ImportPlan) -> ImportSummary:
     consent_check = plan.dry_run or (
         plan.on_conflict == "upsert" and ("unsubscribed" in plan.columns.values() or opt_ins)
     )
+    journaled = plan.before is not None and not plan.dry_run
     try:
         if not parts:
-            if consent_check:
+            if consent_check or journaled:
                 await plan.progress(0, plan.total_rows, "looking up existing contacts")
                 await scan_existing(client, journal)
             await plan.progress(0, plan.total_rows, "preparing the file")
@@ -249,6 +257,9 @@ async def run_api(client: ResendClient, plan: ImportPlan) -> ImportSummary:
                 journal.save_part(part)
                 part_path(plan, part.number).unlink(missing_ok=True)
         totals = await _wait(client, plan, parts)
+        if journaled:
+            await plan.progress(plan.total_rows, plan.total_rows, "listing what it created")
+            await _journal_created(client, plan)
     except ResendError as exc:
         raise UserFacingError(
             f"{explain(exc)} Parts uploaded so far are saved; run the same import again to "
@@ -270,6 +281,34 @@ async def run_api(client: ResendClient, plan: ImportPlan) -> ImportSummary:
         import_ids=[p.import_id for p in parts if p.import_id],
         notes=plan.notes,
     )
+
+
+def _new_addresses(plan: ImportPlan) -> set[str]:
+    """The addresses of the file's importable rows that did not exist before the import
+    (by `email_key`); runs in a worker thread."""
+    found: set[str] = set()
+    with plan.source.table(plan.settings.files) as table:
+        for mapped in iter_mapped_rows(table, plan.columns, plan.property_types):
+            email = mapped.email
+            if mapped.problem is None and email and plan.journal.existing(email) is None:
+                found.add(email_key(email))
+    return found
+
+
+async def _journal_created(client: ResendClient, plan: ImportPlan) -> None:
+    """Journal each contact the import created: new to the account, and in the file."""
+    assert plan.before is not None
+    new = await anyio.to_thread.run_sync(_new_addresses, plan)
+    if not new:
+        return
+    async for contact in client.iter_contacts(page_size=100):
+        if email_key(contact.email) in new:
+            names = {"first_name": contact.first_name, "last_name": contact.last_name}
+            after = Facts(
+                unsubscribed=contact.unsubscribed,
+                names={key: value or None for key, value in names.items()},
+            )
+            plan.before.add(Recorded(contact.email, contact.id, Facts(exists=False), after))
 
 
 async def _jobs_still_known(client: ResendClient, parts: list[PartRecord]) -> bool:

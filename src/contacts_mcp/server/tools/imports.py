@@ -206,7 +206,7 @@ def _import_work(state: State, arguments: Mapping[str, Any]) -> Work:
             written=state.written,
         )
         if journal is not None and not summary.dry_run:
-            summary.notes.append(_undo_note(summary, job_id or ""))
+            summary.notes.append(_undo_note(summary, job_id or "", arguments["on_conflict"]))
         if not summary.dry_run:
             # An import is a write through this server: searches should see it.
             note = await state.sets.after_import(
@@ -222,16 +222,17 @@ def _import_work(state: State, arguments: Mapping[str, Any]) -> Work:
     return work
 
 
-def _undo_note(summary: ImportSummary, job_id: str) -> str:
-    if summary.strategy == "api":
-        return (
-            "Resend's Contact Imports API reports nothing per contact, so this import "
-            "cannot be undone; strategy 'rows' imports can."
-        )
-    return (
+def _undo_note(summary: ImportSummary, job_id: str, on_conflict: str) -> str:
+    note = (
         f"To take this import back: update_contacts(undo={job_id!r}) deletes the contacts "
         "it created and puts back what it changed, except where a contact changed since."
     )
+    if summary.strategy == "api" and on_conflict == "upsert":
+        note += (
+            " Through Resend's Contact Imports API, only what it created: what it changed "
+            "of existing contacts is not reported per contact (strategy 'rows' records it)."
+        )
+    return note
 
 
 PREVIEW_JOB = JobKind("preview", PreviewOut, _preview_work, _preview_text, writes=False)

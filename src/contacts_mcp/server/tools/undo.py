@@ -151,6 +151,8 @@ def _what_to_undo(state: State, job: Job) -> Undoing:
             found = replace(found, records=read_journal(journal_files(state.snapshots, nonce)))
     except UserFacingError as exc:
         raise ToolError(str(exc)) from None
+    if not found.rows and not found.records and _api_upsert(job):
+        raise ToolError(f"Nothing to undo: {_unknown_changes(job)}. Nothing was changed.")
     if not found.rows and not found.records:
         raise ToolError(
             f"Job {job.id} kept no record of what it changed: it changed nothing, ran before "
@@ -165,14 +167,24 @@ def _not_undoable_import(job: Job) -> str | None:
     done = job.result or {}
     if job.arguments.get("dry_run") or done.get("dry_run"):
         return f"Job {job.id} was a dry run: it changed nothing, so there is nothing to undo."
-    if done.get("strategy") == "api":
-        return (
-            f"Job {job.id} imported through Resend's Contact Imports API, which reports "
-            "nothing per contact, so it kept no record to undo. Delete the contacts it "
-            "created (search_contacts by created_at, then delete_contacts), or import the "
-            "previous values again. Nothing was changed."
-        )
     return None
+
+
+def _api_upsert(job: Job) -> int:
+    """How many existing contacts an import through the Contact Imports API updated:
+    what it did to them is not known (Resend reports counts only), so not undone."""
+    done = job.result or {}
+    if job.kind != "import" or done.get("strategy") != "api":
+        return 0
+    return int(done.get("updated") or 0)
+
+
+def _unknown_changes(job: Job) -> str:
+    return (
+        f"what job {job.id} changed of the {counted(_api_upsert(job), 'existing contact')} "
+        "it updated through Resend's Contact Imports API cannot be put back: Resend reports "
+        "nothing per contact (strategy 'rows' imports journal it)"
+    )
 
 
 def _change(job: Job, resubscribe: bool) -> dict[str, Any]:
@@ -294,6 +306,8 @@ async def _preview(
             f"{counted(len(to_delete), 'contact')} the job created are deleted again, each "
             "read afresh into a snapshot first (so this undo can be undone too)."
         )
+    if _api_upsert(job):
+        notes.append(_unknown_changes(job)[0].upper() + _unknown_changes(job)[1:] + ".")
     if plan.kept:
         notes.append(
             f"{counted(len(plan.kept), 'contact')} stay unsubscribed (or opted out): the job "
