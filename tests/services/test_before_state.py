@@ -1,12 +1,14 @@
 """The journal of what a bulk run changed (`services.before_state`) and the undo's plan
 for each contact (`services.undo.plan_restore`)."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from contacts_mcp.services.before_state import (
     Facts,
+    JournalAppender,
     Recorded,
     journal_files,
     read_journal,
@@ -124,4 +126,69 @@ def test_what_is_as_before_needs_nothing_and_a_value_changed_since_leaves_it_alo
     cleared = Facts(True, {**AFTER.properties, "seats": None}, {"seg-vip": True}, {})
     assert (
         plan_restore(RECORD, cleared, NAMES).changed == "seats changed since the run (now no value)"
+    )
+
+
+CREATED = Recorded(
+    "new@example.com",
+    "id-new",
+    Facts(exists=False),
+    Facts(unsubscribed=False, names={"first_name": "Ada", "last_name": None},
+          properties={"plan": "pro"}, segments={"seg-vip": True}),
+)  # fmt: skip
+
+
+def test_an_import_journals_as_it_goes_names_and_creations_included(tmp_path: Path) -> None:
+    renamed = Recorded(
+        "ben@example.com",
+        "id-ben",
+        Facts(names={"first_name": None}, properties={"plan": "free"}),
+        Facts(names={"first_name": "Ben"}, properties={"plan": "pro"}),
+    )
+    path = tmp_path / "snapshots" / "imported-20261203-000000-job_1-before.csv"
+    appender = JournalAppender(path, None)
+    appender.add(CREATED)
+    # On disk before the next request is sent: read back while the run goes on.
+    assert read_journal([path]) == [CREATED]
+    appender.add(renamed)
+    appender.close()
+    # A run resumed under the same name appends, without a second header.
+    again = JournalAppender(path, None)
+    again.add(renamed)
+    again.close()
+    assert path.read_text(encoding="utf-8").count("email,id,before,after") == 1
+    assert read_journal(journal_files(tmp_path / "snapshots", "job_1")) == [CREATED, renamed]
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    bad = tmp_path / "bad-n3-before.csv"
+    bad.write_text('email,id,before,after\r\na@b.c,i,"{""names"": {""nick"": ""x""}}",{}\r\n')
+    with pytest.raises(UserFacingError, match="names must map first_name or last_name"):
+        read_journal([bad])
+
+
+def test_a_created_contact_is_deleted_unless_anything_it_was_given_changed() -> None:
+    assert plan_restore(CREATED, CREATED.after, NAMES).delete
+    # A name is compared with "" and no name as one.
+    as_listed = Facts(False, {"plan": "pro"}, {"seg-vip": True}, {},
+                      {"first_name": "Ada", "last_name": ""})  # fmt: skip
+    assert plan_restore(CREATED, as_listed, NAMES).delete
+    for now, why in [
+        (replace(CREATED.after, unsubscribed=True),
+         "unsubscribed changed since the run (now true)"),
+        (replace(CREATED.after, names={"first_name": "Adele"}),
+         "first_name changed since the run (now Adele)"),
+        (replace(CREATED.after, segments={"seg-vip": False}),
+         "membership of VIP changed since the run (now false)"),
+    ]:  # fmt: skip
+        left = plan_restore(CREATED, now, NAMES)
+        assert (left.delete, left.changed) == (False, why)
+
+
+def test_a_name_the_run_set_is_put_back() -> None:
+    record = Recorded(
+        "a@b.c", "id", Facts(names={"last_name": None}), Facts(names={"last_name": "X"})
+    )
+    restore = plan_restore(record, Facts(names={"last_name": "X"}), NAMES)
+    assert restore.put_back == Facts(names={"last_name": None})
+    assert plan_restore(record, Facts(names={"last_name": "Y"}), NAMES).changed == (
+        "last_name changed since the run (now Y)"
     )
