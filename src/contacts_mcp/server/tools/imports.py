@@ -227,6 +227,11 @@ def _undo_note(summary: ImportSummary, job_id: str, on_conflict: str) -> str:
         f"To take this import back: update_contacts(undo={job_id!r}) deletes the contacts "
         "it created and puts back what it changed, except where a contact changed since."
     )
+    if summary.resumed_rows:
+        note += (
+            " The rows an earlier, interrupted run of it did are undone with that run's job "
+            "(get_job lists recent jobs)."
+        )
     if summary.strategy == "api" and on_conflict == "upsert":
         note += (
             " Through Resend's Contact Imports API, only what it created: what it changed "
