@@ -2,7 +2,8 @@
 server: `update_contacts(undo=<job id>)` previews what it puts back (now → put back),
 which contacts changed again since and are left alone, and who stays unsubscribed;
 Approve puts back exactly that, Cancel changes nothing; a delete's undo restores its
-contacts; the job view shows an undo's outcome."""
+contacts; an import's puts back what it changed and deletes again what it created; the
+job view shows an undo's outcome."""
 
 import json
 import re
@@ -15,11 +16,15 @@ from playwright.sync_api import Browser, FrameLocator, expect
 from tests.browser.conftest import Host, Stack, open_host, screenshot_path
 from tests.browser.test_bulk_review import HOSTILE, fact, nonce_of, seed, selection, shoot
 from tests.browser.test_job_view import ended
+from tests.server.test_bulk import read_csv
 
 # The contact changed elsewhere between the job and its undo (seed's second contact).
 CHANGED = "grace.1@acme.com"
 ARROW = "\u2192"
 DASH = "\u2014"
+# The snapshot of what an undo deleted, as the screens name it (ui/src/view.ts,
+# MERGE_SNAPSHOT: a merge's is named so too).
+DELETED_SNAPSHOT = "Snapshot of the deleted contacts (an undo restores them)"
 
 
 def confirmed(host: Host, tool: str, arguments: dict[str, Any]) -> str:
@@ -307,6 +312,102 @@ def test_a_deletes_undo_preview_restores_its_contacts_on_approve(host: Host, sta
             assert now[email]["first_name"] == "New"  # left alone
         else:
             assert now[email] == was, email
+    assert host.errors == []
+
+
+def test_an_imports_undo_preview_deletes_what_it_created_and_approve_does_exactly_that(
+    host: Host, stack: Stack
+) -> None:
+    seed(stack, 3)
+    before = state(stack)
+    # An upsert (run row by row, so journaled): an existing contact renamed, one created.
+    arguments = {
+        "csv_text": f"email,first_name\n{CHANGED},Gracie\nlinus@example.net,Linus\n",
+        "columns": {"email": "email", "first_name": "first_name"},
+        "on_conflict": "upsert",
+    }
+    started = host.call_as_screen("import_contacts", arguments)
+    assert not started.get("isError"), started
+    job = str(started["structuredContent"]["job_id"])
+    summary = ended(host, job)["result"]
+    assert (summary["strategy"], summary["created"], summary["updated"]) == ("rows", 1, 1)
+    after_import = state(stack)
+    assert after_import["linus@example.net"]["first_name"] == "Linus"
+    assert after_import[CHANGED]["first_name"] == "Gracie"
+    refreshed(host)
+
+    answer = host.call_as_model("update_contacts", {"undo": job})
+    preview = answer["structuredContent"]["preview"]
+    assert preview["change"] == f"undo job {job} (an import: 1 created, 1 updated)"
+    assert (preview["count"], preview["to_change"], preview["changed_since"]) == (2, 2, 0)
+    # Put back first, then deleted again: what the job gave the created contact, gone.
+    renamed, created = preview["sample"]
+    assert (renamed["email"], renamed["after"]) == (CHANGED, {"first_name": "Grace"})
+    assert created["email"] == "linus@example.net"
+    assert created["before"]["first_name"] == "Linus"
+    assert "exists" not in created["before"]
+    assert created["after"] == {"exists": False}
+    assert any("the job created are deleted again" in note for note in preview["notes"])
+    screen = host.screen
+
+    expect(screen.locator("#title")).to_have_text(f"Undo job {job}")
+    expect(screen.locator("#lead")).to_have_text(
+        f"It changed 2 contacts ({undid(preview, job)}): each still as it left them is put "
+        "back as it was before, or deleted again if it created them."
+    )
+    expect(screen.locator("#facts .fact dt")).to_have_text(
+        [
+            "Changed by the job",
+            "To put back or delete",
+            "Already as before",
+            "Changed again since",
+            "Kept unsubscribed",
+            "API requests",
+            "Time",
+        ]
+    )
+    expect(fact(screen, "To put back or delete")).to_have_text("2")
+    expect(screen.locator("#notes li")).to_have_text(preview["notes"])
+    # The sample: the renamed contact now → put back; the created one, with what it
+    # holds now, deleted (tagged so, and no "exists: false" shown).
+    expect(screen.locator("#sample-title")).to_have_text(f"Now {ARROW} put back, or deleted")
+    expect(screen.locator("#sample-head th")).to_have_text(
+        ["Contact", f"Now {ARROW} put back, or deleted"]
+    )
+    expect(screen.locator("#sample-caption")).to_have_text("All 2 to undo.")
+    expect_sample_row(screen, 0, CHANGED, put_back(renamed["before"], renamed["after"]))
+    rows = screen.locator("#sample-body tr")
+    expect(rows.nth(0).locator(".tag")).to_have_count(0)
+    expect(rows.nth(1).locator("td").first.locator(".tag")).to_have_text("deleted")
+    expect(rows.nth(1).locator("td").nth(1)).to_have_text(
+        f"{restored_with(created['before'])} {ARROW} deleted", use_inner_text=True
+    )
+    expect(screen.locator("#sample-body")).not_to_contain_text("exists")
+    # It deletes contacts: approved as a delete is.
+    expect(screen.locator("#approve")).to_have_class("danger")
+    assert state(stack) == after_import  # a preview writes nothing
+
+    screen.locator("#approve").click()
+
+    expect(screen.locator("#outcome-title")).to_have_text("Put back 2 of 2 contacts")
+    expect(screen.locator("#outcome-text")).to_have_text("Finished, with no failures.")
+    expect(fact(screen, "Put back", "#outcome-facts")).to_have_text("2")
+    expect(fact(screen, "Failed", "#outcome-facts")).to_have_text("0")
+    outcome = ended(host, latest_undo(host))["result"]
+    assert (outcome["action"], outcome["done"], outcome["failed"]) == ("undo", 2, 0)
+    expect(screen.locator("#outcome-notes li")).to_have_text(outcome["notes"])
+    # What it deleted was read into a snapshot first, offered as a merge's is.
+    snapshot = Path(outcome["snapshot_file"])
+    assert [row["email"] for row in read_csv(snapshot)] == ["linus@example.net"]
+    files = [named_file(DELETED_SNAPSHOT, str(snapshot))]
+    if outcome["failures_file"]:
+        files.append(named_file("Not put back, with reasons", outcome["failures_file"]))
+    expect(screen.locator("#file-list li")).to_have_text(files)
+    # Exactly the previewed undo: the created contact gone, the renamed one put back.
+    assert "linus@example.net" not in stack.emails()
+    assert state(stack) == before
+    told = json.dumps(host.evaluate("testHost.modelContext"))
+    assert f"The person approved the previewed undo of job {job}" in told
     assert host.errors == []
 
 

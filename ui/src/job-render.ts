@@ -62,6 +62,8 @@ const FILES: Record<string, string> = {
 /** Where a kind's file is better named otherwise: field → name. */
 const KIND_FILES: Record<string, Record<string, string>> = {
   merge: { snapshot_file: MERGE_SNAPSHOT, failures_file: "Not deleted, with the reasons" },
+  // Of the contacts it deleted again (an import's, a restore's): an undo of it restores them.
+  undo: { snapshot_file: MERGE_SNAPSHOT },
 };
 /** Rows of an export shown inline. */
 const ROWS_SHOWN = 5;

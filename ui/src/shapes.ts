@@ -16,12 +16,15 @@ export interface SampleContact {
 
 /** One contact of an update preview's sample, before → after (ChangeSample). In an
  * undo's: now → put back; or, for a contact a delete (or a merge) deleted, `restored`
- * (its before is `{"exists": false}`) and after its fields as its snapshot holds them. */
+ * (its before is `{"exists": false}`) and after its fields as its snapshot holds them;
+ * or, for a contact an import (or a restore) created, `deletedAgain` (its before is what
+ * the job gave it, its after `{"exists": false}`). */
 export interface SampleChange {
   email: string;
   before: [string, unknown][];
   after: [string, unknown][];
   restored: boolean;
+  deletedAgain: boolean;
 }
 
 /** One person of a forget preview (PersonPreview). */
@@ -38,7 +41,8 @@ export interface ForgetPerson {
 }
 
 /** What an undo's preview undoes, read from its change in words: "undo job job_abc (set
- * plan = 'pro')", "undo job job_abc (a delete)", "undo job job_abc (a merge)". */
+ * plan = 'pro')", "undo job job_abc (a delete)", "undo job job_abc (a merge)", "undo job
+ * job_abc (an import: 2 created, 3 updated)". */
 export interface Undone {
   /** The job it undoes. */
   job: string;
@@ -48,6 +52,11 @@ export interface Undone {
   restore: boolean;
   /** Undoing a merge: the contacts it deleted are restored, the one it kept put back. */
   merge: boolean;
+  /** Undoing an import (or a restore): the contacts it created, still as it left them,
+   * are deleted again. Known from an import's count of them, or from the sample's rows
+   * of them (the sample lists them last: past its first 10, only an import's count
+   * tells). */
+  deletes: boolean;
 }
 
 /** What a merge's preview merges (update_contacts with `merge`), read from its change in
@@ -223,12 +232,22 @@ function entries(value: unknown): [string, unknown][] {
 // starts so: it names what it sets ("set …", "add to …", "unsubscribe", …).
 const UNDO_CHANGE = /^undo job (\S+) \(([\s\S]*)\)(?:: restore the deleted contacts)?$/;
 
+// What an import did, in an undo's change: "an import: 2 created, 3 updated".
+const IMPORT_DID = /^an import: ([\d,]+) created\b/;
+
 /** What an undo preview undoes, from its change in words; null for any other change. */
 export function readUndone(change: string): Undone | null {
   const found = UNDO_CHANGE.exec(change);
   if (found === null) return null;
   const did = found[2];
-  return { job: found[1], did, restore: did === "a delete", merge: did === "a merge" };
+  const created = IMPORT_DID.exec(did)?.[1].replace(/,/g, "") ?? "0";
+  return {
+    job: found[1],
+    did,
+    restore: did === "a delete",
+    merge: did === "a merge",
+    deletes: Number(created) > 0,
+  };
 }
 
 // A merge's change in words: "merge <n> contacts into <kept> (<what it takes>), then delete
@@ -262,6 +281,13 @@ function isRestored(before: Json | null, after: Json | null): boolean {
   return keys.length === 1 && before?.exists === false && !("exists" in (after ?? {}));
 }
 
+/** An undo's sample row of a contact the job created, to delete again: after
+ * `{"exists": false}` alone (before is what the job gave it). */
+function isDeletedAgain(after: Json | null): boolean {
+  const keys = Object.keys(after ?? {});
+  return keys.length === 1 && after?.exists === false;
+}
+
 export function readPreview(structured: unknown): Preview | null {
   const preview = record(record(structured)?.preview);
   if (preview === null) return null;
@@ -269,7 +295,7 @@ export function readPreview(structured: unknown): Preview | null {
   const isUpdate = typeof preview.change === "string";
   // What the preview is of, as the server declares it; its wording gives the details.
   const declared = str(preview.kind);
-  const undo = isUpdate && declared === "undo" ? readUndone(str(preview.change)) : null;
+  const undone = isUpdate && declared === "undo" ? readUndone(str(preview.change)) : null;
   const sample = Array.isArray(preview.sample) ? preview.sample.map(record) : [];
   const rows = sample.filter((c): c is Json => c !== null);
   const changes: SampleChange[] = isUpdate
@@ -277,9 +303,12 @@ export function readPreview(structured: unknown): Preview | null {
         email: str(c.email),
         before: entries(c.before),
         after: entries(c.after),
-        restored: undo !== null && isRestored(record(c.before), record(c.after)),
+        restored: undone !== null && isRestored(record(c.before), record(c.after)),
+        deletedAgain: undone !== null && isDeletedAgain(record(c.after)),
       }))
     : [];
+  const undo =
+    undone !== null && changes.some((c) => c.deletedAgain) ? { ...undone, deletes: true } : undone;
   const merge =
     isUpdate && declared === "merge" ? readMerging(str(preview.change), rows, changes) : null;
   return {

@@ -1,7 +1,8 @@
 // The bulk review screen's DOM: the preview, the run's progress, and its outcome, for a
 // delete, an update, a forget (a person's erasure: no snapshot, a receipt instead), an
-// undo (of an update: now → put back; of a delete: its contacts restored), or a merge of
-// duplicates (the kept contact before → after, the others deleted).
+// undo (of an update: now → put back; of a delete: its contacts restored; of an import:
+// what it changed put back, what it created deleted again), or a merge of duplicates (the
+// kept contact before → after, the others deleted).
 // Everything shown from the server goes through textContent (see dom.ts).
 
 import { byId, el, facts, fill, lines, show } from "./dom";
@@ -64,7 +65,9 @@ export class View extends ScreenView {
           ? `It merged ${counted}: those it deleted are created again from the snapshot it ` +
             "took first, and the one it kept is put back as it was before."
           : `It changed ${counted} (${shown(undo.did, 500)}): each still as it left them is ` +
-            "put back as it was before.";
+            (undo.deletes
+              ? "put back as it was before, or deleted again if it created them."
+              : "put back as it was before.");
     } else if (merge !== null) {
       const keep = shown(merge.keep);
       const others = Math.max(0, preview.count - 1);
@@ -167,8 +170,9 @@ export class View extends ScreenView {
 
     show(byId("decide"), canDecide);
     show(byId("no-approval"), !canDecide);
-    // A merge deletes contacts too.
-    this.approve.className = isDelete || isForget || merge !== null ? "danger" : "primary";
+    // A merge deletes contacts too, and so does an undo of what created them.
+    const deletes = isDelete || isForget || merge !== null || undo?.deletes === true;
+    this.approve.className = deletes ? "danger" : "primary";
     this.approve.disabled = this.cancel.disabled = false;
     this.approve.textContent = "Approve";
     this.cancel.textContent = "Cancel";
@@ -241,23 +245,41 @@ export class View extends ScreenView {
     const to = Math.min(total, from + PAGE_SIZE);
 
     const undo = preview.undo;
-    // An undo's sample is of the contacts it puts back (or restores), not of the job's: a
-    // delete's undo restores each, an update's puts each back, a merge's does both.
+    // An undo's sample is of the contacts it puts back (or restores, or deletes again),
+    // not of the job's: a delete's undo restores each, an update's puts each back, a
+    // merge's does both, an import's puts back what it changed and deletes what it
+    // created.
     const toDo = preview.toChange ?? 0;
     const restores = preview.changeSample.filter((c) => c.restored).length;
+    const deletions = preview.changeSample.filter((c) => c.deletedAgain).length;
+    const putBacks = total - restores - deletions;
     const onlyRestores = undo !== null && (undo.restore || restores === total) && total > 0;
-    const mixed = undo !== null && restores > 0 && !onlyRestores;
-    const doing = onlyRestores ? "to restore" : "to put back";
+    const onlyDeletions = undo !== null && deletions === total && total > 0;
+    const mixed = undo !== null && restores + deletions > 0 && !onlyRestores && !onlyDeletions;
+    // What a mixed sample's rows come to, in words: "put back, or restored", "put back,
+    // restored or deleted".
+    const ends = either([
+      ...(putBacks > 0 ? ["put back"] : []),
+      ...(restores > 0 ? ["restored"] : []),
+      ...(deletions > 0 ? ["deleted"] : []),
+    ]);
+    const doing = onlyRestores
+      ? "to restore"
+      : onlyDeletions
+        ? "to delete"
+        : mixed && deletions > 0
+          ? "to undo"
+          : "to put back";
     byId("sample-title").textContent = isForget
       ? "People to forget"
-      : isDelete
+      : isDelete || onlyDeletions
         ? "Contacts to delete"
         : isMerge
           ? "Kept: before → after"
           : onlyRestores
             ? "Contacts to restore"
             : mixed
-              ? "Now → put back, or restored"
+              ? `Now → ${ends}`
               : undo !== null
                 ? "Now → put back"
                 : "Before → after";
@@ -282,11 +304,13 @@ export class View extends ScreenView {
         ? ["Contact", "Subscription"]
         : onlyRestores
           ? ["Contact", "Restored with"]
-          : mixed
-            ? ["Contact", "Now → put back, or restored with"]
-            : undo !== null
-              ? ["Contact", "Now → put back"]
-              : ["Contact", "Before → after"];
+          : onlyDeletions
+            ? ["Contact", "Now → deleted"]
+            : mixed
+              ? ["Contact", deletions > 0 ? `Now → ${ends}` : `Now → ${ends} with`]
+              : undo !== null
+                ? ["Contact", "Now → put back"]
+                : ["Contact", "Before → after"];
     fill(
       byId("sample-head"),
       ...headings.map((text) => el("th", { text, attrs: { scope: "col" } })),
@@ -324,20 +348,25 @@ export class View extends ScreenView {
                 ...(mixed && c.restored
                   ? [el("span", { className: "tag", text: "restored" })]
                   : []),
+                ...(mixed && c.deletedAgain
+                  ? [el("span", { className: "tag", text: "deleted" })]
+                  : []),
                 ...(isMerge ? [el("span", { className: "tag", text: "kept" })] : []),
               ),
               c.restored
                 ? el("td", {}, ...restored(c))
-                : isMerge && c.after.length === 0
-                  ? el(
-                      "td",
-                      {},
-                      el("span", {
-                        className: "sub-i",
-                        text: "Nothing: it holds it all already",
-                      }),
-                    )
-                  : el("td", {}, ...changes(c.before, c.after)),
+                : c.deletedAgain
+                  ? el("td", {}, ...deletedAgain(c))
+                  : isMerge && c.after.length === 0
+                    ? el(
+                        "td",
+                        {},
+                        el("span", {
+                          className: "sub-i",
+                          text: "Nothing: it holds it all already",
+                        }),
+                      )
+                    : el("td", {}, ...changes(c.before, c.after)),
             ),
           );
     fill(byId("sample-body"), ...body);
@@ -625,10 +654,12 @@ export class View extends ScreenView {
       restore: "Not restored, with reasons",
       merge: "Not deleted, with reasons",
     }[kind];
+    // An undo's snapshot is of the contacts it deleted again (an import's, a restore's):
+    // as a merge's, an undo of it restores them.
     const snapshot =
       kind === "delete"
         ? "Snapshot (import it to bring them back)"
-        : kind === "merge"
+        : kind === "merge" || kind === "undo"
           ? MERGE_SNAPSHOT
           : "Snapshot";
     const items = fileItems(
@@ -818,6 +849,23 @@ function restored(c: SampleChange): HTMLElement[] {
   return c.after.map(([key, value]) => line(shown(key, 60), shownValue(value)));
 }
 
+/** A contact deleted again: its fields now, one `key: value` line each (what the job
+ * that created it gave it), then that it is deleted. */
+function deletedAgain(c: SampleChange): HTMLElement[] {
+  if (c.before.length === 0) return [el("span", { className: "kv", text: "deleted" })];
+  return [
+    ...c.before.map(([key, value]) => line(shown(key, 60), shownValue(value))),
+    el("span", { className: "kv", text: "→ deleted" }),
+  ];
+}
+
+/** Words as a choice, the last set apart: "put back", "put back, or restored", "put back,
+ * restored or deleted". */
+function either(words: string[]): string {
+  if (words.length < 3) return words.join(", or ");
+  return `${words.slice(0, -1).join(", ")} or ${words[words.length - 1]}`;
+}
+
 /** One line per changed field: `key: before → after` ("(not known)" where the mirror
  * holds no value the server vouches for). */
 function changes(before: [string, unknown][], after: [string, unknown][]): HTMLElement[] {
@@ -864,7 +912,10 @@ export function previewFacts(preview: Preview, f: Formats): [string, string][] {
             : preview.undo
               ? [
                   ["Changed by the job", f.count(preview.count)],
-                  ["To put back", f.count(preview.toChange ?? 0)],
+                  [
+                    preview.undo.deletes ? "To put back or delete" : "To put back",
+                    f.count(preview.toChange ?? 0),
+                  ],
                   ["Already as before", f.count(preview.already ?? 0)],
                   ["Changed again since", f.count(preview.changedSince)],
                   ["Kept unsubscribed", f.count(preview.refused)],
@@ -933,7 +984,8 @@ export function leftAlone(outcome: Outcome, f: Formats): string[] {
   ];
 }
 
-/** A merge's snapshot, as its files list names it. (The job view's too.) */
+/** A merge's snapshot, as its files list names it; an undo's too, of the contacts it
+ * deleted again. (The job view's too.) */
 export const MERGE_SNAPSHOT = "Snapshot of the deleted contacts (an undo restores them)";
 
 /** A merge's end in a heading: "Merged 3 contacts into one". (The job view's too.) */

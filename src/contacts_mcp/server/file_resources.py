@@ -57,7 +57,7 @@ JOB_FILES: dict[str, dict[str, Kind]] = {
     "delete": {"snapshot_file": "snapshot", "failures_file": "failures"},
     "update": {"failures_file": "failures"},
     "import": {"failures_file": "failures"},
-    "undo": {"failures_file": "failures"},
+    "undo": {"snapshot_file": "snapshot", "failures_file": "failures"},
     "merge": {"snapshot_file": "snapshot", "failures_file": "failures"},
 }
 _ABOUT: dict[str, str] = {

@@ -336,7 +336,8 @@ async def undo_update(
         notes.append(
             f"{counted(deleted.done, 'contact')} the run created deleted again"
             + (f" ({deleted.unchanged} already gone)" if deleted.unchanged else "")
-            + f"; snapshot first: {deleted.snapshot_file}."
+            + ", each in the snapshot first (snapshot_file): an undo of this undo restores "
+            "them."
         )
         if deleted.failures_file:
             notes.append(

@@ -591,6 +591,8 @@ def _undo_text(outcome: BulkOutcome) -> str:
     if outcome.changed_since_sample:
         text += "\nLeft alone: " + "; ".join(map(label, outcome.changed_since_sample))
     text += "".join(f"\n- {note}" for note in outcome.notes)
+    if outcome.snapshot_file:
+        text += f"\nSnapshot of the contacts it deleted: {outcome.snapshot_file}"
     if outcome.failures_file:
         text += f"\nEach contact not put back, with the reason: {outcome.failures_file}"
     return text
