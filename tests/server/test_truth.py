@@ -256,8 +256,9 @@ async def test_an_import_brings_its_new_contacts_in_without_reading_each_ones_se
     assert summary["created"] == 150
     if strategy == "api":
         # The schema, the segment, the recent imports, the upload, and its polls: the new
-        # contacts wait for a search to need them. The account is listed before and after
-        # (1 page, then 2), to journal what the import created: so it can be undone.
+        # contacts wait for a search to need them. To journal what the import created (so
+        # it can be undone): the newest contact before it (1 request), and after it those
+        # newer, newest first (2 pages for 150), never the whole account.
         assert transport.requests.pop("GET /contacts/imports/{id}") >= 1
         assert transport.requests.pop("GET /contacts") == 3
         assert sum(transport.requests.values()) <= 5, transport.requests

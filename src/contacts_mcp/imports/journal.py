@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS parts (
     part INTEGER PRIMARY KEY, grp TEXT NOT NULL, import_id TEXT, rows INTEGER NOT NULL,
     finished INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS facts (
+    name TEXT PRIMARY KEY, value TEXT NOT NULL
+);
 """
 
 
@@ -130,7 +133,7 @@ class Journal:
         """Forget everything: the import starts over."""
         self._pending.clear()
         with self._transaction():
-            for table in ("done", "existing", "creating", "parts"):
+            for table in ("done", "existing", "creating", "parts", "facts"):
                 self._db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
     def counts(self) -> dict[str, int]:
@@ -194,6 +197,15 @@ class Journal:
             "SELECT 1 FROM creating WHERE email_key = ?", (email_key(email),)
         ).fetchone()
         return found is not None
+
+    # -- what a run noted for later (the newest contact before an API import) ---------
+
+    def fact(self, name: str) -> str | None:
+        found = self._db.execute("SELECT value FROM facts WHERE name = ?", (name,)).fetchone()
+        return None if found is None else str(found[0])
+
+    def note_fact(self, name: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO facts (name, value) VALUES (?, ?)", (name, value))
 
     # -- API import parts -------------------------------------------------------------
 

@@ -11,18 +11,21 @@ Consent: with `on_conflict="upsert"`, an existing contact who unsubscribed keeps
 `unsubscribed` (the cell is left empty), and existing contacts go into parts uploaded
 without the file's topic opt-ins.
 
-Undo: Resend reports only counts, so with a journal (`ImportPlan.before`) the account is
-listed before the upload and again once every part is done: each address of the file
-that did not exist before and does now was created by the import, and is journaled so
-(with its names and `unsubscribed` as listed: list pages carry nothing more). What an
-upsert changed of existing contacts is not known, and not journaled.
+Undo: Resend reports only counts, so with a journal (`ImportPlan.before`) the newest
+contact is noted before the first upload (one request), and once every part is done the
+contacts newer than it are listed, newest first (one request per 100 of them): each of
+those the file names was created by the import, and is journaled so (with its names and
+`unsubscribed` as listed: list pages carry nothing more). What an upsert changed of
+existing contacts is not known, and not journaled.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -241,9 +244,11 @@ async def run_api(client: ResendClient, plan: ImportPlan) -> ImportSummary:
     journaled = plan.before is not None and not plan.dry_run
     try:
         if not parts:
-            if consent_check or journaled:
+            if consent_check:
                 await plan.progress(0, plan.total_rows, "looking up existing contacts")
                 await scan_existing(client, journal)
+            if journaled:
+                await _note_newest(client, plan)
             await plan.progress(0, plan.total_rows, "preparing the file")
             parts, tally = await anyio.to_thread.run_sync(_write_parts, plan, consent_check)
             if plan.dry_run:
@@ -283,32 +288,70 @@ async def run_api(client: ResendClient, plan: ImportPlan) -> ImportSummary:
     )
 
 
-def _new_addresses(plan: ImportPlan) -> set[str]:
-    """The addresses of the file's importable rows that did not exist before the import
-    (by `email_key`); runs in a worker thread."""
+_NEWEST = "newest contact before"
+
+
+async def _note_newest(client: ResendClient, plan: ImportPlan) -> None:
+    """Note the account's newest contact before anything is uploaded: every contact the
+    import creates is newer (lists are newest first)."""
+    page = await client.list_contacts(limit=1)
+    newest = page.data[0] if page.data else None
+    plan.journal.note_fact(
+        _NEWEST, "" if newest is None else json.dumps([newest.id, newest.created_at])
+    )
+
+
+def _file_addresses(plan: ImportPlan) -> set[str]:
+    """The addresses of the file's importable rows (by `email_key`); runs in a worker
+    thread."""
     found: set[str] = set()
     with plan.source.table(plan.settings.files) as table:
         for mapped in iter_mapped_rows(table, plan.columns, plan.property_types):
-            email = mapped.email
-            if mapped.problem is None and email and plan.journal.existing(email) is None:
-                found.add(email_key(email))
+            if mapped.problem is None and mapped.email:
+                found.add(email_key(mapped.email))
     return found
 
 
 async def _journal_created(client: ResendClient, plan: ImportPlan) -> None:
-    """Journal each contact the import created: new to the account, and in the file."""
+    """Journal each contact the import created: newer than the newest contact before it,
+    and named by the file. (One created elsewhere meanwhile, at an address the file
+    names, is counted too: the import would have left it alone, and the undo's preview
+    lists what it deletes.)"""
     assert plan.before is not None
-    new = await anyio.to_thread.run_sync(_new_addresses, plan)
-    if not new:
+    noted = plan.journal.fact(_NEWEST)
+    if noted is None:  # resumed from a run that noted nothing: nothing to tell them apart
+        plan.notes.append(
+            "The contacts this import created are not recorded for an undo: its first run "
+            "did not note the account's newest contact before it."
+        )
         return
+    mark_id, mark_at = json.loads(noted) if noted else (None, None)
+    since = _moment(mark_at)
+    named = await anyio.to_thread.run_sync(_file_addresses, plan)
     async for contact in client.iter_contacts(page_size=100):
-        if email_key(contact.email) in new:
+        if contact.id == mark_id:
+            break
+        moment = _moment(contact.created_at)
+        if since is not None and moment is not None and moment <= since:
+            break  # older than the import: every contact from here on existed before
+        if email_key(contact.email) in named:
             names = {"first_name": contact.first_name, "last_name": contact.last_name}
             after = Facts(
                 unsubscribed=contact.unsubscribed,
                 names={key: value or None for key, value in names.items()},
             )
             plan.before.add(Recorded(contact.email, contact.id, Facts(exists=False), after))
+
+
+def _moment(created_at: str | None) -> datetime | None:
+    """A contact's creation time, as Resend writes it ("2026-12-03 15:06:24.123+00")."""
+    if not created_at:
+        return None
+    try:
+        moment = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def _jobs_still_known(client: ResendClient, parts: list[PartRecord]) -> bool:
