@@ -63,8 +63,8 @@ def take_inventory(
         _mirrors(folder / "mirrors"),
         _offiles(
             "snapshots",
-            "The last copy of deleted contacts, to import them back; what bulk updates "
-            "changed, as it was before, for an undo.",
+            "The last copy of deleted contacts, to import them back; what bulk updates, "
+            "merges and imports changed or created, as it was before, for an undo.",
             snapshots,
             snapshot_files,
             rows=sum(_csv_rows(p) for p in snapshot_files),
