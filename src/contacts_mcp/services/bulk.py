@@ -102,6 +102,11 @@ BUILT_IN_COLUMNS = ("email", "first_name", "last_name", "unsubscribed")
 SAMPLE = 10
 
 
+# Why a contact about to be deleted is left alone (None: delete it), given what was just
+# read of it: the contact, its segment ids, and its topic choices by name (if read).
+LeaveAlone = Callable[[MirroredContact, list[str], Mapping[str, str] | None], str | None]
+
+
 @dataclass(frozen=True)
 class Selected:
     """A resolved selection: the contacts, newest first, with their segment ids."""
@@ -795,10 +800,15 @@ async def delete_selected(
     where: Sequence[Condition] | None = None,
     *,
     written: WrittenFiles | None,
+    unless: LeaveAlone | None = None,
+    left_alone: list[tuple[str, str]] | None = None,
 ) -> BulkOutcome:
     """Snapshot every selected contact (fields, properties, segments, read afresh) to
     `snapshot`, then delete them one by one; a contact already gone counts as done. With
-    `where` (a search's conditions), a contact that no longer meets them is left alone."""
+    `where` (a search's conditions), a contact that no longer meets them is left alone;
+    so is one for which `unless` (given what was just read: the contact, its segment ids,
+    its topic choices by name) gives a reason, added to `left_alone` (an undo's check
+    that a contact it deletes did not change since)."""
     started, sent_before = time.monotonic(), client.requests_sent
     filters = None if where is None else await sets.filters(where)
     records, observed = await observe(
@@ -821,6 +831,14 @@ async def delete_selected(
         unreadable = [*unreadable, *unreadable_topics]
         failed = {email for email, _ in unreadable_topics}
         records = [item for item in records if item[0].email not in failed]
+    kept: list[tuple[str, str]] = []
+    if unless is not None:
+        chosen = topics or {}
+        reasons = {c.id: unless(c, segments, chosen.get(c.id)) for c, segments in records}
+        kept = [(c.email, why) for c, _ in records if (why := reasons[c.id]) is not None]
+        records = [item for item in records if reasons[item[0].id] is None]
+        if left_alone is not None:
+            left_alone.extend(kept)
     # Personal data, the last copy of it: readable by this user alone.
     private_folder(snapshot.parent)
     try:
@@ -856,6 +874,7 @@ async def delete_selected(
 
     await each(records, delete, progress, "deleted")
     gone = counts["gone"] + len(selected.contacts) - len(records) - len(unreadable) - len(dropped)
+    gone -= len(kept)
     failures_file = write_failures(
         snapshot.with_name(snapshot.stem + "-failures.csv"), failures + left
     )

@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 
@@ -112,7 +112,7 @@ def plan_restore(
     before, after = record.before, record.after
 
     def changed(what: str, value: object) -> Restore:
-        return Restore(record, changed=f"{what} changed since the run (now {_spoken(value)})")
+        return Restore(record, changed=_changed_since(what, value))
 
     if not before.exists:
         differs = _differs(now, after, names)
@@ -151,6 +151,10 @@ def plan_restore(
             continue
         put_back["topics"][topic], was["topics"][topic] = choice, current
     return Restore(record, put_back=Facts.from_json(put_back), now=Facts.from_json(was), kept=kept)
+
+
+def _changed_since(what: str, value: object) -> str:
+    return f"{what} changed since the run (now {_spoken(value)})"
 
 
 def _differs(now: Facts, after: Facts, names: Mapping[str, str]) -> tuple[str, object] | None:
@@ -290,16 +294,24 @@ async def undo_update(
     left it (after a snapshot of them to `snapshot`); `selected` holds those contacts as
     the mirror holds them (those deleted since are missing)."""
     started, sent_before = time.monotonic(), client.requests_sent
-    needs, read_topics = needs_of(records)
-    items, observed = await observe(client, sets, selected.contacts, needs, progress)
-    failures = [(email, f"could not re-check it: {why}") for email, why in observed.unreadable]
+    # The contacts the run created are read once, by the delete's snapshot, and checked
+    # on that read (`_delete_created`); the others are read here.
+    created = {r.id: r for r in records if not r.before.exists}
+    changes = [r for r in records if r.before.exists]
+    items: list[tuple[MirroredContact, list[str]]] = []
+    failures: list[tuple[str, str]] = []
     choices: dict[str, dict[str, Subscription]] = {}
+    needs, read_topics = needs_of(changes)
+    if changes:
+        ours = [item for item in selected.contacts if item[0].id not in created]
+        items, observed = await observe(client, sets, ours, needs, progress)
+        failures += [(email, f"could not re-check it: {why}") for email, why in observed.unreadable]
     if read_topics:
         choices, unread = await topic_choices(client, [c for c, _ in items], progress)
         failures += unread
         items = [item for item in items if item[0].id in choices]
     unreadable = {email for email, _ in failures}
-    readable = [r for r in records if r.email not in unreadable]
+    readable = [r for r in changes if r.email not in unreadable]
     plan = plan_undo(
         readable, items, choices if read_topics else None, names, resubscribe=resubscribe
     )
@@ -321,25 +333,28 @@ async def undo_update(
             failures.append((contact.email, outcome))
 
     await each(to_change, one, progress, "put back")
-    deleted = await _delete_created(client, sets, plan.to_delete, by_id, snapshot, progress,
-                                    written=written)  # fmt: skip
-    changed = plan.changed
-    failures += [(r.record.email, f"left alone: {r.changed}") for r in changed]
+    left: list[tuple[str, str]] = []
+    deleted = await _delete_created(client, sets, selected, created, names, snapshot, progress,
+                                    left, written=written)  # fmt: skip
+    held = {contact.id for contact, _ in selected.contacts}
+    gone = [r.email for r in plan.gone]
+    gone += [r.email for r in created.values() if r.id not in held]
+    changed = [(r.record.email, r.changed or "") for r in plan.changed] + left
+    failures += [(email, f"left alone: {why}") for email, why in changed]
     failures += [(r.record.email, "; ".join(r.kept)) for r in plan.kept]
-    failures += [(r.email, "deleted from Resend since the run") for r in plan.gone]
+    failures += [(email, "deleted from Resend since the run") for email in gone]
     notes = [
         f"{counted(len(changed), 'contact')} changed again after the run: left alone, "
         "never overwritten."
     ] if changed else []  # fmt: skip
     if deleted is not None:
         counts["done"] += deleted.done
-        notes.append(
-            f"{counted(deleted.done, 'contact')} the run created deleted again"
-            + (f" ({deleted.unchanged} already gone)" if deleted.unchanged else "")
-            + ", each in the snapshot first (snapshot_file): an undo of this undo restores "
-            "them."
-        )
-        if deleted.failures_file:
+        if deleted.done:
+            notes.append(
+                f"{counted(deleted.done, 'contact')} the run created deleted again, each in "
+                "the snapshot first (snapshot_file): an undo of this undo restores them."
+            )
+        if deleted.failed:
             notes.append(
                 f"{_could_not_delete(deleted.failed)}; each with the reason: "
                 f"{deleted.failures_file}"
@@ -358,14 +373,14 @@ async def undo_update(
         unchanged=plan.already,
         refused=len(plan.kept),
         changed_since=len(changed),
-        changed_since_sample=[f"{shown(r.record.email)}: {r.changed}" for r in changed[:SAMPLE]],
+        changed_since_sample=[f"{shown(email)}: {why}" for email, why in changed[:SAMPLE]],
         failed=len(failures)
         - len(changed)
         - len(plan.kept)
-        - len(plan.gone)
+        - len(gone)
         + (0 if deleted is None else deleted.failed),
-        gone=len(plan.gone) + (0 if deleted is None else deleted.unchanged),
-        snapshot_file=None if deleted is None else deleted.snapshot_file,
+        gone=len(gone) + (0 if deleted is None else deleted.unchanged),
+        snapshot_file=None if deleted is None or not deleted.done else deleted.snapshot_file,
         requests=client.requests_sent - sent_before,
         seconds=round(time.monotonic() - started, 2),
         failures_file=write_failures(failures_path, failures),
@@ -376,21 +391,42 @@ async def undo_update(
 async def _delete_created(
     client: ResendClient,
     sets: ContactsSets,
-    to_delete: Sequence[Restore],
-    held: Mapping[str, tuple[MirroredContact, list[str]]],
+    selected: Selected,
+    created: Mapping[str, Recorded],
+    names: Mapping[str, str],
     snapshot: Path | None,
     progress: Progress,
+    left: list[tuple[str, str]],
     *,
     written: WrittenFiles | None,
 ) -> BulkOutcome | None:
-    """Delete the contacts a run created that are still as it left them, as a bulk
-    delete does: each read afresh into a snapshot first (so this undo can be undone)."""
-    if not to_delete:
+    """Delete the contacts a run created, as a bulk delete does: each read afresh into a
+    snapshot first (so this undo can be undone), but one that changed since the run is
+    left alone, and added to `left` with what changed."""
+    mine = [item for item in selected.contacts if item[0].id in created]
+    if not mine:
         return None
     if snapshot is None:
         raise UserFacingError("The undo has nowhere to snapshot what it deletes.")
-    selected = Selected([held[r.record.id] for r in to_delete], [])
-    return await delete_selected(client, sets, selected, snapshot, progress, written=written)
+    topic_ids = {name: topic_id for topic_id, name in names.items()}
+
+    def changed(
+        contact: MirroredContact, segments: list[str], topics: Mapping[str, str] | None
+    ) -> str | None:
+        after = created[contact.id].after
+        chosen = {
+            topic_ids[name]: choice
+            for name, choice in (topics or {}).items()
+            if name in topic_ids and choice in ("opt_in", "opt_out")
+        }
+        now = facts_now(contact, segments, cast(dict[str, Subscription], chosen), after)
+        differs = _differs(now, after, names)
+        return None if differs is None else _changed_since(*differs)
+
+    return await delete_selected(
+        client, sets, Selected(mine, []), snapshot, progress, written=written,
+        unless=changed, left_alone=left,
+    )  # fmt: skip
 
 
 def _could_not_delete(count: int) -> str:

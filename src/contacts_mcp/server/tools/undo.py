@@ -290,8 +290,9 @@ async def _preview(
         if dropped := await _lost(state, header, rows):
             more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
             notes.append(f"The account no longer has {', '.join(dropped[:5])}{more}: left out.")
-    if to_change or to_delete:
-        needs, read_topics = needs_of(records)
+    if to_change:
+        # The contacts a run created are read by the delete's snapshot alone (below).
+        needs, read_topics = needs_of([r for r in records if r.before.exists])
         reads = needs.requests(state.sets, len(held)) + (len(held) if read_topics else 0)
         requests += reads + plan.requests()
         notes.append(
@@ -300,8 +301,10 @@ async def _preview(
             "overwritten."
         )
     if to_delete:
-        # The delete's own snapshot reads each contact, its segments and topic choices.
-        requests += 3 * len(to_delete)
+        # The delete's snapshot reads each contact, its segments (or every segment's
+        # members, when cheaper) and its topic choices; a contact changed since is left.
+        has_topics = bool(await run(state.schema.topics()))
+        requests += (2 + int(has_topics)) * len(to_delete)
         notes.append(
             f"{counted(len(to_delete), 'contact')} the job created are deleted again, each "
             "read afresh into a snapshot first (so this undo can be undone too)."
@@ -440,13 +443,14 @@ def _preview_text(preview: ChangePreview) -> str:
 
 def _undo_work(state: State, arguments: Mapping[str, Any]) -> Work:
     async def work(progress: Progress) -> BulkOutcome:
-        from contacts_mcp.services.undo import snapshots_of
+        from contacts_mcp.services.undo import snapshot_rows, snapshots_of
 
         job = state.jobs.find(str(arguments["job"]))
         # A merge: its deleted contacts first, then the kept one put back as it was (and
         # likewise for an undo that deleted the contacts a run had created).
         restored = None
-        if job.kind == "delete" or snapshots_of(state.snapshots, str(arguments["reads"])):
+        snapshots = snapshots_of(state.snapshots, str(arguments["reads"]))
+        if job.kind == "delete" or (snapshots and snapshot_rows(snapshots)[1]):
             restored = await _restore(state, arguments, progress)
             if job.kind == "delete":
                 return restored
