@@ -290,11 +290,14 @@ async def _preview(
         if dropped := await _lost(state, header, rows):
             more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
             notes.append(f"The account no longer has {', '.join(dropped[:5])}{more}: left out.")
+    requests += plan.requests()  # the writes, and a delete each
     if to_change:
         # The contacts a run created are read by the delete's snapshot alone (below).
+        changes = {r.id for r in records if r.before.exists}
+        reread = sum(1 for contact, _ in held if contact.id in changes)
         needs, read_topics = needs_of([r for r in records if r.before.exists])
-        reads = needs.requests(state.sets, len(held)) + (len(held) if read_topics else 0)
-        requests += reads + plan.requests()
+        reads = needs.requests(state.sets, reread) + (reread if read_topics else 0)
+        requests += reads
         notes.append(
             f"At run time each contact is read afresh first ({counted(reads, 'request')}): "
             "one that changed again since the job is left alone and listed, never "
@@ -303,8 +306,11 @@ async def _preview(
     if to_delete:
         # The delete's snapshot reads each contact, its segments (or every segment's
         # members, when cheaper) and its topic choices; a contact changed since is left.
+        from contacts_mcp.services.bulk import delete_needs
+
         has_topics = bool(await run(state.schema.topics()))
-        requests += (2 + int(has_topics)) * len(to_delete)
+        snapshot_reads = delete_needs(None).requests(state.sets, len(to_delete))
+        requests += snapshot_reads + (len(to_delete) if has_topics else 0)
         notes.append(
             f"{counted(len(to_delete), 'contact')} the job created are deleted again, each "
             "read afresh into a snapshot first (so this undo can be undone too)."
