@@ -2,18 +2,19 @@
 
 Requests per row stay close to one: a single paged scan learns which emails already
 exist (100 contacts per request), then a new contact is one `POST /contacts` carrying
-its properties, segments and topics; an existing one is a `PATCH` (plus one request per
-segment to join) or nothing at all with `on_conflict="skip"`. Every operation is
-idempotent — a lost response to a create is retried and Resend answers with the same
-contact — so re-running after a crash or cancel creates no duplicates.
+its properties, segments and topics; an existing one is read, then a `PATCH` of what
+differs (plus one request per segment to join), or nothing at all with
+`on_conflict="skip"`. Every operation is idempotent — a lost response to a create is
+retried and Resend answers with the same contact — so re-running after a crash or
+cancel creates no duplicates.
 
 Consent: an existing contact who unsubscribed stays unsubscribed, and existing contacts
 are never opted in to topics; only new contacts get the file's opt-ins.
 
-Undo: with a journal (`ImportPlan.before`), each existing contact is read before it is
-written (its fields and values, and its segments or topic choices when the row changes
-them), only what differs is written, and what it was is on disk first; each contact
-created is journaled as created. `update_contacts(undo=<the job>)` puts it all back.
+The read of an existing contact (its fields and values, and its segments or topic
+choices when the row changes them) is its true state at write time: the consent rule
+holds on it, only what differs is written, and with a journal (`ImportPlan.before`, for
+an undo) what it was is on disk first. Each contact created is journaled as created.
 """
 
 from __future__ import annotations
@@ -56,7 +57,6 @@ class _Job:
     row: MappedRow
     action: Literal["create", "update"]
     contact_id: str | None = None
-    keep_unsubscribed: bool = False
 
 
 class _StopImportError(Exception):
@@ -227,7 +227,7 @@ def _classify(plan: ImportPlan, mapped: MappedRow, first: int, finish: Any) -> _
     if plan.on_conflict == "skip":
         finish(mapped.row, "skipped", mapped.email, "already exists (on_conflict=skip)")
         return None
-    return _Job(mapped, "update", existing.id, keep_unsubscribed=existing.unsubscribed)
+    return _Job(mapped, "update", existing.id)
 
 
 async def _apply(client: ResendClient, plan: ImportPlan, job: _Job) -> Outcome:
@@ -254,38 +254,7 @@ async def _apply(client: ResendClient, plan: ImportPlan, job: _Job) -> Outcome:
             # from the next list page, and takes these from the import then.
             plan.mirror.expect_created(row.email, created.id, segment_ids, row.properties)
         return "created"
-    assert job.contact_id is not None
-    if plan.before is not None:
-        return await _journaled_update(client, plan, job, fields, segment_ids, topics)
-    changes: dict[str, Any] = {}
-    for name in ("first_name", "last_name"):
-        if fields.get(name) is not None:
-            changes[name] = fields[name]
-    wanted = fields.get("unsubscribed")
-    if isinstance(wanted, bool) and not (job.keep_unsubscribed and wanted is False):
-        changes["unsubscribed"] = wanted
-    if row.properties:
-        changes["properties"] = row.properties
-    sent = False
-    mirror = plan.mirror
-    if changes:
-        await client.update_contact(job.contact_id, **changes)
-        sent = True
-        if mirror is not None:
-            written = {k: v for k, v in changes.items() if k != "properties"}
-            mirror.write_fields(job.contact_id, written, by="import")
-            mirror.write_values(job.contact_id, row.properties, by="import")
-    for segment_id in segment_ids:
-        await client.add_contact_to_segment(job.contact_id, segment_id)
-        sent = True
-        if mirror is not None:
-            mirror.set_member(job.contact_id, segment_id, True, by="import")
-    # Existing contacts keep their own topic choices: only opt-outs are applied.
-    opt_outs = {tid: sub for tid, sub in topics.items() if sub == "opt_out"}
-    if opt_outs:
-        await client.update_contact_topics(job.contact_id, opt_outs)
-        sent = True
-    return "updated" if sent else "skipped"
+    return await _update(client, plan, job, fields, segment_ids, topics)
 
 
 def _created(
@@ -307,7 +276,7 @@ def _created(
     return Recorded(row.email, contact_id, Facts(exists=False), after)
 
 
-async def _journaled_update(
+async def _update(
     client: ResendClient,
     plan: ImportPlan,
     job: _Job,
@@ -316,7 +285,7 @@ async def _journaled_update(
     topics: dict[str, Subscription],
 ) -> Outcome:
     """Update an existing contact with what differs from it now, read first; what it was
-    is journaled before the first write."""
+    is journaled (when the import keeps a journal) before the first write."""
     row, contact_id = job.row, job.contact_id
     assert row.email is not None
     assert contact_id is not None
@@ -363,10 +332,10 @@ async def _journaled_update(
         after["topics"] = dict(opt_outs)
     if not (changes or join or opt_outs):
         return "skipped"
-    assert plan.before is not None
-    plan.before.add(
-        Recorded(row.email, contact_id, Facts.from_json(before), Facts.from_json(after))
-    )
+    if plan.before is not None:
+        plan.before.add(
+            Recorded(row.email, contact_id, Facts.from_json(before), Facts.from_json(after))
+        )
     mirror = plan.mirror
     if changes:
         await client.update_contact(contact_id, **changes)
