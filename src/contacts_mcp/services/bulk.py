@@ -801,14 +801,13 @@ async def delete_selected(
     *,
     written: WrittenFiles | None,
     unless: LeaveAlone | None = None,
-    left_alone: list[tuple[str, str]] | None = None,
 ) -> BulkOutcome:
     """Snapshot every selected contact (fields, properties, segments, read afresh) to
     `snapshot`, then delete them one by one; a contact already gone counts as done. With
     `where` (a search's conditions), a contact that no longer meets them is left alone;
     so is one for which `unless` (given what was just read: the contact, its segment ids,
-    its topic choices by name) gives a reason, added to `left_alone` (an undo's check
-    that a contact it deletes did not change since)."""
+    its topic choices by name) gives a reason (an undo's check that a contact it deletes
+    did not change since)."""
     started, sent_before = time.monotonic(), client.requests_sent
     filters = None if where is None else await sets.filters(where)
     records, observed = await observe(
@@ -831,14 +830,12 @@ async def delete_selected(
         unreadable = [*unreadable, *unreadable_topics]
         failed = {email for email, _ in unreadable_topics}
         records = [item for item in records if item[0].email not in failed]
-    kept: list[tuple[str, str]] = []
+    kept = 0
     if unless is not None:
         chosen = topics or {}
-        reasons = {c.id: unless(c, segments, chosen.get(c.id)) for c, segments in records}
-        kept = [(c.email, why) for c, _ in records if (why := reasons[c.id]) is not None]
-        records = [item for item in records if reasons[item[0].id] is None]
-        if left_alone is not None:
-            left_alone.extend(kept)
+        changed = {c.id for c, segments in records if unless(c, segments, chosen.get(c.id))}
+        kept = len(changed)
+        records = [item for item in records if item[0].id not in changed]
     # Personal data, the last copy of it: readable by this user alone.
     private_folder(snapshot.parent)
     try:
@@ -874,7 +871,7 @@ async def delete_selected(
 
     await each(records, delete, progress, "deleted")
     gone = counts["gone"] + len(selected.contacts) - len(records) - len(unreadable) - len(dropped)
-    gone -= len(kept)
+    gone -= kept
     failures_file = write_failures(
         snapshot.with_name(snapshot.stem + "-failures.csv"), failures + left
     )

@@ -287,7 +287,7 @@ async def undo_update(
     *,
     written: WrittenFiles | None,
     resubscribe: bool = False,
-    snapshot: Path | None = None,
+    snapshot: Path,
 ) -> BulkOutcome:
     """Put back what an update run changed (`records`, its journal) on each contact that
     is still as the run left it, and delete each contact it created that is still as it
@@ -394,7 +394,7 @@ async def _delete_created(
     selected: Selected,
     created: Mapping[str, Recorded],
     names: Mapping[str, str],
-    snapshot: Path | None,
+    snapshot: Path,
     progress: Progress,
     left: list[tuple[str, str]],
     *,
@@ -406,8 +406,6 @@ async def _delete_created(
     mine = [item for item in selected.contacts if item[0].id in created]
     if not mine:
         return None
-    if snapshot is None:
-        raise UserFacingError("The undo has nowhere to snapshot what it deletes.")
     topic_ids = {name: topic_id for topic_id, name in names.items()}
 
     def changed(
@@ -421,12 +419,14 @@ async def _delete_created(
         }
         now = facts_now(contact, segments, cast(dict[str, Subscription], chosen), after)
         differs = _differs(now, after, names)
-        return None if differs is None else _changed_since(*differs)
+        if differs is None:
+            return None
+        left.append((contact.email, _changed_since(*differs)))
+        return left[-1][1]
 
     return await delete_selected(
-        client, sets, Selected(mine, []), snapshot, progress, written=written,
-        unless=changed, left_alone=left,
-    )  # fmt: skip
+        client, sets, Selected(mine, []), snapshot, progress, written=written, unless=changed
+    )
 
 
 def _could_not_delete(count: int) -> str:

@@ -92,8 +92,6 @@ def _source(state: State, job_id: str) -> Job:
 
 def facts_shown(facts: Facts, names: Mapping[str, str]) -> dict[str, Any]:
     shown_facts: dict[str, Any] = {}
-    if not facts.exists:
-        shown_facts["exists"] = False
     shown_facts.update(facts.names)
     if facts.unsubscribed is not None:
         shown_facts["unsubscribed"] = facts.unsubscribed
@@ -293,9 +291,10 @@ async def _preview(
     requests += plan.requests()  # the writes, and a delete each
     if to_change:
         # The contacts a run created are read by the delete's snapshot alone (below).
-        changes = {r.id for r in records if r.before.exists}
-        reread = sum(1 for contact, _ in held if contact.id in changes)
-        needs, read_topics = needs_of([r for r in records if r.before.exists])
+        changes = [r for r in records if r.before.exists]
+        ids = {r.id for r in changes}
+        reread = sum(1 for contact, _ in held if contact.id in ids)
+        needs, read_topics = needs_of(changes)
         reads = needs.requests(state.sets, reread) + (reread if read_topics else 0)
         requests += reads
         notes.append(
@@ -316,7 +315,8 @@ async def _preview(
             "read afresh into a snapshot first (so this undo can be undone too)."
         )
     if _api_upsert(job):
-        notes.append(_unknown_changes(job)[0].upper() + _unknown_changes(job)[1:] + ".")
+        unknown = _unknown_changes(job)
+        notes.append(unknown[0].upper() + unknown[1:] + ".")
     if plan.kept:
         notes.append(
             f"{counted(len(plan.kept), 'contact')} stay unsubscribed (or opted out): the job "
