@@ -17,10 +17,8 @@ from tests.browser.test_bulk_review import fact, nonce_of, shoot
 from tests.browser.test_job_view import downloaded, ended
 from tests.browser.test_undo_review import confirmed, put_back
 from tests.server.test_bulk import read_csv
+from tests.server.test_merge import ADA, OTHER, PROPERTIES, people
 
-# One person three times, the oldest first (as tests/server/test_merge.py seeds them).
-ADA = ["ada@gmail.com", "a.da+news@googlemail.com", "ada@gmial.com"]
-OTHER = "grace@example.com"
 ARROW = "\u2192"
 # A merge's snapshot, as the screens name it (ui/src/view.ts, MERGE_SNAPSHOT).
 SNAPSHOT = "Snapshot of the deleted contacts (an undo restores them)"
@@ -38,25 +36,16 @@ MERGED = {
 
 
 def three_adas(stack: Stack) -> None:
-    """Ada three times, with what a merge gives the kept one (a value it lacks on each,
-    another segment, a topic opt-out, an unsubscribe) and a conflict (plan), and Grace."""
+    """The three Adas and Grace of tests/server/test_merge.py (`people`), with their
+    segments, properties and topics."""
     vip = stack.seed("POST", "/segments", {"name": "VIP"})
     beta = stack.seed("POST", "/segments", {"name": "Beta"})
-    for key, kind in (("plan", "string"), ("seats", "number"), ("company", "string")):
+    for key, kind in PROPERTIES:
         stack.seed("POST", "/contact-properties", {"key": key, "type": kind})
     news = stack.seed("POST", "/topics", {"name": "News", "default_subscription": "opt_in"})
     stack.seed("POST", "/topics", {"name": "Offers", "default_subscription": "opt_out"})
-    first = {"email": ADA[0], "first_name": "Ada", "properties": {"plan": "pro"},
-             "segments": [{"id": vip["id"]}],
-             "topics": [{"id": news["id"], "subscription": "opt_in"}]}  # fmt: skip
-    second = {"email": ADA[1], "properties": {"plan": "free", "seats": 3},
-              "segments": [{"id": beta["id"]}],
-              "topics": [{"id": news["id"], "subscription": "opt_out"}]}  # fmt: skip
-    third = {"email": ADA[2], "last_name": "Lovelace", "unsubscribed": True,
-             "properties": {"company": "Acme"}}  # fmt: skip
-    for body in (first, second, third):
+    for body in people(vip["id"], beta["id"], news["id"]):
         stack.seed("POST", "/contacts", body)
-    stack.seed("POST", "/contacts", {"email": OTHER, "properties": {"seats": 9}})
 
 
 def everything(stack: Stack) -> dict[str, dict[str, Any]]:

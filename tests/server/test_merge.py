@@ -3,6 +3,7 @@ and confirmed like any set operation, and undone, through the MCP client in both
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp.client import ClientRequestContext
@@ -23,25 +24,36 @@ async def h(era: str, tmp_path: Path) -> AsyncIterator[Harness]:
         yield harness
 
 
+PROPERTIES = (("plan", "string"), ("seats", "number"), ("company", "string"))
+OTHER = "grace@example.com"
+
+
+def people(vip: str, beta: str, news: str) -> list[dict[str, Any]]:
+    """`POST /contacts` bodies, oldest first: Ada three times, with what a merge gives the
+    kept one (a value it lacks on each, another segment, a topic opt-out, an unsubscribe)
+    and a conflict (plan), then Grace (by the ids of segments VIP and Beta and topic
+    News)."""
+    first = {"email": ADA[0], "first_name": "Ada", "properties": {"plan": "pro"},
+             "segments": [{"id": vip}],
+             "topics": [{"id": news, "subscription": "opt_in"}]}  # fmt: skip
+    second = {"email": ADA[1], "properties": {"plan": "free", "seats": 3},
+              "segments": [{"id": beta}],
+              "topics": [{"id": news, "subscription": "opt_out"}]}  # fmt: skip
+    third = {"email": ADA[2], "last_name": "Lovelace", "unsubscribed": True,
+             "properties": {"company": "Acme"}}  # fmt: skip
+    return [first, second, third, {"email": OTHER, "properties": {"seats": 9}}]
+
+
 async def three_adas(h: Harness) -> None:
     """One person three times (the oldest first), and someone else."""
     vip = await h.seed("POST", "/segments", {"name": "VIP"})
     beta = await h.seed("POST", "/segments", {"name": "Beta"})
-    for key, kind in (("plan", "string"), ("seats", "number"), ("company", "string")):
+    for key, kind in PROPERTIES:
         await h.seed("POST", "/contact-properties", {"key": key, "type": kind})
     news = await h.seed("POST", "/topics", {"name": "News", "default_subscription": "opt_in"})
     await h.seed("POST", "/topics", {"name": "Offers", "default_subscription": "opt_out"})
-    first = {"email": ADA[0], "first_name": "Ada", "properties": {"plan": "pro"},
-             "segments": [{"id": vip["id"]}],
-             "topics": [{"id": news["id"], "subscription": "opt_in"}]}  # fmt: skip
-    second = {"email": ADA[1], "properties": {"plan": "free", "seats": 3},
-              "segments": [{"id": beta["id"]}],
-              "topics": [{"id": news["id"], "subscription": "opt_out"}]}  # fmt: skip
-    third = {"email": ADA[2], "last_name": "Lovelace", "unsubscribed": True,
-             "properties": {"company": "Acme"}}  # fmt: skip
-    for body in (first, second, third):
+    for body in people(vip["id"], beta["id"], news["id"]):
         await h.seed("POST", "/contacts", body)
-    await h.seed("POST", "/contacts", {"email": "grace@example.com", "properties": {"seats": 9}})
 
 
 async def test_a_merge_gives_the_kept_contact_everything_and_is_undone(h: Harness) -> None:
@@ -75,7 +87,7 @@ async def test_a_merge_gives_the_kept_contact_everything_and_is_undone(h: Harnes
     assert (outcome["action"], outcome["done"], outcome["failed"]) == ("merge", 2, 0)
     assert outcome["requests"] == preview["requests"]  # the reads again, and the writes
     merged = await everything(h)
-    assert sorted(merged) == ["ada@gmail.com", "grace@example.com"]
+    assert sorted(merged) == ["ada@gmail.com", OTHER]
     assert merged["ada@gmail.com"] == {
         "first_name": "Ada",
         "last_name": None,
@@ -125,7 +137,7 @@ async def test_what_cannot_be_merged_is_refused_and_changes_nothing(h: Harness) 
     before = await everything(h)
     one = await h.error("update_contacts", {"contacts": ADA[:1], "merge": "auto"})
     assert "A merge takes 2 to 10 contacts" in one
-    stranger = {"contacts": ADA[:2], "merge": "grace@example.com"}
+    stranger = {"contacts": ADA[:2], "merge": OTHER}
     assert "which is not one of the contacts given" in await h.error("update_contacts", stranger)
     missing = {"contacts": [*ADA[:2], "nobody@example.com"], "merge": "auto"}
     assert "1 named contact does not exist" in await h.error("update_contacts", missing)
@@ -165,7 +177,7 @@ async def test_a_merge_resumed_after_a_restart_finishes_and_still_undoes(h: Harn
 
     again = BulkOutcome.model_validate(await MERGE_JOB.work(state, job.arguments)(progress))
     assert (again.action, again.done, again.failed) == ("merge", 0, 0)
-    assert sorted(await everything(h)) == ["ada@gmail.com", "grace@example.com"]
+    assert sorted(await everything(h)) == ["ada@gmail.com", OTHER]
     # Its undo reads every snapshot the merge wrote: the two come back.
     preview, undone, _ = await undo(h, job.id)
     assert undone["done"] == 3
